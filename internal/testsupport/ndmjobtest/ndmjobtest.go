@@ -1,0 +1,186 @@
+// Package ndmjobtest runs Amanda's ndmjob, the NDMP reference implementation,
+// against an NDMP server under test and reads its conformance results.
+//
+// ndmjob's self-tests (-o test-tape, -o test-mover, -o test-data) print one
+// `TEST "..."` line when a phase starts, one when it ends with its counts and
+// a FINAL line for the series. Parse turns those lines into Phases.
+//
+// The binary is expected at /usr/lib/amanda/ndmjob (Debian's amanda-common).
+// When it is missing, Find skips the test unless the environment variable CI
+// is set, in which case the test fails: CI must run the conformance tests.
+//
+// Amanda's ndmjob cannot send a zero-length TAPE_WRITE (see gmalloc0.c), so
+// Run preloads a one-function shim that Find compiles with gcc once per test
+// binary.
+package ndmjobtest
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// DefaultBinary is where Debian's amanda-common installs ndmjob.
+const DefaultBinary = "/usr/lib/amanda/ndmjob"
+
+// DefaultTimeout bounds one ndmjob run when the caller's context has no
+// deadline of its own.
+const DefaultTimeout = 2 * time.Minute
+
+//go:embed gmalloc0.c
+var shimSource []byte
+
+// Tool is an ndmjob binary ready to run, with its preload shim.
+type Tool struct {
+	Binary string // path of ndmjob
+	Shim   string // path of the compiled gmalloc0 shim, for LD_PRELOAD
+}
+
+// built caches the one shim build of this test binary. It is written once,
+// under the sync.Once, and only read afterwards.
+var built struct {
+	once sync.Once
+	dir  string
+	shim string
+	err  error
+}
+
+// Find returns the ndmjob tool, building the shim on first use. It skips the
+// test when ndmjob or gcc is missing and CI is unset, and fails it when CI is
+// set.
+func Find(t testing.TB) *Tool {
+	t.Helper()
+	bin, err := exec.LookPath(DefaultBinary)
+	if err == nil {
+		_, err = exec.LookPath("gcc")
+	}
+	if err != nil {
+		missing(t, err)
+		return nil
+	}
+	built.once.Do(buildShim)
+	if built.err != nil {
+		t.Fatalf("ndmjobtest: building the g_malloc shim: %v", built.err)
+	}
+	return &Tool{Binary: bin, Shim: built.shim}
+}
+
+func missing(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("ndmjobtest: %v (CI is set, so the conformance tests must run)", err)
+	}
+	t.Skipf("ndmjobtest: %v", err)
+}
+
+func buildShim() {
+	dir, err := os.MkdirTemp("", "ndmjobtest-")
+	if err != nil {
+		built.err = err
+		return
+	}
+	built.dir = dir
+	src := filepath.Join(dir, "gmalloc0.c")
+	if err := os.WriteFile(src, shimSource, 0o600); err != nil {
+		built.err = err
+		return
+	}
+	so := filepath.Join(dir, "gmalloc0.so")
+	out, err := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-o", so, src, "-ldl").CombinedOutput()
+	if err != nil {
+		built.err = fmt.Errorf("gcc: %v: %s", err, out)
+		return
+	}
+	built.shim = so
+}
+
+// Cleanup removes the shim build directory. Call it from TestMain after
+// m.Run; a test binary that never calls it leaves one small directory in the
+// system temp dir.
+func Cleanup() {
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+}
+
+// Result is the outcome of one ndmjob run.
+type Result struct {
+	Output   string  // stdout and stderr, interleaved
+	ExitCode int     // -1 when ndmjob did not exit normally
+	Phases   []Phase // completed phases, in order
+	Final    *Phase  // the FINAL line, nil when ndmjob stopped early
+	Err      error   // the run error (non-zero exit, timeout), if any
+}
+
+// Run runs ndmjob with args after "-o config-file=EMPTY", where EMPTY is an
+// empty file in a test temp dir (without one, ndmjob complains that its
+// default config is missing). The run ends when ctx ends or after
+// DefaultTimeout.
+func (tl *Tool) Run(ctx context.Context, t testing.TB, args ...string) *Result {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "ndmjob.conf")
+	if err := os.WriteFile(conf, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	full := append([]string{"-o", "config-file=" + conf}, args...)
+	cmd := exec.CommandContext(ctx, tl.Binary, full...)
+	cmd.Env = append(os.Environ(), "LD_PRELOAD="+tl.Shim)
+	cmd.Dir = t.TempDir()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	r := &Result{Output: out.String(), ExitCode: -1, Err: err}
+	var ee *exec.ExitError
+	if err == nil {
+		r.ExitCode = 0
+	} else if errors.As(err, &ee) {
+		r.ExitCode = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		r.Err = fmt.Errorf("ndmjobtest: ndmjob %v: %w", args, ctx.Err())
+	}
+	r.Phases, r.Final = Parse(r.Output)
+	return r
+}
+
+// RequirePassed fails t unless the run exited 0, every phase passed and the
+// FINAL line reports Passed with no warnings or failures.
+func (r *Result) RequirePassed(t testing.TB) {
+	t.Helper()
+	if msg := r.problem(); msg != "" {
+		t.Fatalf("ndmjob: %s\n--- output ---\n%s", msg, r.Output)
+	}
+}
+
+func (r *Result) problem() string {
+	if r.Err != nil || r.ExitCode != 0 {
+		return fmt.Sprintf("exit %d: %v", r.ExitCode, r.Err)
+	}
+	if r.Final == nil {
+		return "no FINAL line"
+	}
+	for _, p := range append(r.Phases, *r.Final) {
+		if p.Status != "Passed" || p.Warn != 0 || p.Fail != 0 {
+			return fmt.Sprintf("phase %s: %s pass=%d warn=%d fail=%d", p.Name, p.Status, p.Pass, p.Warn, p.Fail)
+		}
+	}
+	if len(r.Phases) == 0 {
+		return "no phases ran"
+	}
+	return ""
+}
