@@ -131,7 +131,7 @@ func TestMoveRules(t *testing.T) {
 			if s.Full || s.Barcode != "" || s.HasSource {
 				t.Errorf("source after move = %+v", s)
 			}
-			if !d.Full || d.Barcode != "A1" || !d.HasSource || d.Source != tt.src {
+			if !d.Full || d.Barcode != "A1" || !d.HasSource || d.Source != 0x1000 {
 				t.Errorf("destination after move = %+v", d)
 			}
 		})
@@ -142,14 +142,27 @@ func TestSourceTracking(t *testing.T) {
 	c := loaded(t)
 	mustMove(t, c, 0x1000, TransportAddress)
 	mustMove(t, c, TransportAddress, 0x0100)
-	d, _ := c.Element(0x0100)
-	if !d.HasSource || d.Source != 0x1000 {
-		t.Fatalf("via the transport the drive's source = %+v, want slot 0x1000", d)
+	wantSource(t, c, 0x0100, 0x1000) // through the transport
+	mustMove(t, c, 0x0100, 0x0010)
+	wantSource(t, c, 0x0010, 0x1000) // drive to mail slot keeps the slot
+	mustMove(t, c, 0x0010, 0x1003)
+	wantSource(t, c, 0x1003, 0x1000)
+	mustMove(t, c, 0x1003, 0x0101)
+	wantSource(t, c, 0x0101, 0x1003) // a new storage element
+	if err := c.Place(0x0010, "NEW"); err != nil {
+		t.Fatal(err)
 	}
-	mustMove(t, c, 0x0100, 0x1003)
-	s, _ := c.Element(0x1003)
-	if !s.HasSource || s.Source != 0x0100 {
-		t.Fatalf("slot after unload = %+v, want source 0x0100", s)
+	mustMove(t, c, 0x0010, 0x0100)
+	if e, _ := c.Element(0x0100); e.HasSource {
+		t.Fatalf("a cartridge imported through the mail slot has a source: %+v", e)
+	}
+}
+
+func wantSource(t *testing.T, c *Changer, addr, src uint16) {
+	t.Helper()
+	e, _ := c.Element(addr)
+	if !e.Full || !e.HasSource || e.Source != src {
+		t.Fatalf("element %#x = %+v, want source %#x", addr, e, src)
 	}
 }
 

@@ -54,7 +54,7 @@ type Element struct {
 	Address   uint16
 	Full      bool
 	Barcode   string // volume tag of the cartridge held; "" when empty
-	Source    uint16 // element the cartridge last came from; valid when HasSource
+	Source    uint16 // last storage element the cartridge was moved from (SMC-3); valid when HasSource
 	HasSource bool
 	Drive     string // DataTransfer elements only: the drive's name, e.g. "tape0"
 }

@@ -86,14 +86,14 @@ func (c *Changer) checkPrevent(dst *Element) error {
 	return nil
 }
 
-// transfer moves the cartridge of s into d and empties s. The source
-// recorded is s, except that the transport only carries a cartridge and
-// keeps the source it had before it was picked.
+// transfer moves the cartridge of s into d and empties s. As SMC-3 defines
+// the source element, it is the last storage element the cartridge was
+// moved from: a move out of any other element keeps the source it had.
 func transfer(s, d *Element) {
 	d.Full, d.Barcode = true, s.Barcode
-	d.Source, d.HasSource = s.Address, true
-	if s.Type == Transport {
-		d.Source, d.HasSource = s.Source, s.HasSource
+	d.Source, d.HasSource = s.Source, s.HasSource
+	if s.Type == Storage {
+		d.Source, d.HasSource = s.Address, true
 	}
 	s.clear()
 }
