@@ -1,0 +1,51 @@
+package tape
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Conditions a drive reports. Callers map them to NDMP errors or SCSI sense.
+var (
+	// ErrFilemark: a read or a record space met a filemark (see each method
+	// for which side of the mark it leaves the position on).
+	ErrFilemark = errors.New("tape: filemark")
+	// ErrEndOfData: the operation reached the end of recorded data.
+	ErrEndOfData = errors.New("tape: end of data")
+	// ErrEndOfMedium: the write does not fit before the physical end of the
+	// cartridge; nothing was written.
+	ErrEndOfMedium = errors.New("tape: end of medium")
+	// ErrBeginningOfMedium: a backward space reached the beginning of tape.
+	ErrBeginningOfMedium = errors.New("tape: beginning of medium")
+	// ErrReadOnly: the medium was opened read-only.
+	ErrReadOnly = errors.New("tape: medium opened read-only")
+	// ErrWriteProtected: the cartridge's write-protect tab is set.
+	ErrWriteProtected = errors.New("tape: cartridge write-protected")
+	// ErrInUse: another open (in this or another process) writes the cartridge.
+	ErrInUse = errors.New("tape: cartridge open for writing elsewhere")
+	// ErrNotCartridge: the file is not a ferry cartridge or its header is damaged.
+	ErrNotCartridge = errors.New("tape: not a ferry cartridge")
+	// ErrUnsupportedVersion: the cartridge was written by a newer format version.
+	ErrUnsupportedVersion = errors.New("tape: unsupported cartridge format version")
+	// ErrCorrupt: a frame in the recorded data does not verify, or the
+	// file changed underneath a reader (another process erased it).
+	ErrCorrupt = errors.New("tape: cartridge data damaged")
+	// ErrRecordTooLong: a write of more than MaxRecordLen bytes.
+	ErrRecordTooLong = errors.New("tape: record too long")
+	// ErrInvalidArgument: a negative count or a bad Meta.
+	ErrInvalidArgument = errors.New("tape: invalid argument")
+	// ErrClosed: the medium was closed.
+	ErrClosed = errors.New("tape: medium closed")
+)
+
+// RecordLengthError reports a record longer than the read buffer: the
+// buffer was filled with the record's first bytes and the position moved
+// past the record. Len is the record's real length, so a caller can report
+// the residual (SSC ILI, NDMP short read).
+type RecordLengthError struct {
+	Len int
+}
+
+func (e *RecordLengthError) Error() string {
+	return fmt.Sprintf("tape: record of %d bytes longer than the read buffer", e.Len)
+}

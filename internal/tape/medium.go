@@ -1,0 +1,284 @@
+package tape
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Meta is a cartridge's metadata, kept in the header page outside the data
+// a drive reads.
+type Meta struct {
+	// Barcode is the volume tag, e.g. "FRY001L8"; at most MaxBarcode
+	// printable ASCII characters.
+	Barcode string
+	// Capacity is the native capacity in bytes, framing included
+	// (FrameOverhead per record or filemark).
+	Capacity int64
+	// WriteProtected is the cartridge's write-protect tab.
+	WriteProtected bool
+	// Created is when the cartridge was made; Create fills it if zero.
+	Created time.Time
+	// Version is the format version the cartridge was written in; Create
+	// ignores it.
+	Version int
+}
+
+// Position is where a medium is, in the terms SSC and NDMP report.
+type Position struct {
+	Block  uint64 // logical object number: records and filemarks each count one
+	File   uint64 // filemarks between beginning of tape and the position
+	Record uint64 // records between the last filemark (or BOT) and the position
+	BOT    bool   // at beginning of tape
+	EOD    bool   // at end of recorded data
+}
+
+// Medium is an open cartridge with a position. It is not safe for
+// concurrent use.
+type Medium struct {
+	f    *os.File
+	fd   int
+	ro   bool
+	meta header
+
+	pos  cursor // the drive's position
+	end  cursor // end of data
+	size int64  // file length last seen; bytes past end.off are a torn tail
+
+	syncedOff int64 // end.off recorded in the synced slot
+	hintOff   int64 // end.off recorded in the hint slot
+	dirty     bool  // written since the last sync
+
+	marks  []markEntry // every filemark, in order; valid if marksOK
+	cps    []int64     // offset of checkpoint i (object i*checkpointEvery); valid if cpsOK
+	marksOK, cpsOK bool
+
+	peekOff int64 // offset whose frame header is in peek, or -1
+	peek    [frameHeaderLen]byte
+	hdr     [frameHeaderLen]byte
+	tail    [frameTrailerLen + frameHeaderLen]byte
+	slot    [slotLen]byte
+	iov     iovecs
+	closed  bool
+}
+
+// markEntry locates one filemark.
+type markEntry struct {
+	off int64
+	obj uint64
+}
+
+// Create makes a blank cartridge at path; it fails if the file exists.
+func Create(path string, m Meta) error {
+	if m.Capacity < FrameOverhead || !validBarcode(m.Barcode) {
+		return fmt.Errorf("%w: capacity %d, barcode %q", ErrInvalidArgument, m.Capacity, m.Barcode)
+	}
+	if m.Created.IsZero() {
+		m.Created = time.Now()
+	}
+	h := header{version: FormatVersion, capacity: m.Capacity, created: m.Created.UnixNano(), barcode: m.Barcode}
+	if m.WriteProtected {
+		h.flags |= flagWriteProtected
+	}
+	page := make([]byte, pageLen)
+	encodeMeta(page, &h)
+	encodeSlot(page[syncedSlotOff:], pageLen, 0)
+	encodeSlot(page[hintSlotOff:], pageLen, 0)
+	return writeNewFile(path, page)
+}
+
+// writeNewFile creates path exclusively with contents b, durably.
+func writeNewFile(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(b); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// validBarcode reports whether s fits the header: printable ASCII, no spaces.
+func validBarcode(s string) bool {
+	if len(s) > MaxBarcode {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// Open opens the cartridge at path positioned at beginning of tape. A
+// writable open takes an exclusive lock on the file (ErrInUse if another
+// open holds it) and fails with ErrWriteProtected on a write-protected
+// cartridge. A read-only open takes no lock: it sees the data a concurrent
+// writer had completed when the open (or a later read at end of data)
+// looked.
+func Open(path string, readOnly bool) (*Medium, error) {
+	flag := os.O_RDWR
+	if readOnly {
+		flag = os.O_RDONLY
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, err
+	}
+	m := &Medium{f: f, fd: int(f.Fd()), ro: readOnly, peekOff: -1}
+	if err := m.open(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// open locks, reads the header and finds the end of data.
+func (m *Medium) open() error {
+	if !m.ro {
+		if err := syscall.Flock(m.fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return ErrInUse
+			}
+			return fmt.Errorf("tape: lock: %w", err)
+		}
+	}
+	var page [pageLen]byte
+	if _, err := m.f.ReadAt(page[:], 0); err != nil {
+		if errors.Is(err, io.EOF) {
+			return ErrNotCartridge
+		}
+		return err
+	}
+	h, err := decodeMeta(page[:512])
+	if err != nil {
+		return err
+	}
+	m.meta = h
+	if !m.ro && h.flags&flagWriteProtected != 0 {
+		return ErrWriteProtected
+	}
+	if err := m.findEnd(page[:]); err != nil {
+		return err
+	}
+	m.pos = startCursor()
+	m.syncedOff, m.hintOff = m.end.off, m.end.off
+	return nil
+}
+
+// Meta returns the cartridge's metadata.
+func (m *Medium) Meta() Meta { return m.meta.meta() }
+
+// ReadOnly reports whether the medium was opened read-only.
+func (m *Medium) ReadOnly() bool { return m.ro }
+
+// Position returns the current position.
+func (m *Medium) Position() Position {
+	return Position{
+		Block:  m.pos.obj,
+		File:   m.pos.file,
+		Record: m.pos.rec,
+		BOT:    m.pos.obj == 0,
+		EOD:    m.pos.off == m.end.off,
+	}
+}
+
+// EndOfData returns the position of the end of recorded data.
+func (m *Medium) EndOfData() Position {
+	return Position{Block: m.end.obj, File: m.end.file, Record: m.end.rec, BOT: m.end.obj == 0, EOD: true}
+}
+
+// earlyWarningZone is the size of the zone before the physical end in which
+// writes succeed but EarlyWarning reports true: 1% of the capacity, at most
+// 16 MiB.
+func earlyWarningZone(capacity int64) int64 {
+	return min(capacity/100, 16<<20)
+}
+
+// EarlyWarning reports whether the position is past the early-warning
+// point: writing still works but the cartridge is nearly full.
+func (m *Medium) EarlyWarning() bool {
+	return m.used() >= m.meta.capacity-earlyWarningZone(m.meta.capacity)
+}
+
+// Remaining returns the bytes that can still be written at the position
+// (writing erases what follows it), framing included.
+func (m *Medium) Remaining() int64 {
+	return max(m.meta.capacity-m.used(), 0)
+}
+
+// used is the cartridge space before the position.
+func (m *Medium) used() int64 { return m.pos.off - pageLen }
+
+// Close makes written data durable and closes the file.
+func (m *Medium) Close() error {
+	if m.closed {
+		return ErrClosed
+	}
+	var err error
+	if !m.ro && m.dirty {
+		err = m.sync()
+	}
+	m.closed = true
+	if cerr := m.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SetWriteProtected sets or clears the write-protect tab of the cartridge
+// at path. It fails with ErrInUse while a writer has it open.
+func SetWriteProtected(path string, protect bool) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return ErrInUse
+	}
+	var b [512]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return ErrNotCartridge
+	}
+	h, err := decodeMeta(b[:])
+	if err != nil {
+		return err
+	}
+	h.flags &^= flagWriteProtected
+	if protect {
+		h.flags |= flagWriteProtected
+	}
+	encodeMeta(b[:], &h)
+	if _, err := f.WriteAt(b[:], 0); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// ReadMeta returns the metadata of the cartridge at path without opening
+// it for reading or writing.
+func ReadMeta(path string) (Meta, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Meta{}, err
+	}
+	defer f.Close()
+	var b [512]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return Meta{}, ErrNotCartridge
+	}
+	h, err := decodeMeta(b[:])
+	return h.meta(), err
+}
