@@ -35,10 +35,10 @@ var _ Tape = (*tape.Medium)(nil)
 type tapeCondition int
 
 const (
-	condMedia     tapeCondition = iota // unrecoverable: media error
-	condFilemark                       // a filemark stopped the operation
-	condEndOfData                      // blank tape / end of recorded data
-	condEndOfMedium                    // no room left on the cartridge
+	condMedia       tapeCondition = iota // unrecoverable: media error
+	condFilemark                         // a filemark stopped the operation
+	condEndOfData                        // blank tape / end of recorded data
+	condEndOfMedium                      // no room left on the cartridge
 )
 
 func classify(err error) tapeCondition {
