@@ -33,9 +33,8 @@ func parseFixed(b []byte) (*Sense, error) {
 	s := &Sense{Deferred: b[0]&0x7F == 0x71}
 	s.Key = SenseKey(b[2] & 0xF)
 	s.Filemark, s.EOM, s.ILI = b[2]&0x80 != 0, b[2]&0x40 != 0, b[2]&0x20 != 0
-	if len(b) >= 7 {
-		s.Info = uint64(binary.BigEndian.Uint32(b[3:7]))
-		s.InfoValid = b[0]&0x80 != 0
+	if len(b) >= 7 && b[0]&0x80 != 0 {
+		s.Info, s.InfoValid = uint64(binary.BigEndian.Uint32(b[3:7])), true
 	}
 	if len(b) >= 8 && 8+int(b[7]) < len(b) {
 		b = b[:8+int(b[7])]
@@ -76,8 +75,8 @@ func parseDescriptor(b []byte) (*Sense, error) {
 // descriptor applies one sense data descriptor to s.
 func (s *Sense) descriptor(d []byte) {
 	switch {
-	case d[0] == 0x00 && len(d) >= 12:
-		s.Info, s.InfoValid = binary.BigEndian.Uint64(d[4:12]), d[2]&0x80 != 0
+	case d[0] == 0x00 && len(d) >= 12 && d[2]&0x80 != 0:
+		s.Info, s.InfoValid = binary.BigEndian.Uint64(d[4:12]), true
 	case d[0] == 0x01 && len(d) >= 12:
 		s.CmdInfo = binary.BigEndian.Uint64(d[4:12])
 	case d[0] == 0x02 && len(d) >= 7:
