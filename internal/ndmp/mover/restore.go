@@ -69,9 +69,10 @@ func (m *Mover) restoreStep(r *run, rd *reader, buf []byte) bool {
 		return true
 	}
 	k := min(uint64(rd.n-within), q.left, q.winEnd-q.pos)
-	n, err := r.conn.Write(buf[within : within+int(k)])
-	m.sent(n)
-	if err != nil {
+	// Account before writing: once the peer has the bytes it may ask for
+	// more, and the next MOVER_READ must not find the old one in progress.
+	m.sent(k)
+	if _, err := r.conn.Write(buf[within : within+int(k)]); err != nil {
 		m.connDone(r, err)
 		return false
 	}
@@ -99,12 +100,12 @@ func (m *Mover) nextRequest(r *run, rd *reader) (request, bool) {
 	}, true
 }
 
-// sent accounts for n bytes written to the data connection.
-func (m *Mover) sent(n int) {
+// sent accounts for n bytes handed to the data connection.
+func (m *Mover) sent(n uint64) {
 	m.mu.Lock()
-	m.st.BytesMoved += uint64(n)
-	m.st.BytesLeftToRead -= uint64(n)
-	m.readPos += uint64(n)
+	m.st.BytesMoved += n
+	m.st.BytesLeftToRead -= n
+	m.readPos += n
 	m.mu.Unlock()
 }
 

@@ -1,0 +1,166 @@
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"ferry/internal/ndmp/wire"
+)
+
+// StartBackup answers DATA_START_BACKUP: run the butype's engine writing to the
+// data connection. PATHNAME_SEPARATOR=/ joins the environment unless the DMA
+// sent one (spec §3.5.2.3).
+func (s *Service) StartBackup(butype string, env []wire.PVal) error {
+	if !hasVar(env, "PATHNAME_SEPARATOR") {
+		env = append(append([]wire.PVal(nil), env...), wire.PVal{Name: "PATHNAME_SEPARATOR", Value: "/"})
+	}
+	return s.start(wire.DataOpBackup, butype, env, nil)
+}
+
+// StartRecover answers DATA_START_RECOVER: run the butype's engine reading the
+// data connection to restore nlist (at least one entry).
+func (s *Service) StartRecover(butype string, env []wire.PVal, nlist []wire.Name) error {
+	return s.start(wire.DataOpRecover, butype, env, nlist)
+}
+
+// StartRecoverFilehist answers DATA_START_RECOVER_FILEHIST: like StartRecover,
+// but the engine only posts file history.
+func (s *Service) StartRecoverFilehist(butype string, env []wire.PVal, nlist []wire.Name) error {
+	return s.start(wire.DataOpRecoverFilehist, butype, env, nlist)
+}
+
+// ErrNoEngine is wrapped (with wire.ErrIllegalArgs) by a start request for a
+// butype no engine is registered for.
+var ErrNoEngine = errors.New("data: no backup engine registered")
+
+type noEngineError struct {
+	butype string
+	code   error
+}
+
+func (e *noEngineError) Error() string {
+	return fmt.Sprintf("%v for butype %q (%v)", ErrNoEngine, e.butype, e.code)
+}
+
+func (e *noEngineError) Unwrap() []error { return []error{ErrNoEngine, e.code} }
+
+// start checks a start request and launches the engine. It is taken in
+// CONNECTED and also in LISTEN, where the engine waits for the peer, so that a
+// DMA racing the data connection's accept is not refused.
+func (s *Service) start(op wire.DataOperation, butype string, env []wire.PVal, nlist []wire.Name) error {
+	eng := s.cfg.Engines[butype]
+	if eng == nil {
+		return &noEngineError{butype: butype, code: s.errFor(wire.ErrIllegalArgs)}
+	}
+	if op != wire.DataOpBackup && len(nlist) == 0 {
+		return s.errFor(wire.ErrIllegalArgs)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.st.State != wire.DataStateConnected && s.st.State != wire.DataStateListen {
+		return s.errFor(wire.ErrIllegalState)
+	}
+	o := s.op
+	ctx, cancel := context.WithCancel(context.Background())
+	o.cancel = cancel
+	s.env.reset(env)
+	s.st.Operation = op
+	s.st.State = wire.DataStateActive
+	job := &Job{Operation: op, Butype: butype, Env: env, Nlist: nlist, Post: s.cfg.Notify, svc: s}
+	if job.Post == nil {
+		job.Post = func(wire.Code, wire.Body) {}
+	}
+	o.wg.Add(1)
+	go s.run(ctx, o, eng, job)
+	return nil
+}
+
+// run is the engine goroutine: it waits for the data connection, runs the
+// method and halts with its outcome.
+func (s *Service) run(ctx context.Context, o *op, eng Engine, job *Job) {
+	defer o.wg.Done()
+	conn := s.awaitConn(o)
+	if conn == nil {
+		return
+	}
+	st := &stream{rw: conn, svc: s, o: o}
+	var err error
+	if job.Operation == wire.DataOpBackup {
+		job.Stream = st
+		err = eng.Backup(ctx, job)
+	} else {
+		job.Recovery = &Recovery{r: st, svc: s, local: o.local}
+		err = eng.Recover(ctx, job)
+	}
+	reason := s.outcome(o, err)
+	s.mu.Lock()
+	halted := s.op == o && s.haltLocked(reason)
+	s.mu.Unlock()
+	if halted {
+		s.notifyHalted(reason)
+	}
+}
+
+// awaitConn waits in ACTIVE for the data connection; nil means the operation
+// halted first.
+func (s *Service) awaitConn(o *op) io.ReadWriteCloser {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.op == o && o.conn == nil && s.st.State == wire.DataStateActive {
+		s.cond.Wait()
+	}
+	if s.op != o || s.st.State != wire.DataStateActive {
+		return nil
+	}
+	return o.conn
+}
+
+// outcome maps the method's result to a halt reason.
+func (s *Service) outcome(o *op, err error) wire.DataHaltReason {
+	switch {
+	case err == nil:
+		return wire.DataHaltSuccessful
+	case errors.Is(err, context.Canceled):
+		return wire.DataHaltAborted
+	case o.connErr.Load():
+		return wire.DataHaltConnectError
+	}
+	return wire.DataHaltInternalError
+}
+
+// stream is the engine's view of the data connection: it counts
+// bytes_processed and remembers whether the connection itself failed.
+type stream struct {
+	rw  io.ReadWriter
+	svc *Service
+	o   *op
+}
+
+func (t *stream) Read(p []byte) (int, error) {
+	n, err := t.rw.Read(p)
+	t.svc.bytes.Add(uint64(n))
+	if err != nil && err != io.EOF {
+		t.o.connErr.Store(true)
+	}
+	return n, err
+}
+
+func (t *stream) Write(p []byte) (int, error) {
+	n, err := t.rw.Write(p)
+	t.svc.bytes.Add(uint64(n))
+	if err != nil {
+		t.o.connErr.Store(true)
+	}
+	return n, err
+}
+
+func hasVar(env []wire.PVal, name string) bool {
+	for _, p := range env {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
