@@ -31,10 +31,11 @@ var ErrRecordTooLarge = errors.New("wire: record exceeds size limit")
 // Next reassembles a record into one buffer that is reused by the following
 // call. Errors are sticky.
 type RecordReader struct {
-	r   io.Reader
-	max int
-	buf []byte
-	err error
+	r    io.Reader
+	max  int
+	buf  []byte
+	mark [4]byte // a field, not a local, so reading it does not allocate
+	err  error
 }
 
 // NewRecordReader returns a reader of records of at most max bytes from r;
@@ -64,14 +65,13 @@ func (r *RecordReader) Next() ([]byte, error) {
 func (r *RecordReader) next() ([]byte, error) {
 	r.buf = r.buf[:0]
 	for first := true; ; first = false {
-		var mark [4]byte
-		if _, err := io.ReadFull(r.r, mark[:]); err != nil {
+		if _, err := io.ReadFull(r.r, r.mark[:]); err != nil {
 			if err == io.EOF && !first {
 				err = io.ErrUnexpectedEOF
 			}
 			return nil, err
 		}
-		m := binary.BigEndian.Uint32(mark[:])
+		m := binary.BigEndian.Uint32(r.mark[:])
 		n := int(m & fragmentMask)
 		if n > r.max-len(r.buf) {
 			return nil, fmt.Errorf("%w: %d bytes and more, limit %d", ErrRecordTooLarge, len(r.buf)+n, r.max)
