@@ -32,28 +32,38 @@ var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/golden fr
 const ndmjobPath = "/usr/lib/amanda/ndmjob"
 
 // captureSession is one ndmjob client run; %A stands for the proxy's
-// host:port, %T for the simulated tape file, %R for the robot directory.
+// host:port, %T for the simulated tape file, %R for the robot directory,
+// %S for the backup source, %X for the restore directory and %I for the
+// index file. Sessions with freshTape start from an empty tape; the list
+// and recover sessions read what the backup before them wrote.
 type captureSession struct {
-	name    string
-	version Version
-	args    string
+	name      string
+	version   Version
+	args      string
+	freshTape bool
 }
 
 var captureSessions = []captureSession{
-	{"query-4t", V4, "-q -D %A/4t,ndmp,ndmp"},
-	{"query-3t", V3, "-q -D %A/3t,ndmp,ndmp"},
-	{"query-4m", V4, "-q -D %A/4m,ndmp,ndmp"},
-	{"query-3m", V3, "-q -D %A/3m,ndmp,ndmp"},
-	{"query-tape-4t", V4, "-q -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T"},
-	{"query-tape-3t", V3, "-q -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T"},
-	{"robot-4t", V4, "-q -R %A/4t,ndmp,ndmp -r %R"},
-	{"robot-3t", V3, "-q -R %A/3t,ndmp,ndmp -r %R"},
-	{"test-mover-4t", V4, "-o test-mover -T %A/4t,ndmp,ndmp -f %T"},
-	{"test-mover-3t", V3, "-o test-mover -T %A/3t,ndmp,ndmp -f %T"},
-	{"test-tape-4t", V4, "-o test-tape -T %A/4t,ndmp,ndmp -f %T"},
-	{"test-tape-3t", V3, "-o test-tape -T %A/3t,ndmp,ndmp -f %T"},
-	{"test-data-4t", V4, "-o test-data -D %A/4t,ndmp,ndmp"},
-	{"test-data-3t", V3, "-o test-data -D %A/3t,ndmp,ndmp"},
+	{"query-4t", V4, "-q -D %A/4t,ndmp,ndmp", false},
+	{"query-3t", V3, "-q -D %A/3t,ndmp,ndmp", false},
+	{"query-4m", V4, "-q -D %A/4m,ndmp,ndmp", false},
+	{"query-3m", V3, "-q -D %A/3m,ndmp,ndmp", false},
+	{"query-tape-4t", V4, "-q -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T", false},
+	{"query-tape-3t", V3, "-q -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T", false},
+	{"robot-4t", V4, "-q -R %A/4t,ndmp,ndmp -r %R", false},
+	{"robot-3t", V3, "-q -R %A/3t,ndmp,ndmp -r %R", false},
+	{"test-mover-4t", V4, "-o test-mover -T %A/4t,ndmp,ndmp -f %T", true},
+	{"test-mover-3t", V3, "-o test-mover -T %A/3t,ndmp,ndmp -f %T", true},
+	{"test-tape-4t", V4, "-o test-tape -T %A/4t,ndmp,ndmp -f %T", true},
+	{"test-tape-3t", V3, "-o test-tape -T %A/3t,ndmp,ndmp -f %T", true},
+	{"test-data-4t", V4, "-o test-data -D %A/4t,ndmp,ndmp", false},
+	{"test-data-3t", V3, "-o test-data -D %A/3t,ndmp,ndmp", false},
+	{"backup-4t", V4, "-c -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar -C %S -I %I", true},
+	{"list-4t", V4, "-t -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar", false},
+	{"recover-4t", V4, "-x -D %A/4m,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar -C %X a.txt", false},
+	{"backup-3t", V3, "-c -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar -C %S -I %I", true},
+	{"list-3t", V3, "-t -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar", false},
+	{"recover-3t", V3, "-x -D %A/3m,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar -C %X a.txt", false},
 }
 
 func TestNdmjobCapture(t *testing.T) {
@@ -64,7 +74,7 @@ func TestNdmjobCapture(t *testing.T) {
 		t.Skip("runs ndmjob; skipped in -short mode")
 	}
 	dir := t.TempDir()
-	daemon := startTestDaemon(t)
+	daemon := startTestDaemon(t, dir)
 	for _, s := range captureSessions {
 		t.Run(s.name, func(t *testing.T) {
 			recs := runCaptured(t, s, daemon, dir)
@@ -79,17 +89,92 @@ func TestNdmjobCapture(t *testing.T) {
 	}
 }
 
-// startTestDaemon starts ndmjob's test daemon on a free port and returns
-// its address; the daemon exits when the test closes its stdin.
-func startTestDaemon(t *testing.T) string {
+// wrapTar is a stand-in for the wrap_tar formatter that NDMJOB's DATA
+// agent runs and Amanda does not ship: GNU tar for the image, and wrap
+// protocol lines on fd 3 (Lx log, HF/HD/HN file history, DR data read)
+// that the agent turns into LOG_MESSAGE, FH_ADD_* and NOTIFY_DATA_READ.
+const wrapTar = `#!/bin/sh
+mode=; fs=
+for a; do
+	case $a in
+	-c) mode=c;; -x) mode=x;; -t) mode=t;;
+	FILESYSTEM=*) fs=${a#FILESYSTEM=};;
+	esac
+done
+case $mode in
+c)
+	cd "$fs" || exit 1
+	echo "Lx backing up $fs" >&3
+	echo "HD 2 . 2" >&3
+	echo "HN @0 i2 fd m0755 l2 u0 g0 tm1700000000" >&3
+	n=3
+	for f in *; do
+		s=$(stat -c %s "$f")
+		echo "HF /$f @0 f- m0644 s$s u0 g0 tm1700000000 ta1700000001 tc1700000002 l1 i$n" >&3
+		echo "HD 2 $f $n" >&3
+		echo "HN @0 i$n f- m0644 s$s l1 u0 g0 tm1700000000" >&3
+		n=$((n+1))
+	done
+	exec tar -cf - .
+	;;
+x|t)
+	echo "DR 0 20480" >&3
+	if [ $mode = t ]; then exec tar -tf - >/dev/null; fi
+	mkdir -p "$fs" && cd "$fs" && exec tar -xf -
+	;;
+esac
+exit 1
+`
+
+// ndmjobConf gives the DATA agent a tar backup type (without one it offers
+// none) and fills GET_FS_INFO and GET_TAPE_INFO.
+const ndmjobConf = `[butype tar]
+	v3attr 0x1fe
+	v4attr 0x4321
+	default_env HIST y
+[fs /srv]
+	fs_status Online
+	fs_physical_device /dev/vda1
+	fs_type ext4
+	fs_env LOCAL y
+[tape simtape]
+	device /srv/tape.sim
+	v3attr 0x1
+	v4attr 0x3
+	capability EXECUTE_CDB f
+`
+
+// startTestDaemon starts ndmjob's test daemon on a free port with a
+// config file and the wrap_tar stand-in from dir, and returns its address;
+// the daemon exits when the test closes its stdin.
+func startTestDaemon(t *testing.T, dir string) string {
 	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	conf := filepath.Join(dir, "ndmjob.conf")
+	for _, d := range []string{bin, filepath.Join(dir, "src"), filepath.Join(dir, "restore")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		filepath.Join(bin, "wrap_tar"):     wrapTar,
+		conf:                               ndmjobConf,
+		filepath.Join(dir, "src", "a.txt"): "hello\n",
+		filepath.Join(dir, "src", "b.txt"): strings.Repeat("ferry ", 2000),
+	}
+	for name, data := range files {
+		if err := os.WriteFile(name, []byte(data), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command(ndmjobPath, "-o", "test-daemon", "-p", fmt.Sprint(port))
+	cmd := exec.Command(ndmjobPath, "-o", "test-daemon", "-p", fmt.Sprint(port), "-o", "config-file="+conf)
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -133,15 +218,18 @@ func runCaptured(t *testing.T, s captureSession, daemon, dir string) []capRecord
 	t.Helper()
 	tape := filepath.Join(dir, "tape.sim")
 	os.Remove(tape + ".lck")
-	if err := os.WriteFile(tape, nil, 0o644); err != nil {
-		t.Fatal(err)
+	if s.freshTape {
+		if err := os.WriteFile(tape, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	robot := filepath.Join(dir, "robot")
 	if err := os.MkdirAll(robot, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	p := startProxy(t, daemon)
-	args := strings.NewReplacer("%A", p.addr, "%T", tape, "%R", robot).Replace(s.args)
+	args := strings.NewReplacer("%A", p.addr, "%T", tape, "%R", robot, "%S", filepath.Join(dir, "src"),
+		"%X", filepath.Join(dir, "restore"), "%I", filepath.Join(dir, "index.txt")).Replace(s.args)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, ndmjobPath, strings.Fields(args)...).CombinedOutput()

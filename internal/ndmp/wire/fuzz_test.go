@@ -19,7 +19,7 @@ func FuzzDecodeMessage(f *testing.F) {
 	for _, v := range versions {
 		for k, body := range examples(v) {
 			rec := AppendMessage(nil, Header{Sequence: 1, Type: k.typ, Code: k.code}, body, v)[4:]
-			f.Add(append([]byte{byte(v & 1 ^ 1)}, rec...))
+			f.Add(append([]byte{byte(v&1 ^ 1)}, rec...))
 		}
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,4 +112,25 @@ func roundTripRecord(v Version, rec []byte) error {
 		return fmt.Errorf("%v %v re-encoded differently:\n%x\n%x", h.Code, h.Type, enc[4:], rec)
 	}
 	return nil
+}
+
+// TestNdmjobSetExtListLayout documents NDMJOB's quirk: its ndmp4.x declares
+// CONFIG_SET_EXT_LIST's request as {error, class_list<>} instead of the
+// spec's class_version<>. NDMJOB never sends the message, so there are no
+// golden bytes; this builds what its XDR would produce and checks that the
+// spec codec rejects it rather than misreading it. LOG_FILE, NDMJOB's other
+// quirk, differs only in lacking RECOVERY_FAILED_FILE_PATH_EXISTS (7), which
+// the round-trip examples cover.
+func TestNdmjobSetExtListLayout(t *testing.T) {
+	var ndmjob []byte
+	ndmjob = appendError(ndmjob, ErrNone)
+	ndmjob = appendArray(ndmjob, []ClassList{{ClassID: 0x2050, ClassVersion: []uint16{1}}}, V4)
+	if _, err := DecodeBody(CodeConfigSetExtList, Request, V4, ndmjob); !errors.Is(err, ErrTrailingBytes) {
+		t.Fatalf("NDMJOB-layout SET_EXT_LIST decoded: %v", err)
+	}
+	spec := (&ConfigSetExtListRequest{NdmpSelectedExt: []ClassVersion{{0x2050, 1}}}).AppendXDR(nil, V4)
+	want := []byte{0, 0, 0, 1, 0, 0, 0x20, 0x50, 0, 0, 0, 1}
+	if !bytes.Equal(spec, want) {
+		t.Fatalf("spec layout %x, want %x", spec, want)
+	}
 }
