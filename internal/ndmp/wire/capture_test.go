@@ -43,27 +43,37 @@ type captureSession struct {
 	freshTape bool
 }
 
-var captureSessions = []captureSession{
-	{"query-4t", V4, "-q -D %A/4t,ndmp,ndmp", false},
-	{"query-3t", V3, "-q -D %A/3t,ndmp,ndmp", false},
-	{"query-4m", V4, "-q -D %A/4m,ndmp,ndmp", false},
-	{"query-3m", V3, "-q -D %A/3m,ndmp,ndmp", false},
-	{"query-tape-4t", V4, "-q -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T", false},
-	{"query-tape-3t", V3, "-q -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T", false},
-	{"robot-4t", V4, "-q -R %A/4t,ndmp,ndmp -r %R", false},
-	{"robot-3t", V3, "-q -R %A/3t,ndmp,ndmp -r %R", false},
-	{"test-mover-4t", V4, "-o test-mover -T %A/4t,ndmp,ndmp -f %T", true},
-	{"test-mover-3t", V3, "-o test-mover -T %A/3t,ndmp,ndmp -f %T", true},
-	{"test-tape-4t", V4, "-o test-tape -T %A/4t,ndmp,ndmp -f %T", true},
-	{"test-tape-3t", V3, "-o test-tape -T %A/3t,ndmp,ndmp -f %T", true},
-	{"test-data-4t", V4, "-o test-data -D %A/4t,ndmp,ndmp", false},
-	{"test-data-3t", V3, "-o test-data -D %A/3t,ndmp,ndmp", false},
-	{"backup-4t", V4, "-c -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar -C %S -I %I", true},
-	{"list-4t", V4, "-t -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar", false},
-	{"recover-4t", V4, "-x -D %A/4m,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar -C %X a.txt", false},
-	{"backup-3t", V3, "-c -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar -C %S -I %I", true},
-	{"list-3t", V3, "-t -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar", false},
-	{"recover-3t", V3, "-x -D %A/3m,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar -C %X a.txt", false},
+// captureChains are run in parallel, each with its own tape and robot;
+// the sessions of one chain run in order.
+var captureChains = [][]captureSession{
+	{
+		{"query-4t", V4, "-q -D %A/4t,ndmp,ndmp", false},
+		{"query-3t", V3, "-q -D %A/3t,ndmp,ndmp", false},
+		{"query-4m", V4, "-q -D %A/4m,ndmp,ndmp", false},
+		{"query-3m", V3, "-q -D %A/3m,ndmp,ndmp", false},
+		{"query-tape-4t", V4, "-q -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T", true},
+		{"query-tape-3t", V3, "-q -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T", false},
+		{"robot-4t", V4, "-q -R %A/4t,ndmp,ndmp -r %R", false},
+		{"robot-3t", V3, "-q -R %A/3t,ndmp,ndmp -r %R", false},
+		{"test-data-4t", V4, "-o test-data -D %A/4t,ndmp,ndmp", false},
+		{"test-data-3t", V3, "-o test-data -D %A/3t,ndmp,ndmp", false},
+	},
+	{
+		{"test-mover-4t", V4, "-o test-mover -T %A/4t,ndmp,ndmp -f %T", true},
+		{"test-mover-3t", V3, "-o test-mover -T %A/3t,ndmp,ndmp -f %T", true},
+		{"test-tape-4t", V4, "-o test-tape -T %A/4t,ndmp,ndmp -f %T", true},
+		{"test-tape-3t", V3, "-o test-tape -T %A/3t,ndmp,ndmp -f %T", true},
+	},
+	{
+		{"backup-4t", V4, "-c -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar -C %S -I %I", true},
+		{"list-4t", V4, "-t -D %A/4t,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar", false},
+		{"recover-4t", V4, "-x -D %A/4m,ndmp,ndmp -T %A/4t,ndmp,ndmp -f %T -B tar -C %X a.txt", false},
+	},
+	{
+		{"backup-3t", V3, "-c -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar -C %S -I %I", true},
+		{"list-3t", V3, "-t -D %A/3t,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar", false},
+		{"recover-3t", V3, "-x -D %A/3m,ndmp,ndmp -T %A/3t,ndmp,ndmp -f %T -B tar -C %X a.txt", false},
+	},
 }
 
 func TestNdmjobCapture(t *testing.T) {
@@ -75,17 +85,25 @@ func TestNdmjobCapture(t *testing.T) {
 	}
 	dir := t.TempDir()
 	daemon := startTestDaemon(t, dir)
-	for _, s := range captureSessions {
-		t.Run(s.name, func(t *testing.T) {
-			recs := runCaptured(t, s, daemon, dir)
-			if len(recs) == 0 {
-				t.Fatal("captured no records")
-			}
-			checkGoldenRecords(t, s.version, recs)
-			if *updateGolden {
-				writeGolden(t, s, recs)
+	for i, chain := range captureChains {
+		t.Run(chain[0].name, func(t *testing.T) {
+			t.Parallel()
+			cdir := filepath.Join(dir, fmt.Sprint("chain", i))
+			for _, s := range chain {
+				t.Run(s.name, func(t *testing.T) { captureOne(t, s, daemon, dir, cdir) })
 			}
 		})
+	}
+}
+
+func captureOne(t *testing.T, s captureSession, daemon, dir, cdir string) {
+	recs := runCaptured(t, s, daemon, dir, cdir)
+	if len(recs) == 0 {
+		t.Fatal("captured no records")
+	}
+	checkGoldenRecords(t, s.version, recs)
+	if *updateGolden {
+		writeGolden(t, s, recs)
 	}
 }
 
@@ -151,7 +169,7 @@ func startTestDaemon(t *testing.T, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
 	conf := filepath.Join(dir, "ndmjob.conf")
-	for _, d := range []string{bin, filepath.Join(dir, "src"), filepath.Join(dir, "restore")} {
+	for _, d := range []string{bin, filepath.Join(dir, "src")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -213,23 +231,24 @@ type capRecord struct {
 	rec  []byte
 }
 
-// runCaptured runs one ndmjob client session through a recording proxy.
-func runCaptured(t *testing.T, s captureSession, daemon, dir string) []capRecord {
+// runCaptured runs one ndmjob client session through a recording proxy;
+// dir holds the shared source tree, cdir the chain's tape and robot.
+func runCaptured(t *testing.T, s captureSession, daemon, dir, cdir string) []capRecord {
 	t.Helper()
-	tape := filepath.Join(dir, "tape.sim")
+	tape := filepath.Join(cdir, "tape.sim")
+	robot := filepath.Join(cdir, "robot")
+	if err := os.MkdirAll(robot, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	os.Remove(tape + ".lck")
 	if s.freshTape {
 		if err := os.WriteFile(tape, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	robot := filepath.Join(dir, "robot")
-	if err := os.MkdirAll(robot, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	p := startProxy(t, daemon)
 	args := strings.NewReplacer("%A", p.addr, "%T", tape, "%R", robot, "%S", filepath.Join(dir, "src"),
-		"%X", filepath.Join(dir, "restore"), "%I", filepath.Join(dir, "index.txt")).Replace(s.args)
+		"%X", filepath.Join(cdir, "restore"), "%I", filepath.Join(cdir, "index.txt")).Replace(s.args)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, ndmjobPath, strings.Fields(args)...).CombinedOutput()
