@@ -9,9 +9,20 @@
 // When it is missing, Find skips the test unless the environment variable CI
 // is set, in which case the test fails: CI must run the conformance tests.
 //
-// Amanda's ndmjob cannot send a zero-length TAPE_WRITE (see gmalloc0.c), so
-// Run preloads a one-function shim that Find compiles with gcc once per test
-// binary.
+// Three defects of Amanda's build of the ndmjob client are worked around, so
+// that a conforming server can pass every phase:
+//
+//   - it cannot send a zero-length TAPE_WRITE, and
+//   - its test-data generator copies uninitialised struct padding, so T-READ
+//     compares against different bytes than T-WRITE wrote:
+//     Run preloads a shim (gmalloc0.c) that replaces both functions; Find
+//     compiles it with gcc once per test binary;
+//   - its T-BWR phase compares the data it read back through a signed char
+//     against an int in 0..255, so every byte >= 0x80 "mismatches" and the
+//     phase fails against any server. Find copies libndmjob and patches that
+//     one instruction (movsbl -> movzbl) when it finds exactly the compiled
+//     sequence of the Debian build; Run puts the copy first on the library
+//     path (ndmjob uses RUNPATH, which LD_LIBRARY_PATH overrides).
 package ndmjobtest
 
 import (
@@ -23,6 +34,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -42,15 +54,17 @@ var shimSource []byte
 type Tool struct {
 	Binary string // path of ndmjob
 	Shim   string // path of the compiled gmalloc0 shim, for LD_PRELOAD
+	LibDir string // directory of the patched libndmjob; "" if not patched
 }
 
 // built caches the one shim build of this test binary. It is written once,
 // under the sync.Once, and only read afterwards.
 var built struct {
-	once sync.Once
-	dir  string
-	shim string
-	err  error
+	once   sync.Once
+	dir    string
+	shim   string
+	libDir string
+	err    error
 }
 
 // Find returns the ndmjob tool, building the shim on first use. It skips the
@@ -66,11 +80,11 @@ func Find(t testing.TB) *Tool {
 		missing(t, err)
 		return nil
 	}
-	built.once.Do(buildShim)
+	built.once.Do(func() { build(bin) })
 	if built.err != nil {
-		t.Fatalf("ndmjobtest: building the g_malloc shim: %v", built.err)
+		t.Fatalf("ndmjobtest: preparing ndmjob: %v", built.err)
 	}
-	return &Tool{Binary: bin, Shim: built.shim}
+	return &Tool{Binary: bin, Shim: built.shim, LibDir: built.libDir}
 }
 
 func missing(t testing.TB, err error) {
@@ -81,25 +95,79 @@ func missing(t testing.TB, err error) {
 	t.Skipf("ndmjobtest: %v", err)
 }
 
-func buildShim() {
+func build(bin string) {
 	dir, err := os.MkdirTemp("", "ndmjobtest-")
 	if err != nil {
 		built.err = err
 		return
 	}
 	built.dir = dir
+	if built.err = buildShim(dir); built.err != nil {
+		return
+	}
+	built.libDir, built.err = patchLib(bin, dir)
+}
+
+func buildShim(dir string) error {
 	src := filepath.Join(dir, "gmalloc0.c")
 	if err := os.WriteFile(src, shimSource, 0o600); err != nil {
-		built.err = err
-		return
+		return err
 	}
 	so := filepath.Join(dir, "gmalloc0.so")
 	out, err := exec.Command("gcc", "-shared", "-fPIC", "-O2", "-o", so, src, "-ldl").CombinedOutput()
 	if err != nil {
-		built.err = fmt.Errorf("gcc: %v: %s", err, out)
-		return
+		return fmt.Errorf("gcc: %v: %s", err, out)
 	}
 	built.shim = so
+	return nil
+}
+
+// signedCompare is the T-BWR data check as Debian's amanda-common 3.5.1
+// compiled it: movsbl (%r12,%r15,1),%eax; mov %r15d,%ebx;
+// movzbl %r9b,%r9d; cmp %r9d,%eax. Byte 2 (0xbe) becomes 0xb6: movzbl.
+var signedCompare = []byte{0x43, 0x0f, 0xbe, 0x04, 0x3c, 0x44, 0x89, 0xfb, 0x45, 0x0f, 0xb6, 0xc9, 0x44, 0x39, 0xc8}
+
+// patchLib copies the libndmjob that bin loads into dir with the T-BWR
+// compare fixed. It returns "" (and no error) when the library does not
+// contain the sequence exactly once: another build, left alone.
+func patchLib(bin, dir string) (string, error) {
+	lib, err := ndmjobLib(bin)
+	if err != nil || lib == "" {
+		return "", err
+	}
+	b, err := os.ReadFile(lib)
+	if err != nil {
+		return "", err
+	}
+	i := bytes.Index(b, signedCompare)
+	if i < 0 || bytes.Index(b[i+1:], signedCompare) >= 0 {
+		return "", nil
+	}
+	b[i+2] = 0xb6
+	libDir := filepath.Join(dir, "lib")
+	if err := os.Mkdir(libDir, 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(libDir, filepath.Base(lib)), b, 0o700); err != nil {
+		return "", err
+	}
+	return libDir, nil
+}
+
+// ndmjobLib finds the libndmjob shared library bin loads, with ldd.
+func ndmjobLib(bin string) (string, error) {
+	out, err := exec.Command("ldd", bin).Output()
+	if err != nil {
+		return "", fmt.Errorf("ldd %s: %w", bin, err)
+	}
+	for line := range strings.Lines(string(out)) {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), " => ")
+		if ok && strings.HasPrefix(name, "libndmjob") {
+			path, _, _ := strings.Cut(rest, " (")
+			return path, nil
+		}
+	}
+	return "", nil
 }
 
 // Cleanup removes the shim build directory. Call it from TestMain after
@@ -138,6 +206,9 @@ func (tl *Tool) Run(ctx context.Context, t testing.TB, args ...string) *Result {
 	full := append([]string{"-o", "config-file=" + conf}, args...)
 	cmd := exec.CommandContext(ctx, tl.Binary, full...)
 	cmd.Env = append(os.Environ(), "LD_PRELOAD="+tl.Shim)
+	if tl.LibDir != "" {
+		cmd.Env = append(cmd.Env, "LD_LIBRARY_PATH="+tl.LibDir)
+	}
 	cmd.Dir = t.TempDir()
 	var out bytes.Buffer
 	cmd.Stdout = &out
