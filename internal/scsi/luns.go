@@ -100,14 +100,16 @@ func TestUnitReadyOp() Op {
 }
 
 // NewTable returns a Table with the commands every device type shares:
-// INQUIRY from inq, REQUEST SENSE, REPORT LUNS (LUN 0) and TEST UNIT READY
-// (always GOOD). Command sets register their own commands, and may
-// replace these.
+// INQUIRY from inq, REQUEST SENSE, REPORT LUNS (LUN 0), TEST UNIT READY
+// (always GOOD) and REPORT SUPPORTED OPERATION CODES (from the table
+// itself). Command sets register their own commands, and may replace
+// these.
 func NewTable(inq *Inquiry) *Table {
 	t := &Table{}
 	t.Register(OpInquiry, inq.Op())
 	t.Register(OpRequestSense, RequestSenseOp())
 	t.Register(OpReportLUNs, ReportLUNsOp([]uint16{0}))
 	t.Register(OpTestUnitReady, TestUnitReadyOp())
+	t.RegisterServiceAction(OpMaintenanceIn, SaReportSupportedOpcodes, t.ReportSupportedOpcodesOp())
 	return t
 }

@@ -14,6 +14,10 @@ type Op struct {
 	// Alloc locates the allocation length; the Table trims DataIn to it.
 	// The zero Field means the command has no allocation length.
 	Alloc Field
+	// Usage is the CDB usage data REPORT SUPPORTED OPERATION CODES
+	// reports (the opcode, then a mask of the bits used per byte); nil
+	// reports every bit of every byte but the control byte as used.
+	Usage []byte
 	Run   Handler
 }
 

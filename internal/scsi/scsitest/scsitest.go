@@ -69,6 +69,9 @@ type AllocCDB struct {
 	Name  string
 	CDB   []byte // with any allocation length; Run sets it
 	Alloc scsi.Field
+	// Optional skips the check when the device refuses the CDB with
+	// ILLEGAL REQUEST.
+	Optional bool
 }
 
 // Expect says what Run should find.
@@ -98,6 +101,7 @@ func Run(t *testing.T, dev scsi.Device, e Expect) {
 	t.Run("TestUnitReady", func(t *testing.T) { testUnitReady(t, dev, e) })
 	t.Run("RequestSense", func(t *testing.T) { requestSense(t, dev) })
 	t.Run("ReportLUNs", func(t *testing.T) { reportLUNs(t, dev) })
+	t.Run("SupportedOpcodes", func(t *testing.T) { supportedOpcodes(t, dev) })
 	t.Run("AllocationLength", func(t *testing.T) { allocation(t, dev, e) })
 	t.Run("Concurrent", func(t *testing.T) { concurrent(t, dev) })
 }
@@ -251,12 +255,39 @@ func reportLUNs(t *testing.T, dev scsi.Device) {
 	WantField(t, WantSense(t, err, scsi.IllegalRequest, 0x24, 0), true, 2, -1)
 }
 
+// supportedOpcodes checks that REPORT SUPPORTED OPERATION CODES, when the
+// device has it, agrees with itself: every command the list names is
+// reported supported, with the same CDB length, when asked for alone.
+func supportedOpcodes(t *testing.T, dev scsi.Device) {
+	cmd, err := Exec(dev, []byte{0xA3, 0x0C, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}, nil)
+	if s, ok := scsi.SenseOf(err); ok && s.Key == scsi.IllegalRequest {
+		t.Skip("REPORT SUPPORTED OPERATION CODES not supported")
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	b := cmd.DataIn
+	if len(b) < 4 || int(binary.BigEndian.Uint32(b))+4 != len(b) || (len(b)-4)%8 != 0 {
+		t.Fatalf("all commands data malformed: % x", b)
+	}
+	for d := b[4:]; len(d) >= 8; d = d[8:] {
+		opts := byte(1)
+		if d[5]&0x01 != 0 {
+			opts = 2
+		}
+		one := MustExec(t, dev, []byte{0xA3, 0x0C, opts, d[0], d[2], d[3], 0, 0, 1, 0, 0, 0}, nil)
+		if len(one) < 4 || one[1]&0x07 != 0x03 || !bytes.Equal(one[2:4], d[6:8]) || len(one) != 4+int(binary.BigEndian.Uint16(one[2:])) || one[4] != d[0] {
+			t.Errorf("opcode %#02x/%#02x listed but reported as % x", d[0], d[3], one)
+		}
+	}
+}
+
 // builtinAlloc are the commands every device truncates.
 var builtinAlloc = []AllocCDB{
-	{"INQUIRY", []byte{0x12, 0, 0, 0, 0, 0}, scsi.AllocInquiry},
-	{"INQUIRY VPD 0x83", []byte{0x12, 1, 0x83, 0, 0, 0}, scsi.AllocInquiry},
-	{"REQUEST SENSE", []byte{0x03, 0, 0, 0, 0, 0}, scsi.Alloc6},
-	{"REPORT LUNS", []byte{0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, scsi.Alloc12},
+	{"INQUIRY", []byte{0x12, 0, 0, 0, 0, 0}, scsi.AllocInquiry, false},
+	{"INQUIRY VPD 0x83", []byte{0x12, 1, 0x83, 0, 0, 0}, scsi.AllocInquiry, false},
+	{"REQUEST SENSE", []byte{0x03, 0, 0, 0, 0, 0}, scsi.Alloc6, false},
+	{"REPORT LUNS", []byte{0xA0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, scsi.Alloc12, false},
+	{"REPORT SUPPORTED OPERATION CODES", []byte{0xA3, 0x0C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, scsi.Alloc12, true},
 }
 
 func allocation(t *testing.T, dev scsi.Device, e Expect) {
@@ -269,6 +300,12 @@ func allocation(t *testing.T, dev scsi.Device, e Expect) {
 // ones: each answer must fit the allocation length and be a prefix of the
 // full answer.
 func checkAlloc(t *testing.T, dev scsi.Device, c AllocCDB) {
+	if c.Optional {
+		_, err := Exec(dev, withAlloc(c, 0xFFFF), nil)
+		if s, ok := scsi.SenseOf(err); ok && s.Key == scsi.IllegalRequest {
+			t.Skip("not supported")
+		}
+	}
 	full := MustExec(t, dev, withAlloc(c, 0xFFFF), nil)
 	for _, n := range []int{0, 1, 4, 7, 8, 16, len(full) - 1, len(full), len(full) + 1} {
 		if n < 0 {
