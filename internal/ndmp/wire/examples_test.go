@@ -109,11 +109,16 @@ func addScsi(add addFunc, v Version) {
 	add(CodeScsiClose, &ScsiCloseRequest{}, &ErrorReply{})
 	add(CodeScsiGetState, &ScsiGetStateRequest{}, &ScsiGetStateReply{TargetController: -1, TargetID: 3, TargetLun: 0})
 	add(CodeScsiResetDevice, &ScsiResetDeviceRequest{}, &ErrorReply{})
-	cdb := &ScsiExecuteCdbRequest{Flags: ScsiDataIn, Timeout: 300000, DataInLen: 96, Cdb: []byte{0x12, 0, 0, 0, 96, 0}}
-	rep := &ScsiExecuteCdbReply{Status: 2, DataIn: []byte("NDMJOB  FakeRobot"), ExtSense: []byte{0x70, 0, 5}}
-	add(CodeScsiExecuteCdb, cdb, rep)
-	add(CodeTapeExecuteCdb, &TapeExecuteCdbRequest{Flags: ScsiDataOut, Cdb: []byte{0x15, 0x10, 0, 0, 12, 0},
-		DataOut: make([]byte, 12)}, &TapeExecuteCdbReply{DataOutLen: 12})
+	// INQUIRY of a media changer, and a MODE SELECT refused with
+	// ILLEGAL REQUEST / INVALID FIELD IN PARAMETER LIST sense.
+	inquiry := append([]byte{0x08, 0x80, 0x05, 0x02, 31, 0, 0, 0}, "NDMJOB  FakeRobot       1.0 "...)
+	add(CodeScsiExecuteCdb,
+		&ScsiExecuteCdbRequest{Flags: ScsiDataIn, Timeout: 300000, DataInLen: 36, Cdb: []byte{0x12, 0, 0, 0, 36, 0}},
+		&ScsiExecuteCdbReply{DataIn: inquiry})
+	sense := []byte{0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x26, 0, 0, 0, 0, 0}
+	add(CodeTapeExecuteCdb,
+		&TapeExecuteCdbRequest{Flags: ScsiDataOut, Timeout: 60000, Cdb: []byte{0x15, 0x10, 0, 0, 12, 0}, DataOut: make([]byte, 12)},
+		&TapeExecuteCdbReply{Status: 2, DataOutLen: 12, ExtSense: sense})
 	if v == V3 {
 		add(CodeScsiSetTarget, &ScsiSetTargetRequest{Device: "/dev/sg1", TargetController: 1, TargetID: 4, TargetLun: 0},
 			&ErrorReply{})
