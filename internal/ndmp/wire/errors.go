@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Error is an ndmp_error code. It implements the error interface so a
 // service can return it as a Go error and the session can put it on the
@@ -109,6 +112,19 @@ func (e Error) For(v Version) Error {
 		return ErrIllegalState
 	case ErrClassNotSupported, ErrVersionNotSupported, ErrExtDuplClasses, ErrExtDanDNIllegal:
 		return ErrNotSupported
+	}
+	return ErrUndefined
+}
+
+// ErrorOf returns the NDMP error to report for a Go error: ErrNone for nil,
+// the Error found in err's chain (errors.As), else ErrUndefined.
+func ErrorOf(err error) Error {
+	if err == nil {
+		return ErrNone
+	}
+	var e Error
+	if errors.As(err, &e) {
+		return e
 	}
 	return ErrUndefined
 }

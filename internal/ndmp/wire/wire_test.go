@@ -288,6 +288,23 @@ func TestErrorVersions(t *testing.T) {
 	}
 }
 
+func TestErrorOf(t *testing.T) {
+	tests := []struct {
+		err  error
+		want Error
+	}{
+		{nil, ErrNone},
+		{ErrEOM, ErrEOM},
+		{fmt.Errorf("tape: writing: %w", ErrWriteProtect), ErrWriteProtect},
+		{errors.New("disk on fire"), ErrUndefined},
+	}
+	for _, tt := range tests {
+		if got := ErrorOf(tt.err); got != tt.want {
+			t.Errorf("ErrorOf(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
 func TestCodesComplete(t *testing.T) {
 	n3, n4 := 0, 0
 	for _, c := range Codes() {
