@@ -113,16 +113,7 @@ func (s *Sense) Bytes() []byte {
 	if s.InfoValid && s.Info <= 0xFFFFFFFF {
 		b[0] |= 0x80
 	}
-	b[2] = byte(s.Key & 0xF)
-	if s.Filemark {
-		b[2] |= 0x80
-	}
-	if s.EOM {
-		b[2] |= 0x40
-	}
-	if s.ILI {
-		b[2] |= 0x20
-	}
+	b[2] = byte(s.Key&0xF) | s.streamFlags()
 	binary.BigEndian.PutUint32(b[3:], uint32(s.Info))
 	b[7] = FixedSenseLen - 8
 	binary.BigEndian.PutUint32(b[8:], uint32(s.CmdInfo))
@@ -131,6 +122,22 @@ func (s *Sense) Bytes() []byte {
 		putFieldPointer(b[15:18], s.Field)
 	}
 	return b
+}
+
+// streamFlags returns the FILEMARK, EOM and ILI bits as fixed format
+// byte 2 and the stream commands descriptor place them.
+func (s *Sense) streamFlags() byte {
+	var f byte
+	if s.Filemark {
+		f |= 0x80
+	}
+	if s.EOM {
+		f |= 0x40
+	}
+	if s.ILI {
+		f |= 0x20
+	}
+	return f
 }
 
 // putFieldPointer writes the 3-byte sense-key specific field pointer.
@@ -170,17 +177,7 @@ func (s *Sense) DescriptorBytes() []byte {
 		putFieldPointer(d[4:7], s.Field)
 		b = append(b, d...)
 	}
-	if s.Filemark || s.EOM || s.ILI {
-		var flags byte
-		if s.Filemark {
-			flags |= 0x80
-		}
-		if s.EOM {
-			flags |= 0x40
-		}
-		if s.ILI {
-			flags |= 0x20
-		}
+	if flags := s.streamFlags(); flags != 0 {
 		b = append(b, 0x04, 0x02, 0, flags)
 	}
 	b[7] = byte(len(b) - 8)
