@@ -21,6 +21,7 @@ const (
 	Reply   MessageType = 1
 )
 
+// String returns "REQUEST" or "REPLY".
 func (t MessageType) String() string {
 	switch t {
 	case Request:

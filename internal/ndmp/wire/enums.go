@@ -20,6 +20,7 @@ const (
 	AuthMD5  AuthType = 2
 )
 
+// String returns the spec name of the value without its prefix.
 func (t AuthType) String() string {
 	return enumName([]string{"NONE", "TEXT", "MD5"}, uint32(t), "AuthType")
 }
@@ -35,6 +36,7 @@ const (
 	AddrIPC   AddrType = 3
 )
 
+// String returns the spec name of the value without its prefix.
 func (t AddrType) String() string {
 	return enumName([]string{"LOCAL", "TCP", "FC", "IPC"}, uint32(t), "AddrType")
 }
@@ -49,6 +51,7 @@ const (
 	TapeRawMode  TapeOpenMode = 2
 )
 
+// String returns the spec name of the value without its prefix.
 func (m TapeOpenMode) String() string {
 	return enumName([]string{"READ", "RDWR", "RAW"}, uint32(m), "TapeOpenMode")
 }
@@ -68,6 +71,7 @@ const (
 	MtioTUR MtioOp = 7 // test unit ready
 )
 
+// String returns the spec name of the value without its prefix.
 func (o MtioOp) String() string {
 	return enumName([]string{"FSF", "BSF", "FSR", "BSR", "REW", "EOF", "OFF", "TUR"}, uint32(o), "MtioOp")
 }
@@ -83,6 +87,7 @@ const (
 	DataOpRecoverFilehist DataOperation = 3
 )
 
+// String returns the spec name of the value without its prefix.
 func (o DataOperation) String() string {
 	return enumName([]string{"NOACTION", "BACKUP", "RECOVER", "RECOVER_FILEHIST"}, uint32(o), "DataOperation")
 }
@@ -99,6 +104,7 @@ const (
 	DataStateConnected DataState = 4
 )
 
+// String returns the spec name of the value without its prefix.
 func (s DataState) String() string {
 	return enumName([]string{"IDLE", "ACTIVE", "HALTED", "LISTEN", "CONNECTED"}, uint32(s), "DataState")
 }
@@ -115,6 +121,7 @@ const (
 	DataHaltConnectError  DataHaltReason = 4
 )
 
+// String returns the spec name of the value without its prefix.
 func (r DataHaltReason) String() string {
 	return enumName([]string{"NA", "SUCCESSFUL", "ABORTED", "INTERNAL_ERROR", "CONNECT_ERROR"}, uint32(r), "DataHaltReason")
 }
@@ -131,6 +138,7 @@ const (
 	MoverStateHalted MoverState = 4
 )
 
+// String returns the spec name of the value without its prefix.
 func (s MoverState) String() string {
 	return enumName([]string{"IDLE", "LISTEN", "ACTIVE", "PAUSED", "HALTED"}, uint32(s), "MoverState")
 }
@@ -146,6 +154,7 @@ const (
 	MoverModeNoAction MoverMode = 2
 )
 
+// String returns the spec name of the value without its prefix.
 func (m MoverMode) String() string {
 	return enumName([]string{"READ", "WRITE", "NOACTION"}, uint32(m), "MoverMode")
 }
@@ -163,6 +172,7 @@ const (
 	MoverPauseEOW        MoverPauseReason = 5
 )
 
+// String returns the spec name of the value without its prefix.
 func (r MoverPauseReason) String() string {
 	return enumName([]string{"NA", "EOM", "EOF", "SEEK", "MEDIA_ERROR", "EOW"}, uint32(r), "MoverPauseReason")
 }
@@ -180,6 +190,7 @@ const (
 	MoverHaltMediaError    MoverHaltReason = 5
 )
 
+// String returns the spec name of the value without its prefix.
 func (r MoverHaltReason) String() string {
 	return enumName([]string{"NA", "CONNECT_CLOSED", "ABORTED", "INTERNAL_ERROR", "CONNECT_ERROR", "MEDIA_ERROR"}, uint32(r), "MoverHaltReason")
 }
@@ -194,6 +205,7 @@ const (
 	ConnectionRefused   ConnectionStatusReason = 2
 )
 
+// String returns the spec name of the value without its prefix.
 func (r ConnectionStatusReason) String() string {
 	return enumName([]string{"CONNECTED", "SHUTDOWN", "REFUSED"}, uint32(r), "ConnectionStatusReason")
 }
@@ -209,6 +221,7 @@ const (
 	LogWarning LogType = 3
 )
 
+// String returns the spec name of the value without its prefix.
 func (t LogType) String() string {
 	return enumName([]string{"NORMAL", "DEBUG", "ERROR", "WARNING"}, uint32(t), "LogType")
 }
@@ -230,6 +243,7 @@ const (
 	RecoveryFailedFilePathExists RecoveryStatus = 7
 )
 
+// String returns the spec name of the value without its prefix.
 func (s RecoveryStatus) String() string {
 	return enumName([]string{"SUCCESSFUL", "FAILED_PERMISSION", "FAILED_NOT_FOUND", "FAILED_NO_DIRECTORY",
 		"FAILED_OUT_OF_MEMORY", "FAILED_IO_ERROR", "FAILED_UNDEFINED_ERROR", "FAILED_FILE_PATH_EXISTS"}, uint32(s), "RecoveryStatus")
@@ -246,6 +260,7 @@ const (
 	FsOther FsType = 2
 )
 
+// String returns the spec name of the value without its prefix.
 func (t FsType) String() string {
 	return enumName([]string{"UNIX", "NT", "OTHER"}, uint32(t), "FsType")
 }
@@ -266,6 +281,7 @@ const (
 	FileOther    FileType = 8
 )
 
+// String returns the spec name of the value without its prefix.
 func (t FileType) String() string {
 	return enumName([]string{"DIR", "FIFO", "CSPEC", "BSPEC", "REG", "SLINK", "SOCK", "REGISTRY", "OTHER"}, uint32(t), "FileType")
 }
