@@ -268,3 +268,15 @@ func TestStartInListenWaitsForPeer(t *testing.T) {
 	dataSess.data.Stop()
 	tapeSess.mover.Stop()
 }
+
+// Over LOCAL, the mover's mode must match the operation.
+func TestLocalModeMismatch(t *testing.T) {
+	s := newSession(t, wire.V4, map[string]Engine{"tar": &patternEngine{}})
+	tp := openTape(t, 1<<20)
+	if _, err := s.mover.Listen(wire.MoverModeWrite, wire.AddrLocal, tp); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "CONNECT", s.data.Connect(context.Background(), wire.Addr{Type: wire.AddrLocal}), wire.ErrNone)
+	wantErr(t, "START_BACKUP to a WRITE mover", s.data.StartBackup("tar", nil), wire.ErrIllegalState)
+	wantState(t, s.data, wire.DataStateConnected)
+}

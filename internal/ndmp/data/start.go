@@ -63,6 +63,9 @@ func (s *Service) start(op wire.DataOperation, butype string, env []wire.PVal, n
 		return s.errFor(wire.ErrIllegalState)
 	}
 	o := s.op
+	if o.local && !s.moverModeFits(op) {
+		return s.errFor(wire.ErrIllegalState)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	o.cancel = cancel
 	s.env.reset(env)
@@ -154,6 +157,23 @@ func (t *stream) Write(p []byte) (int, error) {
 		t.o.connErr.Store(true)
 	}
 	return n, err
+}
+
+// moverModeFits reports whether the session's mover, at the other end of a
+// LOCAL connection, moves data the way op needs (NDMJOB refuses a mismatch with
+// ILLEGAL_STATE): READ for a backup, WRITE for a recover.
+func (s *Service) moverModeFits(op wire.DataOperation) bool {
+	m, ok := s.cfg.Link.Reader().(interface {
+		GetState() wire.MoverGetStateReply
+	})
+	if !ok {
+		return true
+	}
+	mode := m.GetState().Mode
+	if op == wire.DataOpBackup {
+		return mode == wire.MoverModeRead
+	}
+	return mode == wire.MoverModeWrite
 }
 
 func hasVar(env []wire.PVal, name string) bool {

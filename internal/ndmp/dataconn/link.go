@@ -115,6 +115,13 @@ func (l *Link) SetReader(r Reader) {
 	l.mu.Unlock()
 }
 
+// Reader returns the mover registered with SetReader, or nil.
+func (l *Link) Reader() Reader {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reader
+}
+
 // Read asks the session's mover for the stream segment [offset, offset+length),
 // as a MOVER_READ would.
 func (l *Link) Read(offset, length uint64) error {
