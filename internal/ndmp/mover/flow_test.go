@@ -425,3 +425,47 @@ func TestMoverToMoverCopy(t *testing.T) {
 		t.Fatal("copy differs")
 	}
 }
+
+// GET_STATE and the TAPE service's polling run while the mover copies.
+func TestStatePollingDuringCopy(t *testing.T) {
+	const rs = 32 << 10
+	m, p, link := newMover(t, wire.V4)
+	tp := openTape(t, newCartridge(t, 64<<20), false)
+	data := stream(8<<20 + 7)
+	m.SetRecordSize(rs)
+	if _, err := m.Listen(wire.MoverModeRead, wire.AddrLocal, tp); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := link.Connect(1)
+	go func() { c.Write(data); c.Close() }()
+	stop := make(chan struct{})
+	polled := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				polled <- n
+				return
+			default:
+			}
+			s := m.GetState()
+			if s.BytesMoved > uint64(len(data)) || s.RecordNum > uint32(len(data)/rs+1) {
+				t.Errorf("impossible progress %+v", s)
+			}
+			tp.mu.Lock()
+			tp.m.Position()
+			tp.mu.Unlock()
+			n++
+		}
+	}()
+	p.halted(t, wire.MoverHaltConnectClosed)
+	close(stop)
+	if n := <-polled; n == 0 {
+		t.Fatal("never polled")
+	}
+	m.Stop()
+	if got := bytes.Join(readBack(t, tp, rs), nil); !bytes.Equal(got, padded(data, rs)) {
+		t.Fatal("tape differs")
+	}
+}
