@@ -19,9 +19,27 @@ const (
 	growStep = 64 << 10
 )
 
-// ErrRecordTooLarge is returned by RecordReader.Next when a record would
-// exceed the reader's limit. The stream cannot be resynchronised after it.
+// ErrRecordTooLarge is matched (errors.Is) by the *TooLargeError that
+// RecordReader.Next returns for a record over the reader's limit.
 var ErrRecordTooLarge = errors.New("wire: record exceeds size limit")
+
+// TooLargeError reports a record over the RecordReader's limit. The reader
+// has discarded the record and stays usable; Head holds its first bytes (up
+// to HeaderSize) so that a server can still decode the header and reply
+// with an error.
+type TooLargeError struct {
+	Size int64  // bytes in the record
+	Max  int    // the reader's limit
+	Head []byte // first bytes of the record; valid until the next Next
+}
+
+// Error implements the error interface.
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("wire: record of %d bytes exceeds limit %d", e.Size, e.Max)
+}
+
+// Is makes errors.Is(err, ErrRecordTooLarge) true.
+func (e *TooLargeError) Is(target error) bool { return target == ErrRecordTooLarge }
 
 // RecordReader reads ONC RPC record-marked records (RFC 1831 §10) from a
 // stream: each record is one or more fragments, each preceded by a 4-byte
@@ -29,7 +47,8 @@ var ErrRecordTooLarge = errors.New("wire: record exceeds size limit")
 // the fragment length. One NDMP message is one record.
 //
 // Next reassembles a record into one buffer that is reused by the following
-// call. Errors are sticky.
+// call. A record over the limit is skipped, never buffered. Errors of the
+// stream itself (EOF, a failed read) are sticky.
 type RecordReader struct {
 	r    io.Reader
 	max  int
@@ -49,40 +68,81 @@ func NewRecordReader(r io.Reader, max int) *RecordReader {
 
 // Next returns the next whole record. The slice is valid until the next
 // call. At a clean end of stream between records it returns io.EOF; a
-// stream that ends inside a record gives io.ErrUnexpectedEOF.
+// stream that ends inside a record gives io.ErrUnexpectedEOF. A record over
+// the limit yields a *TooLargeError, after which Next can be called again.
 func (r *RecordReader) Next() ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
 	rec, err := r.next()
-	if err != nil {
+	if err != nil && !errors.Is(err, ErrRecordTooLarge) {
 		r.err = err
-		return nil, err
 	}
-	return rec, nil
+	return rec, err
 }
 
 func (r *RecordReader) next() ([]byte, error) {
 	r.buf = r.buf[:0]
 	for first := true; ; first = false {
-		if _, err := io.ReadFull(r.r, r.mark[:]); err != nil {
-			if err == io.EOF && !first {
-				err = io.ErrUnexpectedEOF
-			}
+		last, n, err := r.readMark(first)
+		if err != nil {
 			return nil, err
 		}
-		m := binary.BigEndian.Uint32(r.mark[:])
-		n := int(m & fragmentMask)
 		if n > r.max-len(r.buf) {
-			return nil, fmt.Errorf("%w: %d bytes and more, limit %d", ErrRecordTooLarge, len(r.buf)+n, r.max)
+			return nil, r.skip(last, n)
 		}
 		if err := r.readFragment(n); err != nil {
 			return nil, err
 		}
-		if m&lastFragment != 0 {
+		if last {
 			return r.buf, nil
 		}
 	}
+}
+
+// readMark reads one fragment mark.
+func (r *RecordReader) readMark(first bool) (last bool, n int, err error) {
+	if _, err := io.ReadFull(r.r, r.mark[:]); err != nil {
+		if err == io.EOF && !first {
+			err = io.ErrUnexpectedEOF
+		}
+		return false, 0, err
+	}
+	m := binary.BigEndian.Uint32(r.mark[:])
+	return m&lastFragment != 0, int(m & fragmentMask), nil
+}
+
+// skip discards the rest of an oversized record, whose current fragment
+// has n unread bytes, keeping its first HeaderSize bytes in r.buf.
+func (r *RecordReader) skip(last bool, n int) error {
+	size := int64(len(r.buf))
+	for {
+		keep := max(0, min(n, HeaderSize-len(r.buf)))
+		if err := r.readFragment(keep); err != nil {
+			return err
+		}
+		if err := r.discard(int64(n - keep)); err != nil {
+			return err
+		}
+		size += int64(n)
+		if last {
+			head := r.buf[:min(len(r.buf), HeaderSize)]
+			return &TooLargeError{Size: size, Max: r.max, Head: head}
+		}
+		var err error
+		if last, n, err = r.readMark(false); err != nil {
+			return err
+		}
+	}
+}
+
+// discard reads and drops n bytes without buffering them.
+func (r *RecordReader) discard(n int64) error {
+	got, err := io.CopyN(io.Discard, r.r, n)
+	if got < n && (err == nil || err == io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // readFragment appends n bytes from the stream to r.buf, growing the

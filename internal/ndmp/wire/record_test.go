@@ -57,15 +57,43 @@ func TestRecordReaderTruncated(t *testing.T) {
 
 func TestRecordReaderTooLarge(t *testing.T) {
 	rec := bytes.Repeat([]byte{1}, 100)
-	for _, sizes := range [][]int{nil, {60}, {50, 50}} {
-		rr := NewRecordReader(bytes.NewReader(fragments(rec, sizes...)), 99)
-		if _, err := rr.Next(); !errors.Is(err, ErrRecordTooLarge) {
-			t.Errorf("fragments %v: %v, want ErrRecordTooLarge", sizes, err)
+	for i := range rec {
+		rec[i] = byte(i)
+	}
+	next := AppendMessage(nil, Header{Sequence: 2, Code: CodeTapeClose}, nil, V4)
+	for _, sizes := range [][]int{nil, {60}, {50, 50}, {10, 10, 0, 30}, {99}} {
+		stream := append(fragments(rec, sizes...), next...)
+		rr := NewRecordReader(bytes.NewReader(stream), 99)
+		_, err := rr.Next()
+		var tl *TooLargeError
+		if !errors.Is(err, ErrRecordTooLarge) || !errors.As(err, &tl) {
+			t.Fatalf("fragments %v: %v, want ErrRecordTooLarge", sizes, err)
+		}
+		if tl.Size != 100 || tl.Max != 99 || !bytes.Equal(tl.Head, rec[:HeaderSize]) {
+			t.Errorf("fragments %v: size %d max %d head %x", sizes, tl.Size, tl.Max, tl.Head)
+		}
+		// The reader skipped the record and goes on with the next one.
+		if got, err := rr.Next(); err != nil || !bytes.Equal(got, next[4:]) {
+			t.Errorf("fragments %v: record after the skipped one: %x, %v", sizes, got, err)
 		}
 	}
 	rr := NewRecordReader(bytes.NewReader(fragments(rec, 50)), 100)
 	if got, err := rr.Next(); err != nil || len(got) != 100 {
 		t.Fatalf("record at the limit: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestRecordReaderTooLargeShortHead checks that a skipped record shorter
+// than a header reports what it has.
+func TestRecordReaderTooLargeShortHead(t *testing.T) {
+	rr := NewRecordReader(bytes.NewReader(fragments([]byte("0123456789"))), 8)
+	_, err := rr.Next()
+	var tl *TooLargeError
+	if !errors.As(err, &tl) || string(tl.Head) != "0123456789" || tl.Size != 10 {
+		t.Fatalf("err %v", err)
+	}
+	if _, err := rr.Next(); err != io.EOF {
+		t.Fatalf("after skipped record: %v, want io.EOF", err)
 	}
 }
 
@@ -81,8 +109,8 @@ func TestRecordReaderHostileLength(t *testing.T) {
 		t.Fatalf("buffer grew to %d bytes for 100 bytes of input", cap(rr.buf))
 	}
 	rr = NewRecordReader(bytes.NewReader(stream), 0)
-	if _, err := rr.Next(); !errors.Is(err, ErrRecordTooLarge) || cap(rr.buf) != 0 {
-		t.Fatalf("err %v, buffer %d", err, cap(rr.buf))
+	if _, err := rr.Next(); err != io.ErrUnexpectedEOF || cap(rr.buf) > 2*growStep {
+		t.Fatalf("over the limit: err %v, buffer %d", err, cap(rr.buf))
 	}
 }
 
