@@ -469,3 +469,32 @@ func TestStatePollingDuringCopy(t *testing.T) {
 		t.Fatal("tape differs")
 	}
 }
+
+// A MOVER_READ that arrives before the data service's connection is accepted
+// is served once it is; a recover window must start on a record.
+func TestReadBeforeAccept(t *testing.T) {
+	const rs = 512
+	m, p, _ := newMover(t, wire.V4)
+	tp := openTape(t, newCartridge(t, 1<<20), false)
+	data := stream(3 * rs)
+	buildImage(t, tp, data, rs, 100)
+	m.SetRecordSize(rs)
+	m.SetWindow(0, 3*rs)
+	addr, err := m.Listen(wire.MoverModeWrite, wire.AddrTCP, tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "READ in LISTEN", m.Read(rs, rs), wire.ErrNone)
+	c := dialAddr(t, addr)
+	defer c.Close()
+	got := make([]byte, rs)
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, data[rs:2*rs]) {
+		t.Fatalf("got %d bytes, %v", len(got), err)
+	}
+	wantErr(t, "READ outside", m.Read(5*rs, 1), wire.ErrNone)
+	p.paused(t, wire.MoverPauseSeek)
+	wantErr(t, "SET_WINDOW off-record", m.SetWindow(rs+1, rs), wire.ErrIllegalArgs)
+	wantErr(t, "ABORT", m.Abort(), wire.ErrNone)
+	p.halted(t, wire.MoverHaltAborted)
+	m.Stop()
+}
