@@ -280,3 +280,20 @@ func TestLocalModeMismatch(t *testing.T) {
 	wantErr(t, "START_BACKUP to a WRITE mover", s.data.StartBackup("tar", nil), wire.ErrIllegalState)
 	wantState(t, s.data, wire.DataStateConnected)
 }
+
+// ABORT in CONNECTED closes the data connection; the LOCAL mover sees it close.
+func TestAbortConnected(t *testing.T) {
+	for _, at := range []wire.AddrType{wire.AddrLocal, wire.AddrTCP} {
+		s := newSession(t, wire.V4, nil)
+		tp := openTape(t, 1<<20)
+		addr, err := s.mover.Listen(wire.MoverModeRead, at, tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "CONNECT", s.data.Connect(context.Background(), addr), wire.ErrNone)
+		wantErr(t, "ABORT", s.data.Abort(), wire.ErrNone)
+		s.posts.bothHalted(t, wire.DataHaltAborted, wire.MoverHaltConnectClosed)
+		wantErr(t, "DATA_STOP", s.data.Stop(), wire.ErrNone)
+		wantErr(t, "MOVER_STOP", s.mover.Stop(), wire.ErrNone)
+	}
+}
