@@ -24,6 +24,7 @@ const (
 	Data
 )
 
+// String names the side for logs.
 func (s Side) String() string {
 	if s == Mover {
 		return "mover"

@@ -69,6 +69,8 @@ func (r *run) closeIO() {
 	}
 }
 
+var _ dataconn.Reader = (*Mover)(nil) // LOCAL recovers read through the Link
+
 // New returns an IDLE mover.
 func New(cfg Config) *Mover {
 	m := &Mover{cfg: cfg}
