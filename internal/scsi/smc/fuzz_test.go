@@ -2,6 +2,7 @@ package smc
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"ferry/internal/scsi"
@@ -9,9 +10,10 @@ import (
 
 // FuzzExecute runs arbitrary CDBs and data-out against a changer device:
 // it must never panic, must answer GOOD or CHECK CONDITION with decodable
-// sense, and must never return more data than the allocation length.
+// sense, must never return more data than the allocation length, and no
+// command may create, lose or duplicate a cartridge.
 func FuzzExecute(f *testing.F) {
-	dev, _ := newDevice(f)
+	dev, cc := newDevice(f)
 	f.Fuzz(func(t *testing.T, cdb, dataOut []byte) {
 		cmd := &scsi.Command{CDB: cdb, DataOut: dataOut}
 		err := dev.Execute(context.Background(), cmd)
@@ -30,5 +32,25 @@ func FuzzExecute(f *testing.F) {
 				t.Fatalf("CDB % x: %d bytes for allocation length %d", cdb, len(cmd.DataIn), n)
 			}
 		}
+		checkCartridges(t, cc, cdb)
 	})
+}
+
+// checkCartridges fails unless the library holds exactly the three
+// cartridges newDevice placed.
+func checkCartridges(t *testing.T, c Changer, cdb []byte) {
+	els, err := c.Elements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range els {
+		if e.Full {
+			got = append(got, e.Barcode)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"", "A00001", "A00002"}) {
+		t.Fatalf("after CDB % x the library holds %q", cdb, got)
+	}
 }
