@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"ferry/internal/ndmp/dataconn"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/tape"
 )
@@ -204,5 +205,102 @@ func itoa(n int) string {
 		if n == 0 {
 			return string(b[i:])
 		}
+	}
+}
+
+// BenchmarkLocalBackup moves a stream through the LOCAL pipe into a virtual
+// tape, as a two-way backup does.
+func BenchmarkLocalBackup(b *testing.B) {
+	const rs = 256 << 10
+	const size = 128 << 20
+	dir := os.Getenv("FERRY_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	payload := make([]byte, 1<<20)
+	b.SetBytes(size)
+	for b.Loop() {
+		path := filepath.Join(dir, "tape")
+		if err := tape.Create(path, tape.Meta{Barcode: "BENCH", Capacity: 2 * size}); err != nil {
+			b.Fatal(err)
+		}
+		med, err := tape.Open(path, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		halted := make(chan struct{}, 1)
+		link := dataconn.NewLink(0)
+		m := New(Config{Version: wire.V4, Link: link, Notify: func(wire.Code, wire.Body) { halted <- struct{}{} }})
+		m.SetRecordSize(rs)
+		if _, err := m.Listen(wire.MoverModeRead, wire.AddrLocal, &lockedTape{m: med}); err != nil {
+			b.Fatal(err)
+		}
+		c, err := link.Connect(dataconn.Data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for left := size; left > 0; left -= len(payload) {
+			c.Write(payload)
+		}
+		c.Close()
+		<-halted
+		m.Stop()
+		m.Shutdown()
+		os.Remove(path)
+		med.Close()
+	}
+}
+
+// BenchmarkRecover reads a virtual tape through a mover to a TCP peer.
+func BenchmarkRecover(b *testing.B) {
+	const rs = 256 << 10
+	const size = 128 << 20
+	dir := os.Getenv("FERRY_BENCH_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	path := filepath.Join(dir, "tape")
+	if err := tape.Create(path, tape.Meta{Barcode: "BENCH", Capacity: 2 * size}); err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(path)
+	med, err := tape.Open(path, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer med.Close()
+	rec := make([]byte, rs)
+	for range size / rs {
+		med.WriteRecord(rec)
+	}
+	med.WriteFilemarks(1)
+	lt := &lockedTape{m: med}
+	b.SetBytes(size)
+	for b.Loop() {
+		med.Rewind()
+		posts := make(chan wire.Body, 4)
+		m := New(Config{Version: wire.V4, Notify: func(_ wire.Code, body wire.Body) { posts <- body }})
+		m.SetRecordSize(rs)
+		addr, err := m.Listen(wire.MoverModeWrite, wire.AddrTCP, lt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a := addr.TCP[0]
+		c, err := net.Dial("tcp4", net.JoinHostPort(net.IPv4(byte(a.IP>>24), byte(a.IP>>16), byte(a.IP>>8), byte(a.IP)).String(), itoa(int(a.Port))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for m.GetState().State != wire.MoverStateActive {
+			time.Sleep(time.Millisecond)
+		}
+		m.Read(0, size)
+		n, err := io.CopyBuffer(struct{ io.Writer }{io.Discard}, io.LimitReader(c, size), make([]byte, rs))
+		if err != nil || n != size {
+			b.Fatalf("read %d, %v", n, err)
+		}
+		c.Close()
+		<-posts // halted: connection closed
+		m.Stop()
+		m.Shutdown()
 	}
 }
