@@ -39,23 +39,30 @@ func (m *Medium) cursorAtEnd(off int64, obj uint64) (cursor, bool) {
 	if off > m.size || off < pageLen+FrameOverhead || obj == 0 {
 		return cursor{}, false
 	}
-	var t [frameTrailerLen]byte
-	if _, err := m.f.ReadAt(t[:], off-frameTrailerLen); err != nil {
-		return cursor{}, false
-	}
-	n := int64(le.Uint32(t[0:]))
-	if n > MaxRecordLen || le.Uint64(t[8:]) != obj-1 {
-		return cursor{}, false
-	}
-	fo := off - FrameOverhead - n
-	if fo < pageLen {
+	fo, t, ok := m.frameEndingAt(off)
+	if !ok {
 		return cursor{}, false
 	}
 	f, err := m.frameAt(fo)
-	if err != nil || f.at.obj != obj-1 || !trailerMatches(t[:], &f) {
+	if err != nil || f.at.obj != obj-1 || !trailerMatches(t[:], &f) || f.after().off != off {
 		return cursor{}, false
 	}
 	return f.after(), true
+}
+
+// frameEndingAt reads the trailer that ends at off and returns the offset
+// where its frame starts, with the trailer for the caller to match.
+func (m *Medium) frameEndingAt(off int64) (int64, [frameTrailerLen]byte, bool) {
+	var t [frameTrailerLen]byte
+	if off < pageLen+FrameOverhead {
+		return 0, t, false
+	}
+	if _, err := m.f.ReadAt(t[:], off-frameTrailerLen); err != nil {
+		return 0, t, false
+	}
+	n, pad, ok := decodeTrailer(t[:])
+	start := off - FrameOverhead - int64(n+pad)
+	return start, t, ok && start >= pageLen
 }
 
 // frameAt reads and decodes the frame header at off without knowing what

@@ -15,10 +15,15 @@ const (
 	MaxRecordLen = 64 << 20
 	// MaxBarcode is the longest barcode (volume tag) stored in the header.
 	MaxBarcode = 32
-	// FrameOverhead is what each record or filemark costs on the cartridge
-	// beyond its payload; it counts against the capacity like a real
-	// tape's inter-block gap.
+	// FrameOverhead is the least each record or filemark costs on the
+	// cartridge beyond its payload; it counts against the capacity like a
+	// real tape's inter-block gap. Records of AlignedRecordLen bytes or
+	// more also pad their payload to a 4 KiB boundary of the file.
 	FrameOverhead = frameHeaderLen + frameTrailerLen
+	// AlignedRecordLen is the record length from which payloads start on
+	// a 4 KiB boundary, so that the kernel copies them as fast as a plain
+	// file write.
+	AlignedRecordLen = 64 << 10
 
 	pageLen         = 4096 // header page; data starts here
 	metaMagic       = "FERRYTAP"
@@ -26,10 +31,12 @@ const (
 	syncedSlotOff   = 512
 	hintSlotOff     = 1024
 	slotLen         = 32
-	frameHeaderLen  = 56
+	frameHeaderLen  = 64
 	frameTrailerLen = 16
+	alignTo         = 4096
 	recordMagic     = 0x52595246 // "FRYR"
 	markMagic       = 0x4d595246 // "FRYM"
+	trailerMagic    = 0x54595246 // "FRYT"
 	checkpointEvery = 4096       // objects between checkpoints
 	hintEvery       = 64 << 20   // bytes written between hint-slot updates
 	noLink          = -1
@@ -64,11 +71,25 @@ type frame struct {
 	at   cursor // where the frame starts and the position it records
 	mark bool   // a filemark rather than a record
 	n    int    // payload length
+	pad  int    // bytes between header and payload
 	crc  uint32 // header checksum, repeated in the trailer
 }
 
 // size is the frame's total length on the cartridge.
-func (f *frame) size() int64 { return int64(frameHeaderLen + f.n + frameTrailerLen) }
+func (f *frame) size() int64 { return int64(frameHeaderLen + f.pad + f.n + frameTrailerLen) }
+
+// payload is the offset of the frame's payload.
+func (f *frame) payload() int64 { return f.at.off + int64(frameHeaderLen+f.pad) }
+
+// padFor returns the padding a writer puts before an n-byte payload whose
+// frame starts at off: enough to start a large payload on a 4 KiB
+// boundary, none for small records.
+func padFor(off int64, n int) int {
+	if n < AlignedRecordLen {
+		return 0
+	}
+	return int((alignTo - (off+frameHeaderLen)%alignTo) % alignTo)
+}
 
 // after is the cursor just past the frame.
 func (f *frame) after() cursor {
@@ -88,49 +109,58 @@ func (f *frame) after() cursor {
 	return c
 }
 
-// encodeFrameHeader fills b (frameHeaderLen bytes) and returns the checksum.
-func encodeFrameHeader(b []byte, c *cursor, mark bool, n int) uint32 {
+// encodeFrameHeader fills b (frameHeaderLen bytes) for frame f and sets
+// its checksum.
+func encodeFrameHeader(b []byte, f *frame) {
 	magic := uint32(recordMagic)
-	if mark {
+	if f.mark {
 		magic = markMagic
 	}
 	le.PutUint32(b[0:], magic)
-	le.PutUint32(b[4:], uint32(n))
-	le.PutUint64(b[8:], c.obj)
-	le.PutUint64(b[16:], c.file)
-	le.PutUint64(b[24:], c.rec)
-	le.PutUint64(b[32:], uint64(c.prevFM))
-	le.PutUint64(b[40:], uint64(c.prevCP))
-	crc := crc32.Checksum(b[:48], castagno)
-	le.PutUint32(b[48:], crc)
-	le.PutUint32(b[52:], 0)
-	return crc
+	le.PutUint32(b[4:], uint32(f.n))
+	le.PutUint64(b[8:], f.at.obj)
+	le.PutUint64(b[16:], f.at.file)
+	le.PutUint64(b[24:], f.at.rec)
+	le.PutUint64(b[32:], uint64(f.at.prevFM))
+	le.PutUint64(b[40:], uint64(f.at.prevCP))
+	le.PutUint32(b[48:], uint32(f.pad))
+	f.crc = crc32.Checksum(b[:52], castagno)
+	le.PutUint32(b[52:], f.crc)
+	le.PutUint64(b[56:], 0)
 }
 
-// encodeFrameTrailer fills b (frameTrailerLen bytes).
-func encodeFrameTrailer(b []byte, obj uint64, n int, crc uint32) {
-	le.PutUint32(b[0:], uint32(n))
-	le.PutUint32(b[4:], crc)
-	le.PutUint64(b[8:], obj)
+// encodeFrameTrailer fills b (frameTrailerLen bytes) for frame f.
+func encodeFrameTrailer(b []byte, f *frame) {
+	le.PutUint32(b[0:], uint32(f.n))
+	le.PutUint32(b[4:], uint32(f.pad))
+	le.PutUint32(b[8:], f.crc)
+	le.PutUint32(b[12:], trailerMagic)
+}
+
+// decodeTrailer returns the payload and pad lengths a trailer records;
+// ok is false if it is no trailer.
+func decodeTrailer(b []byte) (n, pad int, ok bool) {
+	n, pad = int(le.Uint32(b[0:])), int(le.Uint32(b[4:]))
+	return n, pad, le.Uint32(b[12:]) == trailerMagic && n <= MaxRecordLen && pad < alignTo
 }
 
 // decodeFrameHeader parses a frame header read at off; ok is false unless
-// the magic, checksum, length and links are sane.
+// the magic, checksum, lengths and links are sane.
 func decodeFrameHeader(b []byte, off int64) (f frame, ok bool) {
 	magic := le.Uint32(b[0:])
 	if magic != recordMagic && magic != markMagic {
 		return f, false
 	}
-	f.crc = le.Uint32(b[48:])
-	if crc32.Checksum(b[:48], castagno) != f.crc {
+	f.crc = le.Uint32(b[52:])
+	if crc32.Checksum(b[:52], castagno) != f.crc {
 		return f, false
 	}
 	f.mark = magic == markMagic
-	n := le.Uint32(b[4:])
-	if n > MaxRecordLen || (f.mark && n != 0) {
+	n, pad := le.Uint32(b[4:]), le.Uint32(b[48:])
+	if n > MaxRecordLen || pad >= alignTo || (f.mark && n != 0) {
 		return f, false
 	}
-	f.n = int(n)
+	f.n, f.pad = int(n), int(pad)
 	f.at = cursor{
 		off:    off,
 		obj:    le.Uint64(b[8:]),
@@ -150,7 +180,8 @@ func linksSane(c *cursor) bool {
 
 // trailerMatches reports whether a trailer belongs to frame f.
 func trailerMatches(b []byte, f *frame) bool {
-	return le.Uint32(b[0:]) == uint32(f.n) && le.Uint32(b[4:]) == f.crc && le.Uint64(b[8:]) == f.at.obj
+	n, pad, ok := decodeTrailer(b)
+	return ok && n == f.n && pad == f.pad && le.Uint32(b[8:]) == f.crc
 }
 
 // sameCursor reports whether a frame header records cursor c.

@@ -108,16 +108,12 @@ func (m *Medium) scanTo(c cursor, target uint64) (cursor, error) {
 
 // stepBack walks n objects backward from c through the frame trailers.
 func (m *Medium) stepBack(c cursor, n uint64) (cursor, error) {
-	var t [frameTrailerLen]byte
 	for ; n > 0; n-- {
-		if c.obj == 0 || c.off < pageLen+FrameOverhead {
+		if c.obj == 0 {
 			return cursor{}, ErrCorrupt
 		}
-		if _, err := m.f.ReadAt(t[:], c.off-frameTrailerLen); err != nil {
-			return cursor{}, readErr(err)
-		}
-		start := c.off - FrameOverhead - int64(le.Uint32(t[0:]))
-		if start < pageLen {
+		start, t, ok := m.frameEndingAt(c.off)
+		if !ok {
 			return cursor{}, ErrCorrupt
 		}
 		f, err := m.frameAt(start)

@@ -52,13 +52,14 @@ type Medium struct {
 	hintOff   int64 // end.off recorded in the hint slot
 	dirty     bool  // written since the last sync
 
-	marks  []markEntry // every filemark, in order; valid if marksOK
-	cps    []int64     // offset of checkpoint i (object i*checkpointEvery); valid if cpsOK
+	marks          []markEntry // every filemark, in order; valid if marksOK
+	cps            []int64     // offset of checkpoint i (object i*checkpointEvery); valid if cpsOK
 	marksOK, cpsOK bool
 
 	peekOff int64 // offset whose frame header is in peek, or -1
 	peek    [frameHeaderLen]byte
 	hdr     [frameHeaderLen]byte
+	whdr    [frameHeaderLen + alignTo]byte // header and zero padding
 	tail    [frameTrailerLen + frameHeaderLen]byte
 	slot    [slotLen]byte
 	iov     iovecs

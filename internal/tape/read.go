@@ -64,7 +64,7 @@ func (m *Medium) frameHere(c cursor) (frame, error) {
 // trailer. When p is the whole record, one preadv also fetches the next
 // frame's header, so a stream of reads costs one system call per record.
 func (m *Medium) readPayload(f *frame, p []byte) error {
-	data := f.at.off + frameHeaderLen
+	data := f.payload()
 	tail := m.tail[:]
 	if len(p) < f.n {
 		if _, err := m.f.ReadAt(p, data); err != nil {

@@ -56,8 +56,8 @@ func (m *Medium) writeFrame(p []byte, mark bool) error {
 	if err := m.writable(); err != nil {
 		return err
 	}
-	size := int64(len(p)) + FrameOverhead
-	if size > m.Remaining() {
+	f := frame{at: m.pos, mark: mark, n: len(p), pad: padFor(m.pos.off, len(p))}
+	if f.size() > m.Remaining() {
 		return ErrEndOfMedium
 	}
 	if m.size != m.pos.off {
@@ -66,15 +66,14 @@ func (m *Medium) writeFrame(p []byte, mark bool) error {
 		}
 	}
 	m.peekOff = -1
-	crc := encodeFrameHeader(m.hdr[:], &m.pos, mark, len(p))
-	encodeFrameTrailer(m.tail[:frameTrailerLen], m.pos.obj, len(p), crc)
-	if err := m.writev(m.pos.off, m.hdr[:], p, m.tail[:frameTrailerLen]); err != nil {
+	encodeFrameHeader(m.whdr[:], &f)
+	encodeFrameTrailer(m.tail[:frameTrailerLen], &f)
+	if err := m.writev(m.pos.off, m.whdr[:frameHeaderLen+f.pad], p, m.tail[:frameTrailerLen]); err != nil {
 		// The frame may be partly written; the file's end no longer
 		// matches m.size, so the next write erases it first.
 		m.size = -1
 		return fmt.Errorf("tape: write: %w", err)
 	}
-	f := frame{at: m.pos, mark: mark, n: len(p), crc: crc}
 	m.appended(&f)
 	return nil
 }

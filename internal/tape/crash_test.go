@@ -1,0 +1,233 @@
+package tape
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestTornTailAtEveryOffset cuts a cartridge at every byte offset and
+// checks that opening it finds exactly the frames that lie wholly before
+// the cut, whatever the header slots say, and reads them back.
+func TestTornTailAtEveryOffset(t *testing.T) {
+	path := newCartridge(t, 1<<30)
+	m := openRW(t, path)
+	var ends []int64 // file offset where each object ends
+	for i := range 12 {
+		if i == 5 {
+			m.WriteFilemarks(1)
+		} else {
+			m.WriteRecord(pattern(40+i*13, i))
+		}
+		ends = append(ends, m.pos.off)
+	}
+	m.WriteRecord(pattern(AlignedRecordLen, 99)) // a padded, aligned frame
+	ends = append(ends, m.pos.off)
+	// The slots now point at the end; a cut anywhere makes them lie.
+	m.sync()
+	full, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.tape")
+	big := ends[len(ends)-2] // where the large frame starts
+	for size := int64(pageLen); size <= int64(len(full)); size++ {
+		if size > big+200 && size < int64(len(full))-200 && size%997 != 0 {
+			continue // inside the large payload, a sample is enough
+		}
+		if err := os.WriteFile(cut, full[:size], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want := uint64(0)
+		for _, e := range ends {
+			if e <= size {
+				want++
+			}
+		}
+		r, err := Open(cut, true)
+		if err != nil {
+			t.Fatalf("cut at %d: %v", size, err)
+		}
+		if got := r.EndOfData().Block; got != want {
+			t.Fatalf("cut at %d: %d objects, want %d", size, got, want)
+		}
+		checkReadable(t, r, want)
+		r.Close()
+	}
+}
+
+// checkReadable reads n objects from BOT and checks each record's bytes.
+func checkReadable(t *testing.T, m *Medium, n uint64) {
+	t.Helper()
+	buf := make([]byte, 2*AlignedRecordLen)
+	m.Rewind()
+	for i := range n {
+		got, err := m.ReadRecord(buf)
+		if errors.Is(err, ErrFilemark) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("object %d: %v", i, err)
+		}
+		if want := expectedRecord(int(i)); want != nil && !bytes.Equal(buf[:got], want) {
+			t.Fatalf("object %d: data differs", i)
+		}
+	}
+	if _, err := m.ReadRecord(buf); !errors.Is(err, ErrEndOfData) {
+		t.Fatalf("after %d objects: %v, want end of data", n, err)
+	}
+}
+
+// expectedRecord is what TestTornTailAtEveryOffset wrote as object i.
+func expectedRecord(i int) []byte {
+	if i == 12 {
+		return pattern(AlignedRecordLen, 99)
+	}
+	return pattern(40+i*13, i)
+}
+
+// TestWriteRepairsTornTail: a writer that opens a cartridge with a torn
+// frame at the end overwrites the torn bytes.
+func TestWriteRepairsTornTail(t *testing.T) {
+	path := newCartridge(t, 1<<30)
+	m := openRW(t, path)
+	m.WriteRecord(pattern(100, 0))
+	m.WriteRecord(pattern(100, 1))
+	m.Close()
+	st, _ := os.Stat(path)
+	os.Truncate(path, st.Size()-5)
+	m = openRW(t, path)
+	m.SpaceToEndOfData()
+	wantPos(t, m, 1, 0, 1)
+	wantErr(t, "write", m.WriteRecord(pattern(7, 2)), nil)
+	m.Close()
+	m = openRW(t, path)
+	buf := make([]byte, 200)
+	m.ReadRecord(buf)
+	if n, err := m.ReadRecord(buf); err != nil || !bytes.Equal(buf[:n], pattern(7, 2)) {
+		t.Fatalf("record after repair: %d, %v", n, err)
+	}
+}
+
+// The child half of TestKilledWriter: write records until killed.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("FERRY_TAPE_CHILD"); path != "" {
+		os.Exit(childWriter(path))
+	}
+	os.Exit(m.Run())
+}
+
+// childWriter writes records of 1..200 KiB forever, reporting each
+// completed one on stdout.
+func childWriter(path string) int {
+	m, err := Open(path, false)
+	if err != nil {
+		fmt.Println("open:", err)
+		return 1
+	}
+	out := bufio.NewWriter(os.Stdout)
+	for i := 0; ; i++ {
+		if err := m.WriteRecord(killedRecord(i)); err != nil {
+			fmt.Println("write:", err)
+			return 1
+		}
+		fmt.Fprintln(out, i)
+		out.Flush()
+	}
+}
+
+func killedRecord(i int) []byte { return pattern(1+(i*7919)%(200<<10), i) }
+
+// TestKilledWriter kills a writing process at a random moment and checks
+// that every record it reported written reads back.
+func TestKilledWriter(t *testing.T) {
+	for round := range 3 {
+		path := newCartridge(t, 1<<40)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "FERRY_TAPE_CHILD="+path)
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(stdout)
+		done := -1
+		deadline := time.Now().Add(time.Duration(100+round*150) * time.Millisecond)
+		for sc.Scan() {
+			n, err := strconv.Atoi(sc.Text())
+			if err != nil {
+				t.Fatalf("child: %s", sc.Text())
+			}
+			done = n
+			if time.Now().After(deadline) {
+				break
+			}
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		m, err := Open(path, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := m.EndOfData().Block
+		if end < uint64(done+1) {
+			t.Fatalf("child reported %d records, cartridge has %d", done+1, end)
+		}
+		buf := make([]byte, 200<<10)
+		for i := range int(end) {
+			n, err := m.ReadRecord(buf)
+			if err != nil || !bytes.Equal(buf[:n], killedRecord(i)) {
+				t.Fatalf("record %d of %d: %v", i, end, err)
+			}
+		}
+		m.Close()
+		t.Logf("round %d: killed after %d reported records, %d on tape", round, done+1, end)
+	}
+}
+
+// TestReaderBesideWriter: a read-only open sees what the writer completed,
+// and more as the writer goes on.
+func TestReaderBesideWriter(t *testing.T) {
+	path := newCartridge(t, 1<<30)
+	w := openRW(t, path)
+	for i := range 100 {
+		w.WriteRecord(pattern(1000, i))
+	}
+	r, err := Open(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	buf := make([]byte, 2000)
+	read := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			n, err := r.ReadRecord(buf)
+			if err != nil || !bytes.Equal(buf[:n], pattern(1000, i)) {
+				t.Fatalf("reader record %d: %v", i, err)
+			}
+		}
+	}
+	read(0, 100)
+	if _, err := r.ReadRecord(buf); !errors.Is(err, ErrEndOfData) {
+		t.Fatalf("reader at end: %v", err)
+	}
+	for i := 100; i < 5000; i++ {
+		w.WriteRecord(pattern(1000, i))
+	}
+	read(100, 5000)
+	w.WriteFilemarks(1)
+	if _, err := r.ReadRecord(buf); !errors.Is(err, ErrFilemark) {
+		t.Fatalf("reader at filemark: %v", err)
+	}
+	if n, err := r.SpaceFilemarks(-1); n != 1 || err != nil {
+		t.Fatalf("reader BSF: %d, %v", n, err)
+	}
+	wantPos(t, r, 5000, 0, 5000)
+}
