@@ -25,6 +25,9 @@ type Engine interface {
 
 // Job is one data operation as an Engine sees it.
 type Job struct {
+	// Version is the session's protocol version (v4 has stricter file
+	// history rules and a different LOG_FILE).
+	Version   wire.Version
 	Operation wire.DataOperation
 	Butype    string
 	Env       []wire.PVal // as the DMA sent it (plus PATHNAME_SEPARATOR on backup)
