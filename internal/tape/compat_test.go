@@ -1,0 +1,92 @@
+package tape
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// samples lists a cartridge written by each format version; a newer ferry
+// must read every one. Regenerate only the current version's sample, with
+// FERRY_WRITE_SAMPLES=1, and never change an older one.
+var samples = []string{"testdata/v1-sample.tape"}
+
+// writeSample is what every sample holds: three files, one empty record,
+// one record in the early-warning zone of a 34000-byte cartridge.
+func writeSample(m *Medium) {
+	m.WriteRecord([]byte("VOL1FRY001"))
+	m.WriteFilemarks(1)
+	for i := range 3 {
+		m.WriteRecord(pattern(100+i, i))
+	}
+	m.WriteRecord(nil)
+	m.WriteFilemarks(2)
+	m.WriteRecord(pattern(AlignedRecordLen/2, 7))
+}
+
+func TestWriteSample(t *testing.T) {
+	if os.Getenv("FERRY_WRITE_SAMPLES") == "" {
+		t.Skip("set FERRY_WRITE_SAMPLES=1 to rewrite the current version's sample")
+	}
+	path := samples[FormatVersion-1]
+	os.Remove(path)
+	created := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	if err := Create(path, Meta{Barcode: "FRY001L8", Capacity: 34000, Created: created}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Open(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeSample(m)
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadSamples(t *testing.T) {
+	for v, path := range samples {
+		// Work on a copy: a writable open must not change the sample.
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := filepath.Join(t.TempDir(), "s.tape")
+		os.WriteFile(cp, b, 0o644)
+		m, err := Open(cp, false)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		meta := m.Meta()
+		if meta.Version != v+1 || meta.Barcode != "FRY001L8" || meta.Capacity != 34000 {
+			t.Fatalf("%s: meta %+v", path, meta)
+		}
+		want := []any{"VOL1FRY001", ErrFilemark, pattern(100, 0), pattern(101, 1), pattern(102, 2), []byte{},
+			ErrFilemark, ErrFilemark, pattern(AlignedRecordLen/2, 7), ErrEndOfData}
+		buf := make([]byte, AlignedRecordLen)
+		for i, w := range want {
+			n, err := m.ReadRecord(buf)
+			switch w := w.(type) {
+			case error:
+				if !errors.Is(err, w) {
+					t.Fatalf("%s object %d: %v, want %v", path, i, err, w)
+				}
+			case string:
+				if err != nil || string(buf[:n]) != w {
+					t.Fatalf("%s object %d: %q, %v", path, i, buf[:n], err)
+				}
+			case []byte:
+				if err != nil || !bytes.Equal(buf[:n], w) {
+					t.Fatalf("%s object %d: %d bytes, %v", path, i, n, err)
+				}
+			}
+		}
+		if !m.EarlyWarning() {
+			t.Fatalf("%s: no early warning at the end of a full sample", path)
+		}
+		m.Close()
+	}
+}
