@@ -1,0 +1,428 @@
+package server
+
+import (
+	"errors"
+	"sync"
+
+	"ferry/internal/library"
+	"ferry/internal/ndmp/wire"
+	"ferry/internal/tape"
+)
+
+// Drive is a tape drive opened by one session: the cartridge, the open mode
+// and the NDMP position bookkeeping on top of the tape package's medium.
+//
+// The TAPE service and the session's mover share one Drive, and the mover's
+// copy goroutine runs while TAPE_GET_STATE polls, so every method locks.
+type Drive struct {
+	mu      sync.Mutex
+	lib     *library.Library
+	name    string
+	m       *tape.Medium // nil when opened in RAW mode without a cartridge
+	mode    wire.TapeOpenMode
+	version wire.Version
+
+	offline      bool // MTIO OFF ejected the cartridge: no more I/O
+	written      bool // records written since the last filemark (implicit filemark rule)
+	blockUnknown bool // blockno is reported as all ones (spec §3.4.4 blockno rules)
+	ewPending    bool // early warning crossed; the next write reports EOM
+	ewReported   bool // early warning already reported for this cartridge
+	softErrors   uint32
+}
+
+// openDrive opens the named library drive for an NDMP session speaking
+// version v. RAW mode succeeds without a cartridge.
+func openDrive(lib *library.Library, name string, mode wire.TapeOpenMode, v wire.Version) (*Drive, error) {
+	readOnly := mode == wire.TapeReadMode
+	m, err := lib.OpenDrive(name, readOnly)
+	if errors.Is(err, library.ErrNoMedium) && mode == wire.TapeRawMode {
+		m, err = nil, nil
+	}
+	if err != nil {
+		return nil, tapeError(err)
+	}
+	return &Drive{lib: lib, name: name, m: m, mode: mode, version: v}, nil
+}
+
+// Name returns the drive's device name.
+func (d *Drive) Name() string { return d.name }
+
+// Writable reports whether the drive was opened for writing (RDWR or RAW).
+func (d *Drive) Writable() bool { return d.mode != wire.TapeReadMode }
+
+// Close writes the implicit filemark if data is unterminated, then releases
+// the drive. Per spec §3.4.3 a failed filemark leaves the drive open; the
+// caller closes again and that second close only releases.
+func (d *Drive) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.m == nil {
+		return nil
+	}
+	if err := d.implicitFilemark(); err != nil {
+		d.written = false
+		return err
+	}
+	m := d.m
+	d.m = nil
+	return tapeError(d.lib.CloseDrive(d.name, m))
+}
+
+// medium returns the loaded medium or NO_TAPE_LOADED.
+func (d *Drive) medium() (*tape.Medium, error) {
+	if d.m == nil || d.offline {
+		return nil, wire.ErrNoTapeLoaded
+	}
+	return d.m, nil
+}
+
+// implicitFilemark terminates data written since the last filemark (spec
+// §3.4.1). It runs on close, rewind and unload only: ndmjob's T-BWR phase
+// spaces backwards over a freshly written record and expects to find it.
+func (d *Drive) implicitFilemark() error {
+	if !d.written || d.m == nil || d.offline {
+		return nil
+	}
+	if err := d.m.WriteFilemarks(1); err != nil {
+		return tapeError(err)
+	}
+	d.written = false
+	d.blockUnknown = false
+	return nil
+}
+
+// TapeState is the drive's part of a TAPE_GET_STATE reply.
+type TapeState struct {
+	Flags        uint32
+	FileNum      uint32
+	BlockNo      uint32 // AllOnes32 when unknown
+	BlockSize    uint32 // 0: variable block mode
+	SoftErrors   uint32
+	TotalSpace   uint64
+	SpaceRemain  uint64
+	BlockNoValid bool
+}
+
+// AllOnes32 is NDMP's "unknown" for u_long fields.
+const AllOnes32 = 0xFFFFFFFF
+
+// State reports the position and capacity of the loaded cartridge.
+func (d *Drive) State() (TapeState, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, err := d.medium()
+	if err != nil {
+		return TapeState{}, err
+	}
+	meta := m.Meta()
+	pos := m.Position()
+	st := TapeState{
+		FileNum:      uint32(pos.File),
+		BlockNo:      uint32(pos.Record),
+		BlockNoValid: !d.blockUnknown,
+		SoftErrors:   d.softErrors,
+		TotalSpace:   uint64(meta.Capacity),
+		SpaceRemain:  uint64(max(m.Remaining(), 0)),
+	}
+	if d.blockUnknown {
+		st.BlockNo = AllOnes32
+	}
+	if meta.WriteProtected {
+		st.Flags |= wire.TapeStateWrProt
+	}
+	return st, nil
+}
+
+// Write writes p as one record. An empty p is a no-op (spec §3.4.6). The
+// write after the one that crossed the early-warning point reports EOM and
+// writes nothing; later writes succeed until the physical end.
+func (d *Drive) Write(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.Writable() {
+		return 0, wire.ErrPermission
+	}
+	m, err := d.medium()
+	if err != nil {
+		return 0, err
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if d.ewPending {
+		d.ewPending = false
+		return 0, wire.ErrEOM
+	}
+	if err := m.WriteRecord(p); err != nil {
+		return 0, tapeError(err)
+	}
+	d.written = true
+	d.noteEarlyWarning(m)
+	return len(p), nil
+}
+
+func (d *Drive) noteEarlyWarning(m *tape.Medium) {
+	if !d.ewReported && m.EarlyWarning() {
+		d.ewReported = true
+		d.ewPending = true
+	}
+}
+
+// Read reads one record into buf and returns the filled part. A record longer
+// than buf is truncated (the rest is discarded, spec §3.4.7). At a filemark
+// it reports EOF; v4 leaves the tape on the BOT side of the mark, v3 on the
+// EOT side, as ndmjob's T-READ phase checks. At the end of data it reports
+// EOM in v4 and EOF in v3.
+func (d *Drive) Read(buf []byte) ([]byte, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, err := d.medium()
+	if err != nil {
+		return nil, err
+	}
+	if len(buf) == 0 {
+		return buf, nil
+	}
+	d.written = false
+	n, err := m.ReadRecord(buf)
+	var rle *tape.RecordLengthError
+	switch {
+	case err == nil, errors.As(err, &rle):
+		return buf[:n], nil
+	case errors.Is(err, tape.ErrFilemark):
+		return nil, d.readFilemark(m)
+	case errors.Is(err, tape.ErrEndOfData):
+		if d.version < wire.V4 {
+			return nil, wire.ErrEOF
+		}
+		return nil, wire.ErrEOM
+	}
+	return nil, tapeError(err)
+}
+
+func (d *Drive) readFilemark(m *tape.Medium) error {
+	if d.version >= wire.V4 {
+		if _, err := m.SpaceFilemarks(-1); err != nil {
+			return tapeError(err)
+		}
+		d.blockUnknown = true
+	} else {
+		d.blockUnknown = false
+	}
+	return wire.ErrEOF
+}
+
+// MTIO performs one TAPE_MTIO operation and returns the residual count.
+func (d *Drive) MTIO(op wire.MtioOp, count uint32) (uint32, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	switch op {
+	case wire.MtioTUR:
+		if d.version < wire.V4 {
+			return 0, wire.ErrIllegalArgs
+		}
+		_, err := d.medium()
+		return 0, err
+	case wire.MtioREW:
+		return 0, d.rewind()
+	case wire.MtioOFF:
+		return 0, d.unload()
+	case wire.MtioEOF:
+		return d.writeFilemarks(count)
+	case wire.MtioFSF, wire.MtioBSF, wire.MtioFSR, wire.MtioBSR:
+		return d.space(op, count)
+	}
+	return 0, wire.ErrIllegalArgs
+}
+
+func (d *Drive) rewind() error {
+	m, err := d.medium()
+	if err != nil {
+		return err
+	}
+	if err := d.implicitFilemark(); err != nil {
+		return err
+	}
+	d.blockUnknown = false
+	return tapeError(m.Rewind())
+}
+
+// unload rewinds and takes the drive offline: the cartridge stays in the
+// drive element for the robot, but tape I/O reports NO_TAPE_LOADED.
+func (d *Drive) unload() error {
+	if err := d.rewind(); err != nil {
+		return err
+	}
+	d.offline = true
+	return nil
+}
+
+func (d *Drive) writeFilemarks(count uint32) (uint32, error) {
+	if !d.Writable() {
+		return count, wire.ErrPermission
+	}
+	m, err := d.medium()
+	if err != nil {
+		return count, err
+	}
+	if count == 0 {
+		return 0, nil
+	}
+	if err := m.WriteFilemarks(int(count)); err != nil {
+		return count, tapeError(err)
+	}
+	d.written = false
+	d.blockUnknown = false
+	d.noteEarlyWarning(m)
+	return 0, nil
+}
+
+// space moves over filemarks or records. Hitting BOT, the end of data or (for
+// record spacing) a filemark ends the operation early with NO_ERR and a
+// residual count, spec §3.4.5.
+func (d *Drive) space(op wire.MtioOp, count uint32) (uint32, error) {
+	m, err := d.medium()
+	if err != nil {
+		return count, err
+	}
+	if count == 0 {
+		return 0, nil
+	}
+	d.written = false
+	n := int(min(count, 1<<30))
+	var done int
+	switch op {
+	case wire.MtioFSF:
+		done, err = m.SpaceFilemarks(n)
+		if done > 0 {
+			d.blockUnknown = false
+		}
+	case wire.MtioBSF:
+		done, err = m.SpaceFilemarks(-n)
+		d.blockUnknown = done > 0 && !m.Position().BOT
+	case wire.MtioFSR:
+		done, err = m.SpaceRecords(n)
+		err = d.recordSpaceFilemark(m, err, 1)
+	case wire.MtioBSR:
+		done, err = m.SpaceRecords(-n)
+		err = d.recordSpaceFilemark(m, err, -1)
+	}
+	if err != nil && !endOfSpace(err) {
+		return count - uint32(done), tapeError(err)
+	}
+	if m.Position().BOT {
+		d.blockUnknown = false
+	}
+	return count - uint32(done), nil
+}
+
+// recordSpaceFilemark handles record spacing that met a filemark. v4 leaves
+// the tape on the near side of the mark; v3 (like SCSI SPACE) moves past it,
+// which ndmjob's v3 T-MTIO phase checks.
+func (d *Drive) recordSpaceFilemark(m *tape.Medium, err error, dir int) error {
+	if !errors.Is(err, tape.ErrFilemark) || d.version >= wire.V4 {
+		return err
+	}
+	if _, err := m.SpaceFilemarks(dir); err != nil && !endOfSpace(err) {
+		return err
+	}
+	d.blockUnknown = dir < 0
+	return nil
+}
+
+// endOfSpace reports the conditions that end spacing early without an error.
+func endOfSpace(err error) bool {
+	return errors.Is(err, tape.ErrFilemark) || errors.Is(err, tape.ErrEndOfData) ||
+		errors.Is(err, tape.ErrBeginningOfMedium)
+}
+
+// The methods below make a Drive the mover's tape (mover.Tape): the same
+// cartridge and lock as the TAPE service, so TAPE_GET_STATE polling sees the
+// mover's progress.
+
+// ReadOnly reports whether the drive was opened in READ mode.
+func (d *Drive) ReadOnly() bool { return !d.Writable() }
+
+// WriteRecord writes one record for the mover.
+func (d *Drive) WriteRecord(p []byte) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, err := d.medium()
+	if err != nil {
+		return err
+	}
+	if err := m.WriteRecord(p); err != nil {
+		return err
+	}
+	d.written = true
+	return nil
+}
+
+// ReadRecord reads one record for the mover.
+func (d *Drive) ReadRecord(p []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, err := d.medium()
+	if err != nil {
+		return 0, err
+	}
+	d.written = false
+	return m.ReadRecord(p)
+}
+
+// SpaceRecords moves the mover n records without crossing a filemark.
+func (d *Drive) SpaceRecords(n int) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, err := d.medium()
+	if err != nil {
+		return 0, err
+	}
+	d.written = false
+	return m.SpaceRecords(n)
+}
+
+// SpaceFilemarks moves the mover over n filemarks.
+func (d *Drive) SpaceFilemarks(n int) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	m, err := d.medium()
+	if err != nil {
+		return 0, err
+	}
+	d.written = false
+	done, err := m.SpaceFilemarks(n)
+	d.blockUnknown = n < 0 && done > 0 && !m.Position().BOT
+	return done, err
+}
+
+// EarlyWarning reports whether the position is past the early-warning point.
+func (d *Drive) EarlyWarning() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.m != nil && d.m.EarlyWarning()
+}
+
+// tapeError maps library and tape errors to NDMP errors, in one place.
+func tapeError(err error) error {
+	var we wire.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &we):
+		return we
+	case errors.Is(err, library.ErrNoDevice):
+		return wire.ErrNoDevice
+	case errors.Is(err, library.ErrDeviceBusy):
+		return wire.ErrDeviceBusy
+	case errors.Is(err, library.ErrNoMedium):
+		return wire.ErrNoTapeLoaded
+	case errors.Is(err, tape.ErrWriteProtected):
+		return wire.ErrWriteProtect
+	case errors.Is(err, tape.ErrReadOnly):
+		return wire.ErrPermission
+	case errors.Is(err, tape.ErrEndOfMedium):
+		return wire.ErrIO
+	}
+	return wire.ErrIO
+}

@@ -1,0 +1,126 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"ferry/internal/changer"
+	"ferry/internal/testsupport/ndmjobtest"
+)
+
+// agent is ndmjob's agent syntax: HOST:PORT/<version><auth>,USER,PASS.
+func (ts *testServer) agent(versionAuth string) string {
+	return fmt.Sprintf("%s/%s,%s,%s", ts.addr, versionAuth, testUser, testPassword)
+}
+
+func ndmjob(t *testing.T, ts *testServer, args ...string) *ndmjobtest.Result {
+	t.Helper()
+	tool := ndmjobtest.Find(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// NDMJOB_VERBOSE=N passes -v N times: ndmjob then prints its test steps.
+	if n, _ := strconv.Atoi(os.Getenv("NDMJOB_VERBOSE")); n > 0 {
+		args = append(slices.Repeat([]string{"-v"}, n), args...)
+	}
+	return tool.Run(ctx, t, args...)
+}
+
+// ndmjob's conformance series, each for v4 with MD5 and v3 with TEXT.
+func TestNdmjobConformance(t *testing.T) {
+	for _, series := range []string{"test-tape", "test-mover", "test-data"} {
+		for _, va := range []string{"4m", "3t"} {
+			t.Run(series+"/"+va, func(t *testing.T) {
+				ts := newTestServer(t)
+				ts.loadDrive(t, "tape0")
+				args := []string{"-o", series, "-T", ts.agent(va), "-f", "tape0"}
+				if series == "test-data" {
+					args = []string{"-o", series, "-D", ts.agent(va)}
+				}
+				r := ndmjob(t, ts, args...)
+				r.RequirePassed(t)
+				t.Logf("%s: %d phases, FINAL %+v", series, len(r.Phases), *r.Final)
+				if series != "test-tape" && !strings.Contains(r.Output, "LOCAL and TCP addressing tested.") {
+					t.Errorf("not both address types tested:\n%s", r.Output)
+				}
+			})
+		}
+	}
+}
+
+// ndmjob as a robot client: element status with barcodes, init element
+// status, load, unload and move, checked against the library afterwards.
+func TestNdmjobRobot(t *testing.T) {
+	ts := newTestServer(t)
+	robot := []string{"-R", ts.agent("4t"), "-r", ts.lib.ChangerName()}
+	tapeAgent := []string{"-T", ts.agent("4t"), "-f", "tape0"}
+
+	ts.emptyDrive(t, "tape0")
+	els := ts.elements(t)
+	var slot, empty, drive changer.Element
+	for _, e := range els {
+		switch {
+		case e.Type == changer.Storage && e.Full && slot.Address == 0:
+			slot = e
+		case e.Type != changer.DataTransfer && e.Type != changer.Transport && !e.Full && empty.Address == 0:
+			empty = e
+		case e.Type == changer.DataTransfer && e.Drive == "tape0":
+			drive = e
+		}
+	}
+	if slot.Address == 0 || empty.Address == 0 || drive.Address == 0 {
+		t.Fatalf("library lacks a full slot, an empty element or tape0: %+v", els)
+	}
+
+	// The query lists every element, with the barcode of each cartridge.
+	r := ndmjob(t, ts, append([]string{"-q"}, robot...)...)
+	if r.ExitCode != 0 {
+		t.Fatalf("query: exit %d\n%s", r.ExitCode, r.Output)
+	}
+	lines := regexp.MustCompile(`(?m)^QR "\s+\d+\s+@(\d+)\s+(\S+)\s+(Full|Empty)\s*(?:PVolTag\((\S+?),)?`).FindAllStringSubmatch(r.Output, -1)
+	if len(lines) != len(els) {
+		t.Fatalf("query lists %d elements, library has %d:\n%s", len(lines), len(els), r.Output)
+	}
+	for i, m := range lines {
+		e := els[i]
+		if m[1] != strconv.Itoa(int(e.Address)) || (m[3] == "Full") != e.Full || m[4] != e.Barcode {
+			t.Errorf("query element %v, library %+v", m[1:], e)
+		}
+	}
+
+	r = ndmjob(t, ts, append([]string{"-o", "init-elem-status"}, robot...)...)
+	if r.ExitCode != 0 {
+		t.Fatalf("init-elem-status: exit %d\n%s", r.ExitCode, r.Output)
+	}
+
+	r = ndmjob(t, ts, append(append([]string{"-o", fmt.Sprintf("load=%d", slot.Address)}, robot...), tapeAgent...)...)
+	if r.ExitCode != 0 {
+		t.Fatalf("load: exit %d\n%s", r.ExitCode, r.Output)
+	}
+	if d := ts.element(t, drive.Address); !d.Full || d.Barcode != slot.Barcode {
+		t.Fatalf("after load, drive holds %+v, want %s", d, slot.Barcode)
+	}
+
+	r = ndmjob(t, ts, append(append([]string{"-o", "unload"}, robot...), tapeAgent...)...)
+	if r.ExitCode != 0 {
+		t.Fatalf("unload: exit %d\n%s", r.ExitCode, r.Output)
+	}
+	if s := ts.element(t, slot.Address); !s.Full || s.Barcode != slot.Barcode || ts.element(t, drive.Address).Full {
+		t.Fatalf("after unload, slot holds %+v", s)
+	}
+
+	r = ndmjob(t, ts, append([]string{"-o", "move",
+		"-o", fmt.Sprintf("from-addr=%d", slot.Address), "-o", fmt.Sprintf("to-addr=%d", empty.Address)}, robot...)...)
+	if r.ExitCode != 0 {
+		t.Fatalf("move: exit %d\n%s", r.ExitCode, r.Output)
+	}
+	if s := ts.element(t, empty.Address); !s.Full || s.Barcode != slot.Barcode || ts.element(t, slot.Address).Full {
+		t.Fatalf("after move, destination holds %+v", s)
+	}
+}

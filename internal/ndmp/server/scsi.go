@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"ferry/internal/ndmp/wire"
+	"ferry/internal/scsi"
+	"ferry/internal/scsi/smc"
+)
+
+// defaultCDBTimeout applies when EXECUTE_CDB gives no timeout.
+const defaultCDBTimeout = time.Minute
+
+// scsiDevice is the changer a session opened with SCSI_OPEN.
+type scsiDevice struct {
+	name string
+	dev  scsi.Device
+}
+
+// changerIdentity is what INQUIRY reports for the NDMP-visible changer.
+func changerIdentity(name string) scsi.Identity {
+	return scsi.Identity{Vendor: "FERRY", Product: "VIRTUAL CHANGER", Revision: "0001", Serial: name}
+}
+
+// scsiOpen opens the library's changer. A session has at most one device
+// open (tape or SCSI), and the changer serves one session at a time.
+func scsiOpen(s *session, r *wire.ScsiOpenRequest) wire.Body {
+	lib := s.srv.cfg.Library
+	switch {
+	case s.drive != nil || s.scsi != nil:
+		return errorReply(wire.ErrDeviceOpened)
+	case r.Device != lib.ChangerName():
+		return errorReply(wire.ErrNoDevice)
+	case !s.srv.claimChanger(s):
+		return errorReply(wire.ErrDeviceBusy)
+	}
+	s.scsi = &scsiDevice{name: r.Device, dev: smc.New(lib, changerIdentity(r.Device))}
+	return errorReply(wire.ErrNone)
+}
+
+func scsiClose(s *session, _ *wire.ScsiCloseRequest) wire.Body {
+	if s.scsi == nil {
+		return errorReply(wire.ErrDevNotOpen)
+	}
+	s.closeSCSI()
+	return errorReply(wire.ErrNone)
+}
+
+func (s *session) closeSCSI() {
+	if s.scsi != nil {
+		s.srv.releaseChanger(s)
+		s.scsi = nil
+	}
+}
+
+// scsiGetState reports the changer at controller 0, target 0, LUN 0.
+func scsiGetState(s *session, _ *wire.ScsiGetStateRequest) wire.Body {
+	if s.scsi == nil {
+		return &wire.ScsiGetStateReply{Error: wire.ErrDevNotOpen}
+	}
+	return &wire.ScsiGetStateReply{}
+}
+
+// scsiResetDevice clears what a SCSI device reset clears on a changer: the
+// PREVENT ALLOW MEDIUM REMOVAL state.
+func scsiResetDevice(s *session, _ *wire.ScsiResetDeviceRequest) wire.Body {
+	if s.scsi == nil {
+		return errorReply(wire.ErrDevNotOpen)
+	}
+	if err := s.srv.cfg.Library.SetPreventRemoval(false); err != nil {
+		return errorReply(wire.ErrIO)
+	}
+	return errorReply(wire.ErrNone)
+}
+
+// scsiExecuteCdb runs one CDB on the changer. SCSI failures are reported in
+// status and sense with NO_ERR: the transport worked.
+func scsiExecuteCdb(s *session, r *wire.ScsiExecuteCdbRequest) wire.Body {
+	if s.scsi == nil {
+		return &wire.ScsiExecuteCdbReply{Error: wire.ErrDevNotOpen}
+	}
+	if len(r.Cdb) == 0 || r.Flags&(wire.ScsiDataIn|wire.ScsiDataOut) == wire.ScsiDataIn|wire.ScsiDataOut {
+		return &wire.ScsiExecuteCdbReply{Error: wire.ErrIllegalArgs}
+	}
+	timeout := defaultCDBTimeout
+	if r.Timeout > 0 {
+		timeout = time.Duration(r.Timeout) * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	cmd := &scsi.Command{CDB: r.Cdb, DataOut: r.DataOut}
+	err := s.scsi.dev.Execute(ctx, cmd)
+	status, sense := scsi.StatusOf(err)
+	reply := &wire.ScsiExecuteCdbReply{Status: status, ExtSense: sense}
+	if err == nil {
+		reply.DataOutLen = uint32(len(r.DataOut))
+	}
+	if r.Flags&wire.ScsiDataIn != 0 {
+		reply.DataIn = cmd.DataIn[:min(len(cmd.DataIn), int(r.DataInLen))]
+	}
+	return reply
+}
