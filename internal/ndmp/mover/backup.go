@@ -73,7 +73,7 @@ func (m *Mover) writeRecord(r *run, w *writer, rec []byte, n int) bool {
 			m.pause(r, wire.MoverPauseEOM)
 			continue
 		}
-		if !m.mediaError(r) {
+		if !m.mediaError(r, err) {
 			return false
 		}
 	}
@@ -135,17 +135,27 @@ func (m *Mover) pause(r *run, reason wire.MoverPauseReason) {
 }
 
 // mediaError handles an unrecoverable tape error: v3 pauses with MEDIA_ERROR
-// (true: retry after CONTINUE), v4 halts with MEDIA_ERROR (false).
-func (m *Mover) mediaError(r *run) bool {
+// (true: retry after CONTINUE), v4 halts with MEDIA_ERROR (false). A medium
+// closed under the mover is an internal error in both.
+func (m *Mover) mediaError(r *run, err error) bool {
+	if classify(err) == condClosed {
+		m.halt(r, wire.MoverHaltInternalError)
+		return false
+	}
 	if m.cfg.Version < wire.V4 {
 		m.pause(r, wire.MoverPauseMediaError)
 		return true
 	}
+	m.halt(r, wire.MoverHaltMediaError)
+	return false
+}
+
+// halt ends run r for reason and posts it, unless the mover already halted.
+func (m *Mover) halt(r *run, reason wire.MoverHaltReason) {
 	m.mu.Lock()
-	halted := m.run == r && m.haltLocked(wire.MoverHaltMediaError)
+	halted := m.run == r && m.haltLocked(reason)
 	m.mu.Unlock()
 	if halted {
-		m.notifyHalted(wire.MoverHaltMediaError)
+		m.notifyHalted(reason)
 	}
-	return false
 }

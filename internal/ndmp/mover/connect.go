@@ -234,11 +234,8 @@ func (m *Mover) accept(r *run) bool {
 		return false
 	}
 	if err != nil {
-		halted := m.haltLocked(wire.MoverHaltConnectError)
 		m.mu.Unlock()
-		if halted {
-			m.notifyHalted(wire.MoverHaltConnectError)
-		}
+		m.halt(r, wire.MoverHaltConnectError)
 		return false
 	}
 	r.conn = conn
@@ -256,12 +253,7 @@ func (m *Mover) connDone(r *run, err error) {
 	if closedByPeer(err) {
 		reason = wire.MoverHaltConnectClosed
 	}
-	m.mu.Lock()
-	halted := m.run == r && m.haltLocked(reason)
-	m.mu.Unlock()
-	if halted {
-		m.notifyHalted(reason)
-	}
+	m.halt(r, reason)
 }
 
 func closedByPeer(err error) bool {

@@ -486,3 +486,24 @@ func TestReadBeforeAccept(t *testing.T) {
 	p.halted(t, wire.MoverHaltAborted)
 	m.Stop()
 }
+
+// A medium closed under a paused mover is an internal error once it continues.
+func TestClosedMediumIsInternalError(t *testing.T) {
+	const rs = 512
+	m, p, link := newMover(t, wire.V3)
+	tp := openTape(t, newCartridge(t, 1<<20), false)
+	m.SetRecordSize(rs)
+	if _, err := m.Listen(wire.MoverModeRead, wire.AddrLocal, tp); err != nil {
+		t.Fatal(err)
+	}
+	m.SetWindow(0, rs)
+	c, _ := link.Connect(1)
+	defer c.Close()
+	go c.Write(stream(2 * rs))
+	p.paused(t, wire.MoverPauseEOW)
+	tp.m.Close()
+	m.SetWindow(rs, rs)
+	wantErr(t, "CONTINUE", m.Continue(tp), wire.ErrNone)
+	p.halted(t, wire.MoverHaltInternalError)
+	m.Stop()
+}

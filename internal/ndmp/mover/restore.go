@@ -162,6 +162,6 @@ func (m *Mover) tapeStopped(r *run, err error) {
 	case condEndOfData, condEndOfMedium:
 		m.pause(r, wire.MoverPauseEOM)
 	default:
-		m.mediaError(r)
+		m.mediaError(r, err)
 	}
 }

@@ -39,6 +39,7 @@ const (
 	condFilemark                         // a filemark stopped the operation
 	condEndOfData                        // blank tape / end of recorded data
 	condEndOfMedium                      // no room left on the cartridge
+	condClosed                           // the medium was closed under the mover
 )
 
 func classify(err error) tapeCondition {
@@ -49,6 +50,8 @@ func classify(err error) tapeCondition {
 		return condEndOfData
 	case errors.Is(err, tape.ErrEndOfMedium):
 		return condEndOfMedium
+	case errors.Is(err, tape.ErrClosed):
+		return condClosed
 	}
 	return condMedia
 }
