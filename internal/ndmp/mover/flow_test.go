@@ -507,3 +507,34 @@ func TestClosedMediumIsInternalError(t *testing.T) {
 	p.halted(t, wire.MoverHaltInternalError)
 	m.Stop()
 }
+
+// Continuing on the same cartridge after the early-warning pause writes on
+// until it is full, pauses EOM again, and the record that did not fit goes to
+// the next cartridge.
+func TestBackupContinuePastEarlyWarning(t *testing.T) {
+	const rs = 4096
+	m, p, link := newMover(t, wire.V4)
+	first := openTape(t, newCartridge(t, 1<<20), false)
+	data := stream(1536 << 10)
+	m.SetRecordSize(rs)
+	if _, err := m.Listen(wire.MoverModeRead, wire.AddrLocal, first); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := link.Connect(1)
+	go func() { c.Write(data); c.Close() }()
+	p.paused(t, wire.MoverPauseEOM)
+	atWarning := m.GetState().BytesMoved
+	wantErr(t, "CONTINUE on the same cartridge", m.Continue(first), wire.ErrNone)
+	p.paused(t, wire.MoverPauseEOM)
+	if full := m.GetState().BytesMoved; full <= atWarning || first.m.Remaining() >= rs+tape.FrameOverhead {
+		t.Fatalf("second EOM at %d bytes (first at %d), %d bytes left", full, atWarning, first.m.Remaining())
+	}
+	second := openTape(t, newCartridge(t, 4<<20), false)
+	wantErr(t, "CONTINUE", m.Continue(second), wire.ErrNone)
+	p.halted(t, wire.MoverHaltConnectClosed)
+	m.Stop()
+	image := bytes.Join(append(readBack(t, first, rs), readBack(t, second, rs)...), nil)
+	if !bytes.Equal(image, padded(data, rs)) {
+		t.Fatal("image across cartridges differs from the stream")
+	}
+}
