@@ -61,12 +61,16 @@ func configGetHostInfo(s *session, _ *wire.ConfigGetHostInfoRequest) wire.Body {
 	return &wire.ConfigGetHostInfoReply{Hostname: h.hostname, OSType: h.osType, OSVers: h.osVers, HostID: h.hostID}
 }
 
-func configGetServerInfo(_ *session, _ *wire.ConfigGetServerInfoRequest) wire.Body {
+func configGetServerInfo(s *session, _ *wire.ConfigGetServerInfoRequest) wire.Body {
+	auth := []wire.AuthType{wire.AuthText, wire.AuthMD5}
+	if len(s.srv.cfg.Credentials) == 0 {
+		auth = []wire.AuthType{wire.AuthNone}
+	}
 	return &wire.ConfigGetServerInfoReply{
 		VendorName:     vendorName,
 		ProductName:    productName,
 		RevisionNumber: revision(),
-		AuthType:       []wire.AuthType{wire.AuthText, wire.AuthMD5},
+		AuthType:       auth,
 	}
 }
 
@@ -152,7 +156,8 @@ func mountOf(path string) (source, fstype string) {
 }
 
 func configGetTapeInfo(s *session, _ *wire.ConfigGetTapeInfoRequest) wire.Body {
-	attr := uint32(0)
+	// A drive opens at BOT whatever happened before: a rewind device.
+	attr := wire.TapeAttrRewind
 	if s.version >= wire.V4 {
 		attr |= wire.TapeAttrRaw
 	}

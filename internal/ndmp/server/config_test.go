@@ -51,7 +51,7 @@ func TestConfigQueries(t *testing.T) {
 	for _, d := range ti.TapeInfo {
 		for _, cap := range d.Caplist {
 			devs = append(devs, cap.Device)
-			if cap.Attr != wire.TapeAttrRaw {
+			if cap.Attr != wire.TapeAttrRewind|wire.TapeAttrRaw {
 				t.Errorf("tape %s attr %#x", cap.Device, cap.Attr)
 			}
 		}
@@ -70,7 +70,7 @@ func TestConfigQueries(t *testing.T) {
 	c3 := ts.client(t)
 	c3.login(wire.V3, testUser, testPassword)
 	c3.call(wire.CodeConfigGetTapeInfo, &wire.ConfigGetTapeInfoRequest{}, &ti)
-	if ti.TapeInfo[0].Caplist[0].Attr != 0 {
+	if ti.TapeInfo[0].Caplist[0].Attr != wire.TapeAttrRewind {
 		t.Errorf("v3 tape attr %#x", ti.TapeInfo[0].Caplist[0].Attr)
 	}
 }

@@ -31,7 +31,9 @@ func (s *session) agree(v wire.Version) {
 }
 
 // connectClientAuth checks TEXT or MD5 credentials against the configured
-// ones. AUTH_NONE is refused: the server always has credentials to check.
+// ones. AUTH_NONE is accepted only by a server configured without any
+// credentials (an open agent); otherwise it is ILLEGAL_ARGS, like any
+// other type the server does not offer.
 func connectClientAuth(s *session, r *wire.ConnectClientAuthRequest) wire.Body {
 	a := &r.AuthData
 	var ok bool
@@ -40,6 +42,11 @@ func connectClientAuth(s *session, r *wire.ConnectClientAuthRequest) wire.Body {
 		ok = s.checkText(a.AuthID, a.AuthPassword)
 	case wire.AuthMD5:
 		ok = s.checkMD5(a.AuthID, a.AuthDigest)
+	case wire.AuthNone:
+		if len(s.srv.cfg.Credentials) != 0 {
+			return errorReply(wire.ErrIllegalArgs)
+		}
+		ok = true
 	default:
 		return errorReply(wire.ErrIllegalArgs)
 	}
@@ -102,8 +109,8 @@ func connectServerAuth(s *session, r *wire.ConnectServerAuthRequest) wire.Body {
 func configGetAuthAttr(s *session, r *wire.ConfigGetAuthAttrRequest) wire.Body {
 	reply := &wire.ConfigGetAuthAttrReply{}
 	switch r.AuthType {
-	case wire.AuthText:
-		reply.ServerAttr.AuthType = wire.AuthText
+	case wire.AuthNone, wire.AuthText:
+		reply.ServerAttr.AuthType = r.AuthType
 	case wire.AuthMD5:
 		reply.ServerAttr.AuthType = wire.AuthMD5
 		rand.Read(reply.ServerAttr.Challenge[:])

@@ -149,7 +149,7 @@ func (s *session) logEnd(err error) {
 // skipped by the record reader and answered with an error; a broken stream
 // ends the session.
 func (s *session) read(reqs chan<- inbound, stop <-chan struct{}) error {
-	rr := wire.NewRecordReader(s.conn, s.srv.cfg.MaxRecord)
+	rr := wire.NewRecordReader(controlReader(s.conn), s.srv.cfg.MaxRecord)
 	for {
 		rec, err := rr.Next()
 		var tle *wire.TooLargeError

@@ -146,6 +146,28 @@ func TestMD5Digest(t *testing.T) {
 	}
 }
 
+// A server configured without credentials is open: AUTH_NONE, and only it.
+func TestOpenServer(t *testing.T) {
+	ts := newTestServer(t, func(cfg *Config) { cfg.Credentials = nil })
+	c := ts.client(t)
+	var info wire.ConfigGetServerInfoReply
+	c.call(wire.CodeConfigGetServerInfo, &wire.ConfigGetServerInfoRequest{}, &info)
+	if len(info.AuthType) != 1 || info.AuthType[0] != wire.AuthNone {
+		t.Errorf("auth types %v", info.AuthType)
+	}
+	text := wire.AuthData{AuthType: wire.AuthText, AuthID: testUser, AuthPassword: testPassword}
+	if e := c.callErr(wire.CodeConnectClientAuth, &wire.ConnectClientAuthRequest{AuthData: text}); e != wire.ErrNotAuthorized {
+		t.Errorf("TEXT on an open server: %v", e)
+	}
+	if e := c.callErr(wire.CodeConnectClientAuth, &wire.ConnectClientAuthRequest{}); e != wire.ErrNone {
+		t.Errorf("NONE on an open server: %v", e)
+	}
+	var st wire.TapeGetStateReply
+	if he := c.call(wire.CodeTapeGetState, &wire.TapeGetStateRequest{}, &st); he != wire.ErrNone {
+		t.Errorf("after AUTH_NONE: %v", he)
+	}
+}
+
 func TestPreAuthRefusals(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.client(t)
