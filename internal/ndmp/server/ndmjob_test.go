@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ferry/internal/changer"
+	"ferry/internal/ndmp/data"
 	"ferry/internal/testsupport/ndmjobtest"
 )
 
@@ -122,5 +123,27 @@ func TestNdmjobRobot(t *testing.T) {
 	}
 	if s := ts.element(t, empty.Address); !s.Full || s.Barcode != slot.Barcode || ts.element(t, slot.Address).Full {
 		t.Fatalf("after move, destination holds %+v", s)
+	}
+}
+
+// ndmjob's query of a data and a tape agent shows what CONFIG reports.
+func TestNdmjobQuery(t *testing.T) {
+	ts := newTestServer(t, func(cfg *Config) {
+		cfg.Engines = map[string]data.Engine{"tar": described{}}
+	})
+	r := ndmjob(t, ts, "-q", "-D", ts.agent("4m"), "-T", ts.agent("3t"), "-f", "tape0")
+	if r.ExitCode != 0 {
+		t.Fatalf("query: exit %d\n%s", r.ExitCode, r.Output)
+	}
+	for _, want := range []string{
+		"vendor     ferry", "NDMP4_AUTH_TEXT NDMP4_AUTH_MD5", "NDMP3_AUTH_TEXT NDMP3_AUTH_MD5",
+		"NDMP4_ADDR_LOCAL", "NDMP4_ADDR_TCP", "tar", ts.export, "tape0", "tape3",
+	} {
+		if !strings.Contains(r.Output, want) {
+			t.Errorf("query output lacks %q", want)
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Log(r.Output)
 	}
 }
