@@ -30,7 +30,7 @@ func (e patternEngine) Backup(ctx context.Context, job *data.Job) error {
 func (patternEngine) Recover(context.Context, *data.Job) error { return nil }
 
 // A 2-way LOCAL backup in one session: the data service streams to the
-// mover, the mover writes records through the shared Drive, and the tape
+// mover, the mover writes records through the shared tapeUnit, and the tape
 // holds the stream afterwards.
 func TestLocalBackupThroughSession(t *testing.T) {
 	stream := make([]byte, 100_000)

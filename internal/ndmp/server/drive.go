@@ -9,12 +9,12 @@ import (
 	"ferry/internal/tape"
 )
 
-// Drive is a tape drive opened by one session: the cartridge, the open mode
+// tapeUnit is a tape drive opened by one session: the cartridge, the open mode
 // and the NDMP position bookkeeping on top of the tape package's medium.
 //
-// The TAPE service and the session's mover share one Drive, and the mover's
+// The TAPE service and the session's mover share one tapeUnit, and the mover's
 // copy goroutine runs while TAPE_GET_STATE polls, so every method locks.
-type Drive struct {
+type tapeUnit struct {
 	mu      sync.Mutex
 	lib     *library.Library
 	name    string
@@ -32,7 +32,7 @@ type Drive struct {
 
 // openDrive opens the named library drive for an NDMP session speaking
 // version v. RAW mode succeeds without a cartridge.
-func openDrive(lib *library.Library, name string, mode wire.TapeOpenMode, v wire.Version) (*Drive, error) {
+func openDrive(lib *library.Library, name string, mode wire.TapeOpenMode, v wire.Version) (*tapeUnit, error) {
 	readOnly := mode == wire.TapeReadMode
 	m, err := lib.OpenDrive(name, readOnly)
 	if errors.Is(err, library.ErrNoMedium) && mode == wire.TapeRawMode {
@@ -41,19 +41,19 @@ func openDrive(lib *library.Library, name string, mode wire.TapeOpenMode, v wire
 	if err != nil {
 		return nil, tapeError(err)
 	}
-	return &Drive{lib: lib, name: name, m: m, mode: mode, version: v}, nil
+	return &tapeUnit{lib: lib, name: name, m: m, mode: mode, version: v}, nil
 }
 
 // Name returns the drive's device name.
-func (d *Drive) Name() string { return d.name }
+func (d *tapeUnit) Name() string { return d.name }
 
 // Writable reports whether the drive was opened for writing (RDWR or RAW).
-func (d *Drive) Writable() bool { return d.mode != wire.TapeReadMode }
+func (d *tapeUnit) Writable() bool { return d.mode != wire.TapeReadMode }
 
 // Close writes the implicit filemark if data is unterminated, then releases
 // the drive. Per spec §3.4.3 a failed filemark leaves the drive open; the
 // caller closes again and that second close only releases.
-func (d *Drive) Close() error {
+func (d *tapeUnit) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.m == nil {
@@ -69,7 +69,7 @@ func (d *Drive) Close() error {
 }
 
 // medium returns the loaded medium or NO_TAPE_LOADED.
-func (d *Drive) medium() (*tape.Medium, error) {
+func (d *tapeUnit) medium() (*tape.Medium, error) {
 	if d.m == nil || d.offline {
 		return nil, wire.ErrNoTapeLoaded
 	}
@@ -79,7 +79,7 @@ func (d *Drive) medium() (*tape.Medium, error) {
 // implicitFilemark terminates data written since the last filemark (spec
 // §3.4.1). It runs on close, rewind and unload only: ndmjob's T-BWR phase
 // spaces backwards over a freshly written record and expects to find it.
-func (d *Drive) implicitFilemark() error {
+func (d *tapeUnit) implicitFilemark() error {
 	if !d.written || d.m == nil || d.offline {
 		return nil
 	}
@@ -91,41 +91,39 @@ func (d *Drive) implicitFilemark() error {
 	return nil
 }
 
-// TapeState is the drive's part of a TAPE_GET_STATE reply.
-type TapeState struct {
-	Flags        uint32
-	FileNum      uint32
-	BlockNo      uint32 // AllOnes32 when unknown
-	BlockSize    uint32 // 0: variable block mode
-	SoftErrors   uint32
-	TotalSpace   uint64
-	SpaceRemain  uint64
-	BlockNoValid bool
+// unitState is the drive's part of a TAPE_GET_STATE reply.
+type unitState struct {
+	Flags       uint32
+	FileNum     uint32
+	BlockNo     uint32 // allOnes32 when unknown
+	BlockSize   uint32 // 0: variable block mode
+	SoftErrors  uint32
+	TotalSpace  uint64
+	SpaceRemain uint64
 }
 
-// AllOnes32 is NDMP's "unknown" for u_long fields.
-const AllOnes32 = 0xFFFFFFFF
+// allOnes32 is NDMP's "unknown" for u_long fields.
+const allOnes32 = 0xFFFFFFFF
 
 // State reports the position and capacity of the loaded cartridge.
-func (d *Drive) State() (TapeState, error) {
+func (d *tapeUnit) State() (unitState, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m, err := d.medium()
 	if err != nil {
-		return TapeState{}, err
+		return unitState{}, err
 	}
 	meta := m.Meta()
 	pos := m.Position()
-	st := TapeState{
-		FileNum:      uint32(pos.File),
-		BlockNo:      uint32(pos.Record),
-		BlockNoValid: !d.blockUnknown,
-		SoftErrors:   d.softErrors,
-		TotalSpace:   uint64(meta.Capacity),
-		SpaceRemain:  uint64(max(m.Remaining(), 0)),
+	st := unitState{
+		FileNum:     uint32(pos.File),
+		BlockNo:     uint32(pos.Record),
+		SoftErrors:  d.softErrors,
+		TotalSpace:  uint64(meta.Capacity),
+		SpaceRemain: uint64(max(m.Remaining(), 0)),
 	}
 	if d.blockUnknown {
-		st.BlockNo = AllOnes32
+		st.BlockNo = allOnes32
 	}
 	if meta.WriteProtected {
 		st.Flags |= wire.TapeStateWrProt
@@ -136,7 +134,7 @@ func (d *Drive) State() (TapeState, error) {
 // Write writes p as one record. An empty p is a no-op (spec §3.4.6). The
 // write after the one that crossed the early-warning point reports EOM and
 // writes nothing; later writes succeed until the physical end.
-func (d *Drive) Write(p []byte) (int, error) {
+func (d *tapeUnit) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.Writable() {
@@ -161,7 +159,7 @@ func (d *Drive) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (d *Drive) noteEarlyWarning(m *tape.Medium) {
+func (d *tapeUnit) noteEarlyWarning(m *tape.Medium) {
 	if !d.ewReported && m.EarlyWarning() {
 		d.ewReported = true
 		d.ewPending = true
@@ -173,7 +171,7 @@ func (d *Drive) noteEarlyWarning(m *tape.Medium) {
 // it reports EOF; v4 leaves the tape on the BOT side of the mark, v3 on the
 // EOT side, as ndmjob's T-READ phase checks. At the end of data it reports
 // EOM in v4 and EOF in v3.
-func (d *Drive) Read(buf []byte) ([]byte, error) {
+func (d *tapeUnit) Read(buf []byte) ([]byte, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m, err := d.medium()
@@ -200,7 +198,7 @@ func (d *Drive) Read(buf []byte) ([]byte, error) {
 	return nil, tapeError(err)
 }
 
-func (d *Drive) readFilemark(m *tape.Medium) error {
+func (d *tapeUnit) readFilemark(m *tape.Medium) error {
 	if d.version >= wire.V4 {
 		if _, err := m.SpaceFilemarks(-1); err != nil {
 			return tapeError(err)
@@ -213,7 +211,7 @@ func (d *Drive) readFilemark(m *tape.Medium) error {
 }
 
 // MTIO performs one TAPE_MTIO operation and returns the residual count.
-func (d *Drive) MTIO(op wire.MtioOp, count uint32) (uint32, error) {
+func (d *tapeUnit) MTIO(op wire.MtioOp, count uint32) (uint32, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch op {
@@ -235,7 +233,7 @@ func (d *Drive) MTIO(op wire.MtioOp, count uint32) (uint32, error) {
 	return 0, wire.ErrIllegalArgs
 }
 
-func (d *Drive) rewind() error {
+func (d *tapeUnit) rewind() error {
 	m, err := d.medium()
 	if err != nil {
 		return err
@@ -249,7 +247,7 @@ func (d *Drive) rewind() error {
 
 // unload rewinds and takes the drive offline: the cartridge stays in the
 // drive element for the robot, but tape I/O reports NO_TAPE_LOADED.
-func (d *Drive) unload() error {
+func (d *tapeUnit) unload() error {
 	if err := d.rewind(); err != nil {
 		return err
 	}
@@ -257,7 +255,7 @@ func (d *Drive) unload() error {
 	return nil
 }
 
-func (d *Drive) writeFilemarks(count uint32) (uint32, error) {
+func (d *tapeUnit) writeFilemarks(count uint32) (uint32, error) {
 	if !d.Writable() {
 		return count, wire.ErrPermission
 	}
@@ -280,7 +278,7 @@ func (d *Drive) writeFilemarks(count uint32) (uint32, error) {
 // space moves over filemarks or records. Hitting BOT, the end of data or (for
 // record spacing) a filemark ends the operation early with NO_ERR and a
 // residual count, spec §3.4.5.
-func (d *Drive) space(op wire.MtioOp, count uint32) (uint32, error) {
+func (d *tapeUnit) space(op wire.MtioOp, count uint32) (uint32, error) {
 	m, err := d.medium()
 	if err != nil {
 		return count, err
@@ -319,7 +317,7 @@ func (d *Drive) space(op wire.MtioOp, count uint32) (uint32, error) {
 // recordSpaceFilemark handles record spacing that met a filemark. v4 leaves
 // the tape on the near side of the mark; v3 (like SCSI SPACE) moves past it,
 // which ndmjob's v3 T-MTIO phase checks.
-func (d *Drive) recordSpaceFilemark(m *tape.Medium, err error, dir int) error {
+func (d *tapeUnit) recordSpaceFilemark(m *tape.Medium, err error, dir int) error {
 	if !errors.Is(err, tape.ErrFilemark) || d.version >= wire.V4 {
 		return err
 	}
@@ -336,15 +334,15 @@ func endOfSpace(err error) bool {
 		errors.Is(err, tape.ErrBeginningOfMedium)
 }
 
-// The methods below make a Drive the mover's tape (mover.Tape): the same
+// The methods below make a tapeUnit the mover's tape (mover.Tape): the same
 // cartridge and lock as the TAPE service, so TAPE_GET_STATE polling sees the
 // mover's progress.
 
 // ReadOnly reports whether the drive was opened in READ mode.
-func (d *Drive) ReadOnly() bool { return !d.Writable() }
+func (d *tapeUnit) ReadOnly() bool { return !d.Writable() }
 
 // WriteRecord writes one record for the mover.
-func (d *Drive) WriteRecord(p []byte) error {
+func (d *tapeUnit) WriteRecord(p []byte) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m, err := d.medium()
@@ -359,7 +357,7 @@ func (d *Drive) WriteRecord(p []byte) error {
 }
 
 // ReadRecord reads one record for the mover.
-func (d *Drive) ReadRecord(p []byte) (int, error) {
+func (d *tapeUnit) ReadRecord(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m, err := d.medium()
@@ -371,7 +369,7 @@ func (d *Drive) ReadRecord(p []byte) (int, error) {
 }
 
 // SpaceRecords moves the mover n records without crossing a filemark.
-func (d *Drive) SpaceRecords(n int) (int, error) {
+func (d *tapeUnit) SpaceRecords(n int) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m, err := d.medium()
@@ -383,7 +381,7 @@ func (d *Drive) SpaceRecords(n int) (int, error) {
 }
 
 // SpaceFilemarks moves the mover over n filemarks.
-func (d *Drive) SpaceFilemarks(n int) (int, error) {
+func (d *tapeUnit) SpaceFilemarks(n int) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	m, err := d.medium()
@@ -397,7 +395,7 @@ func (d *Drive) SpaceFilemarks(n int) (int, error) {
 }
 
 // EarlyWarning reports whether the position is past the early-warning point.
-func (d *Drive) EarlyWarning() bool {
+func (d *tapeUnit) EarlyWarning() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.m != nil && d.m.EarlyWarning()

@@ -15,7 +15,7 @@ import (
 
 // newTestDrive opens a blank cartridge of capacity bytes as a Drive without
 // a library (Close is not called; the medium is closed at cleanup).
-func newTestDrive(t *testing.T, v wire.Version, mode wire.TapeOpenMode, capacity int64) *Drive {
+func newTestDrive(t *testing.T, v wire.Version, mode wire.TapeOpenMode, capacity int64) *tapeUnit {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "cart")
 	if err := tape.Create(path, tape.Meta{Barcode: "TEST01", Capacity: capacity}); err != nil {
@@ -26,7 +26,7 @@ func newTestDrive(t *testing.T, v wire.Version, mode wire.TapeOpenMode, capacity
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	return &Drive{name: "tape0", m: m, mode: mode, version: v}
+	return &tapeUnit{name: "tape0", m: m, mode: mode, version: v}
 }
 
 // runScript runs a small tape script against d. Each line is an operation
@@ -36,7 +36,7 @@ func newTestDrive(t *testing.T, v wire.Version, mode wire.TapeOpenMode, capacity
 //	write N            (a record of N bytes, byte value = record index)
 //	read N  ERR|ok[:LEN]
 //	state FILE BLOCK   (BLOCK "-" means unknown/all ones)
-func runScript(t *testing.T, d *Drive, script string) {
+func runScript(t *testing.T, d *tapeUnit, script string) {
 	t.Helper()
 	written := 0
 	for i, line := range strings.Split(strings.TrimSpace(script), "\n") {
@@ -81,7 +81,7 @@ func runScript(t *testing.T, d *Drive, script string) {
 				t.Fatalf("%s: %v", where, err)
 			}
 			block := strconv.FormatUint(uint64(st.BlockNo), 10)
-			if st.BlockNo == AllOnes32 {
+			if st.BlockNo == allOnes32 {
 				block = "-"
 			}
 			if got := fmt.Sprintf("%d %s", st.FileNum, block); got != f[1]+" "+f[2] {
@@ -93,7 +93,7 @@ func runScript(t *testing.T, d *Drive, script string) {
 	}
 }
 
-func checkRead(t *testing.T, d *Drive, where string, n int, want string) {
+func checkRead(t *testing.T, d *tapeUnit, where string, n int, want string) {
 	t.Helper()
 	data, err := d.Read(make([]byte, n))
 	got := "ok:" + strconv.Itoa(len(data))

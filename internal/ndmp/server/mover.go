@@ -80,7 +80,7 @@ func (s *session) moverBusy() bool {
 }
 
 // moverTape is the session's open drive as the mover sees it; a nil
-// interface (not a nil *Drive) when none is open.
+// interface (not a nil *tapeUnit) when none is open.
 func (s *session) moverTape() mover.Tape {
 	if s.drive == nil {
 		return nil

@@ -43,7 +43,7 @@ type session struct {
 	agreed    bool // version fixed by CONNECT_OPEN or by the first other request
 	authed    bool
 	challenge []byte // last CONFIG_GET_AUTH_ATTR(MD5) challenge
-	drive     *Drive
+	drive     *tapeUnit
 	scsi      *scsiDevice
 	ext       extState
 	svc       *services // mover and data service, created on first use

@@ -12,7 +12,7 @@ const maxTapeRecord = 4 << 20
 // tapeDrive returns the session's open drive, or the error for a tape
 // operation that needs one: DEV_NOT_OPEN without a drive, ILLEGAL_STATE
 // while the mover owns it.
-func (s *session) tapeDrive() (*Drive, wire.Error) {
+func (s *session) tapeDrive() (*tapeUnit, wire.Error) {
 	if s.drive == nil {
 		return nil, wire.ErrDevNotOpen
 	}
