@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 
 	"ferry/internal/changer"
 	"ferry/internal/ndmp/data"
+	"ferry/internal/tape"
 	"ferry/internal/testsupport/ndmjobtest"
 )
 
@@ -145,5 +148,63 @@ func TestNdmjobQuery(t *testing.T) {
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Log(r.Output)
+	}
+}
+
+// ndmjob as the DMA of a backup: 2-way (one connection, LOCAL data
+// connection) and 3-way (separate DATA and TAPE connections, TCP). The
+// pattern engine's stream must be on the tape afterwards.
+func TestNdmjobBackup(t *testing.T) {
+	stream := make([]byte, 300_000)
+	for i := range stream {
+		stream[i] = byte(i*31 + i>>11)
+	}
+	for _, tc := range []struct {
+		name      string
+		separateT bool // a TAPE agent connection of its own
+	}{
+		{"2-way", false},
+		{"3-way", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, func(cfg *Config) {
+				cfg.Engines = map[string]data.Engine{"tar": patternEngine{stream}}
+			})
+			args := []string{"-c", "-D", ts.agent("4m"), "-f", "tape0", "-B", "tar", "-C", ts.export}
+			if tc.separateT {
+				args = append(args, "-T", ts.agent("3t"))
+			}
+			r := ndmjob(t, ts, append([]string{"-v"}, args...)...)
+			if r.ExitCode != 0 || !strings.Contains(r.Output, "Operation ended OKAY") ||
+				!strings.Contains(r.Output, "DE DUMP_DATE=42") {
+				t.Fatalf("backup: exit %d\n%s", r.ExitCode, r.Output)
+			}
+			got := readTapeFile(t, ts, "tape0")
+			if len(got) < len(stream) || !bytes.Equal(got[:len(stream)], stream) || len(bytes.Trim(got[len(stream):], "\x00")) != 0 {
+				t.Errorf("tape holds %d bytes, not the %d-byte stream plus padding", len(got), len(stream))
+			}
+		})
+	}
+}
+
+// readTapeFile reads the first tape file of the cartridge in drive.
+func readTapeFile(t *testing.T, ts *testServer, drive string) []byte {
+	t.Helper()
+	m, err := ts.lib.OpenDrive(drive, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.lib.CloseDrive(drive, m)
+	var out []byte
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := m.ReadRecord(buf)
+		if errors.Is(err, tape.ErrFilemark) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("read tape: %v", err)
+		}
+		out = append(out, buf[:n]...)
 	}
 }
