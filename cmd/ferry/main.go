@@ -1,0 +1,60 @@
+// Command ferry moves data between storage without a backup server in the
+// data path: it is an NDMP agent, a SAN target with a copy manager, a data
+// manager and a virtual tape library in one binary.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCommand().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ferry:", err)
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}
+
+// exitError carries a specific exit status out of a command.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e exitError) Error() string { return e.err.Error() }
+func (e exitError) Unwrap() error { return e.err }
+
+// globalOptions are the flags every command accepts.
+type globalOptions struct {
+	state string
+}
+
+func newRootCommand() *cobra.Command {
+	var g globalOptions
+	root := &cobra.Command{
+		Use:           "ferry",
+		Short:         "Move data between storage without a backup server in the data path",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.state, "state", "", "state directory (default $FERRY_HOME, else ~/.local/share/ferry)")
+	root.AddCommand(
+		newServeCommand(&g),
+		newTapeCommand(&g),
+		newVersionCommand(),
+	)
+	return root
+}
