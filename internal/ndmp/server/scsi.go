@@ -74,13 +74,14 @@ func scsiResetDevice(s *session, _ *wire.ScsiResetDeviceRequest) wire.Body {
 	return errorReply(wire.ErrNone)
 }
 
-// scsiExecuteCdb runs one CDB on the changer. SCSI failures are reported in
-// status and sense with NO_ERR: the transport worked.
+// scsiExecuteCdb runs one CDB on the changer. SCSI failures, malformed CDBs
+// included, are the device's to report in status and sense, with NO_ERR:
+// the transport worked.
 func scsiExecuteCdb(s *session, r *wire.ScsiExecuteCdbRequest) wire.Body {
 	if s.scsi == nil {
 		return &wire.ScsiExecuteCdbReply{Error: wire.ErrDevNotOpen}
 	}
-	if len(r.Cdb) == 0 || r.Flags&(wire.ScsiDataIn|wire.ScsiDataOut) == wire.ScsiDataIn|wire.ScsiDataOut {
+	if r.Flags&(wire.ScsiDataIn|wire.ScsiDataOut) == wire.ScsiDataIn|wire.ScsiDataOut {
 		return &wire.ScsiExecuteCdbReply{Error: wire.ErrIllegalArgs}
 	}
 	timeout := defaultCDBTimeout

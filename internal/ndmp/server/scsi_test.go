@@ -71,8 +71,8 @@ func TestScsiService(t *testing.T) {
 	if r.Error != wire.ErrNone || r.Status != scsi.StatusCheckCondition || len(r.ExtSense) < 14 || r.ExtSense[2]&0x0f != 0x05 {
 		t.Errorf("bad opcode: %v status %#x sense %x", r.Error, r.Status, r.ExtSense)
 	}
-	if r := cdb(c, &wire.ScsiExecuteCdbRequest{}); r.Error != wire.ErrIllegalArgs {
-		t.Errorf("empty CDB: %v", r.Error)
+	if r := cdb(c, &wire.ScsiExecuteCdbRequest{Flags: wire.ScsiDataIn | wire.ScsiDataOut, Cdb: []byte{0, 0, 0, 0, 0, 0}}); r.Error != wire.ErrIllegalArgs {
+		t.Errorf("both data directions: %v", r.Error)
 	}
 
 	// MOVE MEDIUM from the first full slot to tape1's drive element.
