@@ -151,8 +151,9 @@ func ensurePasswordFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("create password file: %w", err)
 	}
-	// 24 random bytes give 32 characters: MD5 auth uses at most 32.
-	secret := make([]byte, 24)
+	// 18 random bytes give 24 characters (144 bits). Some DMAs keep fewer
+	// than 32 (Amanda's ndmjob cuts at 31), and MD5 auth uses at most 32.
+	secret := make([]byte, 18)
 	rand.Read(secret)
 	_, err = fmt.Fprintln(f, base64.RawURLEncoding.EncodeToString(secret))
 	if cerr := f.Close(); err == nil {
