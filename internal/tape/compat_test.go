@@ -15,7 +15,7 @@ import (
 var samples = []string{"testdata/v1-sample.tape"}
 
 // writeSample is what every sample holds: three files, one empty record,
-// one record in the early-warning zone of a 34000-byte cartridge.
+// one record in the early-warning zone of a 33900-byte cartridge.
 func writeSample(m *Medium) {
 	m.WriteRecord([]byte("VOL1FRY001"))
 	m.WriteFilemarks(1)
@@ -24,7 +24,7 @@ func writeSample(m *Medium) {
 	}
 	m.WriteRecord(nil)
 	m.WriteFilemarks(2)
-	m.WriteRecord(pattern(AlignedRecordLen/2, 7))
+	m.WriteRecord(pattern(32768, 7))
 }
 
 func TestWriteSample(t *testing.T) {
@@ -34,7 +34,7 @@ func TestWriteSample(t *testing.T) {
 	path := samples[FormatVersion-1]
 	os.Remove(path)
 	created := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
-	if err := Create(path, Meta{Barcode: "FRY001L8", Capacity: 34000, Created: created}); err != nil {
+	if err := Create(path, Meta{Barcode: "FRY001L8", Capacity: 33900, Created: created}); err != nil {
 		t.Fatal(err)
 	}
 	m, err := Open(path, false)
@@ -61,12 +61,12 @@ func TestReadSamples(t *testing.T) {
 			t.Fatalf("%s: %v", path, err)
 		}
 		meta := m.Meta()
-		if meta.Version != v+1 || meta.Barcode != "FRY001L8" || meta.Capacity != 34000 {
+		if meta.Version != v+1 || meta.Barcode != "FRY001L8" || meta.Capacity != 33900 {
 			t.Fatalf("%s: meta %+v", path, meta)
 		}
 		want := []any{"VOL1FRY001", ErrFilemark, pattern(100, 0), pattern(101, 1), pattern(102, 2), []byte{},
-			ErrFilemark, ErrFilemark, pattern(AlignedRecordLen/2, 7), ErrEndOfData}
-		buf := make([]byte, AlignedRecordLen)
+			ErrFilemark, ErrFilemark, pattern(32768, 7), ErrEndOfData}
+		buf := make([]byte, 1<<16)
 		for i, w := range want {
 			n, err := m.ReadRecord(buf)
 			switch w := w.(type) {

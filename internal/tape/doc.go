@@ -6,14 +6,14 @@
 // The on-disk layout is specified in docs/tape-format.md. In short:
 //
 //	[4096-byte header page: metadata, two end-of-data slots]
-//	[frame][frame]...            end of data = end of the last valid frame
-//	frame = 56-byte header | payload | 16-byte trailer
+//	[segment][segment]...
+//	segment = index block (4096 entries of 64 bytes) | payloads back to back
 //
-// Each frame header is the drive's position just before that object (object
-// number, file number, record within the file, the offsets of the previous
-// filemark and of the previous checkpoint), so any frame found by offset
-// tells where it is, and the chains of filemarks and checkpoints (every
-// 4096th object) let Locate and filemark spacing avoid reading the tape.
+// Each entry is the drive's position just before its object (object,
+// file and record number, payload offset and length), so Locate is one
+// entry read and filemarks are found by binary search. Data areas start on
+// 256 KiB boundaries, so 256 KiB records are written as fast as a plain
+// file.
 //
 // A Medium is not safe for concurrent use. One writer per cartridge file is
 // enforced with flock; read-only opens take no lock and see a consistent

@@ -5,99 +5,96 @@ import (
 	"io"
 )
 
-// findEnd sets m.end from the header page's slots and the frames after
-// them. The slot with the furthest end that still verifies is trusted, and
-// only the frames written after it are read, so opening costs the same on
-// a full 100 GiB cartridge as on a blank one.
+// findEnd sets m.end from the header page's slots and the entries written
+// after them. The slot with the most objects that still verifies is
+// trusted and only later entries are read, so opening costs the same on a
+// full 100 GiB cartridge as on a blank one.
 func (m *Medium) findEnd(page []byte) error {
 	fi, err := m.f.Stat()
 	if err != nil {
 		return err
 	}
 	m.size = fi.Size()
-	start := startCursor()
-	var best int64 = -1
-	for _, off := range []int{syncedSlotOff, hintSlotOff} {
-		so, obj, ok := decodeSlot(page[off:])
-		if !ok || so <= best {
-			continue
-		}
-		if c, ok := m.cursorAtEnd(so, obj); ok {
-			start, best = c, so
-		}
-	}
-	m.end = m.scanTail(start)
+	m.end, m.lastSeg = m.bestSlot(page, m.geo.start(), 0)
+	m.scanTail()
 	return nil
 }
 
-// cursorAtEnd returns the cursor just past the frame that ends at off,
-// which must hold object obj-1; ok is false if it does not verify.
-func (m *Medium) cursorAtEnd(off int64, obj uint64) (cursor, bool) {
-	if off == pageLen && obj == 0 {
-		return startCursor(), true
+// bestSlot returns the end cursor of the slot with the most objects that
+// verifies, if it is past c; else c and its lastSeg.
+func (m *Medium) bestSlot(page []byte, c cursor, lastSeg int64) (cursor, int64) {
+	for _, off := range []int{syncedSlot, hintSlot} {
+		objs, seg, ok := decodeSlot(page[off:])
+		if !ok || objs <= c.obj {
+			continue
+		}
+		if e, ok := m.cursorAtEnd(objs, seg); ok {
+			c, lastSeg = e, seg
+		}
 	}
-	if off > m.size || off < pageLen+FrameOverhead || obj == 0 {
+	return c, lastSeg
+}
+
+// cursorAtEnd returns the cursor after object objs-1, whose entry is in
+// the segment starting at seg; ok is false if that entry does not verify.
+func (m *Medium) cursorAtEnd(objs uint64, seg int64) (cursor, bool) {
+	o := objs - 1
+	if seg < m.geo.firstSeg() || seg&(m.geo.align-1) != 0 {
 		return cursor{}, false
 	}
-	fo, t, ok := m.frameEndingAt(off)
+	e, err := m.readEntry(seg+int64(o%m.geo.perSeg)*entryLen, o)
+	if err != nil || e.off < seg+m.geo.indexLen() || !m.payloadPresent(&e) {
+		return cursor{}, false
+	}
+	return m.geo.after(e.cursor(seg), &e), true
+}
+
+// scanTail follows complete, consistent entries from m.end and moves the
+// end of data past them. An entry that is missing, torn or does not follow
+// from the one before ends the data.
+func (m *Medium) scanTail() {
+	for {
+		c := m.end
+		eo := m.geo.entryOff(&c)
+		if eo+entryLen > m.size {
+			return
+		}
+		e, err := m.readEntry(eo, c.obj)
+		if err != nil || !e.matches(&c) || !m.payloadPresent(&e) {
+			return
+		}
+		m.lastSeg = c.seg
+		m.end = m.geo.after(c, &e)
+	}
+}
+
+// payloadPresent reports whether e's payload lies within the file; an
+// empty record or a filemark has none.
+func (m *Medium) payloadPresent(e *entry) bool {
+	return e.n == 0 || e.off+int64(e.n) <= m.size
+}
+
+// readEntry reads the entry of object obj at file offset off, through a
+// one-page cache so that sequential reads cost one read per 64 entries.
+func (m *Medium) readEntry(off int64, obj uint64) (entry, error) {
+	po := off &^ (pageLen - 1)
+	if po != m.pageOff {
+		n, err := m.f.ReadAt(m.page[:], po)
+		if err != nil && !errors.Is(err, io.EOF) {
+			m.pageOff = -1
+			return entry{}, err
+		}
+		m.pageOff, m.pageLen = po, n
+	}
+	i := int(off - po)
+	if i+entryLen > m.pageLen {
+		return entry{}, ErrCorrupt
+	}
+	e, ok := decodeEntry(m.page[i:i+entryLen], obj)
 	if !ok {
-		return cursor{}, false
+		return entry{}, ErrCorrupt
 	}
-	f, err := m.frameAt(fo)
-	if err != nil || f.at.obj != obj-1 || !trailerMatches(t[:], &f) || f.after().off != off {
-		return cursor{}, false
-	}
-	return f.after(), true
-}
-
-// frameEndingAt reads the trailer that ends at off and returns the offset
-// where its frame starts, with the trailer for the caller to match.
-func (m *Medium) frameEndingAt(off int64) (int64, [frameTrailerLen]byte, bool) {
-	var t [frameTrailerLen]byte
-	if off < pageLen+FrameOverhead {
-		return 0, t, false
-	}
-	if _, err := m.f.ReadAt(t[:], off-frameTrailerLen); err != nil {
-		return 0, t, false
-	}
-	n, pad, ok := decodeTrailer(t[:])
-	start := off - FrameOverhead - int64(n+pad)
-	return start, t, ok && start >= pageLen
-}
-
-// frameAt reads and decodes the frame header at off without knowing what
-// it should record; callers check the fields they know.
-func (m *Medium) frameAt(off int64) (frame, error) {
-	var b [frameHeaderLen]byte
-	if _, err := m.f.ReadAt(b[:], off); err != nil {
-		if errors.Is(err, io.EOF) {
-			return frame{}, ErrCorrupt
-		}
-		return frame{}, err
-	}
-	f, ok := decodeFrameHeader(b[:], off)
-	if !ok {
-		return frame{}, ErrCorrupt
-	}
-	return f, nil
-}
-
-// scanTail follows complete, verified frames from c to the end of the
-// file and returns the cursor after the last one. A torn or foreign frame
-// ends the data.
-func (m *Medium) scanTail(c cursor) cursor {
-	for c.off+FrameOverhead <= m.size {
-		f, err := m.frameAt(c.off)
-		if err != nil || !sameCursor(&f.at, &c) || c.off+f.size() > m.size {
-			break
-		}
-		var t [frameTrailerLen]byte
-		if _, err := m.f.ReadAt(t[:], c.off+f.size()-frameTrailerLen); err != nil || !trailerMatches(t[:], &f) {
-			break
-		}
-		c = f.after()
-	}
-	return c
+	return e, nil
 }
 
 // refresh lets a read-only medium see data a concurrent writer appended
@@ -111,27 +108,14 @@ func (m *Medium) refresh() error {
 	if err != nil {
 		return err
 	}
-	if fi.Size() == m.size {
-		return nil
-	}
-	if fi.Size() < m.end.off {
-		return ErrCorrupt
-	}
+	// Entries land inside the file (the index block precedes the data), so
+	// an unchanged size does not mean nothing was written.
 	m.size = fi.Size()
-	var page [hintSlotOff + slotLen]byte
-	start := m.end
+	m.pageOff = -1 // entries past the old end may have been written since
+	var page [hintSlot + slotLen]byte
 	if _, err := m.f.ReadAt(page[:], 0); err == nil {
-		for _, off := range []int{syncedSlotOff, hintSlotOff} {
-			so, obj, ok := decodeSlot(page[off:])
-			if ok && so > start.off {
-				if c, ok := m.cursorAtEnd(so, obj); ok {
-					start = c
-				}
-			}
-		}
+		m.end, m.lastSeg = m.bestSlot(page[:], m.end, m.lastSeg)
 	}
-	m.end = m.scanTail(start)
-	// The filemark and checkpoint lists were built up to the old end.
-	m.marksOK, m.cpsOK = false, false
+	m.scanTail()
 	return nil
 }

@@ -27,7 +27,7 @@ var (
 	ErrNotCartridge = errors.New("tape: not a ferry cartridge")
 	// ErrUnsupportedVersion: the cartridge was written by a newer format version.
 	ErrUnsupportedVersion = errors.New("tape: unsupported cartridge format version")
-	// ErrCorrupt: a frame in the recorded data does not verify, or the
+	// ErrCorrupt: an entry in the recorded data does not verify, or the
 	// file changed underneath a reader (another process erased it).
 	ErrCorrupt = errors.New("tape: cartridge data damaged")
 	// ErrRecordTooLong: a write of more than MaxRecordLen bytes.

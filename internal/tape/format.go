@@ -15,33 +15,28 @@ const (
 	MaxRecordLen = 64 << 20
 	// MaxBarcode is the longest barcode (volume tag) stored in the header.
 	MaxBarcode = 32
-	// FrameOverhead is the least each record or filemark costs on the
-	// cartridge beyond its payload; it counts against the capacity like a
-	// real tape's inter-block gap. Records of AlignedRecordLen bytes or
-	// more also pad their payload to a 4 KiB boundary of the file.
-	FrameOverhead = frameHeaderLen + frameTrailerLen
-	// AlignedRecordLen is the record length from which payloads start on
-	// a 4 KiB boundary, so that the kernel copies them as fast as a plain
-	// file write.
-	AlignedRecordLen = 64 << 10
+	// FrameOverhead is what each record or filemark costs on the
+	// cartridge beyond its payload (its index entry); it counts against
+	// the capacity like a real tape's inter-block gap.
+	FrameOverhead = entryLen
 
-	pageLen         = 4096 // header page; data starts here
-	metaMagic       = "FERRYTAP"
-	slotMagic       = 0x444e4546 // "FEND"
-	syncedSlotOff   = 512
-	hintSlotOff     = 1024
-	slotLen         = 32
-	frameHeaderLen  = 64
-	frameTrailerLen = 16
-	alignTo         = 4096
-	recordMagic     = 0x52595246 // "FRYR"
-	markMagic       = 0x4d595246 // "FRYM"
-	trailerMagic    = 0x54595246 // "FRYT"
-	checkpointEvery = 4096       // objects between checkpoints
-	hintEvery       = 64 << 20   // bytes written between hint-slot updates
-	noLink          = -1
-
+	pageLen            = 4096 // header page
+	metaMagic          = "FERRYTAP"
+	slotMagic          = 0x444e4546 // "FEND"
+	syncedSlot         = 512
+	hintSlot           = 1024
+	slotLen            = 32
+	entryLen           = 64
+	recordMagic        = 0x52595246 // "FRYR"
+	markMagic          = 0x4d595246 // "FRYM"
+	hintEvery          = 64 << 20   // logical bytes between hint-slot updates
 	flagWriteProtected = 1 << 0
+
+	// Default geometry: 4096 entries (256 KiB) per index block, segments
+	// aligned to 256 KiB, so payloads of uniform power-of-two records
+	// sit on large page-cache folios as a plain file's would.
+	defaultPerSeg = 4096
+	defaultAlign  = 256 << 10
 )
 
 var (
@@ -49,151 +44,136 @@ var (
 	castagno = crc32.MakeTable(crc32.Castagnoli)
 )
 
-// cursor is a position on the tape: the offset of the next object and what
-// a frame written there records about it. A frame header is exactly the
-// cursor at the frame's start.
+// geometry is a cartridge's segment layout, fixed at creation.
+type geometry struct {
+	perSeg uint64 // entries per segment
+	align  int64  // segment start alignment
+}
+
+func (g geometry) indexLen() int64 { return int64(g.perSeg) * entryLen }
+func (g geometry) firstSeg() int64 { return roundUp(pageLen, g.align) }
+func (g geometry) valid() bool {
+	pow2 := func(x uint64) bool { return x != 0 && x&(x-1) == 0 }
+	return pow2(g.perSeg) && g.perSeg <= 1<<16 && pow2(uint64(g.align)) && g.align >= 512 && g.align <= 1<<24
+}
+
+func roundUp(x, a int64) int64 { return (x + a - 1) &^ (a - 1) }
+
+// cursor is a position on the tape: the next object's number, what its
+// entry records, and where its entry and payload go.
 type cursor struct {
-	off    int64  // byte offset of the next frame
-	obj    uint64 // object number (records and filemarks count)
-	file   uint64 // filemarks before this object
-	rec    uint64 // records since the last filemark
-	prevFM int64  // offset of the last filemark frame before, or noLink
-	prevCP int64  // offset of the last checkpoint frame before, or noLink
+	obj  uint64 // object number (records and filemarks count)
+	file uint64 // filemarks before this object
+	rec  uint64 // records since the last filemark
+	used int64  // logical bytes (payloads and entries) before this object
+	seg  int64  // start of the segment holding this object's entry
+	data int64  // offset of this object's payload
 }
 
-// startCursor is the position of beginning of tape.
-func startCursor() cursor {
-	return cursor{off: pageLen, prevFM: noLink, prevCP: noLink}
+// start is the cursor at beginning of tape.
+func (g geometry) start() cursor {
+	s := g.firstSeg()
+	return cursor{seg: s, data: s + g.indexLen()}
 }
 
-// frame is a decoded frame header.
-type frame struct {
-	at   cursor // where the frame starts and the position it records
-	mark bool   // a filemark rather than a record
+// entryOff is where the entry of the cursor's object lives.
+func (g geometry) entryOff(c *cursor) int64 {
+	return c.seg + int64(c.obj%g.perSeg)*entryLen
+}
+
+// after is the cursor just past entry e, which sits at c.
+func (g geometry) after(c cursor, e *entry) cursor {
+	n := cursor{obj: c.obj + 1, file: c.file, rec: c.rec + 1, used: c.used + int64(e.n) + entryLen, seg: c.seg, data: e.off + int64(e.n)}
+	if e.mark {
+		n.file, n.rec = c.file+1, 0
+	}
+	if n.obj%g.perSeg == 0 {
+		n.seg = roundUp(n.data, g.align)
+		n.data = n.seg + g.indexLen()
+	}
+	return n
+}
+
+// entry is one object's index entry.
+type entry struct {
+	mark bool
 	n    int    // payload length
-	pad  int    // bytes between header and payload
-	crc  uint32 // header checksum, repeated in the trailer
+	off  int64  // payload offset
+	file uint64 // filemarks before
+	rec  uint64 // records since the last filemark
+	used int64  // logical bytes before
+	obj  uint64 // object number (checked, from the entry's place)
 }
 
-// size is the frame's total length on the cartridge.
-func (f *frame) size() int64 { return int64(frameHeaderLen + f.pad + f.n + frameTrailerLen) }
-
-// payload is the offset of the frame's payload.
-func (f *frame) payload() int64 { return f.at.off + int64(frameHeaderLen+f.pad) }
-
-// padFor returns the padding a writer puts before an n-byte payload whose
-// frame starts at off: enough to start a large payload on a 4 KiB
-// boundary, none for small records.
-func padFor(off int64, n int) int {
-	if n < AlignedRecordLen {
-		return 0
-	}
-	return int((alignTo - (off+frameHeaderLen)%alignTo) % alignTo)
+// at builds the entry an object written at cursor c gets.
+func entryAt(c *cursor, mark bool, n int) entry {
+	return entry{mark: mark, n: n, off: c.data, file: c.file, rec: c.rec, used: c.used, obj: c.obj}
 }
 
-// after is the cursor just past the frame.
-func (f *frame) after() cursor {
-	c := f.at
-	c.off += f.size()
-	if c.obj%checkpointEvery == 0 {
-		c.prevCP = f.at.off
-	}
-	c.obj++
-	if f.mark {
-		c.prevFM = f.at.off
-		c.file++
-		c.rec = 0
-	} else {
-		c.rec++
-	}
-	return c
+// matches reports whether e is the entry cursor c expects.
+func (e *entry) matches(c *cursor) bool {
+	return e.obj == c.obj && e.off == c.data && e.file == c.file && e.rec == c.rec && e.used == c.used
 }
 
-// encodeFrameHeader fills b (frameHeaderLen bytes) for frame f and sets
-// its checksum.
-func encodeFrameHeader(b []byte, f *frame) {
+// cursor is the position at e's object; seg is its segment's start.
+func (e *entry) cursor(seg int64) cursor {
+	return cursor{obj: e.obj, file: e.file, rec: e.rec, used: e.used, seg: seg, data: e.off}
+}
+
+// marks is the number of filemarks up to and including e's object.
+func (e *entry) marks() uint64 {
+	if e.mark {
+		return e.file + 1
+	}
+	return e.file
+}
+
+// encodeEntry fills b (entryLen bytes). The entry records its own object
+// number, so it is only valid in its place.
+func encodeEntry(b []byte, e *entry) {
 	magic := uint32(recordMagic)
-	if f.mark {
+	if e.mark {
 		magic = markMagic
 	}
 	le.PutUint32(b[0:], magic)
-	le.PutUint32(b[4:], uint32(f.n))
-	le.PutUint64(b[8:], f.at.obj)
-	le.PutUint64(b[16:], f.at.file)
-	le.PutUint64(b[24:], f.at.rec)
-	le.PutUint64(b[32:], uint64(f.at.prevFM))
-	le.PutUint64(b[40:], uint64(f.at.prevCP))
-	le.PutUint32(b[48:], uint32(f.pad))
-	f.crc = crc32.Checksum(b[:52], castagno)
-	le.PutUint32(b[52:], f.crc)
-	le.PutUint64(b[56:], 0)
+	le.PutUint32(b[4:], uint32(e.n))
+	le.PutUint64(b[8:], uint64(e.off))
+	le.PutUint64(b[16:], e.file)
+	le.PutUint64(b[24:], e.rec)
+	le.PutUint64(b[32:], uint64(e.used))
+	le.PutUint64(b[40:], e.obj)
+	clear(b[48:60])
+	le.PutUint32(b[60:], crc32.Checksum(b[:60], castagno))
 }
 
-// encodeFrameTrailer fills b (frameTrailerLen bytes) for frame f.
-func encodeFrameTrailer(b []byte, f *frame) {
-	le.PutUint32(b[0:], uint32(f.n))
-	le.PutUint32(b[4:], uint32(f.pad))
-	le.PutUint32(b[8:], f.crc)
-	le.PutUint32(b[12:], trailerMagic)
-}
-
-// decodeTrailer returns the payload and pad lengths a trailer records;
-// ok is false if it is no trailer.
-func decodeTrailer(b []byte) (n, pad int, ok bool) {
-	n, pad = int(le.Uint32(b[0:])), int(le.Uint32(b[4:]))
-	return n, pad, le.Uint32(b[12:]) == trailerMagic && n <= MaxRecordLen && pad < alignTo
-}
-
-// decodeFrameHeader parses a frame header read at off; ok is false unless
-// the magic, checksum, lengths and links are sane.
-func decodeFrameHeader(b []byte, off int64) (f frame, ok bool) {
+// decodeEntry parses the entry of object obj; ok is false unless the
+// magic, checksum and lengths are sane.
+func decodeEntry(b []byte, obj uint64) (e entry, ok bool) {
 	magic := le.Uint32(b[0:])
-	if magic != recordMagic && magic != markMagic {
-		return f, false
+	if magic != recordMagic && magic != markMagic || le.Uint32(b[60:]) != crc32.Checksum(b[:60], castagno) || le.Uint64(b[40:]) != obj {
+		return e, false
 	}
-	f.crc = le.Uint32(b[52:])
-	if crc32.Checksum(b[:52], castagno) != f.crc {
-		return f, false
+	e = entry{
+		mark: magic == markMagic,
+		n:    int(le.Uint32(b[4:])),
+		off:  int64(le.Uint64(b[8:])),
+		file: le.Uint64(b[16:]),
+		rec:  le.Uint64(b[24:]),
+		used: int64(le.Uint64(b[32:])),
+		obj:  obj,
 	}
-	f.mark = magic == markMagic
-	n, pad := le.Uint32(b[4:]), le.Uint32(b[48:])
-	if n > MaxRecordLen || pad >= alignTo || (f.mark && n != 0) {
-		return f, false
-	}
-	f.n, f.pad = int(n), int(pad)
-	f.at = cursor{
-		off:    off,
-		obj:    le.Uint64(b[8:]),
-		file:   le.Uint64(b[16:]),
-		rec:    le.Uint64(b[24:]),
-		prevFM: int64(le.Uint64(b[32:])),
-		prevCP: int64(le.Uint64(b[40:])),
-	}
-	return f, linksSane(&f.at)
+	ok = e.n <= MaxRecordLen && !(e.mark && e.n != 0) && e.off >= pageLen && e.used >= 0 && obj >= e.file && obj >= e.rec
+	return e, ok
 }
 
-// linksSane checks that a cursor's back links point backward into the data.
-func linksSane(c *cursor) bool {
-	ok := func(l int64) bool { return l == noLink || (l >= pageLen && l < c.off) }
-	return ok(c.prevFM) && ok(c.prevCP) && c.obj >= c.file && c.obj >= c.rec
-}
-
-// trailerMatches reports whether a trailer belongs to frame f.
-func trailerMatches(b []byte, f *frame) bool {
-	n, pad, ok := decodeTrailer(b)
-	return ok && n == f.n && pad == f.pad && le.Uint32(b[8:]) == f.crc
-}
-
-// sameCursor reports whether a frame header records cursor c.
-func sameCursor(a, c *cursor) bool { return *a == *c }
-
-// header is the decoded header page's metadata sector.
+// header is the decoded metadata sector.
 type header struct {
 	version  uint32
 	capacity int64
 	created  int64 // unix nanoseconds
 	flags    uint32
 	barcode  string
+	geo      geometry
 }
 
 // encodeMeta fills the 512-byte metadata sector.
@@ -207,6 +187,8 @@ func encodeMeta(b []byte, h *header) {
 	le.PutUint32(b[32:], h.flags)
 	b[36] = byte(len(h.barcode))
 	copy(b[40:40+MaxBarcode], h.barcode)
+	le.PutUint32(b[72:], uint32(h.geo.perSeg))
+	le.PutUint32(b[76:], uint32(h.geo.align))
 	le.PutUint32(b[508:], crc32.Checksum(b[:508], castagno))
 }
 
@@ -229,7 +211,8 @@ func decodeMeta(b []byte) (h header, err error) {
 	h.created = int64(le.Uint64(b[24:]))
 	h.flags = le.Uint32(b[32:])
 	n := int(b[36])
-	if h.capacity <= 0 || n > MaxBarcode {
+	h.geo = geometry{perSeg: uint64(le.Uint32(b[72:])), align: int64(le.Uint32(b[76:]))}
+	if h.capacity <= 0 || n > MaxBarcode || !h.geo.valid() {
 		return h, ErrNotCartridge
 	}
 	h.barcode = string(b[40 : 40+n])
@@ -247,21 +230,21 @@ func (h *header) meta() Meta {
 	}
 }
 
-// encodeSlot fills an end-of-data slot (slotLen bytes).
-func encodeSlot(b []byte, off int64, obj uint64) {
+// encodeSlot fills an end-of-data slot: the number of objects and the
+// start of the segment holding the last one.
+func encodeSlot(b []byte, objs uint64, seg int64) {
 	le.PutUint32(b[0:], slotMagic)
 	le.PutUint32(b[4:], 0)
-	le.PutUint64(b[8:], uint64(off))
-	le.PutUint64(b[16:], obj)
+	le.PutUint64(b[8:], objs)
+	le.PutUint64(b[16:], uint64(seg))
 	le.PutUint32(b[24:], crc32.Checksum(b[:24], castagno))
 	le.PutUint32(b[28:], 0)
 }
 
 // decodeSlot parses an end-of-data slot.
-func decodeSlot(b []byte) (off int64, obj uint64, ok bool) {
+func decodeSlot(b []byte) (objs uint64, seg int64, ok bool) {
 	if le.Uint32(b[0:]) != slotMagic || le.Uint32(b[24:]) != crc32.Checksum(b[:24], castagno) {
 		return 0, 0, false
 	}
-	off = int64(le.Uint64(b[8:]))
-	return off, le.Uint64(b[16:]), off >= pageLen
+	return le.Uint64(b[8:]), int64(le.Uint64(b[16:])), true
 }

@@ -62,14 +62,14 @@ func exercise(m *Medium) {
 	m.Position()
 }
 
-// fuzzSeeds builds small real cartridges: blank, records and filemarks,
-// a torn tail, an aligned record.
+// fuzzSeeds builds small real cartridges with four-entry segments: blank,
+// records and filemarks, several segments, a torn tail.
 func fuzzSeeds(tb testing.TB) [][]byte {
 	dir := tb.TempDir()
 	var seeds [][]byte
 	build := func(name string, write func(m *Medium)) {
 		path := filepath.Join(dir, name)
-		if err := Create(path, Meta{Barcode: "FUZZ01L8", Capacity: 1 << 30}); err != nil {
+		if err := create(path, Meta{Barcode: "FUZZ01L8", Capacity: 1 << 30}, tiny); err != nil {
 			tb.Fatal(err)
 		}
 		m, err := Open(path, false)
@@ -94,10 +94,12 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 		}
 		m.WriteRecord(nil)
 	})
-	build("aligned", func(m *Medium) {
+	build("segments", func(m *Medium) {
 		m.WriteRecord([]byte("label"))
 		m.WriteFilemarks(1)
-		m.WriteRecord(pattern(AlignedRecordLen, 1))
+		for i := range 9 {
+			m.WriteRecord(pattern(i*7, i))
+		}
 		m.WriteFilemarks(2)
 	})
 	torn := seeds[1][:len(seeds[1])-7]

@@ -16,6 +16,20 @@ func newCartridge(t testing.TB, capacity int64) string {
 	return path
 }
 
+// tiny is a segment geometry that makes every few objects a new segment,
+// so small tests cross many segment boundaries.
+var tiny = geometry{perSeg: 4, align: 512}
+
+// newTinyCartridge creates a blank cartridge with the tiny geometry.
+func newTinyCartridge(t testing.TB, capacity int64) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "TINY01L8.tape")
+	if err := create(path, Meta{Barcode: "TINY01L8", Capacity: capacity}, tiny); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // openRW opens a cartridge for writing and closes it when the test ends.
 func openRW(t testing.TB, path string) *Medium {
 	t.Helper()

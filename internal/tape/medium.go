@@ -40,54 +40,50 @@ type Position struct {
 // concurrent use.
 type Medium struct {
 	f    *os.File
-	fd   int
 	ro   bool
 	meta header
+	geo  geometry
 
 	pos  cursor // the drive's position
 	end  cursor // end of data
-	size int64  // file length last seen; bytes past end.off are a torn tail
+	size int64  // file length last seen (readers)
 
-	syncedOff int64 // end.off recorded in the synced slot
-	hintOff   int64 // end.off recorded in the hint slot
-	dirty     bool  // written since the last sync
+	lastSeg int64 // segment of the last object before end (for the slots)
+	hintAt  int64 // end.used when the hint slot was last written
+	dirty   bool  // written since the last sync
+	clean   bool  // nothing stale lies after end: appends need no erase
 
-	marks          []markEntry // every filemark, in order; valid if marksOK
-	cps            []int64     // offset of checkpoint i (object i*checkpointEvery); valid if cpsOK
-	marksOK, cpsOK bool
+	segs []int64 // known segment starts, from segment 0
 
-	peekOff int64 // offset whose frame header is in peek, or -1
-	peek    [frameHeaderLen]byte
-	hdr     [frameHeaderLen]byte
-	whdr    [frameHeaderLen + alignTo]byte // header and zero padding
-	tail    [frameTrailerLen + frameHeaderLen]byte
+	pageOff int64          // file offset of the entries in page, or -1
+	pageLen int            // valid bytes in page
+	page    [pageLen]byte  // a cached page of index entries
+	ebuf    [entryLen]byte // entry being written
 	slot    [slotLen]byte
-	iov     iovecs
 	closed  bool
-}
-
-// markEntry locates one filemark.
-type markEntry struct {
-	off int64
-	obj uint64
 }
 
 // Create makes a blank cartridge at path; it fails if the file exists.
 func Create(path string, m Meta) error {
-	if m.Capacity < FrameOverhead || !validBarcode(m.Barcode) {
+	return create(path, m, geometry{perSeg: defaultPerSeg, align: defaultAlign})
+}
+
+// create makes a blank cartridge with the given segment geometry.
+func create(path string, m Meta, g geometry) error {
+	if m.Capacity < FrameOverhead || !validBarcode(m.Barcode) || !g.valid() {
 		return fmt.Errorf("%w: capacity %d, barcode %q", ErrInvalidArgument, m.Capacity, m.Barcode)
 	}
 	if m.Created.IsZero() {
 		m.Created = time.Now()
 	}
-	h := header{version: FormatVersion, capacity: m.Capacity, created: m.Created.UnixNano(), barcode: m.Barcode}
+	h := header{version: FormatVersion, capacity: m.Capacity, created: m.Created.UnixNano(), barcode: m.Barcode, geo: g}
 	if m.WriteProtected {
 		h.flags |= flagWriteProtected
 	}
 	page := make([]byte, pageLen)
 	encodeMeta(page, &h)
-	encodeSlot(page[syncedSlotOff:], pageLen, 0)
-	encodeSlot(page[hintSlotOff:], pageLen, 0)
+	encodeSlot(page[syncedSlot:], 0, 0)
+	encodeSlot(page[hintSlot:], 0, 0)
 	return writeNewFile(path, page)
 }
 
@@ -137,7 +133,7 @@ func Open(path string, readOnly bool) (*Medium, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Medium{f: f, fd: int(f.Fd()), ro: readOnly, peekOff: -1}
+	m := &Medium{f: f, ro: readOnly, pageOff: -1}
 	if err := m.open(); err != nil {
 		f.Close()
 		return nil, err
@@ -148,7 +144,7 @@ func Open(path string, readOnly bool) (*Medium, error) {
 // open locks, reads the header and finds the end of data.
 func (m *Medium) open() error {
 	if !m.ro {
-		if err := syscall.Flock(m.fd, syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		if err := syscall.Flock(int(m.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			if errors.Is(err, syscall.EWOULDBLOCK) {
 				return ErrInUse
 			}
@@ -166,15 +162,15 @@ func (m *Medium) open() error {
 	if err != nil {
 		return err
 	}
-	m.meta = h
+	m.meta, m.geo = h, h.geo
 	if !m.ro && h.flags&flagWriteProtected != 0 {
 		return ErrWriteProtected
 	}
 	if err := m.findEnd(page[:]); err != nil {
 		return err
 	}
-	m.pos = startCursor()
-	m.syncedOff, m.hintOff = m.end.off, m.end.off
+	m.pos = m.geo.start()
+	m.hintAt = m.end.used
 	return nil
 }
 
@@ -191,7 +187,7 @@ func (m *Medium) Position() Position {
 		File:   m.pos.file,
 		Record: m.pos.rec,
 		BOT:    m.pos.obj == 0,
-		EOD:    m.pos.off == m.end.off,
+		EOD:    m.pos.obj == m.end.obj,
 	}
 }
 
@@ -220,7 +216,7 @@ func (m *Medium) Remaining() int64 {
 }
 
 // used is the cartridge space before the position.
-func (m *Medium) used() int64 { return m.pos.off - pageLen }
+func (m *Medium) used() int64 { return m.pos.used }
 
 // Close makes written data durable and closes the file.
 func (m *Medium) Close() error {

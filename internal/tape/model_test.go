@@ -3,7 +3,9 @@ package tape
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -117,8 +119,16 @@ func sameErr(a, b error) bool {
 
 func TestModelRandom(t *testing.T) {
 	for seed := range uint64(4) {
-		t.Run("", func(t *testing.T) { runModel(t, seed, 6000, 0) })
+		t.Run("", func(t *testing.T) { runModel(t, newCartridge(t, 1<<40), seed, 6000, 0) })
 	}
+}
+
+// TestModelTinySegments runs the model on four-entry segments.
+func TestModelTinySegments(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run("", func(t *testing.T) { runModel(t, newTinyCartridge(t, 1<<40), seed+10, 6000, 0) })
+	}
+	runModel(t, newTinyCartridge(t, 1<<40), 20, 3000, 2000)
 }
 
 // TestModelLongTape crosses several checkpoints, so Locate and spacing
@@ -127,14 +137,13 @@ func TestModelLongTape(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long tape")
 	}
-	runModel(t, 7, 4000, 3*checkpointEvery+100)
+	runModel(t, newCartridge(t, 1<<40), 7, 4000, 3*defaultPerSeg+100)
 }
 
 // runModel prefills the tape with records and filemarks, then applies
 // random operations to a Medium and to the model.
-func runModel(t *testing.T, seed uint64, ops, prefill int) {
+func runModel(t *testing.T, path string, seed uint64, ops, prefill int) {
 	rng := rand.New(rand.NewPCG(seed, 99))
-	path := newCartridge(t, 1<<40)
 	m := openRW(t, path)
 	d := &model{}
 	buf := make([]byte, 4096)
@@ -148,6 +157,7 @@ func runModel(t *testing.T, seed uint64, ops, prefill int) {
 		wantErr(t, "prefill", m.WriteRecord(p), nil)
 		d.write(modelObj{data: p})
 	}
+	var hist []string
 	for i := range ops {
 		op := rng.IntN(100)
 		if prefill > 0 && op < 50 {
@@ -218,6 +228,11 @@ func runModel(t *testing.T, seed uint64, ops, prefill int) {
 			}
 			m = openRW(t, path)
 			d.pos = 0
+		}
+		hist = append(hist, fmt.Sprintf("%d %s pos=%d end=%d", i, what, m.Position().Block, m.EndOfData().Block))
+		if m.EndOfData().Block != uint64(len(d.objs)) {
+			t.Log(strings.Join(hist[max(0, len(hist)-15):], "\n"))
+			t.Fatalf("op %d (%s): end of data %d, want %d", i, what, m.EndOfData().Block, len(d.objs))
 		}
 		b, f, r := d.position()
 		p := m.Position()

@@ -5,7 +5,7 @@ func (m *Medium) Rewind() error {
 	if m.closed {
 		return ErrClosed
 	}
-	m.pos = startCursor()
+	m.pos = m.geo.start()
 	return nil
 }
 
@@ -40,12 +40,7 @@ func (m *Medium) Locate(block uint64) error {
 		}
 		return nil
 	}
-	c, err := m.seek(block)
-	if err != nil {
-		return err
-	}
-	m.pos = c
-	return nil
+	return m.moveTo(block)
 }
 
 // SpaceRecords moves over n records, forward for n > 0 and backward for
@@ -71,46 +66,22 @@ func (m *Medium) spaceRecordsForward(n uint64) (int, error) {
 	if err := m.refresh(); err != nil {
 		return 0, err
 	}
-	limit, stop, err := m.nextMark()
+	hi := m.pos.obj + min(n, m.end.obj-m.pos.obj)
+	mark, err := m.firstMark(m.pos.obj, hi, m.pos.file+1)
 	if err != nil {
 		return 0, err
 	}
-	done := min(n, limit-m.pos.obj)
-	if err := m.moveTo(m.pos.obj + done); err != nil {
+	done := mark - m.pos.obj
+	if err := m.moveTo(mark); err != nil {
 		return 0, err
 	}
-	if done < n {
-		return int(done), stop
+	switch {
+	case mark < hi:
+		return int(done), ErrFilemark
+	case done < n:
+		return int(done), ErrEndOfData
 	}
 	return int(done), nil
-}
-
-// nextMark returns the object number of the first filemark at or after the
-// position (ErrFilemark) or, if there is none, of end of data
-// (ErrEndOfData). It reads ahead a few frames before it falls back on the
-// filemark list.
-func (m *Medium) nextMark() (uint64, error, error) {
-	c := m.pos
-	for range backStepMax {
-		if c.off >= m.end.off {
-			return c.obj, ErrEndOfData, nil
-		}
-		f, err := m.frameHere(c)
-		if err != nil {
-			return 0, nil, err
-		}
-		if f.mark {
-			return c.obj, ErrFilemark, nil
-		}
-		c = f.after()
-	}
-	if err := m.loadMarks(); err != nil {
-		return 0, nil, err
-	}
-	if m.pos.file < uint64(len(m.marks)) {
-		return m.marks[m.pos.file].obj, ErrFilemark, nil
-	}
-	return m.end.obj, ErrEndOfData, nil
 }
 
 // spaceRecordsBack moves over up to n records toward beginning of tape.
@@ -127,23 +98,6 @@ func (m *Medium) spaceRecordsBack(n uint64) (int, error) {
 		return int(done), ErrFilemark
 	}
 	return int(done), ErrBeginningOfMedium
-}
-
-// moveTo sets the position to object obj (at most the end of data).
-func (m *Medium) moveTo(obj uint64) error {
-	if obj == m.pos.obj {
-		return nil
-	}
-	if obj == m.end.obj {
-		m.pos = m.end
-		return nil
-	}
-	c, err := m.seek(obj)
-	if err != nil {
-		return err
-	}
-	m.pos = c
-	return nil
 }
 
 // SpaceFilemarks moves over n filemarks, forward for n > 0 and backward
@@ -164,9 +118,6 @@ func (m *Medium) SpaceFilemarks(n int) (int, error) {
 			return 0, err
 		}
 	}
-	if err := m.loadMarks(); err != nil {
-		return 0, err
-	}
 	if n > 0 {
 		return m.spaceMarksForward(uint64(n))
 	}
@@ -175,39 +126,34 @@ func (m *Medium) SpaceFilemarks(n int) (int, error) {
 
 // spaceMarksForward crosses up to n filemarks toward end of tape.
 func (m *Medium) spaceMarksForward(n uint64) (int, error) {
-	avail := uint64(len(m.marks)) - min(m.pos.file, uint64(len(m.marks)))
+	avail := m.end.file - m.pos.file
 	if n > avail {
 		m.pos = m.end
 		return int(avail), ErrEndOfData
 	}
-	f, err := m.markFrame(m.pos.file + n - 1)
+	o, err := m.firstMark(m.pos.obj, m.end.obj, m.pos.file+n)
 	if err != nil {
 		return 0, err
 	}
-	m.pos = f.after()
+	if err := m.moveTo(o + 1); err != nil {
+		return 0, err
+	}
 	return int(n), nil
 }
 
 // spaceMarksBack crosses up to n filemarks toward beginning of tape.
 func (m *Medium) spaceMarksBack(n uint64) (int, error) {
-	avail := min(m.pos.file, uint64(len(m.marks)))
-	if n > avail {
-		m.pos = startCursor()
-		return int(avail), ErrBeginningOfMedium
+	if n > m.pos.file {
+		done := m.pos.file
+		m.pos = m.geo.start()
+		return int(done), ErrBeginningOfMedium
 	}
-	f, err := m.markFrame(m.pos.file - n)
+	o, err := m.firstMark(0, m.pos.obj, m.pos.file-n+1)
 	if err != nil {
 		return 0, err
 	}
-	m.pos = f.at
-	return int(n), nil
-}
-
-// markFrame reads filemark i.
-func (m *Medium) markFrame(i uint64) (frame, error) {
-	f, err := m.frameAt(m.marks[i].off)
-	if err != nil || !f.mark || f.at.file != i {
-		return frame{}, ErrCorrupt
+	if err := m.moveTo(o); err != nil {
+		return 0, err
 	}
-	return f, nil
+	return int(n), nil
 }

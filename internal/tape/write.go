@@ -1,6 +1,7 @@
 package tape
 
 import (
+	"bytes"
 	"fmt"
 	"syscall"
 )
@@ -14,7 +15,7 @@ func (m *Medium) WriteRecord(p []byte) error {
 	if len(p) > MaxRecordLen {
 		return ErrRecordTooLong
 	}
-	return m.writeFrame(p, false)
+	return m.writeObject(p, false)
 }
 
 // WriteFilemarks writes n filemarks at the position (erasing everything
@@ -31,7 +32,7 @@ func (m *Medium) WriteFilemarks(n int) error {
 		return ErrEndOfMedium
 	}
 	for range n {
-		if err := m.writeFrame(nil, true); err != nil {
+		if err := m.writeObject(nil, true); err != nil {
 			return err
 		}
 	}
@@ -51,83 +52,103 @@ func (m *Medium) writable() error {
 	return nil
 }
 
-// writeFrame appends one frame at the position after erasing what follows.
-func (m *Medium) writeFrame(p []byte, mark bool) error {
+// writeObject writes one record or filemark at the position: the payload
+// first, then its entry, so an entry on disk always has its payload.
+func (m *Medium) writeObject(p []byte, mark bool) error {
 	if err := m.writable(); err != nil {
 		return err
 	}
-	f := frame{at: m.pos, mark: mark, n: len(p), pad: padFor(m.pos.off, len(p))}
-	if f.size() > m.Remaining() {
+	if int64(len(p))+FrameOverhead > m.Remaining() {
 		return ErrEndOfMedium
 	}
-	if m.size != m.pos.off {
+	if !m.clean || m.pos != m.end {
 		if err := m.erase(); err != nil {
 			return err
 		}
 	}
-	m.peekOff = -1
-	encodeFrameHeader(m.whdr[:], &f)
-	encodeFrameTrailer(m.tail[:frameTrailerLen], &f)
-	if err := m.writev(m.pos.off, m.whdr[:frameHeaderLen+f.pad], p, m.tail[:frameTrailerLen]); err != nil {
-		// The frame may be partly written; the file's end no longer
-		// matches m.size, so the next write erases it first.
-		m.size = -1
+	e := entryAt(&m.pos, mark, len(p))
+	encodeEntry(m.ebuf[:], &e)
+	m.pageOff = -1
+	if len(p) > 0 {
+		if _, err := m.f.WriteAt(p, e.off); err != nil {
+			m.clean = false
+			return fmt.Errorf("tape: write: %w", err)
+		}
+	}
+	if _, err := m.f.WriteAt(m.ebuf[:], m.geo.entryOff(&m.pos)); err != nil {
+		m.clean = false
 		return fmt.Errorf("tape: write: %w", err)
 	}
-	m.appended(&f)
+	m.lastSeg = m.pos.seg
+	m.pos = m.geo.after(m.pos, &e)
+	m.end = m.pos
+	m.dirty = true
+	if m.end.used-m.hintAt >= hintEvery || m.end.obj%m.geo.perSeg == 0 {
+		m.writeSlot(hintSlot)
+	}
 	return nil
 }
 
-// appended moves the position and the end of data past a frame just
-// written and keeps the filemark and checkpoint lists current.
-func (m *Medium) appended(f *frame) {
-	if m.marksOK && f.mark {
-		m.marks = append(m.marks, markEntry{off: f.at.off, obj: f.at.obj})
-	}
-	if m.cpsOK && f.at.obj%checkpointEvery == 0 {
-		m.cps = append(m.cps, f.at.off)
-	}
-	m.pos = f.after()
-	m.end = m.pos
-	m.size = m.pos.off
-	m.dirty = true
-	if m.end.off-m.hintOff >= hintEvery || f.at.obj%checkpointEvery == 0 {
-		m.writeSlot(hintSlotOff)
-	}
-}
-
-// erase cuts the cartridge at the position: everything after it is gone,
-// durably, before anything new is written there.
+// erase cuts the cartridge at the position: the file is truncated after
+// the position's payload offset and the stale entries of its segment are
+// zeroed, durably, before anything new is written there. A writer does
+// this once after opening, and again whenever it writes somewhere other
+// than the end of data.
 func (m *Medium) erase() error {
-	if err := m.f.Truncate(m.pos.off); err != nil {
+	c := m.pos
+	if c.obj > 0 {
+		seg, err := m.segStart((c.obj - 1) / m.geo.perSeg)
+		if err != nil {
+			return err
+		}
+		m.lastSeg = seg
+	}
+	if err := m.f.Truncate(c.data); err != nil {
 		return fmt.Errorf("tape: erase: %w", err)
 	}
-	m.size = m.pos.off
-	m.end = m.pos
-	m.peekOff = -1
-	if m.marksOK {
-		m.marks = m.marks[:min(uint64(len(m.marks)), m.pos.file)]
+	if err := m.zeroEntries(m.geo.entryOff(&c), c.seg+m.geo.indexLen()); err != nil {
+		return err
 	}
-	if m.cpsOK {
-		m.cps = m.cps[:min(uint64(len(m.cps)), (m.pos.obj+checkpointEvery-1)/checkpointEvery)]
+	m.end, m.size, m.pageOff = c, c.data, -1
+	if n := c.obj/m.geo.perSeg + 1; uint64(len(m.segs)) > n {
+		m.segs = m.segs[:n]
 	}
-	// Both slots must stop pointing past the cut before new frames land
+	// Both slots must stop pointing past the cut before new entries land
 	// there, or a crash could leave a slot that verifies against them.
-	return m.sync()
+	if err := m.sync(); err != nil {
+		return err
+	}
+	m.clean = true
+	return nil
+}
+
+// zeroEntries clears the index entries in [from, to) if any are set.
+func (m *Medium) zeroEntries(from, to int64) error {
+	b := make([]byte, to-from)
+	n, _ := m.f.ReadAt(b, from)
+	if bytes.Count(b[:n], []byte{0}) == n {
+		return nil
+	}
+	clear(b)
+	if _, err := m.f.WriteAt(b[:n], from); err != nil {
+		return fmt.Errorf("tape: erase: %w", err)
+	}
+	return nil
 }
 
 // sync makes the data durable and records the end of data in both slots.
 func (m *Medium) sync() error {
-	if err := syscall.Fdatasync(m.fd); err != nil {
+	fd := int(m.f.Fd())
+	if err := syscall.Fdatasync(fd); err != nil {
 		return fmt.Errorf("tape: sync: %w", err)
 	}
-	if err := m.writeSlot(syncedSlotOff); err != nil {
+	if err := m.writeSlot(syncedSlot); err != nil {
 		return err
 	}
-	if err := m.writeSlot(hintSlotOff); err != nil {
+	if err := m.writeSlot(hintSlot); err != nil {
 		return err
 	}
-	if err := syscall.Fdatasync(m.fd); err != nil {
+	if err := syscall.Fdatasync(fd); err != nil {
 		return fmt.Errorf("tape: sync: %w", err)
 	}
 	m.dirty = false
@@ -136,14 +157,12 @@ func (m *Medium) sync() error {
 
 // writeSlot records the current end of data in the slot at off.
 func (m *Medium) writeSlot(off int64) error {
-	encodeSlot(m.slot[:], m.end.off, m.end.obj)
+	encodeSlot(m.slot[:], m.end.obj, m.lastSeg)
 	if _, err := m.f.WriteAt(m.slot[:], off); err != nil {
 		return fmt.Errorf("tape: header: %w", err)
 	}
-	if off == syncedSlotOff {
-		m.syncedOff = m.end.off
-	} else {
-		m.hintOff = m.end.off
+	if off == hintSlot {
+		m.hintAt = m.end.used
 	}
 	return nil
 }
