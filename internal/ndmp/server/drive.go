@@ -22,6 +22,7 @@ type tapeUnit struct {
 	mode    wire.TapeOpenMode
 	version wire.Version
 
+	protected    bool // RAW open of a write-protected cartridge: read-only
 	offline      bool // MTIO OFF ejected the cartridge: no more I/O
 	written      bool // records written since the last filemark (implicit filemark rule)
 	blockUnknown bool // blockno is reported as all ones (spec §3.4.4 blockno rules)
@@ -31,17 +32,25 @@ type tapeUnit struct {
 }
 
 // openDrive opens the named library drive for an NDMP session speaking
-// version v. RAW mode succeeds without a cartridge.
+// version v. RAW mode succeeds without a cartridge, and on a
+// write-protected one (spec §3.4.2), which it then only reads.
 func openDrive(lib *library.Library, name string, mode wire.TapeOpenMode, v wire.Version) (*tapeUnit, error) {
-	readOnly := mode == wire.TapeReadMode
-	m, err := lib.OpenDrive(name, readOnly)
-	if errors.Is(err, library.ErrNoMedium) && mode == wire.TapeRawMode {
-		m, err = nil, nil
+	u := &tapeUnit{lib: lib, name: name, mode: mode, version: v}
+	m, err := lib.OpenDrive(name, mode == wire.TapeReadMode)
+	if mode == wire.TapeRawMode {
+		switch {
+		case errors.Is(err, library.ErrNoMedium):
+			m, err = nil, nil
+		case errors.Is(err, tape.ErrWriteProtected):
+			m, err = lib.OpenDrive(name, true)
+			u.protected = true
+		}
 	}
 	if err != nil {
 		return nil, tapeError(err)
 	}
-	return &tapeUnit{lib: lib, name: name, m: m, mode: mode, version: v}, nil
+	u.m = m
+	return u, nil
 }
 
 // Name returns the drive's device name.
@@ -49,6 +58,18 @@ func (d *tapeUnit) Name() string { return d.name }
 
 // Writable reports whether the drive was opened for writing (RDWR or RAW).
 func (d *tapeUnit) Writable() bool { return d.mode != wire.TapeReadMode }
+
+// writeCheck is the error of a write on this drive before any I/O:
+// PERMISSION on a READ open, WRITE_PROTECT on a protected cartridge.
+func (d *tapeUnit) writeCheck() error {
+	switch {
+	case !d.Writable():
+		return wire.ErrPermission
+	case d.protected:
+		return wire.ErrWriteProtect
+	}
+	return nil
+}
 
 // Close writes the implicit filemark if data is unterminated, then releases
 // the drive. Per spec §3.4.3 a failed filemark leaves the drive open; the
@@ -137,8 +158,8 @@ func (d *tapeUnit) State() (unitState, error) {
 func (d *tapeUnit) Write(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.Writable() {
-		return 0, wire.ErrPermission
+	if err := d.writeCheck(); err != nil {
+		return 0, err
 	}
 	m, err := d.medium()
 	if err != nil {
@@ -256,8 +277,8 @@ func (d *tapeUnit) unload() error {
 }
 
 func (d *tapeUnit) writeFilemarks(count uint32) (uint32, error) {
-	if !d.Writable() {
-		return count, wire.ErrPermission
+	if err := d.writeCheck(); err != nil {
+		return count, err
 	}
 	m, err := d.medium()
 	if err != nil {
@@ -338,8 +359,9 @@ func endOfSpace(err error) bool {
 // cartridge and lock as the TAPE service, so TAPE_GET_STATE polling sees the
 // mover's progress.
 
-// ReadOnly reports whether the drive was opened in READ mode.
-func (d *tapeUnit) ReadOnly() bool { return !d.Writable() }
+// ReadOnly reports whether the mover may not write: a READ open or a
+// write-protected cartridge.
+func (d *tapeUnit) ReadOnly() bool { return d.writeCheck() != nil }
 
 // WriteRecord writes one record for the mover.
 func (d *tapeUnit) WriteRecord(p []byte) error {

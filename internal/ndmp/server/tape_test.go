@@ -205,17 +205,30 @@ func TestTapeWriteProtect(t *testing.T) {
 	}
 	c := ts.client(t)
 	c.login(wire.V4, testUser, testPassword)
-	for _, mode := range []wire.TapeOpenMode{wire.TapeRdwrMode, wire.TapeRawMode} {
-		if e := c.callErr(wire.CodeTapeOpen, tapeOpenReq("tape2", mode)); e != wire.ErrWriteProtect {
-			t.Errorf("open %v of a write-protected cartridge: %v", mode, e)
+	if e := c.callErr(wire.CodeTapeOpen, tapeOpenReq("tape2", wire.TapeRdwrMode)); e != wire.ErrWriteProtect {
+		t.Errorf("RDWR open of a write-protected cartridge: %v", e)
+	}
+	// READ and RAW open it (spec §3.4.2); RAW then refuses writes.
+	for _, mode := range []wire.TapeOpenMode{wire.TapeReadMode, wire.TapeRawMode} {
+		if e := c.callErr(wire.CodeTapeOpen, tapeOpenReq("tape2", mode)); e != wire.ErrNone {
+			t.Fatalf("%v open: %v", mode, e)
 		}
-	}
-	if e := c.callErr(wire.CodeTapeOpen, tapeOpenReq("tape2", wire.TapeReadMode)); e != wire.ErrNone {
-		t.Fatalf("READ open: %v", e)
-	}
-	var st wire.TapeGetStateReply
-	c.call(wire.CodeTapeGetState, &wire.TapeGetStateRequest{}, &st)
-	if st.Flags&wire.TapeStateWrProt == 0 {
-		t.Errorf("flags %#x lack WR_PROT", st.Flags)
+		var st wire.TapeGetStateReply
+		c.call(wire.CodeTapeGetState, &wire.TapeGetStateRequest{}, &st)
+		if st.Flags&wire.TapeStateWrProt == 0 {
+			t.Errorf("%v: flags %#x lack WR_PROT", mode, st.Flags)
+		}
+		want := map[wire.TapeOpenMode]wire.Error{wire.TapeReadMode: wire.ErrPermission, wire.TapeRawMode: wire.ErrWriteProtect}[mode]
+		var wr wire.TapeWriteReply
+		if c.call(wire.CodeTapeWrite, &wire.TapeWriteRequest{DataOut: []byte("x")}, &wr); wr.Error != want {
+			t.Errorf("%v: write %v, want %v", mode, wr.Error, want)
+		}
+		var mr wire.TapeMtioReply
+		if c.call(wire.CodeTapeMtio, &wire.TapeMtioRequest{TapeOp: wire.MtioEOF, Count: 1}, &mr); mr.Error != want {
+			t.Errorf("%v: EOF %v, want %v", mode, mr.Error, want)
+		}
+		if e := c.callErr(wire.CodeTapeClose, &wire.TapeCloseRequest{}); e != wire.ErrNone {
+			t.Fatal(e)
+		}
 	}
 }
