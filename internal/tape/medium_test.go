@@ -213,3 +213,38 @@ func TestCapacityAndEarlyWarning(t *testing.T) {
 		t.Fatal("early warning zone not capped at 16 MiB")
 	}
 }
+
+// TestOpenDoesNotScanTheTape damages an entry in the middle of a long
+// tape after closing it: Open must still find the end of data (it trusts
+// the verified slot instead of reading from BOT), and only a read of the
+// damaged object fails.
+func TestOpenDoesNotScanTheTape(t *testing.T) {
+	path := newTinyCartridge(t, 1<<40)
+	m := openRW(t, path)
+	for i := range 2000 {
+		m.WriteRecord(pattern(i%50, i))
+	}
+	m.Close()
+	m = openRW(t, path)
+	m.Locate(1000)
+	off := m.geo.entryOff(&m.pos)
+	m.Close()
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt(make([]byte, entryLen), off)
+	f.Close()
+
+	r, err := Open(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.EndOfData().Block; got != 2000 {
+		t.Fatalf("end of data %d, want 2000", got)
+	}
+	wantErr(t, "locate past the damage", r.Locate(1500), nil)
+	buf := make([]byte, 100)
+	if n, err := r.ReadRecord(buf); err != nil || !bytes.Equal(buf[:n], pattern(1500%50, 1500)) {
+		t.Fatalf("record 1500: %v", err)
+	}
+	wantErr(t, "locate the damage", r.Locate(1000), ErrCorrupt)
+}
