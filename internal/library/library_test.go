@@ -266,3 +266,24 @@ func TestCatFile(t *testing.T) {
 	wantErr(t, "cancelled", err, context.Canceled)
 	l.CloseDrive("d1", m)
 }
+
+func TestCloseReleasesDrives(t *testing.T) {
+	dir := t.TempDir()
+	a, err := OpenWith(dir, small())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.OpenDrive("d0", false); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "close", a.Close(), nil)
+	wantErr(t, "close twice", a.Close(), ErrClosed)
+	_, err = a.OpenDrive("d0", false)
+	wantErr(t, "open after close", err, ErrClosed)
+	b := openLib(t, dir, small())
+	m, err := b.OpenDrive("d0", false)
+	if err != nil {
+		t.Fatalf("drive still held after Close: %v", err)
+	}
+	b.CloseDrive("d0", m)
+}

@@ -137,6 +137,33 @@ func TestWriteErasesAfterPosition(t *testing.T) {
 	}
 }
 
+func TestErase(t *testing.T) {
+	path := newTinyCartridge(t, 1<<30)
+	m := openRW(t, path)
+	for i := range 20 {
+		m.WriteRecord(pattern(30, i))
+	}
+	m.Locate(9)
+	wantErr(t, "erase", m.Erase(), nil)
+	if p := m.Position(); !p.EOD || p.Block != 9 {
+		t.Fatalf("after erase: %+v", p)
+	}
+	m.Close()
+	m = openRW(t, path)
+	if got := m.EndOfData().Block; got != 9 {
+		t.Fatalf("after reopen: end of data %d, want 9", got)
+	}
+	m.Rewind()
+	wantErr(t, "erase all", m.Erase(), nil)
+	m.Close()
+	r, _ := Open(path, true)
+	defer r.Close()
+	wantErr(t, "erase read-only", r.Erase(), ErrReadOnly)
+	if got := r.EndOfData().Block; got != 0 {
+		t.Fatalf("erased tape has %d objects", got)
+	}
+}
+
 func TestReadOnlyAndWriteProtect(t *testing.T) {
 	path := newCartridge(t, 1<<20)
 	m, err := Open(path, true)

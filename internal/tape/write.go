@@ -39,6 +39,15 @@ func (m *Medium) WriteFilemarks(n int) error {
 	return m.sync()
 }
 
+// Erase erases everything after the position, which becomes the end of
+// data (SSC ERASE), durably.
+func (m *Medium) Erase() error {
+	if err := m.writable(); err != nil {
+		return err
+	}
+	return m.erase()
+}
+
 // writable returns why the medium cannot be written, if it cannot.
 func (m *Medium) writable() error {
 	switch {
