@@ -106,3 +106,24 @@ func BenchmarkSessionSetup(b *testing.B) {
 		c.Close()
 	}
 }
+
+// TAPE_WRITE throughput over loopback with 256 KiB records (the DMA writes
+// through the TAPE interface; the mover's path is benchmarked in package
+// mover).
+func BenchmarkTapeWrite(b *testing.B) {
+	ts := newTestServer(b)
+	ts.loadDrive(b, "tape0")
+	c := ts.client(b)
+	c.login(wire.V4, testUser, testPassword)
+	if e := c.callErr(wire.CodeTapeOpen, &wire.TapeOpenRequest{Device: "tape0", Mode: wire.TapeRdwrMode}); e != wire.ErrNone {
+		b.Fatal(e)
+	}
+	req := &wire.TapeWriteRequest{DataOut: make([]byte, 256<<10)}
+	var reply wire.TapeWriteReply
+	b.SetBytes(int64(len(req.DataOut)))
+	for b.Loop() {
+		if c.call(wire.CodeTapeWrite, req, &reply); reply.Error != wire.ErrNone {
+			b.Fatal(reply.Error)
+		}
+	}
+}
