@@ -168,6 +168,9 @@ func TestKilledWriter(t *testing.T) {
 				t.Fatalf("child: %s", sc.Text())
 			}
 			done = n
+			if n == 50 {
+				readPrefix(t, path, n+1)
+			}
 			if time.Now().After(deadline) {
 				break
 			}
@@ -191,6 +194,28 @@ func TestKilledWriter(t *testing.T) {
 		}
 		m.Close()
 		t.Logf("round %d: killed after %d reported records, %d on tape", round, done+1, end)
+	}
+}
+
+// readPrefix opens the cartridge a child process is writing and checks
+// that it sees at least min records, every one of them intact.
+func readPrefix(t *testing.T, path string, min int) {
+	t.Helper()
+	r, err := Open(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	end := r.EndOfData().Block
+	if end < uint64(min) {
+		t.Fatalf("reader beside the writer sees %d records, want at least %d", end, min)
+	}
+	buf := make([]byte, 200<<10)
+	for i := range int(end) {
+		n, err := r.ReadRecord(buf)
+		if err != nil || !bytes.Equal(buf[:n], killedRecord(i)) {
+			t.Fatalf("reader beside the writer, record %d of %d: %v", i, end, err)
+		}
 	}
 }
 

@@ -84,10 +84,10 @@ func (m *Medium) readEntry(off int64, obj uint64) (entry, error) {
 			m.pageOff = -1
 			return entry{}, err
 		}
-		m.pageOff, m.pageLen = po, n
+		m.pageOff, m.pageN = po, n
 	}
 	i := int(off - po)
-	if i+entryLen > m.pageLen {
+	if i+entryLen > m.pageN {
 		return entry{}, ErrCorrupt
 	}
 	e, ok := decodeEntry(m.page[i:i+entryLen], obj)

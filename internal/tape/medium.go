@@ -56,7 +56,7 @@ type Medium struct {
 	segs []int64 // known segment starts, from segment 0
 
 	pageOff int64          // file offset of the entries in page, or -1
-	pageLen int            // valid bytes in page
+	pageN   int            // valid bytes in page
 	page    [pageLen]byte  // a cached page of index entries
 	ebuf    [entryLen]byte // entry being written
 	slot    [slotLen]byte
