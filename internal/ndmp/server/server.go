@@ -17,6 +17,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"ferry/internal/library"
@@ -113,9 +114,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.isClosing() {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if retryable(err) {
 				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("ndmp: accept", "err", err, "retry_in", backoff)
 				time.Sleep(backoff)
 				continue
 			}
@@ -124,6 +125,15 @@ func (s *Server) Serve(ln net.Listener) error {
 		backoff = 0
 		s.start(c)
 	}
+}
+
+// retryable reports accept errors that pass: timeouts, running out of file
+// descriptors, a connection aborted before it was accepted.
+func retryable(err error) bool {
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) ||
+		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
 }
 
 func (s *Server) track(ln net.Listener) bool {

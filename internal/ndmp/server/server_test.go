@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"ferry/internal/changer"
 	"ferry/internal/library"
+	"ferry/internal/ndmp/wire"
 	"ferry/internal/testsupport/ndmjobtest"
 )
 
@@ -168,4 +170,39 @@ func (ts *testServer) element(t testing.TB, addr uint16) changer.Element {
 	}
 	t.Fatalf("no element %#x", addr)
 	return changer.Element{}
+}
+
+// flakyListener fails its first accepts the way a server out of file
+// descriptors does.
+type flakyListener struct {
+	net.Listener
+	fails int
+}
+
+func (l *flakyListener) Accept() (net.Conn, error) {
+	if l.fails > 0 {
+		l.fails--
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	return l.Listener.Accept()
+}
+
+func TestServeSurvivesAcceptErrors(t *testing.T) {
+	ts := newTestServer(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- ts.Serve(&flakyListener{Listener: ln, fails: 3}) }()
+	c := dialClient(t, ln.Addr().String())
+	c.open(wire.V4)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
 }
