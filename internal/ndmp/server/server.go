@@ -39,9 +39,16 @@ type Config struct {
 	Engines map[string]data.Engine
 
 	// MaxRecord caps one incoming NDMP record (0: DefaultMaxRecord). A larger
-	// record closes that connection only.
+	// record is skipped and answered with an error.
 	MaxRecord int
+
+	// AuthTimeout is how long a connection may stay unauthenticated before
+	// the server closes it (0: DefaultAuthTimeout).
+	AuthTimeout time.Duration
 }
+
+// DefaultAuthTimeout bounds the time to CONNECT_CLIENT_AUTH.
+const DefaultAuthTimeout = 2 * time.Minute
 
 // DefaultMaxRecord caps one incoming record: a 4 MiB TAPE_WRITE plus slack.
 const DefaultMaxRecord = 4<<20 + 64<<10
@@ -87,6 +94,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxRecord <= 0 {
 		cfg.MaxRecord = DefaultMaxRecord
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
 	}
 	return &Server{
 		cfg:       cfg,

@@ -118,12 +118,20 @@ func (s *session) run() {
 	s.log.Debug("ndmp: session end")
 }
 
-// serve dispatches requests until the session must end.
+// serve dispatches requests until the session must end. A connection
+// that has not authenticated within the auth timeout is closed.
 func (s *session) serve(reqs <-chan inbound, readerDone chan error) {
+	authTimer := time.NewTimer(s.srv.cfg.AuthTimeout)
+	defer authTimer.Stop()
 	for {
 		select {
 		case in := <-reqs:
 			if s.handle(in) {
+				return
+			}
+		case <-authTimer.C:
+			if !s.authed {
+				s.log.Info("ndmp: no authentication in time, closing", "timeout", s.srv.cfg.AuthTimeout)
 				return
 			}
 		case err := <-readerDone:

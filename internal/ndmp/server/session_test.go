@@ -394,3 +394,17 @@ func (c *collectT) Fatal(args ...any) {
 }
 
 func (c *collectT) Helper() {}
+
+func TestAuthTimeout(t *testing.T) {
+	ts := newTestServer(t, func(cfg *Config) { cfg.AuthTimeout = 200 * time.Millisecond })
+	idle := ts.client(t)
+	authed := ts.client(t)
+	authed.login(wire.V4, testUser, testPassword)
+	idle.open(wire.V4)
+	idle.expectClosed()
+	time.Sleep(100 * time.Millisecond)
+	var st wire.TapeGetStateReply
+	if he := authed.call(wire.CodeTapeGetState, &wire.TapeGetStateRequest{}, &st); he != wire.ErrNone {
+		t.Errorf("authenticated session after the auth timeout: %v", he)
+	}
+}
