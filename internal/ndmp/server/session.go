@@ -132,6 +132,7 @@ func (s *session) serve(reqs <-chan inbound, readerDone chan error) {
 		case <-authTimer.C:
 			if !s.authed {
 				s.log.Info("ndmp: no authentication in time, closing", "timeout", s.srv.cfg.AuthTimeout)
+				s.notifyStatus(wire.ConnectionShutdown, "authentication timeout")
 				return
 			}
 		case err := <-readerDone:

@@ -402,6 +402,9 @@ func TestAuthTimeout(t *testing.T) {
 	authed.login(wire.V4, testUser, testPassword)
 	idle.open(wire.V4)
 	idle.expectClosed()
+	if len(idle.posts) != 1 || idle.posts[0].Code != wire.CodeNotifyConnectionStatus {
+		t.Errorf("before closing, the server sent %v; want NOTIFY_CONNECTION_STATUS", idle.posts)
+	}
 	time.Sleep(100 * time.Millisecond)
 	var st wire.TapeGetStateReply
 	if he := authed.call(wire.CodeTapeGetState, &wire.TapeGetStateRequest{}, &st); he != wire.ErrNone {
