@@ -10,6 +10,16 @@ type Command struct {
 	CDB     []byte
 	DataOut []byte // data sent by the initiator
 	DataIn  []byte // set by the device; the core trims it to the CDB's allocation length
+
+	// Initiator identifies the I_T nexus the command came over (for
+	// iSCSI "iqn...,i,0x<ISID>"); persistent reservations key on it.
+	// Empty means one anonymous initiator.
+	Initiator string
+	// Buffer is scratch space the transport lends for DataIn so that
+	// the read path allocates nothing: a device may set DataIn =
+	// Buffer[:n] when cap(Buffer) >= n. The transport owns it again
+	// once it has sent DataIn.
+	Buffer []byte
 }
 
 // Device executes SCSI commands. Execute returns nil for GOOD status, a
