@@ -139,11 +139,9 @@ func patchLib(bin, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	i := bytes.Index(b, signedCompare)
-	if i < 0 || bytes.Index(b[i+1:], signedCompare) >= 0 {
+	if !patchCompare(b) {
 		return "", nil
 	}
-	b[i+2] = 0xb6
 	libDir := filepath.Join(dir, "lib")
 	if err := os.Mkdir(libDir, 0o700); err != nil {
 		return "", err
@@ -152,6 +150,17 @@ func patchLib(bin, dir string) (string, error) {
 		return "", err
 	}
 	return libDir, nil
+}
+
+// patchCompare turns the signed compare into an unsigned one in place if b
+// holds the sequence exactly once, and reports whether it did.
+func patchCompare(b []byte) bool {
+	i := bytes.Index(b, signedCompare)
+	if i < 0 || bytes.Index(b[i+1:], signedCompare) >= 0 {
+		return false
+	}
+	b[i+2] = 0xb6
+	return true
 }
 
 // ndmjobLib finds the libndmjob shared library bin loads, with ldd.

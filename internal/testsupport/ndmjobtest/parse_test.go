@@ -1,6 +1,7 @@
 package ndmjobtest
 
 import (
+	"bytes"
 	"os"
 	"testing"
 
@@ -74,4 +75,19 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("empty final name")
 		}
 	})
+}
+
+func TestPatchCompare(t *testing.T) {
+	lib := append(append([]byte("head"), signedCompare...), "tail"...)
+	b := bytes.Clone(lib)
+	if !patchCompare(b) || b[4+2] != 0xb6 || !bytes.Equal(b[:4], lib[:4]) || !bytes.Equal(b[7:], lib[7:]) {
+		t.Errorf("single occurrence: % x", b)
+	}
+	twice := append(bytes.Clone(lib), signedCompare...)
+	if patchCompare(twice) || !bytes.Equal(twice[:len(lib)], lib) {
+		t.Error("patched an ambiguous library")
+	}
+	if patchCompare([]byte("no such code")) {
+		t.Error("patched a library without the sequence")
+	}
 }
