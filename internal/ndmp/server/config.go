@@ -168,9 +168,6 @@ func configGetTapeInfo(s *session, _ *wire.ConfigGetTapeInfoRequest) wire.Body {
 			Caplist: []wire.DeviceCapability{{
 				Device: name,
 				Attr:   attr,
-				Capability: []wire.PVal{
-					{Name: "EXECUTE_CDB", Value: "n"},
-				},
 			}},
 		})
 	}

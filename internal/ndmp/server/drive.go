@@ -6,6 +6,7 @@ import (
 
 	"ferry/internal/library"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/scsi"
 	"ferry/internal/tape"
 )
 
@@ -29,6 +30,8 @@ type tapeUnit struct {
 	ewPending    bool // early warning crossed; the next write reports EOM
 	ewReported   bool // early warning already reported for this cartridge
 	softErrors   uint32
+
+	cdb scsi.Device // TAPE_EXECUTE_CDB's device, made on first use by the session
 }
 
 // openDrive opens the named library drive for an NDMP session speaking

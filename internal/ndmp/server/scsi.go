@@ -74,13 +74,18 @@ func scsiResetDevice(s *session, _ *wire.ScsiResetDeviceRequest) wire.Body {
 	return errorReply(wire.ErrNone)
 }
 
-// scsiExecuteCdb runs one CDB on the changer. SCSI failures, malformed CDBs
-// included, are the device's to report in status and sense, with NO_ERR:
-// the transport worked.
+// scsiExecuteCdb runs one CDB on the changer.
 func scsiExecuteCdb(s *session, r *wire.ScsiExecuteCdbRequest) wire.Body {
 	if s.scsi == nil {
 		return &wire.ScsiExecuteCdbReply{Error: wire.ErrDevNotOpen}
 	}
+	return s.executeCDB(s.scsi.dev, r)
+}
+
+// executeCDB runs a SCSI_ or TAPE_EXECUTE_CDB request on dev. SCSI
+// failures, malformed CDBs included, are the device's to report in status
+// and sense, with NO_ERR: the transport worked.
+func (s *session) executeCDB(dev scsi.Device, r *wire.ScsiExecuteCdbRequest) *wire.ScsiExecuteCdbReply {
 	if r.Flags&(wire.ScsiDataIn|wire.ScsiDataOut) == wire.ScsiDataIn|wire.ScsiDataOut {
 		return &wire.ScsiExecuteCdbReply{Error: wire.ErrIllegalArgs}
 	}
@@ -91,7 +96,7 @@ func scsiExecuteCdb(s *session, r *wire.ScsiExecuteCdbRequest) wire.Body {
 	ctx, cancel := context.WithTimeout(s.ctx, timeout)
 	defer cancel()
 	cmd := &scsi.Command{CDB: r.Cdb, DataOut: r.DataOut}
-	err := s.scsi.dev.Execute(ctx, cmd)
+	err := dev.Execute(ctx, cmd)
 	status, sense := scsi.StatusOf(err)
 	reply := &wire.ScsiExecuteCdbReply{Status: status, ExtSense: sense}
 	if err == nil {

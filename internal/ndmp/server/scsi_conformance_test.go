@@ -14,8 +14,9 @@ import (
 // ndmpDevice is a scsi.Device on the far side of NDMP_SCSI_EXECUTE_CDB: the
 // NDMP SCSI service as a transport, seen from the DMA.
 type ndmpDevice struct {
-	mu sync.Mutex
-	c  *testClient
+	mu   sync.Mutex
+	c    *testClient
+	code wire.Code // SCSI_EXECUTE_CDB or TAPE_EXECUTE_CDB
 }
 
 func (d *ndmpDevice) Execute(ctx context.Context, cmd *scsi.Command) error {
@@ -25,7 +26,7 @@ func (d *ndmpDevice) Execute(ctx context.Context, cmd *scsi.Command) error {
 	if len(cmd.DataOut) > 0 {
 		req.Flags, req.DataInLen = wire.ScsiDataOut, 0
 	}
-	r := cdb(d.c, req)
+	r := cdbVia(d.c, d.code, req)
 	if r.Error != wire.ErrNone {
 		return r.Error
 	}
@@ -55,11 +56,25 @@ func TestScsiConformanceOverNDMP(t *testing.T) {
 	res := make([]byte, 12)
 	res[0], res[1] = 0xB8, 0x10 // READ ELEMENT STATUS, VOLTAG
 	binary.BigEndian.PutUint16(res[4:], 0xFFFF)
-	scsitest.Run(t, &ndmpDevice{c: c}, scsitest.Expect{
+	scsitest.Run(t, &ndmpDevice{c: c, code: wire.CodeScsiExecuteCdb}, scsitest.Expect{
 		Type: scsi.MediumChanger, Vendor: "FERRY", Product: "VIRTUAL CHANGER", Serial: "changer0",
 		Alloc: []scsitest.AllocCDB{
 			{Name: "READ ELEMENT STATUS", CDB: res, Alloc: scsi.Field{Offset: 7, Size: 3}},
 			{Name: "MODE SENSE(6)", CDB: []byte{0x1A, 0x08, 0x3F, 0, 0, 0}, Alloc: scsi.Alloc6},
 		},
+	})
+}
+
+// The same suite through TAPE_EXECUTE_CDB on an open drive.
+func TestTapeCdbConformance(t *testing.T) {
+	ts := newTestServer(t)
+	ts.loadDrive(t, "tape1")
+	c := ts.client(t)
+	c.login(wire.V4, testUser, testPassword)
+	if e := c.callErr(wire.CodeTapeOpen, tapeOpenReq("tape1", wire.TapeReadMode)); e != wire.ErrNone {
+		t.Fatal(e)
+	}
+	scsitest.Run(t, &ndmpDevice{c: c, code: wire.CodeTapeExecuteCdb}, scsitest.Expect{
+		Type: scsi.SequentialAccess, Vendor: "FERRY", Product: "VIRTUAL TAPE", Serial: "tape1",
 	})
 }

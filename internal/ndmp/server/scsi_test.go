@@ -12,9 +12,15 @@ import (
 
 func cdb(c *testClient, r *wire.ScsiExecuteCdbRequest) *wire.ScsiExecuteCdbReply {
 	c.t.Helper()
+	return cdbVia(c, wire.CodeScsiExecuteCdb, r)
+}
+
+// cdbVia sends r as SCSI_EXECUTE_CDB or TAPE_EXECUTE_CDB.
+func cdbVia(c *testClient, code wire.Code, r *wire.ScsiExecuteCdbRequest) *wire.ScsiExecuteCdbReply {
+	c.t.Helper()
 	var reply wire.ScsiExecuteCdbReply
-	if he := c.call(wire.CodeScsiExecuteCdb, r, &reply); he != wire.ErrNone {
-		c.t.Fatalf("EXECUTE_CDB: header %v", he)
+	if he := c.call(code, r, &reply); he != wire.ErrNone {
+		c.t.Fatalf("%v: header %v", code, he)
 	}
 	return &reply
 }

@@ -119,11 +119,16 @@ func growBuf(b []byte, n int) []byte {
 	return b[:n]
 }
 
-// tapeExecuteCdb is honest: ferry's drives take NDMP tape operations, not
-// raw SSC commands, and say so in GET_TAPE_INFO (EXECUTE_CDB=n).
-func tapeExecuteCdb(s *session, _ *wire.TapeExecuteCdbRequest) wire.Body {
-	if s.drive == nil {
-		return &wire.TapeExecuteCdbReply{Error: wire.ErrDevNotOpen}
+// tapeExecuteCdb runs a CDB on the open drive's minimal SSC device
+// (tapecdb.go). Like other tape operations it is refused while the mover
+// owns the drive.
+func tapeExecuteCdb(s *session, r *wire.TapeExecuteCdbRequest) wire.Body {
+	d, e := s.tapeDrive()
+	if e != wire.ErrNone {
+		return &wire.TapeExecuteCdbReply{Error: e}
 	}
-	return &wire.TapeExecuteCdbReply{Error: wire.ErrNotSupported}
+	if d.cdb == nil {
+		d.cdb = newTapeCDBDevice(d)
+	}
+	return s.executeCDB(d.cdb, r)
 }

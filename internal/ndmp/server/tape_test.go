@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/scsi"
 	"ferry/internal/tape"
 )
 
@@ -110,7 +111,6 @@ func TestTapeReadWriteOverWire(t *testing.T) {
 	if rr.Error != wire.ErrIllegalArgs {
 		t.Errorf("read of 2 GiB: %v", rr.Error)
 	}
-	c.call(wire.CodeTapeExecuteCdb, &wire.TapeExecuteCdbRequest{Cdb: []byte{0, 0, 0, 0, 0, 0}}, &wire.TapeExecuteCdbReply{})
 
 	// A session that ends with unterminated data gets the filemark too.
 	mtio(t, c, wire.MtioREW, 1, 0)
@@ -170,8 +170,9 @@ func TestTapeRefusedWhileMoverActive(t *testing.T) {
 	c.call(wire.CodeTapeWrite, &wire.TapeWriteRequest{DataOut: []byte("x")}, &wr)
 	var rr wire.TapeReadReply
 	c.call(wire.CodeTapeRead, &wire.TapeReadRequest{Count: 1}, &rr)
-	if mr.Error != wire.ErrIllegalState || wr.Error != wire.ErrIllegalState || rr.Error != wire.ErrIllegalState {
-		t.Errorf("tape I/O with mover listening: mtio %v write %v read %v", mr.Error, wr.Error, rr.Error)
+	cr := cdbVia(c, wire.CodeTapeExecuteCdb, &wire.ScsiExecuteCdbRequest{Cdb: []byte{0x01, 0, 0, 0, 0, 0}})
+	if mr.Error != wire.ErrIllegalState || wr.Error != wire.ErrIllegalState || rr.Error != wire.ErrIllegalState || cr.Error != wire.ErrIllegalState {
+		t.Errorf("tape I/O with mover listening: mtio %v write %v read %v cdb %v", mr.Error, wr.Error, rr.Error, cr.Error)
 	}
 	if e := c.callErr(wire.CodeTapeClose, &wire.TapeCloseRequest{}); e != wire.ErrDeviceBusy {
 		t.Errorf("close with mover listening: %v", e)
@@ -230,5 +231,47 @@ func TestTapeWriteProtect(t *testing.T) {
 		if e := c.callErr(wire.CodeTapeClose, &wire.TapeCloseRequest{}); e != wire.ErrNone {
 			t.Fatal(e)
 		}
+	}
+}
+
+// TAPE_EXECUTE_CDB: the drive's minimal SSC, in step with the TAPE service.
+func TestTapeExecuteCdb(t *testing.T) {
+	ts := newTestServer(t)
+	ts.loadDrive(t, "tape0")
+	c := ts.client(t)
+	c.login(wire.V4, testUser, testPassword)
+	tur := &wire.ScsiExecuteCdbRequest{Cdb: make([]byte, 6)}
+	if r := cdbVia(c, wire.CodeTapeExecuteCdb, tur); r.Error != wire.ErrDevNotOpen {
+		t.Errorf("without an open drive: %v", r.Error)
+	}
+	if e := c.callErr(wire.CodeTapeOpen, tapeOpenReq("tape0", wire.TapeRdwrMode)); e != wire.ErrNone {
+		t.Fatal(e)
+	}
+	if r := cdbVia(c, wire.CodeTapeExecuteCdb, tur); r.Error != wire.ErrNone || r.Status != scsi.StatusGood {
+		t.Errorf("TEST UNIT READY: %v status %#x", r.Error, r.Status)
+	}
+	r := cdbVia(c, wire.CodeTapeExecuteCdb, &wire.ScsiExecuteCdbRequest{Flags: wire.ScsiDataIn, DataInLen: 6, Cdb: []byte{0x05, 0, 0, 0, 0, 0}})
+	if r.Status != scsi.StatusGood || len(r.DataIn) != 6 || binary.BigEndian.Uint32(r.DataIn) != maxTapeRecord || binary.BigEndian.Uint16(r.DataIn[4:]) != 1 {
+		t.Errorf("READ BLOCK LIMITS: status %#x data % x", r.Status, r.DataIn)
+	}
+	// REWIND through the CDB is seen by TAPE_GET_STATE.
+	c.call(wire.CodeTapeWrite, &wire.TapeWriteRequest{DataOut: []byte("rec")}, &wire.TapeWriteReply{})
+	if r := cdbVia(c, wire.CodeTapeExecuteCdb, &wire.ScsiExecuteCdbRequest{Cdb: []byte{0x01, 0, 0, 0, 0, 0}}); r.Status != scsi.StatusGood {
+		t.Errorf("REWIND: status %#x sense % x", r.Status, r.ExtSense)
+	}
+	var st wire.TapeGetStateReply
+	if c.call(wire.CodeTapeGetState, &wire.TapeGetStateRequest{}, &st); st.FileNum != 0 || st.Blockno != 0 {
+		t.Errorf("after REWIND: file %d block %d", st.FileNum, st.Blockno)
+	}
+	// Medium access goes through TAPE_READ/WRITE: READ(6) is unsupported.
+	r = cdbVia(c, wire.CodeTapeExecuteCdb, &wire.ScsiExecuteCdbRequest{Flags: wire.ScsiDataIn, DataInLen: 512, Cdb: []byte{0x08, 0, 0, 2, 0, 0}})
+	if s, err := scsi.ParseSense(r.ExtSense); r.Status != scsi.StatusCheckCondition || err != nil || s.Key != scsi.IllegalRequest || s.ASC != 0x20 {
+		t.Errorf("READ(6): status %#x sense % x", r.Status, r.ExtSense)
+	}
+	// After MTIO OFF the drive is not ready.
+	mtio(t, c, wire.MtioOFF, 1, 0)
+	r = cdbVia(c, wire.CodeTapeExecuteCdb, tur)
+	if s, err := scsi.ParseSense(r.ExtSense); r.Status != scsi.StatusCheckCondition || err != nil || s.Key != scsi.NotReady || s.ASC != 0x3A {
+		t.Errorf("TEST UNIT READY after OFF: status %#x sense % x", r.Status, r.ExtSense)
 	}
 }
