@@ -18,9 +18,14 @@ type scsiDevice struct {
 	dev  scsi.Device
 }
 
+// deviceSerial is a device's unit serial number: the host id and the
+// device name, so that two ferry hosts never present the same serial (a DMA
+// would take them for one shared device).
+func deviceSerial(hostID, name string) string { return hostID + "-" + name }
+
 // changerIdentity is what INQUIRY reports for the NDMP-visible changer.
-func changerIdentity(name string) scsi.Identity {
-	return scsi.Identity{Vendor: "FERRY", Product: "VIRTUAL CHANGER", Revision: "0001", Serial: name}
+func changerIdentity(hostID, name string) scsi.Identity {
+	return scsi.Identity{Vendor: "FERRY", Product: "VIRTUAL CHANGER", Revision: "0001", Serial: deviceSerial(hostID, name)}
 }
 
 // scsiOpen opens the library's changer. A session has at most one device
@@ -35,7 +40,7 @@ func scsiOpen(s *session, r *wire.ScsiOpenRequest) wire.Body {
 	case !s.srv.claimChanger(s):
 		return errorReply(wire.ErrDeviceBusy)
 	}
-	s.scsi = &scsiDevice{name: r.Device, dev: smc.New(lib, changerIdentity(r.Device))}
+	s.scsi = &scsiDevice{name: r.Device, dev: smc.New(lib, changerIdentity(s.srv.host.hostID, r.Device))}
 	return errorReply(wire.ErrNone)
 }
 

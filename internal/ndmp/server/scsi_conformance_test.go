@@ -57,7 +57,7 @@ func TestScsiConformanceOverNDMP(t *testing.T) {
 	res[0], res[1] = 0xB8, 0x10 // READ ELEMENT STATUS, VOLTAG
 	binary.BigEndian.PutUint16(res[4:], 0xFFFF)
 	scsitest.Run(t, &ndmpDevice{c: c, code: wire.CodeScsiExecuteCdb}, scsitest.Expect{
-		Type: scsi.MediumChanger, Vendor: "FERRY", Product: "VIRTUAL CHANGER", Serial: "changer0",
+		Type: scsi.MediumChanger, Vendor: "FERRY", Product: "VIRTUAL CHANGER", Serial: deviceSerial(ts.host.hostID, "changer0"),
 		Alloc: []scsitest.AllocCDB{
 			{Name: "READ ELEMENT STATUS", CDB: res, Alloc: scsi.Field{Offset: 7, Size: 3}},
 			{Name: "MODE SENSE(6)", CDB: []byte{0x1A, 0x08, 0x3F, 0, 0, 0}, Alloc: scsi.Alloc6},
@@ -75,6 +75,6 @@ func TestTapeCdbConformance(t *testing.T) {
 		t.Fatal(e)
 	}
 	scsitest.Run(t, &ndmpDevice{c: c, code: wire.CodeTapeExecuteCdb}, scsitest.Expect{
-		Type: scsi.SequentialAccess, Vendor: "FERRY", Product: "VIRTUAL TAPE", Serial: "tape1",
+		Type: scsi.SequentialAccess, Vendor: "FERRY", Product: "VIRTUAL TAPE", Serial: deviceSerial(ts.host.hostID, "tape1"),
 	})
 }

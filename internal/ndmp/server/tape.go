@@ -128,7 +128,7 @@ func tapeExecuteCdb(s *session, r *wire.TapeExecuteCdbRequest) wire.Body {
 		return &wire.TapeExecuteCdbReply{Error: e}
 	}
 	if d.cdb == nil {
-		d.cdb = newTapeCDBDevice(d)
+		d.cdb = newTapeCDBDevice(d, s.srv.host.hostID)
 	}
 	return s.executeCDB(d.cdb, r)
 }

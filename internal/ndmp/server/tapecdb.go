@@ -22,11 +22,11 @@ const (
 // REWIND). Data moves through TAPE_READ, TAPE_WRITE and TAPE_MTIO, so the
 // medium-access CDBs (READ, WRITE, SPACE ...) are refused as unsupported
 // operation codes.
-func newTapeCDBDevice(u *tapeUnit) scsi.Device {
+func newTapeCDBDevice(u *tapeUnit, hostID string) scsi.Device {
 	t := scsi.NewTable(&scsi.Inquiry{
 		Type:      scsi.SequentialAccess,
 		Removable: true,
-		Identity:  scsi.Identity{Vendor: "FERRY", Product: "VIRTUAL TAPE", Revision: "0001", Serial: u.name},
+		Identity:  scsi.Identity{Vendor: "FERRY", Product: "VIRTUAL TAPE", Revision: "0001", Serial: deviceSerial(hostID, u.name)},
 		Versions:  []uint16{scsi.VersionSSC3},
 	})
 	t.Register(scsi.OpTestUnitReady, scsi.Op{Name: "TEST UNIT READY", Run: func(context.Context, *scsi.Command) error {
