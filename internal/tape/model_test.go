@@ -143,7 +143,15 @@ func TestModelLongTape(t *testing.T) {
 // runModel prefills the tape with records and filemarks, then applies
 // random operations to a Medium and to the model.
 func runModel(t *testing.T, path string, seed uint64, ops, prefill int) {
-	rng := rand.New(rand.NewPCG(seed, 99))
+	runModelWith(t, path, rand.New(rand.NewPCG(seed, 99)), ops, prefill)
+}
+
+// chooser picks the next random choice: a seeded generator in tests, the
+// fuzzer's bytes in FuzzModel.
+type chooser interface{ IntN(n int) int }
+
+// runModelWith is runModel driven by any chooser.
+func runModelWith(t *testing.T, path string, rng chooser, ops, prefill int) {
 	m := openRW(t, path)
 	d := &model{}
 	buf := make([]byte, 4096)
@@ -240,4 +248,30 @@ func runModel(t *testing.T, path string, seed uint64, ops, prefill int) {
 			t.Fatalf("op %d (%s): position %+v, want block %d file %d record %d (of %d)", i, what, p, b, f, r, len(d.objs))
 		}
 	}
+}
+
+// byteChooser turns fuzz input into choices; it yields zeros when spent.
+type byteChooser struct{ b []byte }
+
+func (c *byteChooser) IntN(n int) int {
+	if len(c.b) < 2 {
+		return 0
+	}
+	v := int(c.b[0])<<8 | int(c.b[1])
+	c.b = c.b[2:]
+	return v % n
+}
+
+// FuzzModel drives a tiny-segment cartridge and the model with operations
+// chosen by the fuzzer's bytes and fails on any difference: writes,
+// filemarks, reads, spacing, locates, rewinds and reopens in any order.
+func FuzzModel(f *testing.F) {
+	f.Add([]byte("\x00\x01\x00\x20\x00\x30\x00\x40\x00\x50\x00\x5a\x00\x62"))
+	f.Add([]byte("write write filemark read space locate reopen"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 600 {
+			return
+		}
+		runModelWith(t, newTinyCartridge(t, 1<<30), &byteChooser{data}, len(data)/3, 0)
+	})
 }
