@@ -66,8 +66,12 @@ func Open(dir string) (*Library, error) {
 	return OpenWith(dir, DefaultOptions())
 }
 
-// OpenWith is Open with the layout a fresh library gets.
+// OpenWith is Open with the layout a fresh library gets. A zero Capacity
+// means the default.
 func OpenWith(dir string, o Options) (*Library, error) {
+	if o.Capacity == 0 {
+		o.Capacity = DefaultOptions().Capacity
+	}
 	for _, d := range []string{dir, filepath.Join(dir, tapesDir), filepath.Join(dir, drivesDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
