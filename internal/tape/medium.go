@@ -89,7 +89,7 @@ func create(path string, m Meta, g geometry) error {
 
 // writeNewFile creates path exclusively with contents b, durably.
 func writeNewFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
