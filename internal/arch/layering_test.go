@@ -1,0 +1,95 @@
+package arch
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// A rule says that packages under From must not import packages matching
+// any of Deny (prefix match on import paths); "std+" as the only entry of
+// Allow means: nothing but the standard library and the listed ferry paths.
+type rule struct {
+	from    string
+	deny    []string
+	onlyStd bool
+	allow   []string // ferry packages an onlyStd package may still import
+	why     string
+}
+
+var rules = []rule{
+	{from: "ferry/internal/xdr", onlyStd: true, why: "wire codecs are pure"},
+	{from: "ferry/internal/ndmp/wire", onlyStd: true, allow: []string{"ferry/internal/xdr"}, why: "wire codecs are pure"},
+	{from: "ferry/internal/iscsi", onlyStd: true, why: "the PDU layer is pure (subpackages target and initiator are not under this exact path)"},
+	{from: "ferry/internal/tape", onlyStd: true, why: "the media model depends on nothing of ferry's"},
+	{from: "ferry/internal/changer", onlyStd: true, why: "the changer domain depends on nothing of ferry's"},
+	{from: "ferry/internal/scsi", deny: []string{"ferry/internal/iscsi", "ferry/internal/ndmp"}, why: "the SCSI core is transport-neutral"},
+	{from: "ferry/internal/format", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/catalog"}, why: "stream formats are reused outside NDMP"},
+	{from: "ferry/internal/fsmeta", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "file metadata is transport-neutral"},
+	{from: "ferry/internal/restore", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "restores are reused by the data manager"},
+	{from: "ferry/internal/catalog", deny: []string{"ferry/internal/ndmp/server", "ferry/internal/iscsi"}, why: "the catalog is a store, not a service"},
+	{from: "ferry/internal/", deny: []string{"ferry/cmd"}, why: "only cmd/ wires packages together"},
+}
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Standard   bool
+}
+
+func TestLayering(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Standard", "ferry/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	var pkgs []pkg
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	for _, p := range pkgs {
+		for _, r := range rules {
+			if !under(p.ImportPath, r.from) {
+				continue
+			}
+			for _, imp := range p.Imports {
+				if r.onlyStd && p.ImportPath == r.from && isFerry(imp) && !contains(r.allow, imp) {
+					t.Errorf("%s imports %s: %s", p.ImportPath, imp, r.why)
+				}
+				for _, d := range r.deny {
+					if under(imp, d) {
+						t.Errorf("%s imports %s: %s", p.ImportPath, imp, r.why)
+					}
+				}
+			}
+		}
+	}
+}
+
+// under reports whether path is pkg or below it (pkg ending in "/" matches
+// every package below).
+func under(path, pkg string) bool {
+	if strings.HasSuffix(pkg, "/") {
+		return strings.HasPrefix(path, pkg)
+	}
+	return path == pkg || strings.HasPrefix(path, pkg+"/")
+}
+
+func isFerry(path string) bool { return path == "ferry" || strings.HasPrefix(path, "ferry/") }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
