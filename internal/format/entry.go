@@ -61,9 +61,9 @@ type Entry struct {
 	// Sparse lists the data regions of a sparse Regular file in increasing, non-overlapping
 	// order; nil when the file is not sparse. Everything else is a hole.
 	Sparse []Segment
-	// Inode and Dev identify the file for file history and hard-link detection; they are
-	// not written to the stream.
-	Inode, Dev uint64
+	// Inode, Dev and Nlink identify the file for file history and hard-link detection;
+	// they are not written to the stream.
+	Inode, Dev, Nlink uint64
 }
 
 // DataSize is the number of data bytes the entry carries in the stream: the sum of the

@@ -1,0 +1,327 @@
+package fsmeta
+
+import (
+	"errors"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"ferry/internal/format"
+)
+
+// FS reads and writes file metadata under one root directory.
+type FS struct {
+	root   *os.Root
+	owners *Owners
+	// NumericOwner makes Apply use the entry's ids even when its names resolve.
+	NumericOwner bool
+}
+
+// New returns an FS for root, with owner names from /etc.
+func New(root *os.Root) *FS { return NewWithOwners(root, NewOwners("/etc")) }
+
+// NewWithOwners returns an FS that resolves names through o.
+func NewWithOwners(root *os.Root, o *Owners) *FS { return &FS{root: root, owners: o} }
+
+// Owners returns the FS's name cache.
+func (fs *FS) Owners() *Owners { return fs.owners }
+
+// Dir is an open directory under an FS's root; operations on its entries cost no
+// path walk. Close it when done.
+type Dir struct {
+	fs   *FS
+	f    *os.File
+	name string // relative to the root, "." for the root itself
+}
+
+// OpenDir opens the directory name (relative to the root; "." for the root). Symlinks
+// on the way are followed only while they stay inside the root.
+func (fs *FS) OpenDir(name string) (*Dir, error) {
+	f, err := fs.root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{fs: fs, f: f, name: path.Clean(name)}, nil
+}
+
+// Close closes the directory.
+func (d *Dir) Close() error { return d.f.Close() }
+
+// Name returns the directory's path relative to the root.
+func (d *Dir) Name() string { return d.name }
+
+// File returns the open directory, e.g. to read its entries.
+func (d *Dir) File() *os.File { return d.f }
+
+func (d *Dir) fd() int { return int(d.f.Fd()) }
+
+// procPath names base inside the directory through /proc, for the l*xattr calls that
+// have no *at form; the directory part is the open descriptor, so nothing is re-walked.
+func (d *Dir) procPath(base string) string {
+	return "/proc/self/fd/" + strconv.Itoa(d.fd()) + "/" + base
+}
+
+// join gives base's path relative to the root.
+func (d *Dir) join(base string) string {
+	if d.name == "." {
+		return base
+	}
+	return d.name + "/" + base
+}
+
+// Lstat reads the metadata of name (relative to the root) without following it.
+func (fs *FS) Lstat(name string) (*format.Entry, error) {
+	d, base, err := fs.parent(name)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	e, err := d.Lstat(base)
+	if e != nil {
+		e.Name = path.Clean(name)
+	}
+	return e, err
+}
+
+// parent opens name's parent directory and returns it with the final component.
+func (fs *FS) parent(name string) (*Dir, string, error) {
+	name = path.Clean(name)
+	if name == "." || name == "/" || strings.HasPrefix(name, "../") || name == ".." {
+		d, err := fs.OpenDir(".")
+		return d, ".", err
+	}
+	dir, base := path.Split(name)
+	if dir == "" {
+		dir = "."
+	}
+	d, err := fs.OpenDir(dir)
+	return d, base, err
+}
+
+// Lstat reads the metadata of base, an entry of d, without following it. When some
+// items could not be read it returns the entry together with an *Error naming them.
+func (d *Dir) Lstat(base string) (*format.Entry, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(d.fd(), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return nil, &os.PathError{Op: "lstat", Path: d.join(base), Err: err}
+	}
+	e := d.fs.fromStat(&st)
+	e.Name = d.join(base)
+	if base == "." {
+		e.Name = d.name
+	}
+	c := collector{name: e.Name, op: "read"}
+	if e.Type == format.Symlink {
+		target, err := readlinkat(d.fd(), base)
+		c.add("symlink target", err)
+		e.Linkname = target
+	}
+	d.readXattrs(base, e, &c)
+	if e.Type == format.Regular && st.Blocks*512 < st.Size {
+		c.add("sparse map", d.sparse(base, e))
+	}
+	return e, c.err()
+}
+
+// fromStat fills the fields lstat gives.
+func (fs *FS) fromStat(st *unix.Stat_t) *format.Entry {
+	e := &format.Entry{
+		Type:       typeOf(st.Mode),
+		Mode:       st.Mode & 07777,
+		UID:        int(st.Uid),
+		GID:        int(st.Gid),
+		ModTime:    time.Unix(st.Mtim.Unix()),
+		AccessTime: time.Unix(st.Atim.Unix()),
+		ChangeTime: time.Unix(st.Ctim.Unix()),
+		Inode:      st.Ino,
+		Dev:        st.Dev,
+		Nlink:      uint64(st.Nlink),
+	}
+	e.Uname, e.Gname = fs.owners.User(e.UID), fs.owners.Group(e.GID)
+	switch e.Type {
+	case format.Regular:
+		e.Size = st.Size
+	case format.CharDevice, format.BlockDevice:
+		e.DevMajor, e.DevMinor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	}
+	return e
+}
+
+func typeOf(mode uint32) format.Type {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return format.Dir
+	case unix.S_IFLNK:
+		return format.Symlink
+	case unix.S_IFIFO:
+		return format.FIFO
+	case unix.S_IFCHR:
+		return format.CharDevice
+	case unix.S_IFBLK:
+		return format.BlockDevice
+	case unix.S_IFREG:
+		return format.Regular
+	}
+	return 0 // sockets and unknown kinds: the caller skips them
+}
+
+func readlinkat(dirfd int, base string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dirfd, base, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
+
+// readXattrs lists and reads base's xattrs; ACLs also become text.
+func (d *Dir) readXattrs(base string, e *format.Entry, c *collector) {
+	p := d.procPath(base)
+	names, err := listXattrs(p)
+	if err != nil {
+		if !errors.Is(err, unix.ENOTSUP) {
+			c.add("xattr list", err)
+		}
+		return
+	}
+	for _, name := range names {
+		v, err := getXattr(p, name)
+		if err != nil {
+			c.add("xattr "+name, err)
+			continue
+		}
+		if e.Xattrs == nil {
+			e.Xattrs = make(map[string][]byte, len(names))
+		}
+		e.Xattrs[name] = v
+		d.aclText(name, v, e, c)
+	}
+}
+
+// aclText decodes an ACL xattr into the entry's text fields.
+func (d *Dir) aclText(name string, v []byte, e *format.Entry, c *collector) {
+	if name != XattrACLAccess && name != XattrACLDefault {
+		return
+	}
+	text, err := DecodeACL(v, d.fs.owners)
+	if err != nil {
+		c.add("acl "+name, err)
+		return
+	}
+	if name == XattrACLAccess {
+		e.ACLAccess = text
+	} else {
+		e.ACLDefault = text
+	}
+}
+
+func listXattrs(p string) ([]string, error) {
+	buf := make([]byte, 1024)
+	for {
+		n, err := unix.Llistxattr(p, buf)
+		if errors.Is(err, unix.ERANGE) {
+			sz, err2 := unix.Llistxattr(p, nil)
+			if err2 != nil {
+				return nil, err2
+			}
+			buf = make([]byte, sz+1024)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var names []string
+		for _, s := range strings.Split(string(buf[:n]), "\x00") {
+			if s != "" {
+				names = append(names, s)
+			}
+		}
+		return names, nil
+	}
+}
+
+func getXattr(p, name string) ([]byte, error) {
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Lgetxattr(p, name, buf)
+		if errors.Is(err, unix.ERANGE) {
+			sz, err2 := unix.Lgetxattr(p, name, nil)
+			if err2 != nil {
+				return nil, err2
+			}
+			buf = make([]byte, sz+256)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:n:n], nil
+	}
+}
+
+// sparse opens base (without following it) and maps its data regions.
+func (d *Dir) sparse(base string, e *format.Entry) error {
+	f, err := d.Open(base)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	segs, err := SparseMap(f, e.Size)
+	if err == nil {
+		e.Sparse = segs
+	}
+	return err
+}
+
+// Open opens base, a regular file of d, for reading: never through a symlink, and
+// with O_NOATIME where the process may, so a backup leaves access times as they were.
+func (d *Dir) Open(base string) (*os.File, error) {
+	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
+	fd, err := unix.Openat(d.fd(), base, flags|unix.O_NOATIME, 0)
+	if err == unix.EPERM {
+		fd, err = unix.Openat(d.fd(), base, flags, 0)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: d.join(base), Err: err}
+	}
+	return os.NewFile(uintptr(fd), d.join(base)), nil
+}
+
+// SparseMap returns the data regions of f (size bytes long) by SEEK_DATA/SEEK_HOLE,
+// rounded out to 512-byte blocks as the stream needs them (format.AlignSegments). A
+// file system without hole support reports one region covering the file. f's offset
+// is left at 0.
+func SparseMap(f *os.File, size int64) ([]format.Segment, error) {
+	fd := int(f.Fd())
+	segs := []format.Segment{}
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, err
+		}
+		hole = min(hole, size)
+		if hole > data {
+			segs = append(segs, format.Segment{Offset: data, Length: hole - data})
+		}
+		off = hole
+	}
+	if _, err := unix.Seek(fd, 0, 0); err != nil {
+		return nil, err
+	}
+	return format.AlignSegments(segs, size), nil
+}

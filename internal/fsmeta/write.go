@@ -1,0 +1,123 @@
+package fsmeta
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"ferry/internal/format"
+)
+
+// Apply sets the metadata of name (relative to the root) from e, without following
+// name if it is a symlink: owner, mode, xattrs, ACLs and times, in that order (chown
+// clears setuid bits, and ACLs and mode share the group bits). Every item that could
+// not be set is listed in the returned *Error; the others are still set.
+func (fs *FS) Apply(name string, e *format.Entry) error {
+	d, base, err := fs.parent(name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Apply(base, e)
+}
+
+// Apply sets the metadata of base, an entry of d, from e (see FS.Apply).
+func (d *Dir) Apply(base string, e *format.Entry) error {
+	c := collector{name: d.join(base), op: "restore"}
+	c.add("owner", d.chown(base, e))
+	if e.Type != format.Symlink {
+		c.add("mode", unix.Fchmodat(d.fd(), base, e.Mode&07777, 0))
+	}
+	d.setXattrs(base, e, &c)
+	if e.Type != format.Symlink {
+		d.setACL(base, XattrACLAccess, e.ACLAccess, &c)
+		if e.Type == format.Dir {
+			d.setACL(base, XattrACLDefault, e.ACLDefault, &c)
+		}
+	}
+	c.add("times", d.setTimes(base, e))
+	return c.err()
+}
+
+// chown sets the owner by name where the name resolves (as tar does), else by id.
+func (d *Dir) chown(base string, e *format.Entry) error {
+	uid, gid := e.UID, e.GID
+	if !d.fs.NumericOwner {
+		if id, ok := d.fs.owners.UserID(e.Uname); ok && e.Uname != "" {
+			uid = id
+		}
+		if id, ok := d.fs.owners.GroupID(e.Gname); ok && e.Gname != "" {
+			gid = id
+		}
+	}
+	return unix.Fchownat(d.fd(), base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// setXattrs sets every xattr; the binary ACL attributes are left to setACL when the
+// entry carries ACL text, which is resolved by name like the owner.
+func (d *Dir) setXattrs(base string, e *format.Entry, c *collector) {
+	p := d.procPath(base)
+	for k, v := range e.Xattrs {
+		if (k == XattrACLAccess && e.ACLAccess != "") || (k == XattrACLDefault && e.ACLDefault != "") {
+			continue
+		}
+		c.add("xattr "+k, unix.Lsetxattr(p, k, v, 0))
+	}
+}
+
+// setACL sets one ACL from its text form.
+func (d *Dir) setACL(base, xattr, text string, c *collector) {
+	if text == "" {
+		return
+	}
+	b, err := EncodeACL(text, d.fs.owners)
+	if err == nil {
+		err = unix.Lsetxattr(d.procPath(base), xattr, b, 0)
+	}
+	c.add("acl "+xattr, err)
+}
+
+// setTimes sets atime and mtime with nanoseconds; a zero time is left as it is.
+func (d *Dir) setTimes(base string, e *format.Entry) error {
+	ts := []unix.Timespec{timespec(e.AccessTime), timespec(e.ModTime)}
+	return unix.UtimesNanoAt(d.fd(), base, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func timespec(t time.Time) unix.Timespec {
+	if t.IsZero() {
+		return unix.Timespec{Nsec: unix.UTIME_OMIT}
+	}
+	return unix.NsecToTimespec(t.UnixNano())
+}
+
+// Mknod creates name (relative to the root) as the FIFO or device node e describes,
+// with e's permission bits (umask aside; Apply sets them exactly).
+func (fs *FS) Mknod(name string, e *format.Entry) error {
+	d, base, err := fs.parent(name)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Mknod(base, e)
+}
+
+// Mknod creates base in d as the FIFO or device node e describes.
+func (d *Dir) Mknod(base string, e *format.Entry) error {
+	var kind uint32
+	switch e.Type {
+	case format.FIFO:
+		kind = unix.S_IFIFO
+	case format.CharDevice:
+		kind = unix.S_IFCHR
+	case format.BlockDevice:
+		kind = unix.S_IFBLK
+	default:
+		return fmt.Errorf("%w: mknod of a %s", ErrType, e.Type)
+	}
+	dev := int(unix.Mkdev(e.DevMajor, e.DevMinor))
+	if err := unix.Mknodat(d.fd(), base, kind|(e.Mode&0777), dev); err != nil {
+		return fmt.Errorf("fsmeta: mknod %q: %w", d.join(base), err)
+	}
+	return nil
+}
