@@ -325,3 +325,13 @@ func SparseMap(f *os.File, size int64) ([]format.Segment, error) {
 	}
 	return format.AlignSegments(segs, size), nil
 }
+
+// OpenDir opens base, a subdirectory of d, without following a symlink.
+func (d *Dir) OpenDir(base string) (*Dir, error) {
+	fd, err := unix.Openat(d.fd(), base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: d.join(base), Err: err}
+	}
+	name := d.join(base)
+	return &Dir{fs: d.fs, f: os.NewFile(uintptr(fd), name), name: name}, nil
+}
