@@ -1,0 +1,156 @@
+package ssc_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"ferry/internal/changer"
+	"ferry/internal/library"
+	"ferry/internal/scsi"
+	"ferry/internal/scsi/scsitest"
+	"ferry/internal/scsi/ssc"
+	"ferry/internal/scsi/ssc/ssctest"
+	"ferry/internal/tape"
+)
+
+// newLibrary makes a library with two drives (tape0 loaded, tape1 empty
+// after a move) in a temporary directory.
+func newLibrary(t testing.TB, capacity int64) *library.Library {
+	t.Helper()
+	lib, err := library.OpenWith(filepath.Join(t.TempDir(), "library"), library.Options{
+		Drives: []string{"tape0", "tape1"}, Slots: 3, ImportExport: 1,
+		Capacity: capacity, Prefix: "T", Suffix: "L8",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lib.Close() })
+	return lib
+}
+
+// emptyDrive moves the drive's cartridge to the empty mail slot.
+func emptyDrive(t testing.TB, lib *library.Library, drive string) {
+	t.Helper()
+	els, err := lib.Elements()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src, dst uint16
+	for _, e := range els {
+		if e.Drive == drive {
+			src = e.Address
+		}
+		if e.Type == changer.ImportExport && !e.Full {
+			dst = e.Address
+		}
+	}
+	if err := lib.Move(src, dst); err != nil {
+		t.Fatalf("move %#x to %#x: %v", src, dst, err)
+	}
+}
+
+func TestSPCConformance(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	dev := ssc.New(lib, "tape0", ssc.Identity{})
+	scsitest.Run(t, dev, scsitest.Expect{
+		Type: scsi.SequentialAccess, Vendor: "FERRY", Product: "VIRTUAL TAPE", Serial: "tape0",
+		NotReady: true,
+		Alloc: []scsitest.AllocCDB{
+			{Name: "MODE SENSE(6)", CDB: []byte{0x1A, 0, 0x3F, 0, 0, 0}, Alloc: scsi.Alloc6},
+			{Name: "MODE SENSE(10)", CDB: []byte{0x5A, 0, 0x3F, 0, 0, 0, 0, 0, 0, 0}, Alloc: scsi.Alloc10},
+			{Name: "LOG SENSE", CDB: []byte{0x4D, 0, 0x4C, 0, 0, 0, 0, 0, 0, 0}, Alloc: scsi.Alloc10},
+			{Name: "REPORT DENSITY SUPPORT", CDB: []byte{0x44, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Alloc: scsi.Alloc10},
+			{Name: "READ ATTRIBUTE", CDB: []byte{0x8C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, Alloc: scsi.Field{Offset: 10, Size: 4}},
+			{Name: "READ POSITION extended", CDB: []byte{0x34, 8, 0, 0, 0, 0, 0, 0, 0, 0}, Alloc: scsi.Alloc10},
+		},
+	})
+}
+
+func TestSSCConformance(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	ssctest.Run(t, ssc.New(lib, "tape0", ssc.Identity{}), ssctest.Config{})
+}
+
+func TestEndOfMedium(t *testing.T) {
+	lib := newLibrary(t, 16<<20) // early warning 1%: 160 KiB
+	ssctest.RunEndOfMedium(t, ssc.New(lib, "tape0", ssc.Identity{}), 400)
+}
+
+func TestWriteProtected(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	path, err := lib.CartridgePath("T004L8") // the first drive's cartridge
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tape.SetWriteProtected(path, true); err != nil {
+		t.Fatal(err)
+	}
+	ssctest.RunWriteProtected(t, ssc.New(lib, "tape0", ssc.Identity{}))
+}
+
+func TestNoMedium(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	emptyDrive(t, lib, "tape1")
+	ssctest.RunNoMedium(t, ssc.New(lib, "tape1", ssc.Identity{}))
+}
+
+// TestSharedWithNDMP checks the drive-sharing rule: the LU holds the drive
+// while the tape is away from BOT or removal is prevented, and OpenDrive
+// (what NDMP TAPE_OPEN calls) gets ErrDeviceBusy meanwhile; while another
+// user holds the drive the LU answers RESERVATION CONFLICT.
+func TestSharedWithNDMP(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	dev := ssc.New(lib, "tape0", ssc.Identity{})
+	exec := func(cdb, data []byte) error {
+		return dev.Execute(context.Background(), &scsi.Command{CDB: cdb, DataOut: data})
+	}
+	busy := func(want bool) {
+		t.Helper()
+		m, err := lib.OpenDrive("tape0", true)
+		if got := errors.Is(err, library.ErrDeviceBusy); got != want {
+			t.Fatalf("OpenDrive: %v, want busy=%v", err, want)
+		}
+		if err == nil {
+			lib.CloseDrive("tape0", m)
+		}
+	}
+	busy(false)
+	if err := exec([]byte{0x0A, 0, 0, 0, 4, 0}, []byte("abcd")); err != nil {
+		t.Fatal(err)
+	}
+	busy(true)
+	if err := exec([]byte{0x01, 0, 0, 0, 0, 0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	busy(false)
+	if err := exec([]byte{0x1E, 0, 0, 0, 1, 0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	busy(true)
+	if err := exec([]byte{0x1E, 0, 0, 0, 0, 0}, nil); err != nil {
+		t.Fatal(err)
+	}
+	busy(false)
+
+	m, err := lib.OpenDrive("tape0", false) // an NDMP session opens the drive
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = exec([]byte{0x08, 0, 0, 0, 4, 0}, nil)
+	if st, _ := scsi.StatusOf(err); st != scsi.StatusReservationConflict {
+		t.Fatalf("READ while NDMP holds the drive: %v, want RESERVATION CONFLICT", err)
+	}
+	if err := lib.CloseDrive("tape0", m); err != nil {
+		t.Fatal(err)
+	}
+	cmd := &scsi.Command{CDB: []byte{0x08, 0, 0, 0, 4, 0}}
+	if err := dev.Execute(context.Background(), cmd); err != nil || string(cmd.DataIn) != "abcd" {
+		t.Fatalf("READ after NDMP closed: %q, %v", cmd.DataIn, err)
+	}
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	busy(false)
+}
