@@ -120,17 +120,30 @@ func (d *Device) read(m *tape.Medium, cmd *scsi.Command, x transfer) error {
 // length got, or err (SSC-3 4.2.4-4.2.6). In fixed mode the residue counts
 // blocks not read; in variable mode bytes.
 func (d *Device) readSense(err error, x transfer, i, got int64) error {
+	if err != nil {
+		return d.readErrorSense(err, x, i)
+	}
+	return d.lengthSense(x, i, got)
+}
+
+// readErrorSense reports a READ that met a filemark, end of data, a
+// longer record or a damaged medium.
+func (d *Device) readErrorSense(err error, x transfer, i int64) error {
 	var rle *tape.RecordLengthError
 	switch {
 	case errors.As(err, &rle):
-		got = int64(rle.Len)
+		return d.lengthSense(x, i, int64(rle.Len))
 	case errors.Is(err, tape.ErrFilemark):
 		return filemarkSense(x.n - i)
 	case errors.Is(err, tape.ErrEndOfData):
 		return endOfDataSense(x.n-i, true)
-	case err != nil:
-		return d.mediumSense(err)
 	}
+	return d.mediumSense(err)
+}
+
+// lengthSense reports a READ of a got-byte record: ILI unless the length
+// was asked for, or SILI suppresses it.
+func (d *Device) lengthSense(x transfer, i, got int64) error {
 	if x.fixed {
 		if got == x.bs {
 			return nil
