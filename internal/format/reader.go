@@ -79,9 +79,6 @@ func (r *Reader) Next() (*Entry, error) {
 
 // fail records a sticky error; a clean end is sticky too.
 func (r *Reader) fail(err error) error {
-	if err == io.EOF && r.hdrOff != r.off {
-		err = io.ErrUnexpectedEOF
-	}
 	r.err = err
 	r.cur = nil
 	return err
@@ -141,6 +138,9 @@ func (r *Reader) readEntry() (*Entry, error) {
 	r.hdrOff = r.off
 	for {
 		if err := r.readBlock(); err != nil {
+			if err == io.EOF && r.off != r.hdrOff {
+				err = io.ErrUnexpectedEOF // extended headers without their file
+			}
 			return nil, err
 		}
 		if r.blk.isZero() {

@@ -36,7 +36,7 @@ func BuildTree(dir string, spec Spec, logf func(string, ...any)) (Spec, error) {
 	defer root.Close()
 	b := builder{root: root, logf: logf, acls: probeACL(dir), buf: make([]byte, 1<<20)}
 	var made Spec
-	for _, n := range spec {
+	for _, n := range withParents(spec) {
 		ok, err := b.create(n)
 		if err != nil {
 			return nil, fmt.Errorf("create %q: %w", n.Path, err)
@@ -51,6 +51,30 @@ func BuildTree(dir string, spec Spec, logf func(string, ...any)) (Spec, error) {
 		}
 	}
 	return made, nil
+}
+
+// withParents adds a Dir node for every parent directory the spec does not list, so
+// every directory gets the spec's times and modes.
+func withParents(spec Spec) Spec {
+	seen := map[string]bool{".": true}
+	for _, n := range spec {
+		if n.Type == format.Dir {
+			seen[n.Path] = true
+		}
+	}
+	out := make(Spec, 0, len(spec))
+	for _, n := range spec {
+		var missing []string
+		for d := path.Dir(n.Path); !seen[d]; d = path.Dir(d) {
+			seen[d] = true
+			missing = append(missing, d)
+		}
+		for i := len(missing) - 1; i >= 0; i-- {
+			out = append(out, Node{Path: missing[i], Type: format.Dir})
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 type builder struct {

@@ -19,7 +19,8 @@ import (
 
 // Options relaxes Compare.
 type Options struct {
-	// Atime also compares access times (GNU tar does not restore them).
+	// Atime also compares access times (GNU tar does not restore them). Symlinks'
+	// access times are never compared: reading a link (even by Diff) sets them.
 	Atime bool
 	// SkipOwner ignores owners (a restore without privilege).
 	SkipOwner bool
@@ -101,7 +102,7 @@ func compareNode(p string, x, y *node, opts Options) []string {
 		if !a.ModTime.Equal(b.ModTime) {
 			diff("mtime", a.ModTime.UnixNano(), b.ModTime.UnixNano())
 		}
-		if opts.Atime && a.Type != format.Dir && !a.AccessTime.Equal(b.AccessTime) {
+		if opts.Atime && a.Type != format.Dir && a.Type != format.Symlink && !a.AccessTime.Equal(b.AccessTime) {
 			diff("atime", a.AccessTime.UnixNano(), b.AccessTime.UnixNano())
 		}
 	}

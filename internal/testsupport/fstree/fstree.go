@@ -9,6 +9,7 @@
 package fstree
 
 import (
+	"strings"
 	"time"
 
 	"ferry/internal/format"
@@ -53,4 +54,16 @@ func (s Spec) Bytes() int64 {
 		}
 	}
 	return n
+}
+
+// Without returns the spec minus the nodes whose path starts with prefix (e.g.
+// "deep/" for tools such as GNU tar that cannot create paths beyond PATH_MAX).
+func (s Spec) Without(prefix string) Spec {
+	out := make(Spec, 0, len(s))
+	for _, n := range s {
+		if !strings.HasPrefix(n.Path, prefix) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
