@@ -1,0 +1,307 @@
+package target
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ferry/internal/iscsi"
+)
+
+// conn is one TCP connection. Its reader goroutine (serve) owns login,
+// the task table's Data-Out state and the R2T bookkeeping; workers
+// execute commands and write their responses under wmu.
+type conn struct {
+	t   *Target
+	nc  net.Conn
+	r   *iscsi.Reader
+	pdu iscsi.PDU
+
+	wmu     sync.Mutex
+	w       *iscsi.Writer
+	statSN  uint32
+	writers atomic.Int32
+	hdr     iscsi.BHS // scratch header, under wmu
+
+	sess    *session
+	cid     uint16
+	params  iscsi.Params
+	maxSend int // the peer's MaxRecvDataSegmentLength
+
+	tmu     sync.Mutex
+	tcond   *sync.Cond
+	tasks   map[uint32]*task // live SCSI tasks by ITT
+	free    []*task
+	waiting int // goroutines waiting on tcond
+
+	work    chan *task
+	workers sync.WaitGroup
+	nextTTT uint32
+	stopped atomic.Bool
+	closing bool // logout answered: end after this PDU
+	text    []byte
+}
+
+func newConn(t *Target, nc net.Conn) *conn {
+	c := &conn{t: t, nc: nc, r: iscsi.NewReader(nc), w: iscsi.NewWriter(nc),
+		tasks: map[uint32]*task{}}
+	c.tcond = sync.NewCond(&c.tmu)
+	c.r.MaxData = 64 << 10 // login PDUs; raised to the negotiated size after
+	return c
+}
+
+// stop makes the reader return at its next read; running commands still
+// answer before the connection closes.
+func (c *conn) stop() {
+	c.stopped.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	if err := c.runLogin(); err != nil {
+		c.logErr("login", err)
+		return
+	}
+	if c.stopped.Load() {
+		c.nc.SetReadDeadline(time.Now())
+	}
+	err := c.loop()
+	c.finish(err)
+}
+
+// loop reads and handles PDUs until the connection ends.
+func (c *conn) loop() error {
+	for !c.closing {
+		if err := c.r.Read(&c.pdu); err != nil {
+			if errors.Is(err, iscsi.ErrDataDigest) {
+				c.reject(iscsi.RejectDataDigest)
+			}
+			return err
+		}
+		if err := c.handle(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish waits for the workers, then leaves the session.
+func (c *conn) finish(err error) {
+	if err != nil && !c.stopped.Load() {
+		// The initiator is gone: nobody will read the answers.
+		c.abortTasks(func(*task) bool { return true })
+		c.logErr("connection", err)
+	}
+	close(c.work)
+	c.workers.Wait()
+	c.lockW()
+	c.unlockW()
+	c.t.removeConn(c.sess, c)
+}
+
+func (c *conn) logErr(what string, err error) {
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+		return
+	}
+	c.t.log.Info("iscsi "+what+" ended", "remote", c.nc.RemoteAddr().String(), "err", err)
+}
+
+// enterFullFeature creates or joins the session at the end of login.
+func (c *conn) enterFullFeature(l *login) {
+	c.cid = l.req.CID
+	s := l.join
+	if s == nil {
+		s = newSession(c.t, l.req.ISID, l.initiator, l.discovery, l.params, l.req.CmdSN)
+		c.t.addSession(s)
+	}
+	c.params = l.params
+	if l.join != nil {
+		c.params = s.params
+		c.params.HeaderDigest, c.params.DataDigest = l.params.HeaderDigest, l.params.DataDigest
+		c.params.PeerMaxRecvDataSegmentLength = l.params.PeerMaxRecvDataSegmentLength
+	}
+	s.mu.Lock()
+	if old := s.conns[c.cid]; old != nil {
+		old.stop() // connection reinstatement
+	}
+	s.conns[c.cid] = c
+	s.mu.Unlock()
+	c.sess = s
+}
+
+// activate switches on digests and the negotiated sizes, and starts the
+// workers, once the final login response is out.
+func (c *conn) activate() {
+	d := iscsi.Digests{Header: c.params.HeaderDigest, Data: c.params.DataDigest}
+	c.r.Digests, c.w.Digests = d, d
+	c.r.MaxData = int(c.t.cfg.MaxRecvDataSegmentLength)
+	c.maxSend = int(c.params.PeerMaxRecvDataSegmentLength)
+	if c.maxSend < 512 {
+		c.maxSend = 512
+	}
+	c.work = make(chan *task, c.t.cfg.QueueDepth)
+	for range c.t.cfg.Workers {
+		c.workers.Add(1)
+		go func() {
+			defer c.workers.Done()
+			for k := range c.work {
+				c.execute(k)
+			}
+		}()
+	}
+}
+
+// handle dispatches one full feature phase PDU.
+func (c *conn) handle() error {
+	op := c.pdu.BHS.Opcode()
+	if c.sess.discovery && op != iscsi.OpTextReq && op != iscsi.OpLogoutReq && op != iscsi.OpNOPOut {
+		return c.reject(iscsi.RejectProtocolError)
+	}
+	switch op {
+	case iscsi.OpSCSICommand:
+		return c.scsiCommand()
+	case iscsi.OpDataOut:
+		return c.dataOut()
+	case iscsi.OpNOPOut:
+		return c.nopOut()
+	case iscsi.OpTaskMgmt:
+		return c.taskMgmt()
+	case iscsi.OpTextReq:
+		return c.textReq()
+	case iscsi.OpLogoutReq:
+		return c.logoutReq()
+	case iscsi.OpLoginReq:
+		return c.reject(iscsi.RejectProtocolError)
+	}
+	return c.reject(iscsi.RejectNotSupported)
+}
+
+// lockW takes the write side; unlockW flushes unless another writer is
+// waiting, so responses that finish together share one write.
+func (c *conn) lockW() {
+	c.writers.Add(1)
+	c.wmu.Lock()
+}
+
+func (c *conn) unlockW() error {
+	var err error
+	if c.writers.Add(-1) == 0 {
+		err = c.w.Flush()
+	}
+	c.wmu.Unlock()
+	return err
+}
+
+// reject answers the current PDU with a Reject carrying its header.
+func (c *conn) reject(reason uint8) error {
+	c.lockW()
+	exp, max := c.sess.window()
+	r := iscsi.Reject{Reason: reason, StatSN: c.statSN, ExpCmdSN: exp, MaxCmdSN: max}
+	c.statSN++
+	r.Encode(&c.hdr)
+	c.w.Write(&c.hdr, c.pdu.BHS[:])
+	return c.unlockW()
+}
+
+// nopOut answers a ping; a NOP-Out answering the target's ping (ITT
+// 0xffffffff) needs nothing.
+func (c *conn) nopOut() error {
+	n := iscsi.DecodeNOPOut(&c.pdu.BHS)
+	if n.ITT == 0xFFFFFFFF {
+		return nil
+	}
+	if n.TTT != 0xFFFFFFFF {
+		return c.reject(iscsi.RejectProtocolError)
+	}
+	if !c.sess.acceptCmdSN(n.CmdSN, n.Immediate) {
+		return nil
+	}
+	data := c.pdu.Data
+	if len(data) > c.maxSend {
+		data = data[:c.maxSend]
+	}
+	c.lockW()
+	exp, max := c.sess.window()
+	in := iscsi.NOPIn{LUN: n.LUN, ITT: n.ITT, TTT: 0xFFFFFFFF, StatSN: c.statSN, ExpCmdSN: exp, MaxCmdSN: max}
+	c.statSN++
+	in.Encode(&c.hdr)
+	c.w.Write(&c.hdr, data)
+	return c.unlockW()
+}
+
+// logoutReq waits for the connection's tasks, answers, and ends the
+// connection (or the session).
+func (c *conn) logoutReq() error {
+	l := iscsi.DecodeLogoutReq(&c.pdu.BHS)
+	c.sess.acceptCmdSN(l.CmdSN, l.Immediate)
+	resp := uint8(0)
+	var others []*conn
+	switch l.Reason {
+	case iscsi.LogoutSession:
+		for _, o := range c.sess.connList() {
+			if o != c {
+				others = append(others, o)
+			}
+		}
+		c.closing = true
+	case iscsi.LogoutConnection:
+		if l.CID == c.cid {
+			c.closing = true
+		} else if o := c.sess.connByCID(l.CID); o != nil {
+			others = append(others, o)
+		} else {
+			resp = 1
+		}
+	default:
+		resp = 2 // connection recovery needs ERL 2
+	}
+	c.waitTasks()
+	for _, o := range others {
+		o.stop()
+	}
+	c.lockW()
+	exp, max := c.sess.window()
+	r := iscsi.LogoutResp{Response: resp, ITT: l.ITT, StatSN: c.statSN, ExpCmdSN: exp, MaxCmdSN: max}
+	c.statSN++
+	r.Encode(&c.hdr)
+	c.w.Write(&c.hdr, nil)
+	return c.unlockW()
+}
+
+// waitTasks waits until the connection has no task executing.
+func (c *conn) waitTasks() {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	for {
+		busy := false
+		for itt, k := range c.tasks {
+			if k.state == taskData {
+				delete(c.tasks, itt) // never dispatched: drop it
+				c.free = append(c.free, k)
+				c.sess.inflight.Add(-1)
+				continue
+			}
+			busy = true
+		}
+		if !busy {
+			return
+		}
+		c.waiting++
+		c.tcond.Wait()
+		c.waiting--
+	}
+}
+
+func (s *session) connByCID(cid uint16) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns[cid]
+}

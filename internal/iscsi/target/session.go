@@ -1,0 +1,242 @@
+package target
+
+import (
+	"encoding/hex"
+	"sync"
+	"sync/atomic"
+
+	"ferry/internal/iscsi"
+	"ferry/internal/scsi"
+)
+
+// session is one iSCSI session: its CmdSN window, its connections and one
+// scsi.Nexus per logical unit (the I_T_L nexus that carries unit
+// attentions).
+type session struct {
+	t         *Target
+	tsih      uint16
+	isid      [6]byte
+	initiator string
+	nexusID   string // "iqn...,i,0x<ISID>": scsi.Command.Initiator
+	discovery bool
+	params    iscsi.Params
+	depth     uint32
+
+	mu       sync.Mutex
+	expCmdSN uint32
+	maxCmdSN uint32
+	ahead    map[uint32]struct{} // CmdSNs received beyond expCmdSN
+	conns    map[uint16]*conn
+	inflight atomic.Int32
+
+	umu   sync.RWMutex
+	units map[uint64]*scsi.Nexus
+}
+
+func newSession(t *Target, isid [6]byte, initiator string, discovery bool, p iscsi.Params, cmdSN uint32) *session {
+	s := &session{
+		t: t, isid: isid, initiator: initiator, discovery: discovery, params: p,
+		depth:    uint32(t.cfg.QueueDepth),
+		nexusID:  initiator + ",i,0x" + hex.EncodeToString(isid[:]),
+		expCmdSN: cmdSN, ahead: map[uint32]struct{}{},
+		conns: map[uint16]*conn{}, units: map[uint64]*scsi.Nexus{},
+	}
+	s.maxCmdSN = cmdSN + s.depth - 1
+	return s
+}
+
+// serialLess compares sequence numbers with RFC 1982 arithmetic.
+func serialLess(a, b uint32) bool { return int32(a-b) < 0 }
+
+// acceptCmdSN checks a command's CmdSN against the window and advances
+// ExpCmdSN. Immediate commands do not advance it.
+func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if immediate {
+		return true
+	}
+	if sn == s.expCmdSN {
+		s.expCmdSN++
+		for {
+			if _, ok := s.ahead[s.expCmdSN]; !ok {
+				break
+			}
+			delete(s.ahead, s.expCmdSN)
+			s.expCmdSN++
+		}
+		return true
+	}
+	if serialLess(s.expCmdSN, sn) && !serialLess(s.maxCmdSN, sn) {
+		if _, dup := s.ahead[sn]; dup {
+			return false
+		}
+		s.ahead[sn] = struct{}{}
+		return true
+	}
+	return false
+}
+
+// window returns ExpCmdSN and MaxCmdSN; MaxCmdSN leaves room for the
+// commands still running and never goes back.
+func (s *session) window() (exp, max uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	free := int32(s.depth) - s.inflight.Load()
+	if free < 1 {
+		free = 1
+	}
+	if m := s.expCmdSN + uint32(free) - 1; serialLess(s.maxCmdSN, m) {
+		s.maxCmdSN = m
+	}
+	return s.expCmdSN, s.maxCmdSN
+}
+
+// device returns the device a command for lun goes to: the LU's nexus, or
+// the absent LUN.
+func (s *session) device(lun uint64) scsi.Device {
+	s.umu.RLock()
+	n, ok := s.units[lun]
+	s.umu.RUnlock()
+	if ok {
+		return n
+	}
+	dev, ok := s.t.cfg.Units.Unit(lun)
+	if !ok {
+		return scsi.AbsentLUN{LUNs: s.t.luns16()}
+	}
+	s.umu.Lock()
+	defer s.umu.Unlock()
+	if n, ok := s.units[lun]; ok {
+		return n
+	}
+	n = scsi.NewNexus(dev)
+	s.units[lun] = n
+	return n
+}
+
+// lunsChanged rebuilds the nexus set and raises REPORTED LUNS DATA HAS
+// CHANGED on every LU.
+func (s *session) lunsChanged() {
+	m := map[uint64]*scsi.Nexus{}
+	for _, lun := range s.t.cfg.Units.LUNs() {
+		dev, ok := s.t.cfg.Units.Unit(lun)
+		if !ok {
+			continue
+		}
+		n := scsi.NewNexus(dev)
+		n.Raise(scsi.UnitAttentionSense(0x3F, 0x0E))
+		m[lun] = n
+	}
+	s.umu.Lock()
+	s.units = m
+	s.umu.Unlock()
+}
+
+// raise queues a unit attention on one LU.
+func (s *session) raise(lun uint64, sense *scsi.Sense) {
+	if n, ok := s.device(lun).(*scsi.Nexus); ok {
+		n.Raise(sense)
+	}
+}
+
+// raiseAll queues a unit attention on every LU.
+func (s *session) raiseAll(sense *scsi.Sense) {
+	for _, lun := range s.t.cfg.Units.LUNs() {
+		s.raise(lun, sense)
+	}
+}
+
+func (s *session) connList() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		cs = append(cs, c)
+	}
+	return cs
+}
+
+// abortAll aborts every task of the session unless it is except.
+func (s *session) abortAll(except *session) {
+	if s == except {
+		return
+	}
+	for _, c := range s.connList() {
+		c.abortTasks(func(*task) bool { return true })
+	}
+}
+
+// abortLUN aborts the session's tasks on one LU.
+func (s *session) abortLUN(lun uint64) {
+	for _, c := range s.connList() {
+		c.abortTasks(func(k *task) bool { return k.lun == lun })
+	}
+}
+
+// close ends every connection of the session.
+func (s *session) close() {
+	for _, c := range s.connList() {
+		c.stop()
+	}
+}
+
+func (t *Target) luns16() []uint16 {
+	luns := t.cfg.Units.LUNs()
+	out := make([]uint16, 0, len(luns))
+	for _, l := range luns {
+		if l <= scsi.MaxLUN {
+			out = append(out, uint16(l))
+		}
+	}
+	return out
+}
+
+// addSession registers a new session, replacing one of the same initiator
+// and ISID (session reinstatement), and assigns its TSIH.
+func (t *Target) addSession(s *session) {
+	t.mu.Lock()
+	var old *session
+	for _, o := range t.sessions {
+		if o.initiator == s.initiator && o.isid == s.isid {
+			old = o
+			delete(t.sessions, o.tsih)
+		}
+	}
+	for {
+		t.nextTSIH++
+		if _, used := t.sessions[t.nextTSIH]; t.nextTSIH != 0 && !used {
+			break
+		}
+	}
+	s.tsih = t.nextTSIH
+	t.sessions[s.tsih] = s
+	t.mu.Unlock()
+	if old != nil {
+		old.close()
+	}
+}
+
+// removeConn drops a connection from its session and the session from
+// the target when it was the last.
+func (t *Target) removeConn(s *session, c *conn) {
+	s.mu.Lock()
+	if s.conns[c.cid] == c {
+		delete(s.conns, c.cid)
+	}
+	empty := len(s.conns) == 0
+	s.mu.Unlock()
+	if empty {
+		t.mu.Lock()
+		if t.sessions[s.tsih] == s {
+			delete(t.sessions, s.tsih)
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (t *Target) sessionByTSIH(tsih uint16) *session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sessions[tsih]
+}

@@ -1,0 +1,305 @@
+// Package target is ferry's iSCSI target (RFC 7143, ERL 0): it accepts
+// connections, runs login (CHAP one-way and mutual, operational
+// negotiation), discovery sessions, and the full feature phase, handing
+// each SCSI command to the scsi.Device of its logical unit.
+//
+// One goroutine reads each connection and owns its login, sequence
+// numbers and Data-Out state; a bounded pool of workers per connection
+// executes commands concurrently and writes their responses. Buffers on
+// the data path are reused, so a READ allocates nothing once warm.
+// docs/iscsi-target.md describes the behaviour and its limits.
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"ferry/internal/iscsi"
+	"ferry/internal/scsi"
+)
+
+// Units is how the target finds its logical units. Implementations are
+// safe for concurrent use; call Target.LUNsChanged when the set changes.
+type Units interface {
+	// LUNs lists the logical unit numbers, ascending.
+	LUNs() []uint64
+	// Unit returns the device of a LUN.
+	Unit(lun uint64) (scsi.Device, bool)
+}
+
+// Initiator is one entry of the access control list.
+type Initiator struct {
+	// Name is the initiator's iSCSI name (iqn.... or eui....).
+	Name string
+	// Secret, when set, makes CHAP mandatory for this initiator; User is
+	// the CHAP_N it must send (default Name).
+	User   string
+	Secret []byte
+	// TargetSecret, when set, lets the initiator authenticate the target
+	// (mutual CHAP); it must differ from Secret.
+	TargetSecret []byte
+}
+
+// Config configures a Target.
+type Config struct {
+	// Name is the target's iSCSI name (IQN); Alias is optional.
+	Name, Alias string
+	Units       Units
+	// ACL lists the initiators allowed to log in when some portal is not
+	// loopback; on loopback-only targets anyone may log in, but listed
+	// initiators with a Secret still must pass CHAP.
+	ACL []Initiator
+	// Logger receives connection events; nil discards them.
+	Logger *slog.Logger
+	// Workers bounds the commands one connection executes at once
+	// (default 32); QueueDepth is the CmdSN window per session (default 128).
+	Workers, QueueDepth int
+	// MaxRecvDataSegmentLength is what the target declares it accepts
+	// (default 256 KiB); MaxBurstLength its limit for a burst (default 1 MiB).
+	MaxRecvDataSegmentLength, MaxBurstLength uint32
+	// MaxTransfer bounds a command's expected data transfer length for
+	// writes, which the target buffers whole (default 64 MiB).
+	MaxTransfer uint32
+}
+
+// Errors of the target.
+var (
+	ErrClosed  = errors.New("target: closed")
+	ErrNoName  = errors.New("target: config needs an iSCSI name")
+	ErrNoUnits = errors.New("target: config needs Units")
+	ErrBadACL  = errors.New("target: ACL entry without a name or with a short secret")
+)
+
+// Target is an iSCSI target. Its methods are safe for concurrent use.
+type Target struct {
+	cfg Config
+	log *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	sessions  map[uint16]*session // by TSIH
+	nextTSIH  uint16
+	closed    bool
+	nonLoop   atomic.Bool // some portal is not loopback
+}
+
+// New checks cfg and returns a Target.
+func New(cfg Config) (*Target, error) {
+	if cfg.Name == "" {
+		return nil, ErrNoName
+	}
+	if cfg.Units == nil {
+		return nil, ErrNoUnits
+	}
+	for _, a := range cfg.ACL {
+		if a.Name == "" || (a.Secret != nil && iscsi.CheckCHAPSecret(a.Secret) != nil) {
+			return nil, ErrBadACL
+		}
+	}
+	setDefaults(&cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Target{
+		cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
+		sessions: map[uint16]*session{},
+	}, nil
+}
+
+func setDefaults(c *Config) {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Workers <= 0 {
+		c.Workers = 32
+	}
+	if c.QueueDepth <= 0 {
+		c.QueueDepth = 128
+	}
+	if c.MaxRecvDataSegmentLength == 0 {
+		c.MaxRecvDataSegmentLength = 256 << 10
+	}
+	if c.MaxBurstLength == 0 {
+		c.MaxBurstLength = 1 << 20
+	}
+	if c.MaxTransfer == 0 {
+		c.MaxTransfer = 64 << 20
+	}
+}
+
+// Name returns the target's iSCSI name.
+func (t *Target) Name() string { return t.cfg.Name }
+
+// Serve accepts connections on ln until Shutdown, serving each in its own
+// goroutine. It returns ErrClosed after Shutdown.
+func (t *Target) Serve(ln net.Listener) error {
+	if err := t.addListener(ln); err != nil {
+		return err
+	}
+	defer t.removeListener(ln)
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if t.isClosed() {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("target: accept: %w", err)
+		}
+		t.startConn(nc)
+	}
+}
+
+func (t *Target) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+func (t *Target) addListener(ln net.Listener) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	t.listeners[ln] = struct{}{}
+	if !isLoopback(ln.Addr()) {
+		t.nonLoop.Store(true)
+	}
+	return nil
+}
+
+func (t *Target) removeListener(ln net.Listener) {
+	t.mu.Lock()
+	delete(t.listeners, ln)
+	t.mu.Unlock()
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+func (t *Target) startConn(nc net.Conn) {
+	c := newConn(t, nc)
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		nc.Close()
+		return
+	}
+	t.conns[c] = struct{}{}
+	t.wg.Add(1)
+	t.mu.Unlock()
+	go func() {
+		defer t.wg.Done()
+		c.serve()
+		t.mu.Lock()
+		delete(t.conns, c)
+		t.mu.Unlock()
+	}()
+}
+
+// Shutdown stops accepting, ends every connection once its running
+// commands have answered, and waits for that or for ctx.
+func (t *Target) Shutdown(ctx context.Context) error {
+	t.mu.Lock()
+	t.closed = true
+	for ln := range t.listeners {
+		ln.Close()
+	}
+	for c := range t.conns {
+		c.stop()
+	}
+	t.mu.Unlock()
+	t.cancel()
+	done := make(chan struct{})
+	go func() { t.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		t.mu.Lock()
+		for c := range t.conns {
+			c.nc.Close()
+		}
+		t.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// LUNsChanged tells every session that the set of logical units changed:
+// each gets REPORTED LUNS DATA HAS CHANGED on its next command.
+func (t *Target) LUNsChanged() {
+	t.mu.Lock()
+	ss := make([]*session, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		ss = append(ss, s)
+	}
+	t.mu.Unlock()
+	for _, s := range ss {
+		s.lunsChanged()
+	}
+}
+
+// lookupInitiator returns the ACL entry of an initiator name.
+func (t *Target) lookupInitiator(name string) (Initiator, bool) {
+	for _, a := range t.cfg.ACL {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return Initiator{}, false
+}
+
+// mayLogin reports whether an initiator may log in, and the ACL entry
+// (with CHAP secrets) that applies.
+func (t *Target) mayLogin(name string) (Initiator, bool) {
+	a, ok := t.lookupInitiator(name)
+	if ok {
+		return a, true
+	}
+	return Initiator{}, !t.nonLoop.Load()
+}
+
+// resetAll raises a unit attention on every session's LUNs (target reset).
+func (t *Target) resetAll(asc, ascq uint8, except *session) {
+	t.mu.Lock()
+	ss := make([]*session, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		ss = append(ss, s)
+	}
+	t.mu.Unlock()
+	for _, s := range ss {
+		s.abortAll(except)
+		s.raiseAll(scsi.UnitAttentionSense(asc, ascq))
+	}
+}
+
+// resetLUN aborts the LUN's tasks in every session and raises a unit
+// attention on it in every session.
+func (t *Target) resetLUN(lun uint64) {
+	t.mu.Lock()
+	ss := make([]*session, 0, len(t.sessions))
+	for _, s := range t.sessions {
+		ss = append(ss, s)
+	}
+	t.mu.Unlock()
+	for _, s := range ss {
+		s.abortLUN(lun)
+		s.raise(lun, scsi.UnitAttentionSense(0x29, 0x03))
+	}
+}
