@@ -1,0 +1,331 @@
+package tarengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"ferry/internal/format"
+	"ferry/internal/fsmeta"
+	"ferry/internal/ndmp/data"
+	"ferry/internal/ndmp/wire"
+	"ferry/internal/restore"
+)
+
+// Backup writes the pax stream of FILESYSTEM to job.Stream.
+func (e *Engine) Backup(ctx context.Context, job *data.Job) error {
+	lg := logger{job: job, log: e.log}
+	env, err := parseBackupEnv(job.Env, e.cfg.Snapshot)
+	if err != nil {
+		return lg.illegal(err)
+	}
+	dir, err := resolveExported(env.filesystem, e.cfg.Exports)
+	if err != nil {
+		return lg.illegal(err)
+	}
+	since, err := e.baseTime(env, dir)
+	if err != nil {
+		return lg.illegal(err)
+	}
+	start := time.Now()
+	src := dir
+	if env.snapshot {
+		snap, err := takeSnapshot(ctx, dir)
+		if err != nil {
+			lg.message(wire.LogError, "SNAPSHOT=y: %v", err)
+			return fmt.Errorf("tarengine: snapshot: %w", err)
+		}
+		defer func() {
+			if err := snap.release(); err != nil {
+				lg.message(wire.LogWarning, "releasing snapshot %s: %v", snap.path, err)
+			}
+		}()
+		lg.message(wire.LogNormal, "backing up from snapshot %s", snap.path)
+		src = snap.dir
+	}
+	st, err := e.run(ctx, job, lg, env, src, since)
+	if err != nil {
+		return err
+	}
+	tok := Token{Start: start, Level: env.level}
+	job.SetEnv("DUMP_DATE", tok.String())
+	if e.dates != nil && env.update {
+		if err := e.dates.record(dir, tok); err != nil {
+			lg.message(wire.LogWarning, "UPDATE: %v", err)
+		}
+	}
+	lg.message(wire.LogNormal, "tar backup of %s: %d entries, %d bytes, %d file history entries, %d problems",
+		dir, st.entries, st.bytes, st.history, st.problems.Load())
+	return nil
+}
+
+// baseTime decides what an incremental includes: changes since BASE_DATE,
+// else since the newest lower LEVEL in the dump dates, else everything.
+func (e *Engine) baseTime(env *backupEnv, dir string) (*time.Time, error) {
+	if env.base != nil {
+		t := env.base.Start
+		return &t, nil
+	}
+	if env.level == 0 {
+		return nil, nil
+	}
+	if e.dates == nil {
+		return nil, fmt.Errorf("%w: LEVEL=%d needs BASE_DATE (this agent keeps no dump dates)", ErrBadEnv, env.level)
+	}
+	tok, ok, err := e.dates.base(dir, env.level)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &tok.Start, nil
+}
+
+type backupStats struct {
+	entries, bytes, history int64
+	problems                atomic.Int64 // also counted by the walker
+}
+
+// run walks dir and writes the stream.
+func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupEnv, dir string, since *time.Time) (*backupStats, error) {
+	st := &backupStats{}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return st, lg.illegal(err)
+	}
+	defer root.Close()
+	fi, err := root.Lstat(".")
+	if err != nil {
+		return st, err
+	}
+	var hist *history
+	if env.hist != histNone {
+		hist = newHistory(ctx, job.Post)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	files := env.files
+	if len(files) == 0 {
+		files = []string{"."}
+	}
+	w := newWalker(ctx, root, walkOpts{
+		exclude: env.exclude, files: files, since: since,
+		dev: uint64(fi.Sys().(*syscall.Stat_t).Dev),
+	}, fsmeta.New(root), func(n string, err error) { warnLater(ctx, lg, st, n, err) })
+	w.start()
+	sw := &streamWriter{w: format.NewWriter(job.Stream), hist: hist, kind: env.hist,
+		lg: lg, walker: w, st: st, incremental: since != nil}
+	err = sw.writeAll(ctx)
+	cancel()
+	for range w.order { // let the walker and workers finish
+	}
+	if hist != nil {
+		st.history = int64(hist.close())
+	}
+	return st, err
+}
+
+// warnLater reports a walker problem (file vanished, unreadable directory).
+func warnLater(ctx context.Context, lg logger, st *backupStats, name string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	st.problems.Add(1)
+	lg.message(wire.LogWarning, "%s: %v", fhPath(name), err)
+}
+
+// streamWriter writes items in order and feeds file history.
+type streamWriter struct {
+	w           *format.Writer
+	hist        *history
+	kind        histKind
+	lg          logger
+	walker      *walker
+	st          *backupStats
+	incremental bool
+	listing     restore.Listing
+	rootDone    bool
+}
+
+func (s *streamWriter) writeAll(ctx context.Context) error {
+	for it := range s.walker.order {
+		if err := ctx.Err(); err != nil {
+			s.discard(it)
+			return err
+		}
+		<-it.ready
+		if err := s.write(it); err != nil {
+			s.discard(it)
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if s.incremental {
+		if err := s.writeListing(); err != nil {
+			return err
+		}
+	}
+	if err := s.w.Close(); err != nil {
+		return streamErr(err)
+	}
+	return nil
+}
+
+func (s *streamWriter) discard(it *item) {
+	<-it.ready
+	if it.file != nil {
+		it.file.Close()
+	}
+	if it.held > 0 {
+		s.walker.release(it.held)
+	}
+}
+
+// write writes one item: header, data, file history. Per-file problems are
+// logged and skipped; only stream failures are returned.
+func (s *streamWriter) write(it *item) error {
+	if it.listing {
+		s.listing.Add(it.name, childNames(it.children))
+	}
+	if it.err != nil {
+		s.st.problems.Add(1)
+		s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), it.err)
+		return nil
+	}
+	defer s.discard(it)
+	it.offset = s.w.Offset()
+	if err := s.w.WriteHeader(it.entry); err != nil {
+		if errors.Is(err, format.ErrEntry) {
+			s.st.problems.Add(1)
+			s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), err)
+			return nil
+		}
+		return streamErr(err)
+	}
+	if err := s.writeData(it); err != nil {
+		return err
+	}
+	s.st.entries++
+	s.addHistory(it)
+	return nil
+}
+
+func (s *streamWriter) writeData(it *item) error {
+	var err error
+	var n int64
+	switch {
+	case it.data != nil:
+		var k int
+		k, err = s.w.Write(it.data)
+		n = int64(k)
+	case it.file != nil:
+		n, err = s.w.CopyFrom(it.file)
+	default:
+		return nil
+	}
+	s.st.bytes += n
+	if err == nil && n == it.entry.DataSize() {
+		return nil
+	}
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !isFileErr(err) {
+		return streamErr(err)
+	}
+	// the file shrank or failed while read: keep the stream consistent
+	if _, ferr := s.w.FillZeros(); ferr != nil {
+		return streamErr(ferr)
+	}
+	s.st.problems.Add(1)
+	s.lg.message(wire.LogWarning, "%s: changed while read (%d of %d bytes), padded with zeros",
+		fhPath(it.name), n, it.entry.DataSize())
+	return nil
+}
+
+func isFileErr(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe)
+}
+
+// streamError marks a failure writing the data connection.
+type streamError struct{ err error }
+
+func (e *streamError) Error() string { return "tarengine: stream: " + e.err.Error() }
+func (e *streamError) Unwrap() error { return e.err }
+
+func streamErr(err error) error { return &streamError{err} }
+
+func childNames(cs []child) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = path.Base(c.name)
+	}
+	return out
+}
+
+// writeListing appends the incremental listing (every directory's names).
+func (s *streamWriter) writeListing() error {
+	b := s.listing.Encode()
+	e := &format.Entry{Name: restore.ListingName, Type: format.Regular, Mode: 0o600,
+		Size: int64(len(b)), ModTime: time.Now()}
+	if err := s.w.WriteHeader(e); err != nil {
+		return streamErr(err)
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return streamErr(err)
+	}
+	return nil
+}
+
+// addHistory queues the item's file history.
+func (s *streamWriter) addHistory(it *item) {
+	if s.hist == nil {
+		return
+	}
+	off := it.offset
+	if it.link != nil {
+		off = it.link.offset // DAR of any name reads the data
+	}
+	switch s.kind {
+	case histFile:
+		s.hist.add(fhItem{kind: fhFile, file: wire.FhFile{
+			Names: unixName(fhPath(it.name)),
+			Stats: []wire.FileStat{fileStat(it.entry, uint32(it.st.Nlink))},
+			Node:  it.st.Ino, FhInfo: uint64(off),
+		}})
+	case histDir:
+		s.addDirHistory(it, off)
+	}
+}
+
+// addDirHistory follows the v4 rules (spec §4.3.2): the root's "." and ".."
+// first; a directory's ".", ".." and all its entries together when the
+// directory is written (before any child's node); one node per inode.
+func (s *streamWriter) addDirHistory(it *item, off int64) {
+	if it.entry.Type == format.Dir {
+		parent := it.parent
+		if !s.rootDone {
+			parent, s.rootDone = it.st.Ino, true
+		}
+		s.dirEntry(".", it.st.Ino, it.st.Ino)
+		s.dirEntry("..", parent, it.st.Ino)
+		for _, c := range it.children {
+			s.dirEntry(path.Base(c.name), c.ino, it.st.Ino)
+		}
+	}
+	if it.link != nil {
+		return
+	}
+	s.hist.add(fhItem{kind: fhNode, node: wire.FhNode{
+		Stats: []wire.FileStat{fileStat(it.entry, uint32(it.st.Nlink))},
+		Node:  it.st.Ino, FhInfo: uint64(off),
+	}})
+}
+
+func (s *streamWriter) dirEntry(name string, node, parent uint64) {
+	s.hist.add(fhItem{kind: fhDir, dir: wire.FhDir{Names: unixName(name), Node: node, Parent: parent}})
+}

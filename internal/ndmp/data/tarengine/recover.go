@@ -1,0 +1,407 @@
+package tarengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"ferry/internal/format"
+	"ferry/internal/ndmp/data"
+	"ferry/internal/ndmp/wire"
+	"ferry/internal/restore"
+)
+
+var errNotInStream = errors.New("tarengine: not in the backup")
+
+// target is one nlist entry: what to restore and where.
+type target struct {
+	name   wire.Name
+	orig   string // clean name in the stream ("." for everything)
+	dest   string // clean name under the destination root
+	fhInfo int64  // header offset; -1 when unknown
+	found  bool
+	err    error
+}
+
+// recoverEnv is a recover's parsed environment.
+type recoverEnv struct {
+	recursive, direct, overwrite bool
+	base                         string // PREFIX, else FILESYSTEM: where an nlist entry without destination goes
+	hist                         histKind
+}
+
+func parseRecoverEnv(env []wire.PVal) (*recoverEnv, error) {
+	r := &recoverEnv{}
+	var err error
+	if r.recursive, err = yes(env, "RECURSIVE", true); err != nil {
+		return nil, err
+	}
+	if r.direct, err = yes(env, "DIRECT", true); err != nil {
+		return nil, err
+	}
+	if r.overwrite, err = yes(env, "OVERWRITE", false); err != nil {
+		return nil, err
+	}
+	if r.hist, err = parseHist(env); err != nil {
+		return nil, err
+	}
+	r.base, _ = envLookup(env, "PREFIX")
+	if r.base == "" {
+		r.base, _ = envLookup(env, "FILESYSTEM")
+	}
+	return r, nil
+}
+
+// Recover restores job.Nlist from the stream (RECOVER) or lists the stream
+// as file history (RECOVER_FILEHIST).
+func (e *Engine) Recover(ctx context.Context, job *data.Job) error {
+	lg := logger{job: job, log: e.log}
+	env, err := parseRecoverEnv(job.Env)
+	if err != nil {
+		return lg.illegal(err)
+	}
+	if job.Operation == wire.DataOpRecoverFilehist {
+		return e.filehist(ctx, job, lg, env)
+	}
+	rootDir, targets, err := e.targets(job.Nlist, env)
+	if err != nil {
+		return lg.illegal(err)
+	}
+	root, err := os.OpenRoot(rootDir)
+	if err != nil {
+		return lg.illegal(err)
+	}
+	defer root.Close()
+	r := &recovery{job: job, lg: lg, env: env, root: root, targets: targets}
+	if r.useDAR() {
+		err = r.direct(ctx)
+	} else {
+		err = r.sequential(ctx)
+	}
+	r.logFiles()
+	return err
+}
+
+// targets resolves the nlist against the exports: one destination root (the
+// export holding the first destination) and each entry's names.
+func (e *Engine) targets(nlist []wire.Name, env *recoverEnv) (string, []*target, error) {
+	if len(nlist) == 0 {
+		nlist = []wire.Name{{OriginalPath: "/", FhInfo: wire.LengthInfinity}}
+	}
+	var root string
+	var ts []*target
+	for _, n := range nlist {
+		orig, err := relName(n.OriginalPath)
+		if err != nil {
+			return "", nil, fmt.Errorf("%w: nlist: %v", ErrBadEnv, err)
+		}
+		abs := destination(n, orig, env.base)
+		if abs == "" {
+			return "", nil, fmt.Errorf("%w: nlist entry %q has no destination and neither PREFIX nor FILESYSTEM is set", ErrBadEnv, n.OriginalPath)
+		}
+		base, rest, err := resolveDest(abs, e.cfg.Exports)
+		if err != nil {
+			return "", nil, err
+		}
+		if root == "" {
+			root = exportOf(base, e.cfg.Exports)
+		}
+		rel, err := filepath.Rel(root, filepath.Join(base, rest))
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return "", nil, fmt.Errorf("%w: %q is not under %s like the first destination", ErrNotExported, abs, root)
+		}
+		t := &target{name: n, orig: orig, dest: filepath.ToSlash(rel), fhInfo: -1}
+		if n.FhInfo != wire.LengthInfinity && n.FhInfo < 1<<62 {
+			t.fhInfo = int64(n.FhInfo)
+		}
+		ts = append(ts, t)
+	}
+	return root, ts, nil
+}
+
+// destination is where an nlist entry goes: DestinationDir/Name when the
+// DMA names the file anew (v3 new_name), DestinationDir as the full path
+// (NDMJOB sends it so), else the base directory joined with the original
+// path.
+func destination(n wire.Name, orig, base string) string {
+	switch {
+	case n.DestinationDir != "" && n.Name != "":
+		return filepath.Join(n.DestinationDir, n.Name)
+	case n.DestinationDir != "":
+		return filepath.Clean(n.DestinationDir)
+	case base != "":
+		return filepath.Join(base, orig)
+	}
+	return ""
+}
+
+// exportOf returns the resolved export that holds dir.
+func exportOf(dir string, exports []string) string {
+	best := dir
+	for _, e := range exports {
+		re, err := filepath.EvalSymlinks(e)
+		if err != nil {
+			continue
+		}
+		if (dir == re || strings.HasPrefix(dir, strings.TrimSuffix(re, "/")+"/")) && (best == dir || len(re) < len(best)) {
+			best = re
+		}
+	}
+	return best
+}
+
+// recovery is one RECOVER job in progress.
+type recovery struct {
+	job     *data.Job
+	lg      logger
+	env     *recoverEnv
+	root    *os.Root
+	targets []*target
+	x       *restore.Extractor
+	read    int64
+	sum     restore.Summary
+}
+
+// useDAR: every entry has a position and DIRECT allows it.
+func (r *recovery) useDAR() bool {
+	if !r.env.direct {
+		return false
+	}
+	for _, t := range r.targets {
+		if t.fhInfo < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *recovery) options() restore.Options {
+	return restore.Options{Overwrite: r.env.overwrite, Report: r.report}
+}
+
+// sequential reads the whole stream once and restores what the nlist selects.
+func (r *recovery) sequential(ctx context.Context) error {
+	if err := r.job.Recovery.Request(0, wire.LengthInfinity); err != nil {
+		return err
+	}
+	cr := &countingReader{r: r.job.Recovery}
+	opts := r.options()
+	opts.Select = r.selectName
+	x := restore.New(r.root, opts)
+	sum, err := x.Extract(ctx, format.NewReader(cr))
+	r.sum, r.read = sum, cr.n
+	r.summary()
+	return r.streamErr(err)
+}
+
+// selectName maps a stream name to its destination through the most
+// specific nlist entry that covers it.
+func (r *recovery) selectName(name string) (string, bool) {
+	var best *target
+	for _, t := range r.targets {
+		if !r.covers(t.orig, name) {
+			continue
+		}
+		if best == nil || len(t.orig) > len(best.orig) {
+			best = t
+		}
+	}
+	if best == nil {
+		return "", false
+	}
+	if best.orig == name || best.orig == "." {
+		best.found = true
+	}
+	return joinRel(best.dest, best.orig, name), true
+}
+
+func (r *recovery) covers(orig, name string) bool {
+	if orig == name {
+		return true
+	}
+	if !r.env.recursive {
+		return false
+	}
+	return orig == "." || strings.HasPrefix(name, orig+"/")
+}
+
+// joinRel places name, found under orig, below dest.
+func joinRel(dest, orig, name string) string {
+	if orig == "." {
+		return path.Join(dest, name)
+	}
+	return path.Join(dest, strings.TrimPrefix(name, orig))
+}
+
+// report records per-entry results: errors of nlist entries go to their
+// LOG_FILE, the others to LOG_MESSAGE.
+func (r *recovery) report(res restore.Result) {
+	name, _ := format.CleanName(res.Name)
+	for _, t := range r.targets {
+		if t.orig == name && res.Err != nil {
+			t.err = res.Err
+		}
+	}
+	if res.Err != nil {
+		r.lg.message(wire.LogWarning, "%s: not restored: %v", fhPath(name), res.Err)
+	}
+	if res.Meta != nil {
+		r.lg.message(wire.LogWarning, "%s: %v", fhPath(name), res.Meta)
+	}
+}
+
+// direct restores each entry from its own position (DAR), in stream order.
+func (r *recovery) direct(ctx context.Context) error {
+	d := newDemandReader(r.job.Recovery)
+	r.x = restore.New(r.root, r.options())
+	order := slices.Clone(r.targets)
+	slices.SortStableFunc(order, func(a, b *target) int { return int(a.fhInfo - b.fhInfo) })
+	var err error
+	for _, t := range order {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if r.coveredByDone(t) {
+			continue
+		}
+		if err = r.directOne(ctx, d, t); err != nil {
+			break
+		}
+	}
+	r.sum = r.x.Finish()
+	r.read = d.read
+	r.summary()
+	return r.streamErr(err)
+}
+
+// coveredByDone: a recursive directory entry already restored t's name.
+func (r *recovery) coveredByDone(t *target) bool {
+	for _, o := range r.targets {
+		if o != t && o.found && o.err == nil && r.env.recursive && o.orig != t.orig && r.covers(o.orig, t.orig) {
+			t.found = true
+			return true
+		}
+	}
+	return false
+}
+
+// directOne restores one nlist entry: the entry at its offset and, for a
+// directory, the entries after it while they lie inside it.
+func (r *recovery) directOne(ctx context.Context, d *demandReader, t *target) error {
+	if err := d.seek(t.fhInfo); err != nil {
+		return err
+	}
+	rd := format.NewReaderAt(d, t.fhInfo)
+	e, err := rd.Next()
+	if err != nil {
+		t.err = fmt.Errorf("%w: no entry at offset %d: %v", errNotInStream, t.fhInfo, err)
+		return connErr(err)
+	}
+	name, _ := format.CleanName(e.Name)
+	if name != t.orig && e.Type != format.Regular {
+		t.err = fmt.Errorf("%w: offset %d holds %q", errNotInStream, t.fhInfo, e.Name)
+		return nil
+	}
+	t.found = true
+	res := r.x.RestoreEntry(ctx, rd, e, t.dest)
+	if res.Err != nil || e.Type != format.Dir || !r.env.recursive {
+		return nil
+	}
+	for {
+		e, err := rd.Next()
+		if err != nil {
+			return connErr(err)
+		}
+		n, cerr := format.CleanName(e.Name)
+		if cerr != nil || !r.covers(t.orig, n) || n == t.orig {
+			return nil
+		}
+		r.x.RestoreEntry(ctx, rd, e, joinRel(t.dest, t.orig, n))
+	}
+}
+
+// connErr keeps only failures of the connection: the end of the stream or a
+// bad header ends a DAR range, not the job.
+func connErr(err error) error {
+	if err == io.EOF || errors.Is(err, format.ErrHeader) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
+}
+
+// streamErr turns a damaged stream into a logged failure of the job.
+func (r *recovery) streamErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	r.lg.message(wire.LogError, "recover: %v", err)
+	return err
+}
+
+func (r *recovery) summary() {
+	r.lg.message(wire.LogNormal, "tar recover: %d restored, %d failed, %d skipped, %d bytes written, %d stream bytes read",
+		r.sum.Restored, r.sum.Failed, r.sum.Skipped, r.sum.Bytes, r.read)
+}
+
+// logFiles posts LOG_FILE for every nlist entry.
+func (r *recovery) logFiles() {
+	for _, t := range r.targets {
+		err := t.err
+		if err == nil && !t.found {
+			err = errNotInStream
+		}
+		name := t.name.OriginalPath
+		if name == "" {
+			name = "/"
+		}
+		r.lg.file(name, err)
+	}
+}
+
+// filehist reads the stream and posts its file history without writing.
+func (e *Engine) filehist(ctx context.Context, job *data.Job, lg logger, env *recoverEnv) error {
+	if err := job.Recovery.Request(0, wire.LengthInfinity); err != nil {
+		return err
+	}
+	hist := newHistory(ctx, job.Post)
+	rd := format.NewReader(job.Recovery)
+	var node uint64
+	var err error
+	for {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var ent *format.Entry
+		ent, err = rd.Next()
+		if err != nil {
+			break
+		}
+		name, cerr := format.CleanName(ent.Name)
+		if cerr != nil || name == restore.ListingName {
+			continue
+		}
+		node++
+		hist.add(fhItem{kind: fhFile, file: wire.FhFile{
+			Names: unixName(fhPath(name)), Stats: []wire.FileStat{fileStat(ent, 1)},
+			Node: node, FhInfo: uint64(rd.Offset()),
+		}})
+	}
+	n := hist.close()
+	if err == io.EOF {
+		err = nil
+	}
+	lg.message(wire.LogNormal, "tar file history: %d entries", n)
+	for _, nm := range job.Nlist {
+		lg.file(nm.OriginalPath, err)
+	}
+	if err != nil {
+		lg.message(wire.LogError, "recover file history: %v", err)
+	}
+	return err
+}

@@ -1,0 +1,537 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"ferry/internal/format"
+	"ferry/internal/fsmeta"
+)
+
+// Errors of an entry's Result (wrapped with details).
+var (
+	ErrExists        = errors.New("restore: file exists")
+	ErrSymlinkParent = errors.New("restore: parent is a symlink")
+	ErrNotDir        = errors.New("restore: parent is not a directory")
+	ErrLinkTarget    = errors.New("restore: hard link target not restored")
+	ErrBadEntry      = errors.New("restore: unsupported entry")
+)
+
+// Source is a backup stream being read: format.Reader implements it.
+type Source interface {
+	// Next advances to the next entry (io.EOF at the end of the stream).
+	Next() (*format.Entry, error)
+	// WriteTo writes the current entry's data to w, seeking over the holes of a
+	// sparse file when w can seek.
+	WriteTo(w io.Writer) (int64, error)
+}
+
+// Options control an extraction.
+type Options struct {
+	// Select maps a cleaned stream name to its destination name relative to the
+	// root; ok false skips the entry. Nil restores every entry under its own name.
+	Select func(name string) (dest string, ok bool)
+	// Overwrite replaces existing files (never a non-empty directory by a file).
+	Overwrite bool
+	// Report receives the result of every entry, in stream order.
+	Report func(Result)
+	// ReadAt returns a Source positioned at the header at stream offset off. The
+	// Extractor uses it for a hard link whose data lies under a name that was not
+	// selected; nil: such links fail with ErrLinkTarget.
+	ReadAt func(off int64) (Source, error)
+	// Offset returns the stream offset of the current entry's header; with
+	// ReadAt it locates skipped hard-link data.
+	Offset func() int64
+	// NumericOwner restores owners by id even when the names resolve.
+	NumericOwner bool
+}
+
+// Result is the outcome of one entry.
+type Result struct {
+	Name    string // name in the stream, as stored
+	Dest    string // destination relative to the root ("" when skipped or unsafe)
+	Type    format.Type
+	Skipped bool  // not selected
+	Err     error // nil: restored
+	Meta    error // metadata that could not be applied (the entry is still restored)
+}
+
+// Summary counts an extraction's results.
+type Summary struct {
+	Restored, Skipped, Failed int
+	Removed                   int   // names an incremental's listing no longer holds
+	Bytes                     int64 // file data written
+}
+
+// Extractor restores a stream into root. Use it once.
+type Extractor struct {
+	root *os.Root
+	opts Options
+	fsm  *fsmeta.FS
+
+	dirs     []pendingDir      // directory metadata, applied last
+	verified map[string]bool   // parent directories known to be real directories
+	links    map[string]string // stream name -> destination of restored regular files
+	skipped  map[string]int64  // stream name -> header offset of unselected regular files
+	sum      Summary
+	tmps     map[string]bool // temporaries not yet renamed into place
+	listing  *Listing        // an incremental stream's listing, applied at the end
+}
+
+type pendingDir struct {
+	dest  string
+	entry format.Entry
+}
+
+// New returns an Extractor writing under root.
+func New(root *os.Root, opts Options) *Extractor {
+	fsm := fsmeta.New(root)
+	fsm.NumericOwner = opts.NumericOwner
+	return &Extractor{
+		root: root, opts: opts, fsm: fsm,
+		verified: map[string]bool{".": true},
+		links:    map[string]string{},
+		skipped:  map[string]int64{},
+		tmps:     map[string]bool{},
+	}
+}
+
+// Extract restores every entry of src. It stops at the end of the stream, at a
+// stream error (returned) or when ctx ends; per-entry failures are reported and
+// do not stop it. Directory metadata is applied before it returns, also on
+// error, and no temporary file is left behind.
+func (x *Extractor) Extract(ctx context.Context, src Source) (Summary, error) {
+	defer x.cleanup()
+	err := x.run(ctx, src)
+	if err == nil && x.listing != nil {
+		x.applyListing()
+	}
+	x.finishDirs()
+	return x.sum, err
+}
+
+// maxListing caps the listing member an incremental stream may carry.
+const maxListing = 1 << 30
+
+// readListing keeps an incremental stream's listing for the end.
+func (x *Extractor) readListing(src Source, e *format.Entry) error {
+	if e.Size > maxListing {
+		return fmt.Errorf("%w: %d bytes", ErrListing, e.Size)
+	}
+	var b bytes.Buffer
+	if _, err := src.WriteTo(&b); err != nil {
+		return &streamError{err}
+	}
+	l, err := DecodeListing(b.Bytes())
+	if err != nil {
+		return err
+	}
+	x.listing = l
+	return nil
+}
+
+// applyListing removes what the incremental's listing no longer holds,
+// within the selected part of the tree.
+func (x *Extractor) applyListing() {
+	removed, err := ApplyListing(x.root, x.listing, x.opts.Select)
+	x.sum.Removed += len(removed)
+	if err != nil && x.opts.Report != nil {
+		x.opts.Report(Result{Name: ListingName, Err: err})
+	}
+}
+
+func (x *Extractor) run(ctx context.Context, src Source) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e, err := src.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("restore: after %d entries: %w", x.sum.Restored+x.sum.Skipped+x.sum.Failed, err)
+		}
+		var off int64 = -1
+		if x.opts.Offset != nil {
+			off = x.opts.Offset()
+		}
+		if err := x.entry(ctx, src, e, off); err != nil {
+			return err
+		}
+	}
+}
+
+// entry restores one entry; only stream errors are returned.
+func (x *Extractor) entry(ctx context.Context, src Source, e *format.Entry, off int64) error {
+	res := Result{Name: e.Name, Type: e.Type}
+	name, err := format.CleanName(e.Name)
+	if err != nil {
+		res.Err = err
+		x.report(res)
+		return nil
+	}
+	if name == ListingName && e.Type == format.Regular {
+		if err := x.readListing(src, e); err != nil {
+			if isStreamErr(err) {
+				return err
+			}
+			res.Err = err
+			x.report(res)
+		}
+		return nil
+	}
+	dest, ok := name, true
+	if x.opts.Select != nil {
+		dest, ok = x.opts.Select(name)
+	}
+	if !ok {
+		if e.Type == format.Regular && off >= 0 {
+			x.skipped[name] = off
+		}
+		res.Skipped = true
+		x.report(res)
+		return nil
+	}
+	res.Dest = dest
+	res.Err, res.Meta = x.restore(ctx, src, e, name, dest)
+	if isStreamErr(res.Err) {
+		return res.Err
+	}
+	x.report(res)
+	return nil
+}
+
+// RestoreEntry restores the current entry of src (just returned by src.Next)
+// under dest, whatever its name: direct access recovery reads one entry at a
+// known offset and places it where the DMA asked.
+func (x *Extractor) RestoreEntry(ctx context.Context, src Source, e *format.Entry, dest string) Result {
+	res := Result{Name: e.Name, Type: e.Type, Dest: dest}
+	name, err := format.CleanName(e.Name)
+	if err == nil {
+		dest, err = format.CleanName(dest)
+		res.Dest = dest
+	}
+	if err != nil {
+		res.Err = err
+		x.report(res)
+		return res
+	}
+	res.Err, res.Meta = x.restore(ctx, src, e, name, dest)
+	x.report(res)
+	return res
+}
+
+// Finish applies pending directory metadata and removes temporaries; call it
+// after the last RestoreEntry.
+func (x *Extractor) Finish() Summary {
+	x.finishDirs()
+	x.cleanup()
+	return x.sum
+}
+
+func (x *Extractor) report(r Result) {
+	switch {
+	case r.Skipped:
+		x.sum.Skipped++
+	case r.Err != nil:
+		x.sum.Failed++
+	default:
+		x.sum.Restored++
+	}
+	if x.opts.Report != nil {
+		x.opts.Report(r)
+	}
+}
+
+// streamError marks a failure of the stream itself (as opposed to the
+// destination): the extraction cannot go on.
+type streamError struct{ err error }
+
+func (e *streamError) Error() string { return e.err.Error() }
+func (e *streamError) Unwrap() error { return e.err }
+
+func isStreamErr(err error) bool {
+	var se *streamError
+	return errors.As(err, &se)
+}
+
+// restore dispatches on the entry type; it returns the entry's error and its
+// metadata error.
+func (x *Extractor) restore(ctx context.Context, src Source, e *format.Entry, name, dest string) (error, error) {
+	if dest == "." {
+		if e.Type != format.Dir {
+			return fmt.Errorf("%w: %s entry names the destination itself", ErrBadEntry, e.Type), nil
+		}
+		x.dirs = append(x.dirs, pendingDir{dest: ".", entry: *e})
+		return nil, nil
+	}
+	if err := x.parent(dest); err != nil {
+		return err, nil
+	}
+	switch e.Type {
+	case format.Dir:
+		return x.dir(e, dest), nil
+	case format.Regular:
+		return x.regular(src, e, name, dest)
+	case format.HardLink:
+		return x.hardlink(ctx, e, dest)
+	case format.Symlink, format.FIFO, format.CharDevice, format.BlockDevice:
+		return x.special(e, dest)
+	}
+	return fmt.Errorf("%w: type %d", ErrBadEntry, e.Type), nil
+}
+
+// parent makes sure dest's parent chain consists of real directories inside
+// the root, creating missing ones (mode 0700 until the stream says otherwise).
+func (x *Extractor) parent(dest string) error {
+	dir := path.Dir(dest)
+	if x.verified[dir] {
+		return nil
+	}
+	if err := x.parent(dir); err != nil {
+		return err
+	}
+	fi, err := x.root.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := x.root.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		return x.parentCheck(dir)
+	case err != nil:
+		return err
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%w: %q", ErrSymlinkParent, dir)
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %q", ErrNotDir, dir)
+	}
+	x.verified[dir] = true
+	return nil
+}
+
+func (x *Extractor) parentCheck(dir string) error {
+	fi, err := x.root.Lstat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: %q", ErrNotDir, dir)
+	}
+	x.verified[dir] = true
+	return nil
+}
+
+// dir creates (or keeps) a directory; its metadata waits for Finish.
+func (x *Extractor) dir(e *format.Entry, dest string) error {
+	fi, err := x.root.Lstat(dest)
+	switch {
+	case err == nil && fi.IsDir():
+	case err == nil && !x.opts.Overwrite:
+		return fmt.Errorf("%w: %q is not a directory", ErrExists, dest)
+	case err == nil:
+		if err := x.root.Remove(dest); err != nil {
+			return err
+		}
+		fallthrough
+	case errors.Is(err, fs.ErrNotExist):
+		if err := x.root.Mkdir(dest, 0o700); err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	x.verified[dest] = true
+	x.dirs = append(x.dirs, pendingDir{dest: dest, entry: *e})
+	return nil
+}
+
+// regular writes the data to a temporary, applies metadata and renames it in.
+func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (error, error) {
+	if err := x.mayCreate(dest); err != nil {
+		return err, nil
+	}
+	tmp, f, err := x.createTemp(dest)
+	if err != nil {
+		return err, nil
+	}
+	n, err := src.WriteTo(f)
+	x.sum.Bytes += n
+	if err == nil && e.Sparse != nil {
+		err = f.Truncate(e.Size) // a trailing hole
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		x.removeTemp(tmp)
+		if isWriteErr(err) {
+			return err, nil
+		}
+		return &streamError{err}, nil
+	}
+	merr := x.applyMeta(tmp, e)
+	if err := x.rename(tmp, dest); err != nil {
+		return err, nil
+	}
+	x.links[name] = dest
+	return nil, merr
+}
+
+// isWriteErr tells a destination failure (the file) from a stream failure.
+func isWriteErr(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe)
+}
+
+// special creates a symlink, FIFO or device node under a temporary name.
+func (x *Extractor) special(e *format.Entry, dest string) (error, error) {
+	if err := x.mayCreate(dest); err != nil {
+		return err, nil
+	}
+	tmp := tempName(dest)
+	if err := x.createSpecial(tmp, e); err != nil {
+		return err, nil
+	}
+	x.tmps[tmp] = true
+	merr := x.applyMeta(tmp, e)
+	if err := x.rename(tmp, dest); err != nil {
+		return err, nil
+	}
+	return nil, merr
+}
+
+// hardlink links dest to the restored target, fetching the target's data
+// through ReadAt when it was skipped.
+func (x *Extractor) hardlink(ctx context.Context, e *format.Entry, dest string) (error, error) {
+	target, err := format.CleanName(e.Linkname)
+	if err != nil {
+		return err, nil
+	}
+	if err := x.mayCreate(dest); err != nil {
+		return err, nil
+	}
+	if have, ok := x.links[target]; ok {
+		tmp := tempName(dest)
+		if err := x.root.Link(have, tmp); err != nil {
+			return err, nil
+		}
+		x.tmps[tmp] = true
+		return x.rename(tmp, dest), nil
+	}
+	return x.fetchLinkData(ctx, target, dest)
+}
+
+// fetchLinkData restores the data of a skipped hard-link target under dest.
+func (x *Extractor) fetchLinkData(ctx context.Context, target, dest string) (error, error) {
+	off, ok := x.skipped[target]
+	if !ok || x.opts.ReadAt == nil {
+		return fmt.Errorf("%w: %q", ErrLinkTarget, target), nil
+	}
+	src, err := x.opts.ReadAt(off)
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrLinkTarget, target, err), nil
+	}
+	e, err := src.Next()
+	if err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrLinkTarget, target, err), nil
+	}
+	if name, _ := format.CleanName(e.Name); name != target || e.Type != format.Regular {
+		return fmt.Errorf("%w: %q not at offset %d", ErrLinkTarget, target, off), nil
+	}
+	err, merr := x.regular(src, e, target, dest)
+	if err == nil {
+		delete(x.skipped, target)
+	}
+	return err, merr
+}
+
+// mayCreate refuses an existing dest unless overwriting.
+func (x *Extractor) mayCreate(dest string) error {
+	fi, err := x.root.Lstat(dest)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !x.opts.Overwrite:
+		return fmt.Errorf("%w: %q", ErrExists, dest)
+	case fi.IsDir():
+		// rename cannot replace a directory by a file; an empty one may go
+		if err := x.root.Remove(dest); err != nil {
+			return fmt.Errorf("%w: directory %q: %v", ErrExists, dest, err)
+		}
+		delete(x.verified, dest)
+	}
+	return nil
+}
+
+func (x *Extractor) createTemp(dest string) (string, *os.File, error) {
+	tmp := tempName(dest)
+	f, err := x.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", nil, err
+	}
+	x.tmps[tmp] = true
+	return tmp, f, nil
+}
+
+func (x *Extractor) removeTemp(tmp string) {
+	x.root.Remove(tmp)
+	delete(x.tmps, tmp)
+}
+
+// rename moves a finished temporary into place.
+func (x *Extractor) rename(tmp, dest string) error {
+	if err := x.root.Rename(tmp, dest); err != nil {
+		x.removeTemp(tmp)
+		return err
+	}
+	delete(x.tmps, tmp)
+	return nil
+}
+
+// TempPrefix starts the names of the temporaries a restore writes.
+const TempPrefix = ".ferry-restore-"
+
+func tempName(dest string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return path.Join(path.Dir(dest), TempPrefix+hex.EncodeToString(b[:]))
+}
+
+// finishDirs applies directory metadata deepest first, so setting a
+// directory's times is not undone by creating something inside it.
+func (x *Extractor) finishDirs() {
+	slices.SortStableFunc(x.dirs, func(a, b pendingDir) int {
+		return strings.Count(b.dest, "/") - strings.Count(a.dest, "/")
+	})
+	for _, d := range x.dirs {
+		if err := x.applyMeta(d.dest, &d.entry); err != nil && x.opts.Report != nil {
+			x.opts.Report(Result{Name: d.entry.Name, Dest: d.dest, Type: format.Dir, Meta: err})
+		}
+	}
+	x.dirs = nil
+}
+
+func (x *Extractor) cleanup() {
+	for tmp := range x.tmps {
+		x.root.Remove(tmp)
+	}
+	clear(x.tmps)
+}
+
+// Extract restores every entry of src under root: New(root, opts).Extract.
+func Extract(ctx context.Context, root *os.Root, src Source, opts Options) (Summary, error) {
+	return New(root, opts).Extract(ctx, src)
+}
