@@ -1,0 +1,129 @@
+package format_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"ferry/internal/format"
+)
+
+// FuzzReader feeds arbitrary streams to the Reader: it must return entries or errors,
+// never panic, and what it returns must be self-consistent.
+func FuzzReader(f *testing.F) {
+	es, data := kinds()
+	stream, _ := writeStream(f, es[:len(es)-1], data[:len(es)-1])
+	f.Add(stream)
+	f.Add(sparseStream("2\n0\n512\n1024\n10\n", 2000, 522))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := format.NewReader(bytes.NewReader(in))
+		r.SetLimits(format.Limits{MaxHeader: 1 << 16, MaxSegments: 1 << 10})
+		last := int64(-1)
+		for i := 0; i < 1000; i++ {
+			e, err := r.Next()
+			if err != nil {
+				return
+			}
+			checkEntry(t, e)
+			if r.Offset() <= last || r.Offset()%512 != 0 {
+				t.Fatalf("offset %d after %d", r.Offset(), last)
+			}
+			last = r.Offset()
+			n, err := io.CopyN(io.Discard, r, 1<<20)
+			if err == nil && n != 1<<20 || err == io.EOF && n != min(e.Size, 1<<20) && e.Type == format.Regular {
+				t.Fatalf("%q: read %d of %d (%v)", e.Name, n, e.Size, err)
+			}
+		}
+	})
+}
+
+func checkEntry(t *testing.T, e *format.Entry) {
+	if e.Size < 0 || e.Type < format.Regular || e.Type > format.BlockDevice {
+		t.Fatalf("entry %+v", e)
+	}
+	var end int64
+	for _, s := range e.Sparse {
+		if s.Offset < end || s.Length <= 0 || s.Offset+s.Length > e.Size {
+			t.Fatalf("sparse map %v of size %d", e.Sparse, e.Size)
+		}
+		end = s.Offset + s.Length
+	}
+}
+
+// FuzzCleanName checks CleanName's result is always safe and stable.
+func FuzzCleanName(f *testing.F) {
+	for _, s := range []string{"a/b", "../x", "/abs", "./a//b/", ".", "a/./../b", "\xff/..a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := format.CleanName(in)
+		if err != nil {
+			return
+		}
+		again, err := format.CleanName(out)
+		if err != nil || again != out {
+			t.Fatalf("CleanName(%q) = %q, again %q %v", in, out, again, err)
+		}
+		if out == "" || out[0] == '/' || out == ".." || bytes.Contains([]byte("/"+out+"/"), []byte("/../")) {
+			t.Fatalf("CleanName(%q) = %q is unsafe", in, out)
+		}
+	})
+}
+
+// TestWriteFuzzSeeds regenerates the checked-in corpus (FERRY_WRITE_SEEDS=1): a
+// stream of every kind ferry writes, a GNU tar pax stream and hostile streams.
+func TestWriteFuzzSeeds(t *testing.T) {
+	if os.Getenv("FERRY_WRITE_SEEDS") == "" {
+		t.Skip("set FERRY_WRITE_SEEDS=1 to rewrite testdata/fuzz")
+	}
+	es, data := kinds()
+	stream, _ := writeStream(t, es[:len(es)-1], data[:len(es)-1])
+	writeSeed(t, "FuzzReader", stream)
+	writeSeed(t, "FuzzReader", gnuStream(t))
+	writeSeed(t, "FuzzReader", sparseStream("2\n0\n512\n1024\n10\n", 2000, 522))
+	writeSeed(t, "FuzzReader", append(paxHeader(record("path", "../x")+record("SCHILY.xattr.user.a", "b")), rawHeader("f", '0', "00000000000")...))
+	writeSeed(t, "FuzzReader", append(rawHeader("././@LongLink", 'L', "00000000005"), pad([]byte("long"))...))
+	for _, s := range []string{"a/b", "../x", "/abs", "./a//b/"} {
+		writeSeedString(t, "FuzzCleanName", s)
+	}
+}
+
+func gnuStream(t *testing.T) []byte {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("hello"), 0644)
+	f, _ := os.Create(filepath.Join(dir, "sparse"))
+	f.WriteAt([]byte("x"), 8192)
+	f.Truncate(16384)
+	f.Close()
+	os.Symlink("f", filepath.Join(dir, "l"))
+	os.Link(filepath.Join(dir, "f"), filepath.Join(dir, "h"))
+	out, err := exec.Command("tar", "--format=pax", "--sparse", "--xattrs", "-C", dir, "-cf", "-", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func writeSeed(t *testing.T, target string, in []byte) {
+	writeSeedText(t, target, fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", in), in)
+}
+
+func writeSeedString(t *testing.T, target, in string) {
+	writeSeedText(t, target, fmt.Sprintf("go test fuzz v1\nstring(%q)\n", in), []byte(in))
+}
+
+func writeSeedText(t *testing.T, target, text string, in []byte) {
+	dir := filepath.Join("testdata", "fuzz", target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("seed-%x", sha256.Sum256(in))[:21]
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
