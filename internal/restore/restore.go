@@ -20,7 +20,7 @@ import (
 
 // Errors of an entry's Result (wrapped with details).
 var (
-	ErrExists        = errors.New("restore: file exists")
+	ErrExists        = fmt.Errorf("restore: %w", fs.ErrExist)
 	ErrSymlinkParent = errors.New("restore: parent is a symlink")
 	ErrNotDir        = errors.New("restore: parent is not a directory")
 	ErrLinkTarget    = errors.New("restore: hard link target not restored")
