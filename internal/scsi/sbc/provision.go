@@ -159,11 +159,11 @@ func (d *Device) unmapDescs(p []byte) ([]unmapDesc, error) {
 	for i := range count {
 		b := p[8+16*i:]
 		u := unmapDesc{lba: binary.BigEndian.Uint64(b), n: uint64(binary.BigEndian.Uint32(b[8:]))}
-		if err := d.inRange(u.lba, u.n); err != nil {
-			return nil, err
-		}
 		if u.n > maxUnmapBlocks {
 			return nil, scsi.InvalidFieldInParameterList(8+16*i+8, -1)
+		}
+		if err := d.inRange(u.lba, u.n); err != nil {
+			return nil, err
 		}
 		if u.n > 0 {
 			out = append(out, u)
