@@ -258,7 +258,7 @@ func TestReserve6(t *testing.T) {
 	must(nexusA, []byte{0x1A, 0, 0x3F, 0, 255, 0})
 	must(nexusA, release)
 	must(nexusB, []byte{0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0}) // RESERVE(10)
-	dev.NexusLost(nexusA)                                   // not the holder: nothing
+	dev.NexusLost(nexusA)                                 // not the holder: nothing
 	if canRead(dev, nexusA) == nil {
 		t.Fatal("reservation lost when another nexus went")
 	}

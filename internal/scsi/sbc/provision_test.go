@@ -96,7 +96,7 @@ func TestUnmap(t *testing.T) {
 	if got := scsitest.MustExec(t, dev, cdb10(0x28, 0, 250, 1), nil); got[0] != 1+250 {
 		t.Fatal("a refused UNMAP deallocated blocks")
 	}
-	scsitest.MustExec(t, dev, cdb10(0x42, 0, 0, 0), nil)                          // no parameter list
+	scsitest.MustExec(t, dev, cdb10(0x42, 0, 0, 0), nil)                            // no parameter list
 	scsitest.MustExec(t, dev, cdb10(0x42, 0, 0, 8), []byte{0, 6, 0, 0, 0, 0, 0, 0}) // no descriptors
 	_, err := scsitest.Exec(dev, cdb10(0x42, 1, 0, 0), nil)
 	scsitest.WantSense(t, err, scsi.IllegalRequest, 0x24, 0) // ANCHOR
