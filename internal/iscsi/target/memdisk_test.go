@@ -81,14 +81,24 @@ func (d *memDisk) write(cmd *scsi.Command, lba uint64, n int) error {
 	if err != nil {
 		return err
 	}
-	if len(cmd.DataOut) < size {
-		return scsi.ParameterListLengthError()
-	}
+	// Short data-out (the initiator expected to send less): write the
+	// whole blocks that came.
+	size = min(size, len(cmd.DataOut)/d.block*d.block)
 	d.mu.Lock()
 	copy(d.data[off:], cmd.DataOut[:size])
 	d.mu.Unlock()
-	cmd.DataOut = cmd.DataOut[:size]
 	return nil
+}
+
+// DataOutLength implements DataOutSizer for the write commands.
+func (d *memDisk) DataOutLength(cdb []byte) (int, bool) {
+	switch {
+	case cdb[0] == 0x2A && len(cdb) >= 10:
+		return int(binary.BigEndian.Uint16(cdb[7:])) * d.block, true
+	case cdb[0] == 0x8A && len(cdb) >= 16:
+		return int(binary.BigEndian.Uint32(cdb[10:])) * d.block, true
+	}
+	return 0, false
 }
 
 func (d *memDisk) capacity10(_ context.Context, cmd *scsi.Command) error {

@@ -30,7 +30,19 @@ type session struct {
 	inflight atomic.Int32
 
 	umu   sync.RWMutex
-	units map[uint64]*scsi.Nexus
+	units map[uint64]lu
+}
+
+// lu is a logical unit as a session sees it: the nexus that carries its
+// unit attentions, and the device's data-out sizer if it has one.
+type lu struct {
+	n     *scsi.Nexus
+	sizer DataOutSizer
+}
+
+func newLU(dev scsi.Device) lu {
+	z, _ := dev.(DataOutSizer)
+	return lu{scsi.NewNexus(dev), z}
 }
 
 func newSession(t *Target, isid [6]byte, initiator string, discovery bool, p iscsi.Params, cmdSN uint32) *session {
@@ -39,7 +51,7 @@ func newSession(t *Target, isid [6]byte, initiator string, discovery bool, p isc
 		depth:    uint32(t.cfg.QueueDepth),
 		nexusID:  initiator + ",i,0x" + hex.EncodeToString(isid[:]),
 		expCmdSN: cmdSN, ahead: map[uint32]struct{}{},
-		conns: map[uint16]*conn{}, units: map[uint64]*scsi.Nexus{},
+		conns: map[uint16]*conn{}, units: map[uint64]lu{},
 	}
 	s.maxCmdSN = cmdSN + s.depth - 1
 	return s
@@ -77,6 +89,28 @@ func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
 	return false
 }
 
+// skipCmdSN handles ABORT TASK for a command not received: when ref is
+// in the window and before the TMF's own CmdSN, the command counts as
+// received (and aborted).
+func (s *session) skipCmdSN(ref, tmfSN uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if serialLess(ref, s.expCmdSN) || !serialLess(ref, tmfSN) {
+		return false
+	}
+	if _, got := s.ahead[ref]; got {
+		return false
+	}
+	if ref == s.expCmdSN {
+		s.mu.Unlock()
+		s.acceptCmdSN(ref, false)
+		s.mu.Lock()
+		return true
+	}
+	s.ahead[ref] = struct{}{}
+	return true
+}
+
 // window returns ExpCmdSN and MaxCmdSN; MaxCmdSN leaves room for the
 // commands still running and never goes back.
 func (s *session) window() (exp, max uint32) {
@@ -93,40 +127,40 @@ func (s *session) window() (exp, max uint32) {
 }
 
 // device returns the device a command for lun goes to: the LU's nexus, or
-// the absent LUN.
-func (s *session) device(lun uint64) scsi.Device {
+// the absent LUN, and the device's sizer when it has one.
+func (s *session) device(lun uint64) (scsi.Device, DataOutSizer) {
 	s.umu.RLock()
-	n, ok := s.units[lun]
+	u, ok := s.units[lun]
 	s.umu.RUnlock()
 	if ok {
-		return n
+		return u.n, u.sizer
 	}
 	dev, ok := s.t.cfg.Units.Unit(lun)
 	if !ok {
-		return scsi.AbsentLUN{LUNs: s.t.luns16()}
+		return scsi.AbsentLUN{LUNs: s.t.luns16()}, nil
 	}
 	s.umu.Lock()
 	defer s.umu.Unlock()
-	if n, ok := s.units[lun]; ok {
-		return n
+	if u, ok := s.units[lun]; ok {
+		return u.n, u.sizer
 	}
-	n = scsi.NewNexus(dev)
-	s.units[lun] = n
-	return n
+	u = newLU(dev)
+	s.units[lun] = u
+	return u.n, u.sizer
 }
 
 // lunsChanged rebuilds the nexus set and raises REPORTED LUNS DATA HAS
 // CHANGED on every LU.
 func (s *session) lunsChanged() {
-	m := map[uint64]*scsi.Nexus{}
+	m := map[uint64]lu{}
 	for _, lun := range s.t.cfg.Units.LUNs() {
 		dev, ok := s.t.cfg.Units.Unit(lun)
 		if !ok {
 			continue
 		}
-		n := scsi.NewNexus(dev)
-		n.Raise(scsi.UnitAttentionSense(0x3F, 0x0E))
-		m[lun] = n
+		u := newLU(dev)
+		u.n.Raise(scsi.UnitAttentionSense(0x3F, 0x0E))
+		m[lun] = u
 	}
 	s.umu.Lock()
 	s.units = m
@@ -135,7 +169,11 @@ func (s *session) lunsChanged() {
 
 // raise queues a unit attention on one LU.
 func (s *session) raise(lun uint64, sense *scsi.Sense) {
-	if n, ok := s.device(lun).(*scsi.Nexus); ok {
+	if n, _ := s.device(lun); n != nil {
+		n, ok := n.(*scsi.Nexus)
+		if !ok {
+			return
+		}
 		n.Raise(sense)
 	}
 }

@@ -32,6 +32,16 @@ type Units interface {
 	Unit(lun uint64) (scsi.Device, bool)
 }
 
+// DataOutSizer is an optional ability of a unit's Device: the number of
+// data-out bytes a CDB transfers, when the CDB is one that moves data-out.
+// With it the target reports write residuals as SAM-5 and RFC 7143 want
+// (underflow when the initiator offers more than the CDB needs, overflow
+// when less) and hands the device at most that many bytes; a device that
+// gets fewer than its CDB asks for writes the whole blocks it got.
+type DataOutSizer interface {
+	DataOutLength(cdb []byte) (int, bool)
+}
+
 // Initiator is one entry of the access control list.
 type Initiator struct {
 	// Name is the initiator's iSCSI name (iqn.... or eui....).

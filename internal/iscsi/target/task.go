@@ -16,13 +16,16 @@ const (
 // task is one SCSI command. Tasks are reused; their buffers grow to the
 // largest transfer the connection has seen.
 type task struct {
-	cmd    iscsi.SCSICommand
-	lun    uint64
-	state  int
-	abort  bool // under conn.tmu
-	ctx    taskCtx
-	scmd   scsi.Command
-	cdbLen int
+	cmd   iscsi.SCSICommand
+	lun   uint64
+	state int
+	abort bool // under conn.tmu
+	// answered: the response is being sent (under conn.tmu)
+	answered bool
+	ctx      taskCtx
+	scmd     scsi.Command
+	cdbLen   int
+	need     int // data-out bytes the CDB transfers, -1 unknown
 
 	// Data-Out state, owned by the reader.
 	data       []byte // the write data
@@ -57,7 +60,7 @@ func (c *conn) newTask() *task {
 		k = &task{}
 	}
 	k.ctx.reset()
-	k.abort, k.received, k.unsolDone, k.unsolSN = false, 0, false, 0
+	k.abort, k.answered, k.received, k.unsolDone, k.unsolSN = false, false, 0, false, 0
 	k.nextOffset, k.r2ts, k.r2tSN = 0, k.r2ts[:0], 0
 	return k
 }
@@ -147,11 +150,20 @@ func (c *conn) execute(k *task) {
 	if k.cmd.CDB[0] == scsi.OpReportLUNs {
 		err = c.reportLUNs(k)
 	} else {
-		err = c.sess.device(k.lun).Execute(&k.ctx, &k.scmd)
+		dev, sizer := c.sess.device(k.lun)
+		k.need = -1
+		if sizer != nil && !k.cmd.Read {
+			if n, ok := sizer.DataOutLength(k.scmd.CDB); ok {
+				k.need = n
+				k.scmd.DataOut = k.scmd.DataOut[:min(n, len(k.scmd.DataOut))]
+			}
+		}
+		err = dev.Execute(&k.ctx, &k.scmd)
 	}
 	status, sense := scsi.StatusOf(err)
 	c.tmu.Lock()
 	aborted := k.abort
+	k.answered = !aborted // from here on an abort finds nothing to end
 	c.tmu.Unlock()
 	c.sess.inflight.Add(-1)
 	if !aborted {
@@ -187,7 +199,7 @@ func (c *conn) respond(k *task, status byte, sense []byte) {
 	case uint32(len(data)) < want:
 		under, resid = true, want-uint32(len(data))
 	}
-	if !k.cmd.Read && k.cmd.Write {
+	if !k.cmd.Read {
 		over, under, resid = writeResidual(k)
 	}
 	c.lockW()
@@ -214,12 +226,16 @@ func (c *conn) respond(k *task, status byte, sense []byte) {
 }
 
 // writeResidual compares what the initiator said it would send with what
-// the device took: a device that needs less shortens DataOut.
+// the CDB transfers, when the device can tell.
 func writeResidual(k *task) (over, under bool, resid uint32) {
-	if n := uint32(len(k.scmd.DataOut)); n < k.received {
-		return false, true, k.cmd.ExpectedLen - n
+	switch exp := int64(k.cmd.ExpectedLen); {
+	case k.need < 0 || int64(k.need) == exp:
+		return false, false, 0
+	case int64(k.need) < exp:
+		return false, true, uint32(exp - int64(k.need))
+	default:
+		return true, false, uint32(int64(k.need) - exp)
 	}
-	return false, false, 0
 }
 
 // sendDataIn writes data as Data-In PDUs of at most the peer's

@@ -38,8 +38,8 @@ func (c *conn) tmf(m iscsi.TaskMgmt, lun uint64) uint8 {
 			c.waitAborted()
 			return iscsi.TMFComplete
 		}
-		if serialLess(m.RefCmdSN, m.CmdSN) {
-			return iscsi.TMFComplete // done before the request came
+		if c.sess.skipCmdSN(m.RefCmdSN, m.CmdSN) {
+			return iscsi.TMFComplete // RFC 7143 11.5.1: the task never came
 		}
 		return iscsi.TMFNoTask
 	case iscsi.TMFAbortTaskSet, iscsi.TMFClearTaskSet:
@@ -84,7 +84,7 @@ func (c *conn) abortTasks(match func(*task) bool) int {
 	defer c.tmu.Unlock()
 	n := 0
 	for _, k := range c.tasks {
-		if !k.abort && match(k) {
+		if !k.abort && !k.answered && match(k) {
 			k.abort = true
 			k.ctx.cancel()
 			n++
