@@ -19,7 +19,13 @@ import (
 // after a move) in a temporary directory.
 func newLibrary(t testing.TB, capacity int64) *library.Library {
 	t.Helper()
-	lib, err := library.OpenWith(filepath.Join(t.TempDir(), "library"), library.Options{
+	return newLibraryIn(t, t.TempDir(), capacity)
+}
+
+// newLibraryIn is newLibrary in dir.
+func newLibraryIn(t testing.TB, dir string, capacity int64) *library.Library {
+	t.Helper()
+	lib, err := library.OpenWith(filepath.Join(dir, "library"), library.Options{
 		Drives: []string{"tape0", "tape1"}, Slots: 3, ImportExport: 1,
 		Capacity: capacity, Prefix: "T", Suffix: "L8",
 	})

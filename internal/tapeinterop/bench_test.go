@@ -1,0 +1,102 @@
+package tapeinterop
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ferry/internal/iscsi/initiator"
+	"ferry/internal/iscsi/target"
+	"ferry/internal/scsi/ssc"
+	"ferry/internal/tape"
+)
+
+const benchRecord = 256 << 10
+
+// BenchmarkWrite256K compares sequential 256 KiB WRITE(6) commands sent by
+// ferry's initiator to a tape LU of ferry's target (loopback TCP) with the
+// tape store's own WriteRecord on the same kind of cartridge.
+func BenchmarkWrite256K(b *testing.B) {
+	data := make([]byte, benchRecord)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	b.Run("Medium", func(b *testing.B) {
+		path := filepath.Join(benchDir(b), "c.tape")
+		if err := tape.Create(path, tape.Meta{Barcode: "B00001", Capacity: 1 << 40}); err != nil {
+			b.Fatal(err)
+		}
+		m, err := tape.Open(path, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer m.Close()
+		b.SetBytes(benchRecord)
+		for b.Loop() {
+			if err := m.WriteRecord(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ISCSI", func(b *testing.B) {
+		s := benchTarget(b)
+		cdb := []byte{0x0A, 0, benchRecord >> 16, 0, 0, 0}
+		ctx := context.Background()
+		b.SetBytes(benchRecord)
+		for b.Loop() {
+			res, err := s.Execute(ctx, 0, cdb, data, 0)
+			if err != nil || res.Status != 0 {
+				b.Fatalf("WRITE: %+v, %v", res, err)
+			}
+		}
+	})
+}
+
+// benchTarget serves one tape LU (LUN 0) on a 1 TiB sparse cartridge.
+func benchTarget(b *testing.B) *initiator.Session {
+	lib := openLibIn(b, benchDir(b), 1<<40, "B")
+	dev := ssc.New(lib, "tape0", ssc.Identity{})
+	b.Cleanup(func() { dev.Close() })
+	tg, err := target.New(target.Config{Name: targetName, Units: units{0: dev}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go tg.Serve(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := initiator.Dial(ctx, ln.Addr().String(), initiator.Config{TargetName: targetName})
+	if err != nil {
+		b.Fatal(err)
+	}
+	clearAttention(b, remote{s, 0})
+	b.Cleanup(func() {
+		s.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tg.Shutdown(ctx)
+	})
+	return s
+}
+
+// benchDir is a fresh directory under $FERRY_BENCH_DIR (e.g. /dev/shm, to
+// take the disk's writeback out of the figures) or the test's temporary
+// directory.
+func benchDir(b *testing.B) string {
+	base := os.Getenv("FERRY_BENCH_DIR")
+	if base == "" {
+		return b.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "ferry-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
