@@ -117,11 +117,17 @@ func TestTypedHeaders(t *testing.T) {
 		check func(*BHS) bool
 	}{
 		{OpSCSICommand, (&SCSICommand{true, true, true, true, 2, lun, 1, 2, 3, 4, [16]byte{0x28}}).Encode,
-			func(b *BHS) bool { return DecodeSCSICommand(b) == SCSICommand{true, true, true, true, 2, lun, 1, 2, 3, 4, [16]byte{0x28}} }},
+			func(b *BHS) bool {
+				return DecodeSCSICommand(b) == SCSICommand{true, true, true, true, 2, lun, 1, 2, 3, 4, [16]byte{0x28}}
+			}},
 		{OpSCSIResponse, (&SCSIResponse{true, false, false, true, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}).Encode,
-			func(b *BHS) bool { return DecodeSCSIResponse(b) == SCSIResponse{true, false, false, true, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10} }},
+			func(b *BHS) bool {
+				return DecodeSCSIResponse(b) == SCSIResponse{true, false, false, true, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+			}},
 		{OpDataIn, (&DataIn{true, false, true, false, true, 2, lun, 3, 4, 5, 6, 7, 8, 9, 10}).Encode,
-			func(b *BHS) bool { return DecodeDataIn(b) == DataIn{true, false, true, false, true, 2, lun, 3, 4, 5, 6, 7, 8, 9, 10} }},
+			func(b *BHS) bool {
+				return DecodeDataIn(b) == DataIn{true, false, true, false, true, 2, lun, 3, 4, 5, 6, 7, 8, 9, 10}
+			}},
 		{OpDataOut, (&DataOut{true, lun, 1, 2, 3, 4, 5}).Encode,
 			func(b *BHS) bool { return DecodeDataOut(b) == DataOut{true, lun, 1, 2, 3, 4, 5} }},
 		{OpR2T, (&R2T{lun, 1, 2, 3, 4, 5, 6, 7, 8}).Encode,
@@ -137,7 +143,9 @@ func TestTypedHeaders(t *testing.T) {
 		{OpLoginReq, (&LoginReq{true, false, 1, 3, 0, 0, isid, 9, 1, 2, 3, 4}).Encode,
 			func(b *BHS) bool { return DecodeLoginReq(b) == LoginReq{true, false, 1, 3, 0, 0, isid, 9, 1, 2, 3, 4} }},
 		{OpLoginResp, (&LoginResp{true, true, 0, 1, 0, 0, isid, 9, 1, 2, 3, 4, 2, 1}).Encode,
-			func(b *BHS) bool { return DecodeLoginResp(b) == LoginResp{true, true, 0, 1, 0, 0, isid, 9, 1, 2, 3, 4, 2, 1} }},
+			func(b *BHS) bool {
+				return DecodeLoginResp(b) == LoginResp{true, true, 0, 1, 0, 0, isid, 9, 1, 2, 3, 4, 2, 1}
+			}},
 		{OpTextReq, (&TextReq{true, true, false, lun, 1, 2, 3, 4}).Encode,
 			func(b *BHS) bool { return DecodeTextReq(b) == TextReq{true, true, false, lun, 1, 2, 3, 4} }},
 		{OpTextResp, (&TextResp{false, true, lun, 1, 2, 3, 4, 5}).Encode,

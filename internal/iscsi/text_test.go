@@ -16,9 +16,9 @@ func TestParseText(t *testing.T) {
 		t.Errorf("AppendText = %q", got)
 	}
 	for in, bad := range map[string]error{
-		"NoEquals\x00":          ErrTextSyntax,
-		"=value\x00":            ErrTextTooLong,
-		"bad key=1\x00":         ErrTextKeyName,
+		"NoEquals\x00":                   ErrTextSyntax,
+		"=value\x00":                     ErrTextTooLong,
+		"bad key=1\x00":                  ErrTextKeyName,
 		string(make([]byte, 70)) + "A=1": nil,
 	} {
 		_, err := ParseText([]byte(in))
