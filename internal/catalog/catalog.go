@@ -1,0 +1,264 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Errors of the catalog.
+var (
+	ErrNotFound = errors.New("catalog: not found")
+	ErrClosed   = errors.New("catalog: closed")
+	ErrBadQuery = errors.New("catalog: bad query")
+)
+
+// Catalog is what ferry's DMA knows about agents, backups, media, jobs and
+// the files in every backup. Both backends (SQLite, PostgreSQL) implement it
+// with the same schema and pass the same conformance suite (catalogtest).
+// Methods are safe for concurrent use, and several processes may share one
+// catalog.
+type Catalog interface {
+	// PutAgent adds or replaces an agent by name.
+	PutAgent(ctx context.Context, a Agent) error
+	// Agent returns the agent called name, or ErrNotFound.
+	Agent(ctx context.Context, name string) (Agent, error)
+	// Agents lists agents by name.
+	Agents(ctx context.Context) ([]Agent, error)
+	// DeleteAgent removes an agent (its backups stay).
+	DeleteAgent(ctx context.Context, name string) error
+
+	// CreateBackup records a new backup (status usually Running) and
+	// returns its id, also set in b.
+	CreateBackup(ctx context.Context, b *Backup) (int64, error)
+	// FinishBackup sets a backup's outcome: status, end, counts, error,
+	// the environment and dump date token the agent returned.
+	FinishBackup(ctx context.Context, id int64, r BackupResult) error
+	// Backup returns one backup with its locations, or ErrNotFound.
+	Backup(ctx context.Context, id int64) (Backup, error)
+	// Backups lists backups matching f, oldest first.
+	Backups(ctx context.Context, f BackupFilter) ([]Backup, error)
+	// Chain returns the backup id and its bases, the full backup first.
+	Chain(ctx context.Context, id int64) ([]Backup, error)
+	// DeleteBackup removes a backup with its locations and files.
+	DeleteBackup(ctx context.Context, id int64) error
+	// AddLocation records where (a part of) a backup lies on tape.
+	AddLocation(ctx context.Context, l Location) error
+
+	// Ingest starts a file-history ingester for backup id. Entries added
+	// to it are written in big batches by a goroutine of its own, through
+	// a bounded queue; Close flushes them.
+	Ingest(ctx context.Context, backupID int64, o IngestOptions) *Ingester
+	// List returns the entries of directory dir in a backup, by name.
+	List(ctx context.Context, backupID int64, dir string) ([]File, error)
+	// Lookup returns one file of a backup (for DAR), or ErrNotFound.
+	Lookup(ctx context.Context, backupID int64, path string) (File, error)
+	// Find returns the files matching q across all backups (or one),
+	// ordered by backup and path, at most q.Limit of them.
+	Find(ctx context.Context, q Query) ([]Match, error)
+
+	// PutMedium adds or replaces a cartridge record by barcode.
+	PutMedium(ctx context.Context, m Medium) error
+	// Medium returns one cartridge, or ErrNotFound.
+	Medium(ctx context.Context, barcode string) (Medium, error)
+	// Media lists cartridges by barcode.
+	Media(ctx context.Context) ([]Medium, error)
+
+	// CreateJob records a job and returns its id, also set in j.
+	CreateJob(ctx context.Context, j *Job) (int64, error)
+	// UpdateJob stores a job's state, end, error and backup.
+	UpdateJob(ctx context.Context, j Job) error
+	// Job returns one job, or ErrNotFound.
+	Job(ctx context.Context, id int64) (Job, error)
+	// Jobs lists jobs, oldest first; active only when active is true.
+	Jobs(ctx context.Context, active bool) ([]Job, error)
+	// Log appends a line to a job's log.
+	Log(ctx context.Context, jobID int64, level, msg string) error
+	// JobLog returns a job's log in order.
+	JobLog(ctx context.Context, jobID int64) ([]LogLine, error)
+
+	// Close releases the database.
+	Close() error
+}
+
+// Agent is a registered NDMP agent. The secret itself is never stored
+// here: SecretRef names where it is (a file in the state directory).
+type Agent struct {
+	Name      string
+	URL       string // ndmp://USER@HOST:PORT
+	SecretRef string
+	Created   time.Time
+}
+
+// Backup statuses.
+const (
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// Backup is one backup image.
+type Backup struct {
+	ID        int64
+	Agent     string // data agent (registered name or USER@HOST:PORT)
+	Path      string // backed-up directory on the agent
+	Level     int
+	Butype    string
+	BaseID    int64  // the backup this incremental is based on; 0 for a full
+	BaseToken string // the DUMP_DATE token sent to the agent for this incremental
+	DumpDate  string // the DUMP_DATE token the agent returned (base of the next)
+	Env       []Env  // environment the agent returned (DATA_GET_ENV)
+	JobID     int64
+	Started   time.Time
+	Ended     time.Time // zero while running
+	Status    string
+	Bytes     int64
+	Files     int64
+	Error     string
+	Locations []Location // filled by Backup
+}
+
+// Env is one environment variable of a backup.
+type Env struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// BackupResult is the outcome FinishBackup records.
+type BackupResult struct {
+	Status   string
+	Ended    time.Time
+	Bytes    int64
+	Files    int64
+	Error    string
+	DumpDate string
+	Env      []Env
+}
+
+// BackupFilter selects backups; zero fields match everything.
+type BackupFilter struct {
+	Agent  string
+	Path   string
+	Status string
+}
+
+// Location is where a piece of a backup image is on tape. A backup that
+// spans cartridges has one location per cartridge, in Seq order.
+type Location struct {
+	BackupID   int64
+	Seq        int    // 0, 1, ... across cartridges
+	Barcode    string // cartridge
+	FileNum    int    // tape file number of the image on that cartridge
+	RecordSize int    // bytes per tape record
+	Offset     int64  // byte offset of this piece within the image
+	Length     int64  // bytes of the image in this piece
+}
+
+// File is one file-history entry of a backup.
+type File struct {
+	Path   string // slash-separated, as reported by the agent
+	Type   FileType
+	Mode   uint32 // permission and type bits as reported (UNIX st_mode bits)
+	UID    uint32
+	GID    uint32
+	Size   uint64
+	Mtime  time.Time
+	FhInfo uint64 // the agent's position hint for direct access recovery
+	Node   uint64
+}
+
+// FileType is the NDMP file type (wire.FileType values).
+type FileType uint8
+
+// File types, as in NDMP.
+const (
+	TypeDir     FileType = 0
+	TypeFIFO    FileType = 1
+	TypeCharDev FileType = 2
+	TypeBlkDev  FileType = 3
+	TypeReg     FileType = 4
+	TypeSymlink FileType = 5
+	TypeSocket  FileType = 6
+	TypeOther   FileType = 8
+)
+
+// Query is a Find request: a shell glob (Glob) or a regular expression
+// (Regex, Go syntax) over full paths.
+type Query struct {
+	Glob     string
+	Regex    string
+	BackupID int64 // 0: all backups
+	Limit    int   // 0: DefaultFindLimit
+}
+
+// DefaultFindLimit caps Find when Query.Limit is 0.
+const DefaultFindLimit = 10000
+
+// Match is one Find result.
+type Match struct {
+	BackupID int64
+	File
+}
+
+// Medium is a cartridge the DMA has written or read.
+type Medium struct {
+	Barcode  string
+	Library  string // where it lives (agent/library name)
+	Label    string // the DMA's label on the cartridge
+	State    string // e.g. "scratch", "active", "full", "error"
+	Capacity int64
+	Used     int64
+	NextFile int // tape file number the next backup appends at
+	Updated  time.Time
+}
+
+// Job states.
+const (
+	JobQueued    = "queued"
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCancelled = "cancelled"
+)
+
+// Job is one DMA job (backup, restore, copy, verify).
+type Job struct {
+	ID       int64
+	Kind     string
+	Spec     string // the job's parameters (JSON, the DMA's business)
+	State    string
+	PID      int // process running it, for cancel
+	Started  time.Time
+	Ended    time.Time
+	Error    string
+	BackupID int64
+}
+
+// Active reports whether the job has not ended.
+func (j Job) Active() bool { return j.State == JobQueued || j.State == JobRunning }
+
+// LogLine is one line of a job's log.
+type LogLine struct {
+	Seq     int64
+	At      time.Time
+	Level   string
+	Message string
+}
+
+// Open opens the catalog named by spec: a postgres:// or postgresql://
+// URL (or "host=... dbname=..." DSN) opens PostgreSQL; anything else is
+// the path of a SQLite database file.
+func Open(ctx context.Context, spec string) (Catalog, error) {
+	if IsPostgres(spec) {
+		return OpenPostgres(ctx, spec)
+	}
+	return OpenSQLite(ctx, spec)
+}
+
+// IsPostgres reports whether spec names a PostgreSQL database.
+func IsPostgres(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://") ||
+		strings.Contains(spec, "dbname=") || strings.Contains(spec, "host=")
+}

@@ -1,0 +1,508 @@
+// Package catalogtest is the conformance suite of catalog.Catalog: Run
+// executes the same tests on any backend.
+package catalogtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"ferry/internal/catalog"
+)
+
+// Open returns a fresh, empty catalog for one test; the suite closes it.
+type Open func(t *testing.T) catalog.Catalog
+
+// Run runs every conformance test on catalogs made by open.
+func Run(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, c catalog.Catalog)
+	}{
+		{"Agents", testAgents},
+		{"Backups", testBackups},
+		{"Chain", testChain},
+		{"Media", testMedia},
+		{"Jobs", testJobs},
+		{"IngestListLookup", testIngestListLookup},
+		{"FindGlob", testFindGlob},
+		{"FindRegex", testFindRegex},
+		{"FindBytes", testFindBytes},
+		{"DuplicateKeepsFirst", testDuplicateKeepsFirst},
+		{"DeleteBackup", testDeleteBackup},
+		{"ConcurrentIngest", testConcurrentIngest},
+		{"IngestCancelled", testIngestCancelled},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := open(t)
+			defer c.Close()
+			tc.fn(t, c)
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return c
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testAgents(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	must(t, c.PutAgent(x, catalog.Agent{Name: "nas2", URL: "ndmp://u@h2:10000", SecretRef: "secrets/nas2"}))
+	must(t, c.PutAgent(x, catalog.Agent{Name: "nas1", URL: "ndmp://u@h1:10000"}))
+	must(t, c.PutAgent(x, catalog.Agent{Name: "nas2", URL: "ndmp://v@h2:10001", SecretRef: "secrets/nas2b"}))
+	as, err := c.Agents(x)
+	must(t, err)
+	if len(as) != 2 || as[0].Name != "nas1" || as[1].URL != "ndmp://v@h2:10001" || as[1].SecretRef != "secrets/nas2b" {
+		t.Fatalf("Agents = %+v", as)
+	}
+	if as[0].Created.IsZero() {
+		t.Fatal("Created not set")
+	}
+	must(t, c.DeleteAgent(x, "nas1"))
+	if _, err := c.Agent(x, "nas1"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("deleted agent: %v", err)
+	}
+	if err := c.DeleteAgent(x, "nas1"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+func newBackup(t *testing.T, c catalog.Catalog, base int64, level int) int64 {
+	t.Helper()
+	b := &catalog.Backup{Agent: "nas1", Path: "/export/home", Level: level, Butype: "tar", BaseID: base,
+		Env: []catalog.Env{{Name: "HIST", Value: "y"}}}
+	id, err := c.CreateBackup(ctx(t), b)
+	must(t, err)
+	if id == 0 || b.ID != id {
+		t.Fatalf("CreateBackup id %d, b.ID %d", id, b.ID)
+	}
+	return id
+}
+
+func testBackups(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	id := newBackup(t, c, 0, 0)
+	b, err := c.Backup(x, id)
+	must(t, err)
+	if b.Status != catalog.StatusRunning || b.Started.IsZero() || !b.Ended.IsZero() || len(b.Env) != 1 {
+		t.Fatalf("new backup = %+v", b)
+	}
+	for i, bc := range []string{"A00001", "A00002"} {
+		must(t, c.AddLocation(x, catalog.Location{BackupID: id, Seq: i, Barcode: bc, FileNum: 3 - i, RecordSize: 262144,
+			Offset: int64(i) * 1000, Length: 1000}))
+	}
+	end := time.Unix(1_800_000_000, 123)
+	must(t, c.FinishBackup(x, id, catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: end, Bytes: 2000,
+		Files: 7, DumpDate: "1800000000", Env: []catalog.Env{{Name: "DUMP_DATE", Value: "1800000000"}}}))
+	b, err = c.Backup(x, id)
+	must(t, err)
+	if b.Status != catalog.StatusSucceeded || !b.Ended.Equal(end) || b.Bytes != 2000 || b.Files != 7 ||
+		b.DumpDate != "1800000000" || len(b.Env) != 1 || b.Env[0].Name != "DUMP_DATE" {
+		t.Fatalf("finished backup = %+v", b)
+	}
+	if len(b.Locations) != 2 || b.Locations[1].Barcode != "A00002" || b.Locations[1].FileNum != 2 ||
+		b.Locations[1].Offset != 1000 || b.Locations[0].RecordSize != 262144 {
+		t.Fatalf("locations = %+v", b.Locations)
+	}
+	if err := c.AddLocation(x, catalog.Location{BackupID: id, Seq: 1, Barcode: "dup"}); err == nil {
+		t.Fatal("duplicate location seq accepted")
+	}
+	id2 := newBackup(t, c, id, 1)
+	must(t, c.FinishBackup(x, id2, catalog.BackupResult{Status: catalog.StatusFailed, Error: "agent went away"}))
+	all, err := c.Backups(x, catalog.BackupFilter{})
+	must(t, err)
+	if len(all) != 2 || all[0].ID != id || all[1].ID != id2 || all[1].Error != "agent went away" || all[1].BaseID != id {
+		t.Fatalf("Backups = %+v", all)
+	}
+	ok, err := c.Backups(x, catalog.BackupFilter{Agent: "nas1", Path: "/export/home", Status: catalog.StatusSucceeded})
+	must(t, err)
+	if len(ok) != 1 || ok[0].ID != id {
+		t.Fatalf("filtered Backups = %+v", ok)
+	}
+	if _, err := c.Backup(x, 9999); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing backup: %v", err)
+	}
+	if err := c.FinishBackup(x, 9999, catalog.BackupResult{Status: catalog.StatusFailed}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("finish missing backup: %v", err)
+	}
+}
+
+func testChain(t *testing.T, c catalog.Catalog) {
+	full := newBackup(t, c, 0, 0)
+	prev := full
+	var ids []int64
+	ids = append(ids, full)
+	for i := 1; i <= 12; i++ { // no level ceiling
+		prev = newBackup(t, c, prev, i)
+		ids = append(ids, prev)
+	}
+	chain, err := c.Chain(ctx(t), prev)
+	must(t, err)
+	var got []int64
+	for _, b := range chain {
+		got = append(got, b.ID)
+	}
+	if !slices.Equal(got, ids) {
+		t.Fatalf("Chain = %v, want %v", got, ids)
+	}
+}
+
+func testMedia(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: "scratch", Capacity: 1 << 30}))
+	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B1", Library: "lib0", Label: "ferry-B1", State: "active", NextFile: 4, Used: 5}))
+	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: "full", Capacity: 1 << 30, Used: 1 << 30}))
+	ms, err := c.Media(x)
+	must(t, err)
+	if len(ms) != 2 || ms[0].Barcode != "B1" || ms[0].NextFile != 4 || ms[1].State != "full" || ms[1].Used != 1<<30 {
+		t.Fatalf("Media = %+v", ms)
+	}
+	if _, err := c.Medium(x, "nope"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("missing medium: %v", err)
+	}
+}
+
+func testJobs(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	j := &catalog.Job{Kind: "backup", Spec: `{"src":"ndmp://nas1/export"}`, State: catalog.JobRunning, PID: 42}
+	id, err := c.CreateJob(x, j)
+	must(t, err)
+	id2, err := c.CreateJob(x, &catalog.Job{Kind: "restore"})
+	must(t, err)
+	must(t, c.Log(x, id, "info", "tape A00001 loaded"))
+	must(t, c.Log(x, id2, "info", "other job"))
+	must(t, c.Log(x, id, "error", "agent went away"))
+	active, err := c.Jobs(x, true)
+	must(t, err)
+	if len(active) != 2 || active[1].State != catalog.JobQueued {
+		t.Fatalf("active Jobs = %+v", active)
+	}
+	j.State, j.Ended, j.Error, j.BackupID = catalog.JobFailed, time.Now(), "agent went away", 7
+	must(t, c.UpdateJob(x, *j))
+	got, err := c.Job(x, id)
+	must(t, err)
+	if got.Active() || got.Error != "agent went away" || got.BackupID != 7 || got.PID != 42 || got.Spec != j.Spec {
+		t.Fatalf("Job = %+v", got)
+	}
+	active, err = c.Jobs(x, true)
+	must(t, err)
+	if len(active) != 1 || active[0].ID != id2 {
+		t.Fatalf("active Jobs after failure = %+v", active)
+	}
+	log, err := c.JobLog(x, id)
+	must(t, err)
+	if len(log) != 2 || log[0].Message != "tape A00001 loaded" || log[1].Level != "error" || log[0].At.IsZero() {
+		t.Fatalf("JobLog = %+v", log)
+	}
+}
+
+// tree returns a small file history rooted at /export/home.
+func tree() []catalog.File {
+	mt := time.Unix(1_700_000_000, 0)
+	return []catalog.File{
+		{Path: "/export/home", Type: catalog.TypeDir, Mode: 0o755, Mtime: mt, Node: 2},
+		{Path: "/export/home/alice", Type: catalog.TypeDir, Mode: 0o700, UID: 1000, GID: 1000, Mtime: mt, Node: 3},
+		{Path: "/export/home/alice/notes.txt", Type: catalog.TypeReg, Mode: 0o644, UID: 1000, Size: 12, Mtime: mt, FhInfo: 1536, Node: 4},
+		{Path: "/export/home/alice/report.pdf", Type: catalog.TypeReg, Mode: 0o600, UID: 1000, Size: 1 << 40, Mtime: mt, FhInfo: 1<<63 + 5, Node: 1<<64 - 1},
+		{Path: "/export/home/alice/src", Type: catalog.TypeDir, Mode: 0o755, Mtime: mt, Node: 6},
+		{Path: "/export/home/alice/src/main.go", Type: catalog.TypeReg, Mode: 0o644, Size: 99, Mtime: mt, FhInfo: 4096, Node: 7},
+		{Path: "/export/home/alice/src/link", Type: catalog.TypeSymlink, Mode: 0o777, Mtime: mt, Node: 8},
+		{Path: "/export/home/bob", Type: catalog.TypeDir, Mode: 0o700, UID: 1001, Mtime: mt, Node: 9},
+		{Path: "/export/home/bob/notes.txt", Type: catalog.TypeReg, Mode: 0o644, UID: 1001, Size: 5, Mtime: mt, FhInfo: 8192, Node: 10},
+	}
+}
+
+func ingest(t *testing.T, c catalog.Catalog, id int64, files []catalog.File, o catalog.IngestOptions) {
+	t.Helper()
+	in := c.Ingest(ctx(t), id, o)
+	for _, f := range files {
+		if err := in.Add(f); err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+	}
+	must(t, in.Close())
+	if n := in.Count(); n != int64(len(files)) {
+		t.Fatalf("Count = %d, want %d", n, len(files))
+	}
+}
+
+func names(fs []catalog.File) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.Path)
+	}
+	return out
+}
+
+func testIngestListLookup(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	id := newBackup(t, c, 0, 0)
+	other := newBackup(t, c, 0, 0)
+	ingest(t, c, id, tree(), catalog.IngestOptions{Batch: 2, Queue: 1, TxFiles: 3})
+	ingest(t, c, other, tree()[:3], catalog.IngestOptions{})
+	ls, err := c.List(x, id, "/export/home/alice/")
+	must(t, err)
+	want := []string{"/export/home/alice/notes.txt", "/export/home/alice/report.pdf", "/export/home/alice/src"}
+	if !slices.Equal(names(ls), want) {
+		t.Fatalf("List = %v, want %v", names(ls), want)
+	}
+	if ls[1] != tree()[3] && !sameFile(ls[1], tree()[3]) {
+		t.Fatalf("report.pdf = %+v, want %+v", ls[1], tree()[3])
+	}
+	ls, err = c.List(x, other, "/export/home/alice")
+	must(t, err)
+	if !slices.Equal(names(ls), want[:1]) {
+		t.Fatalf("List of the other backup = %v", names(ls))
+	}
+	ls, err = c.List(x, id, "/nowhere")
+	must(t, err)
+	if len(ls) != 0 {
+		t.Fatalf("List of a missing dir = %v", names(ls))
+	}
+	f, err := c.Lookup(x, id, "/export/home/alice/report.pdf")
+	must(t, err)
+	if !sameFile(f, tree()[3]) {
+		t.Fatalf("Lookup = %+v, want %+v", f, tree()[3])
+	}
+	if _, err := c.Lookup(x, other, "/export/home/bob/notes.txt"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("Lookup of a file in another backup: %v", err)
+	}
+}
+
+func sameFile(a, b catalog.File) bool {
+	return a.Path == b.Path && a.Type == b.Type && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID &&
+		a.Size == b.Size && a.Mtime.Equal(b.Mtime) && a.FhInfo == b.FhInfo && a.Node == b.Node
+}
+
+func matchPaths(ms []catalog.Match) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, fmt.Sprintf("%d:%s", m.BackupID, m.Path))
+	}
+	return out
+}
+
+func testFindGlob(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	b1 := newBackup(t, c, 0, 0)
+	b2 := newBackup(t, c, 0, 0)
+	ingest(t, c, b1, tree(), catalog.IngestOptions{})
+	ingest(t, c, b2, tree()[:4], catalog.IngestOptions{})
+	cases := []struct {
+		glob string
+		want []string
+	}{
+		{"*.txt", []string{"1:/export/home/alice/notes.txt", "1:/export/home/bob/notes.txt", "2:/export/home/alice/notes.txt"}},
+		{"*/alice/*.txt", []string{"1:/export/home/alice/notes.txt", "2:/export/home/alice/notes.txt"}},
+		{"*/src/main.go", []string{"1:/export/home/alice/src/main.go"}},
+		{"/export/home/bob", []string{"1:/export/home/bob"}},
+		{"*b?b/n?tes.[st]x[!y]", []string{"1:/export/home/bob/notes.txt"}},
+		{"/export/home/a*", []string{"1:/export/home/alice", "1:/export/home/alice/notes.txt", "1:/export/home/alice/report.pdf",
+			"1:/export/home/alice/src", "1:/export/home/alice/src/link", "1:/export/home/alice/src/main.go",
+			"2:/export/home/alice", "2:/export/home/alice/notes.txt", "2:/export/home/alice/report.pdf"}},
+		{"*.nothing", nil},
+		{"notes.txt", nil}, // globs are over full paths
+	}
+	for _, tc := range cases {
+		q := catalog.Query{Glob: tc.glob}
+		ms, err := c.Find(x, q)
+		must(t, err)
+		got := matchPaths(ms)
+		want := rebase(tc.want, b1, b2)
+		if !slices.Equal(got, want) {
+			t.Errorf("Find(%q) = %v, want %v", tc.glob, got, want)
+		}
+	}
+	ms, err := c.Find(x, catalog.Query{Glob: "*.txt", BackupID: b2})
+	must(t, err)
+	if got := matchPaths(ms); !slices.Equal(got, rebase([]string{"2:/export/home/alice/notes.txt"}, b1, b2)) {
+		t.Errorf("Find in one backup = %v", got)
+	}
+	ms, err = c.Find(x, catalog.Query{Glob: "*", Limit: 3})
+	must(t, err)
+	if len(ms) != 3 {
+		t.Errorf("Find with Limit 3 returned %d", len(ms))
+	}
+	for _, bad := range []catalog.Query{{Glob: "[abc"}, {Glob: `x\`}, {}, {Glob: "*", Regex: "."}, {Regex: "("}} {
+		if _, err := c.Find(x, bad); !errors.Is(err, catalog.ErrBadQuery) {
+			t.Errorf("Find(%+v): %v, want ErrBadQuery", bad, err)
+		}
+	}
+}
+
+// rebase rewrites "1:" and "2:" to the real backup ids.
+func rebase(want []string, b1, b2 int64) []string {
+	var out []string
+	for _, w := range want {
+		id := b1
+		if w[0] == '2' {
+			id = b2
+		}
+		out = append(out, fmt.Sprintf("%d:%s", id, w[2:]))
+	}
+	return out
+}
+
+func testFindRegex(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	b := newBackup(t, c, 0, 0)
+	ingest(t, c, b, tree(), catalog.IngestOptions{})
+	ms, err := c.Find(x, catalog.Query{Regex: `/(alice|bob)/notes\.txt$`})
+	must(t, err)
+	if got := matchPaths(ms); !slices.Equal(got, rebase([]string{"1:/export/home/alice/notes.txt", "1:/export/home/bob/notes.txt"}, b, 0)) {
+		t.Fatalf("Find regex = %v", got)
+	}
+}
+
+// Paths are bytes: names that are not UTF-8, or hold 0xff, survive and
+// are found.
+func testFindBytes(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	b := newBackup(t, c, 0, 0)
+	odd := []catalog.File{
+		{Path: "/d/caf\xe9.txt", Type: catalog.TypeReg},
+		{Path: "/d/\xff\xff", Type: catalog.TypeReg},
+		{Path: "/d/x\xff", Type: catalog.TypeReg},
+		{Path: "/d/sp ace*[x]", Type: catalog.TypeReg},
+		{Path: "rel/ative", Type: catalog.TypeReg},
+		{Path: "/", Type: catalog.TypeDir},
+		{Path: "/top", Type: catalog.TypeDir},
+	}
+	ingest(t, c, b, odd, catalog.IngestOptions{})
+	for _, tc := range []struct{ glob, want string }{
+		{"*\xe9.txt", "/d/caf\xe9.txt"},
+		{"*\xff\xff", "/d/\xff\xff"},
+		{"/d/x\xff", "/d/x\xff"},
+		{`*/sp ace\*\[x]`, "/d/sp ace*[x]"},
+		{"rel/*", "rel/ative"},
+		{"/top", "/top"},
+	} {
+		ms, err := c.Find(x, catalog.Query{Glob: tc.glob})
+		must(t, err)
+		if len(ms) != 1 || ms[0].Path != tc.want {
+			t.Errorf("Find(%q) = %q, want %q", tc.glob, matchPaths(ms), tc.want)
+		}
+	}
+	ls, err := c.List(x, b, "/")
+	must(t, err)
+	if !slices.Equal(names(ls), []string{"/top"}) {
+		t.Errorf("List / = %q", names(ls))
+	}
+	ls, err = c.List(x, b, "rel")
+	must(t, err)
+	if !slices.Equal(names(ls), []string{"rel/ative"}) {
+		t.Errorf("List rel = %q", names(ls))
+	}
+}
+
+func testDuplicateKeepsFirst(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	b := newBackup(t, c, 0, 0)
+	in := c.Ingest(x, b, catalog.IngestOptions{Batch: 2})
+	for _, sz := range []uint64{1, 2, 3} {
+		must(t, in.Add(catalog.File{Path: "/a/dup", Type: catalog.TypeReg, Size: sz}))
+	}
+	must(t, in.Close())
+	f, err := c.Lookup(x, b, "/a/dup")
+	must(t, err)
+	if f.Size != 1 {
+		t.Fatalf("duplicate kept size %d, want the first (1)", f.Size)
+	}
+}
+
+func testDeleteBackup(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	b1 := newBackup(t, c, 0, 0)
+	b2 := newBackup(t, c, b1, 1)
+	ingest(t, c, b1, tree(), catalog.IngestOptions{})
+	ingest(t, c, b2, tree(), catalog.IngestOptions{})
+	must(t, c.AddLocation(x, catalog.Location{BackupID: b1, Barcode: "A1"}))
+	must(t, c.DeleteBackup(x, b1))
+	if _, err := c.Backup(x, b1); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("deleted backup: %v", err)
+	}
+	ms, err := c.Find(x, catalog.Query{Glob: "*.txt"})
+	must(t, err)
+	for _, m := range ms {
+		if m.BackupID == b1 {
+			t.Fatalf("file of a deleted backup found: %+v", m)
+		}
+	}
+	if len(ms) != 2 {
+		t.Fatalf("files of the other backup: %v", matchPaths(ms))
+	}
+	rest, err := c.Backup(x, b2)
+	must(t, err)
+	if rest.BaseID != 0 {
+		t.Fatalf("base of an incremental whose base was deleted: %d", rest.BaseID)
+	}
+	if err := c.DeleteBackup(x, b1); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+// Several ingesters (as several jobs, or processes) write at once.
+func testConcurrentIngest(t *testing.T, c catalog.Catalog) {
+	const jobs, per = 4, 3000
+	ids := make([]int64, jobs)
+	for i := range ids {
+		ids[i] = newBackup(t, c, 0, 0)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, jobs)
+	for i := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := c.Ingest(context.Background(), ids[i], catalog.IngestOptions{Batch: 100, Queue: 2, TxFiles: 500})
+			for j := range per {
+				if err := in.Add(catalog.File{Path: fmt.Sprintf("/shared/d%d/f%d", j%7, j), Type: catalog.TypeReg, Size: uint64(j)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- in.Close()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	for _, id := range ids {
+		ls, err := c.List(ctx(t), id, "/shared/d3")
+		must(t, err)
+		if len(ls) != per/7+1 && len(ls) != per/7 {
+			t.Fatalf("backup %d: %d files in d3", id, len(ls))
+		}
+	}
+}
+
+// A cancelled context stops Add and Close with an error, without hanging.
+func testIngestCancelled(t *testing.T, c catalog.Catalog) {
+	b := newBackup(t, c, 0, 0)
+	x, cancel := context.WithCancel(context.Background())
+	in := c.Ingest(x, b, catalog.IngestOptions{Batch: 1, Queue: 1})
+	cancel()
+	var err error
+	for i := 0; i < 1000 && err == nil; i++ {
+		err = in.Add(catalog.File{Path: fmt.Sprintf("/c/%d", i)})
+	}
+	if cerr := in.Close(); err == nil && cerr == nil {
+		t.Fatal("ingest with a cancelled context reported no error")
+	}
+}

@@ -1,0 +1,383 @@
+package catalog
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// backend is what differs between SQLite and PostgreSQL.
+type backend interface {
+	// newSink returns the bulk writer of file history.
+	newSink(ctx context.Context) (fileSink, error)
+	// postgres reports whether placeholders are $n.
+	postgres() bool
+}
+
+// fileSink writes batches of file-history entries, one transaction each.
+type fileSink interface {
+	write(ctx context.Context, backupID int64, files []File) error
+	close() error
+}
+
+// sqlCatalog implements Catalog over database/sql for both backends.
+type sqlCatalog struct {
+	db *sql.DB
+	be backend
+}
+
+var _ Catalog = (*sqlCatalog)(nil)
+
+// q rewrites ? placeholders to $n for PostgreSQL.
+func (c *sqlCatalog) q(query string) string {
+	if !c.be.postgres() {
+		return query
+	}
+	return rebind(query)
+}
+
+func rebind(query string) string {
+	var b strings.Builder
+	n := 0
+	for i := range len(query) {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+func (c *sqlCatalog) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.db.ExecContext(ctx, c.q(query), args...)
+}
+
+// insertID runs an INSERT ... RETURNING id.
+func (c *sqlCatalog) insertID(ctx context.Context, query string, args ...any) (int64, error) {
+	var id int64
+	err := c.db.QueryRowContext(ctx, c.q(query+" RETURNING id"), args...).Scan(&id)
+	return id, err
+}
+
+// Close implements Catalog.
+func (c *sqlCatalog) Close() error { return c.db.Close() }
+
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return err
+}
+
+// PutAgent implements Catalog.
+func (c *sqlCatalog) PutAgent(ctx context.Context, a Agent) error {
+	if a.Created.IsZero() {
+		a.Created = time.Now()
+	}
+	_, err := c.exec(ctx, `INSERT INTO agents (name, url, secret_ref, created) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET url = excluded.url, secret_ref = excluded.secret_ref`,
+		a.Name, a.URL, a.SecretRef, nanos(a.Created))
+	return err
+}
+
+// Agent implements Catalog.
+func (c *sqlCatalog) Agent(ctx context.Context, name string) (Agent, error) {
+	as, err := c.agents(ctx, `WHERE name = ?`, name)
+	if err == nil && len(as) == 0 {
+		err = fmt.Errorf("%w: agent %q", ErrNotFound, name)
+	}
+	if err != nil {
+		return Agent{}, err
+	}
+	return as[0], nil
+}
+
+// Agents implements Catalog.
+func (c *sqlCatalog) Agents(ctx context.Context) ([]Agent, error) { return c.agents(ctx, "") }
+
+func (c *sqlCatalog) agents(ctx context.Context, where string, args ...any) ([]Agent, error) {
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT name, url, secret_ref, created FROM agents `+where+` ORDER BY name`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Agent
+	for rows.Next() {
+		var a Agent
+		var created int64
+		if err := rows.Scan(&a.Name, &a.URL, &a.SecretRef, &created); err != nil {
+			return nil, err
+		}
+		a.Created = fromNanos(created)
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// DeleteAgent implements Catalog.
+func (c *sqlCatalog) DeleteAgent(ctx context.Context, name string) error {
+	res, err := c.exec(ctx, `DELETE FROM agents WHERE name = ?`, name)
+	return affected(res, err, "agent "+strconv.Quote(name))
+}
+
+func affected(res sql.Result, err error, what string) error {
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("%w: %s", ErrNotFound, what)
+	}
+	return nil
+}
+
+func envJSON(env []Env) string {
+	if env == nil {
+		env = []Env{}
+	}
+	b, _ := json.Marshal(env) // a slice of string pairs always encodes
+	return string(b)
+}
+
+// nullID maps 0 to NULL for foreign keys.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+// CreateBackup implements Catalog.
+func (c *sqlCatalog) CreateBackup(ctx context.Context, b *Backup) (int64, error) {
+	if b.Started.IsZero() {
+		b.Started = time.Now()
+	}
+	if b.Status == "" {
+		b.Status = StatusRunning
+	}
+	id, err := c.insertID(ctx, `INSERT INTO backups (agent, path, level, butype, base_id, base_token, dump_date, env,
+		job_id, started, ended, status, bytes, files, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseToken, b.DumpDate, envJSON(b.Env),
+		b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: create backup: %w", err)
+	}
+	b.ID = id
+	return id, nil
+}
+
+// FinishBackup implements Catalog.
+func (c *sqlCatalog) FinishBackup(ctx context.Context, id int64, r BackupResult) error {
+	if r.Ended.IsZero() {
+		r.Ended = time.Now()
+	}
+	res, err := c.exec(ctx, `UPDATE backups SET status = ?, ended = ?, bytes = ?, files = ?, error = ?,
+		dump_date = ?, env = ? WHERE id = ?`,
+		r.Status, nanos(r.Ended), r.Bytes, r.Files, r.Error, r.DumpDate, envJSON(r.Env), id)
+	return affected(res, err, fmt.Sprintf("backup %d", id))
+}
+
+const backupCols = `id, agent, path, level, butype, COALESCE(base_id, 0), base_token, dump_date, env,
+	job_id, started, ended, status, bytes, files, error`
+
+func scanBackup(rows *sql.Rows) (Backup, error) {
+	var b Backup
+	var env string
+	var started, ended int64
+	err := rows.Scan(&b.ID, &b.Agent, &b.Path, &b.Level, &b.Butype, &b.BaseID, &b.BaseToken, &b.DumpDate, &env,
+		&b.JobID, &started, &ended, &b.Status, &b.Bytes, &b.Files, &b.Error)
+	if err != nil {
+		return b, err
+	}
+	b.Started, b.Ended = fromNanos(started), fromNanos(ended)
+	if err := json.Unmarshal([]byte(env), &b.Env); err != nil {
+		return b, fmt.Errorf("catalog: backup %d: environment: %w", b.ID, err)
+	}
+	return b, nil
+}
+
+func (c *sqlCatalog) backups(ctx context.Context, where string, args ...any) ([]Backup, error) {
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT `+backupCols+` FROM backups `+where+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Backup
+	for rows.Next() {
+		b, err := scanBackup(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Backup implements Catalog.
+func (c *sqlCatalog) Backup(ctx context.Context, id int64) (Backup, error) {
+	bs, err := c.backups(ctx, `WHERE id = ?`, id)
+	if err == nil && len(bs) == 0 {
+		err = fmt.Errorf("%w: backup %d", ErrNotFound, id)
+	}
+	if err != nil {
+		return Backup{}, err
+	}
+	b := bs[0]
+	b.Locations, err = c.locations(ctx, id)
+	return b, err
+}
+
+// Backups implements Catalog.
+func (c *sqlCatalog) Backups(ctx context.Context, f BackupFilter) ([]Backup, error) {
+	var conds []string
+	var args []any
+	for _, x := range []struct{ col, v string }{{"agent", f.Agent}, {"path", f.Path}, {"status", f.Status}} {
+		if x.v != "" {
+			conds = append(conds, x.col+" = ?")
+			args = append(args, x.v)
+		}
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	return c.backups(ctx, where, args...)
+}
+
+// Chain implements Catalog.
+func (c *sqlCatalog) Chain(ctx context.Context, id int64) ([]Backup, error) {
+	var chain []Backup
+	seen := map[int64]bool{}
+	for id != 0 {
+		if seen[id] {
+			return nil, fmt.Errorf("catalog: backup %d: base chain loops", id)
+		}
+		seen[id] = true
+		b, err := c.Backup(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, b)
+		id = b.BaseID
+	}
+	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
+		chain[i], chain[j] = chain[j], chain[i]
+	}
+	return chain, nil
+}
+
+// DeleteBackup implements Catalog.
+func (c *sqlCatalog) DeleteBackup(ctx context.Context, id int64) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, s := range []string{`DELETE FROM files WHERE backup_id = ?`, `DELETE FROM locations WHERE backup_id = ?`} {
+		if _, err := tx.ExecContext(ctx, c.q(s), id); err != nil {
+			return err
+		}
+	}
+	res, err := tx.ExecContext(ctx, c.q(`DELETE FROM backups WHERE id = ?`), id)
+	if err := affected(res, err, fmt.Sprintf("backup %d", id)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// AddLocation implements Catalog.
+func (c *sqlCatalog) AddLocation(ctx context.Context, l Location) error {
+	_, err := c.exec(ctx, `INSERT INTO locations (backup_id, seq, barcode, file_num, record_size, byte_offset, length)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, l.BackupID, l.Seq, l.Barcode, l.FileNum, l.RecordSize, l.Offset, l.Length)
+	if err != nil {
+		return fmt.Errorf("catalog: add location of backup %d: %w", l.BackupID, err)
+	}
+	return nil
+}
+
+func (c *sqlCatalog) locations(ctx context.Context, id int64) ([]Location, error) {
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT backup_id, seq, barcode, file_num, record_size, byte_offset, length
+		FROM locations WHERE backup_id = ? ORDER BY seq`), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Location
+	for rows.Next() {
+		var l Location
+		if err := rows.Scan(&l.BackupID, &l.Seq, &l.Barcode, &l.FileNum, &l.RecordSize, &l.Offset, &l.Length); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// PutMedium implements Catalog.
+func (c *sqlCatalog) PutMedium(ctx context.Context, m Medium) error {
+	if m.Updated.IsZero() {
+		m.Updated = time.Now()
+	}
+	_, err := c.exec(ctx, `INSERT INTO media (barcode, library, label, state, capacity, used, next_file, updated)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (barcode) DO UPDATE SET library = excluded.library,
+		label = excluded.label, state = excluded.state, capacity = excluded.capacity, used = excluded.used,
+		next_file = excluded.next_file, updated = excluded.updated`,
+		m.Barcode, m.Library, m.Label, m.State, m.Capacity, m.Used, m.NextFile, nanos(m.Updated))
+	return err
+}
+
+// Medium implements Catalog.
+func (c *sqlCatalog) Medium(ctx context.Context, barcode string) (Medium, error) {
+	ms, err := c.media(ctx, `WHERE barcode = ?`, barcode)
+	if err == nil && len(ms) == 0 {
+		err = fmt.Errorf("%w: medium %q", ErrNotFound, barcode)
+	}
+	if err != nil {
+		return Medium{}, err
+	}
+	return ms[0], nil
+}
+
+// Media implements Catalog.
+func (c *sqlCatalog) Media(ctx context.Context) ([]Medium, error) { return c.media(ctx, "") }
+
+func (c *sqlCatalog) media(ctx context.Context, where string, args ...any) ([]Medium, error) {
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT barcode, library, label, state, capacity, used, next_file, updated
+		FROM media `+where+` ORDER BY barcode`), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Medium
+	for rows.Next() {
+		var m Medium
+		var upd int64
+		if err := rows.Scan(&m.Barcode, &m.Library, &m.Label, &m.State, &m.Capacity, &m.Used, &m.NextFile, &upd); err != nil {
+			return nil, err
+		}
+		m.Updated = fromNanos(upd)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
