@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
-		"testing"
+	"testing"
 	"time"
 
 	"ferry/internal/iscsi"
