@@ -14,9 +14,18 @@ import (
 // scsi.Device: GOOD is nil, CHECK CONDITION the parsed *scsi.Sense (with
 // the data-in kept, as a tape READ with ILI has both), other statuses a
 // scsi.StatusError.
+//
+// Like Linux st, it remembers the block length it selected with MODE
+// SELECT, to send the expected length of a fixed-block READ.
 type remote struct {
-	s   *initiator.Session
-	lun uint64
+	s         *initiator.Session
+	lun       uint64
+	blockSize *int
+}
+
+// newRemote returns LUN lun of session s as a device.
+func newRemote(s *initiator.Session, lun uint64) remote {
+	return remote{s, lun, new(int)}
 }
 
 var _ scsi.Device = remote{}
@@ -25,13 +34,14 @@ var _ scsi.Device = remote{}
 func (r remote) Execute(ctx context.Context, cmd *scsi.Command) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	res, err := r.s.Execute(ctx, r.lun, cmd.CDB, cmd.DataOut, dataInLen(cmd))
+	res, err := r.s.Execute(ctx, r.lun, cmd.CDB, cmd.DataOut, dataInLen(cmd, *r.blockSize))
 	if err != nil {
 		return err
 	}
 	cmd.DataIn = res.Data
 	switch res.Status {
 	case scsi.StatusGood:
+		r.noteBlockSize(cmd)
 		return nil
 	case scsi.StatusCheckCondition:
 		s, perr := scsi.ParseSense(res.Sense)
@@ -43,13 +53,18 @@ func (r remote) Execute(ctx context.Context, cmd *scsi.Command) error {
 	return scsi.StatusError{Status: res.Status}
 }
 
-// maxFixedRead is the expected length sent for a fixed-block READ, whose
-// byte count depends on the block length the initiator does not track.
-const maxFixedRead = 1 << 20
+// noteBlockSize remembers the block length of a MODE SELECT(6) block
+// descriptor the device accepted.
+func (r remote) noteBlockSize(cmd *scsi.Command) {
+	if cmd.CDB[0] == 0x15 && len(cmd.DataOut) >= 12 && cmd.DataOut[3] == 8 {
+		b := cmd.DataOut[9:12]
+		*r.blockSize = int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+	}
+}
 
 // dataInLen is the expected data-in length of a CDB: its transfer or
 // allocation length. Commands with data-out expect none.
-func dataInLen(cmd *scsi.Command) int {
+func dataInLen(cmd *scsi.Command, blockSize int) int {
 	cdb := cmd.CDB
 	if len(cmd.DataOut) > 0 || len(cdb) == 0 {
 		return 0
@@ -68,7 +83,7 @@ func dataInLen(cmd *scsi.Command) int {
 		}
 		n := get(scsi.Field{Offset: at, Size: 3})
 		if cdb[1]&0x01 != 0 {
-			return min(n*(64<<10), maxFixedRead)
+			return n * blockSize
 		}
 		return n
 	case 0x05:

@@ -75,7 +75,7 @@ func benchTarget(b *testing.B) *initiator.Session {
 	if err != nil {
 		b.Fatal(err)
 	}
-	clearAttention(b, remote{s, 0})
+	clearAttention(b, newRemote(s, 0))
 	b.Cleanup(func() {
 		s.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -120,7 +120,7 @@ func startTarget(t testing.TB) *initiator.Session {
 func TestISCSIConformance(t *testing.T) {
 	s := startTarget(t)
 	lu := func(lun uint64) scsi.Device {
-		d := remote{s, lun}
+		d := newRemote(s, lun)
 		clearAttention(t, d)
 		return d
 	}

@@ -21,13 +21,35 @@ func testUnitReady(t testing.TB, dev scsi.Device) {
 
 func rewind(t testing.TB, dev scsi.Device) {
 	mustWrite(t, dev, cdbWrite6(false, 10), pattern(0, 10))
-	if block, bop := readPos(t, dev); block != 1 || bop {
-		t.Fatalf("after one record: block %d BOP %v", block, bop)
-	}
+	wantPos(t, dev, 1)
 	mustExec(t, dev, cdbRewind())
-	if block, bop := readPos(t, dev); block != 0 || !bop {
-		t.Fatalf("after REWIND: block %d BOP %v, want 0 and BOP", block, bop)
+	wantBOP(t, dev)
+	readRecord(t, dev, 10, pattern(0, 10))
+}
+
+// wantBOP fails unless READ POSITION reports beginning of partition.
+func wantBOP(t testing.TB, dev scsi.Device) {
+	t.Helper()
+	if l, ok := dev.(*lu); ok && l.noReadPosition {
+		return
 	}
+	if block, bop := readPos(t, dev); block != 0 || !bop {
+		t.Fatalf("block %d BOP %v, want 0 and BOP", block, bop)
+	}
+}
+
+// wantFilemarkNext fails unless the next object is a filemark.
+func wantFilemarkNext(t testing.TB, dev scsi.Device) {
+	t.Helper()
+	_, err := exec(dev, cdbRead6(false, false, 512), nil)
+	wantSense(t, err, want{key: scsi.NoSense, ascq: 0x01, filemark: true, info: 512, infoValid: true})
+}
+
+// wantEODNext fails unless the position is end of data.
+func wantEODNext(t testing.TB, dev scsi.Device) {
+	t.Helper()
+	_, err := exec(dev, cdbRead6(false, false, 512), nil)
+	wantSense(t, err, want{key: scsi.BlankCheck, ascq: 0x05, info: 512, infoValid: true})
 }
 
 func writeReadVariable(t testing.TB, dev scsi.Device) {
@@ -39,7 +61,7 @@ func writeReadVariable(t testing.TB, dev scsi.Device) {
 
 func readFilemark(t testing.TB, dev scsi.Device) {
 	writeTape(t, dev)
-	mustExec(t, dev, cdbLocate10(2))
+	mustExec(t, dev, cdbSpace6(0, 2))
 	_, err := exec(dev, cdbRead6(false, false, 4096), nil)
 	wantSense(t, err, want{key: scsi.NoSense, ascq: 0x01, filemark: true, info: 4096, infoValid: true})
 	wantPos(t, dev, 3) // past the mark, on its end-of-tape side
@@ -48,11 +70,12 @@ func readFilemark(t testing.TB, dev scsi.Device) {
 
 func readEndOfData(t testing.TB, dev scsi.Device) {
 	writeTape(t, dev)
-	mustExec(t, dev, cdbLocate10(6))
+	mustExec(t, dev, cdbSpace6(1, 3))
 	readRecord(t, dev, 3, pattern(4, 3))
 	_, err := exec(dev, cdbRead6(false, false, 100), nil)
 	wantSense(t, err, want{key: scsi.BlankCheck, ascq: 0x05, info: 100, infoValid: true})
 	wantPos(t, dev, 7)
+	wantEODNext(t, dev)
 }
 
 func readILIShort(t testing.TB, dev scsi.Device) {
@@ -74,6 +97,7 @@ func readILILong(t testing.TB, dev scsi.Device) {
 		t.Fatalf("underlength read returned %d bytes, want the 512 of the record first", len(cmd.DataIn))
 	}
 	wantPos(t, dev, 1)
+	readRecord(t, dev, 1000, pattern(2, 1000))
 }
 
 func readSILI(t testing.TB, dev scsi.Device) {
@@ -83,6 +107,7 @@ func readSILI(t testing.TB, dev scsi.Device) {
 		t.Fatalf("SILI read: data differs")
 	}
 	wantPos(t, dev, 1)
+	readRecord(t, dev, 1000, pattern(2, 1000))
 }
 
 func readFixedSILI(t testing.TB, dev scsi.Device) {
@@ -118,6 +143,9 @@ func fixedFilemark(t testing.TB, dev scsi.Device) {
 		t.Fatalf("fixed READ up to a filemark returned %d bytes, want the 1024 before it", len(cmd.DataIn))
 	}
 	wantPos(t, dev, 3)
+	if got := mustExec(t, dev, cdbRead6(true, false, 1)); !bytes.Equal(got, pattern(7, 512)) {
+		t.Fatalf("block after the filemark: %d bytes differ", len(got))
+	}
 }
 
 func fixedNoBlockSize(t testing.TB, dev scsi.Device) {
@@ -132,6 +160,7 @@ func spaceBlocks(t testing.TB, dev scsi.Device) {
 	readRecord(t, dev, 1000, pattern(2, 1000))
 	mustExec(t, dev, cdbSpace6(0, -1))
 	wantPos(t, dev, 1)
+	readRecord(t, dev, 1000, pattern(2, 1000))
 }
 
 func spaceBlocksFilemark(t testing.TB, dev scsi.Device) {
@@ -142,6 +171,8 @@ func spaceBlocksFilemark(t testing.TB, dev scsi.Device) {
 	_, err = exec(dev, cdbSpace6(0, -4), nil) // back over nothing: the mark is next
 	wantSense(t, err, want{key: scsi.NoSense, ascq: 0x01, filemark: true, info: 4, infoValid: true})
 	wantPos(t, dev, 2) // on the mark's beginning-of-tape side
+	wantFilemarkNext(t, dev)
+	readRecord(t, dev, 4096, pattern(3, 4096))
 }
 
 func spaceBackBOP(t testing.TB, dev scsi.Device) {
@@ -149,9 +180,8 @@ func spaceBackBOP(t testing.TB, dev scsi.Device) {
 	mustExec(t, dev, cdbSpace6(0, 2))
 	_, err := exec(dev, cdbSpace6(0, -5), nil)
 	wantSense(t, err, want{key: scsi.NoSense, ascq: 0x04, eom: true, info: 3, infoValid: true})
-	if block, bop := readPos(t, dev); block != 0 || !bop {
-		t.Fatalf("after spacing back to BOP: block %d BOP %v", block, bop)
-	}
+	wantBOP(t, dev)
+	readRecord(t, dev, 512, pattern(1, 512))
 }
 
 func spaceFilemarks(t testing.TB, dev scsi.Device) {
@@ -163,6 +193,9 @@ func spaceFilemarks(t testing.TB, dev scsi.Device) {
 	readRecord(t, dev, 3, pattern(4, 3))
 	mustExec(t, dev, cdbSpace6(1, -2))
 	wantPos(t, dev, 4) // before the second-to-last mark crossed
+	wantFilemarkNext(t, dev)
+	wantFilemarkNext(t, dev)
+	readRecord(t, dev, 3, pattern(4, 3))
 }
 
 func spaceFilemarksEOD(t testing.TB, dev scsi.Device) {
@@ -170,6 +203,7 @@ func spaceFilemarksEOD(t testing.TB, dev scsi.Device) {
 	_, err := exec(dev, cdbSpace6(1, 5), nil)
 	wantSense(t, err, want{key: scsi.BlankCheck, ascq: 0x05, info: 2, infoValid: true})
 	wantPos(t, dev, 7)
+	wantEODNext(t, dev)
 }
 
 func spaceEOD(t testing.TB, dev scsi.Device) {
@@ -187,9 +221,11 @@ func space16(t testing.TB, dev scsi.Device) {
 	binary.BigEndian.PutUint64(c[4:], 3)
 	mustExec(t, dev, c)
 	wantPos(t, dev, 6)
+	readRecord(t, dev, 3, pattern(4, 3))
 	binary.BigEndian.PutUint64(c[4:], ^uint64(0)) // -1
 	mustExec(t, dev, c)
 	wantPos(t, dev, 5)
+	wantFilemarkNext(t, dev)
 }
 
 func locate10(t testing.TB, dev scsi.Device) {
@@ -249,9 +285,10 @@ func readPositionExtended(t testing.TB, dev scsi.Device) {
 
 func writeTruncates(t testing.TB, dev scsi.Device) {
 	writeTape(t, dev)
-	mustExec(t, dev, cdbLocate10(1))
+	mustExec(t, dev, cdbSpace6(0, 1))
 	mustWrite(t, dev, cdbWrite6(false, 7), pattern(9, 7))
-	mustExec(t, dev, cdbLocate10(1))
+	mustExec(t, dev, cdbRewind())
+	readRecord(t, dev, 512, pattern(1, 512))
 	readRecord(t, dev, 7, pattern(9, 7))
 	_, err := exec(dev, cdbRead6(false, false, 7), nil)
 	wantSense(t, err, want{key: scsi.BlankCheck, ascq: 0x05, info: 7, infoValid: true})
@@ -287,9 +324,10 @@ func readWrite16(t testing.TB, dev scsi.Device) {
 
 func erase(t testing.TB, dev scsi.Device) {
 	writeTape(t, dev)
-	mustExec(t, dev, cdbLocate10(1))
+	mustExec(t, dev, cdbSpace6(0, 1))
 	mustExec(t, dev, []byte{0x19, 0x01, 0, 0, 0, 0})
-	mustExec(t, dev, cdbLocate10(1))
+	mustExec(t, dev, cdbRewind())
+	readRecord(t, dev, 512, pattern(1, 512))
 	_, err := exec(dev, cdbRead6(false, false, 10), nil)
 	wantSense(t, err, want{key: scsi.BlankCheck, ascq: 0x05, info: 10, infoValid: true})
 }
@@ -427,9 +465,7 @@ func loadUnload(t testing.TB, dev scsi.Device) {
 	}
 	mustExec(t, dev, []byte{0x1B, 0, 0, 0, 0x01, 0}) // LOAD
 	mustExec(t, dev, make([]byte, 6))
-	if block, bop := readPos(t, dev); block != 0 || !bop {
-		t.Fatalf("after LOAD: block %d BOP %v", block, bop)
-	}
+	wantBOP(t, dev)
 }
 
 func preventAllow(t testing.TB, dev scsi.Device) {
