@@ -1,0 +1,228 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"ferry/internal/iscsi"
+	"ferry/internal/iscsi/target"
+)
+
+// targetStateFile is the iSCSI target's identity and ACL in the state
+// directory (docs/iscsi-target.md, "State").
+const targetStateFile = "iscsi/target.json"
+
+// iscsiState is STATE/iscsi/target.json: the target's IQN, made once and
+// kept so initiators find the same target after a restart, and its ACL.
+// The file holds CHAP secrets and is mode 0600.
+type iscsiState struct {
+	Version int             `json:"version"`
+	Name    string          `json:"name"`
+	ACL     []iscsiACLEntry `json:"acl,omitempty"`
+}
+
+// iscsiACLEntry is one initiator allowed to log in.
+type iscsiACLEntry struct {
+	Initiator  string `json:"initiator"`
+	CHAPSecret string `json:"chap_secret,omitempty"`
+}
+
+// loadTargetState reads the target state, creating it with a new IQN on
+// first use.
+func loadTargetState(state string) (*iscsiState, error) {
+	path := filepath.Join(state, targetStateFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s := &iscsiState{Version: 1, Name: newIQN()}
+		return s, s.save(state)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("iscsi target state: %w", err)
+	}
+	var s iscsiState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("iscsi target state %s: %w", path, err)
+	}
+	if s.Version != 1 || s.Name == "" {
+		return nil, fmt.Errorf("iscsi target state %s: unsupported version %d or no name", path, s.Version)
+	}
+	return &s, nil
+}
+
+// save writes the state atomically, mode 0600.
+func (s *iscsiState) save(state string) error {
+	dir := filepath.Join(state, filepath.Dir(targetStateFile))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".target-*.json")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(state, targetStateFile))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// newIQN makes a target name unique to this state directory:
+// iqn.2026-01.dev.ferry:HOST-RANDOM.
+func newIQN() string {
+	host, _ := os.Hostname()
+	var b strings.Builder
+	for _, r := range strings.ToLower(host) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		b.WriteString("ferry")
+	}
+	rnd := make([]byte, 4)
+	rand.Read(rnd)
+	return "iqn.2026-01.dev.ferry:" + b.String() + "-" + hex.EncodeToString(rnd)
+}
+
+// targetConfig returns the Name and ACL of target.Config from the state
+// directory; `ferry serve --iscsi` fills in Units and Logger.
+func targetConfig(state string) (target.Config, error) {
+	s, err := loadTargetState(state)
+	if err != nil {
+		return target.Config{}, err
+	}
+	cfg := target.Config{Name: s.Name}
+	for _, a := range s.ACL {
+		in := target.Initiator{Name: a.Initiator}
+		if a.CHAPSecret != "" {
+			in.Secret = []byte(a.CHAPSecret)
+		}
+		cfg.ACL = append(cfg.ACL, in)
+	}
+	return cfg, nil
+}
+
+func newTargetCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "target",
+		Short: "Show and configure the state directory's iSCSI target",
+	}
+	cmd.AddCommand(newTargetLsCommand(g), newTargetAllowCommand(g))
+	return cmd
+}
+
+func newTargetLsCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ls",
+		Short: "Print the target's IQN and the initiators allowed to log in",
+		Long: `Print the iSCSI name (IQN) of the state directory's target, the same across
+restarts, and the initiators on its access list. When every portal of
+'ferry serve --iscsi' is a loopback address any initiator may log in;
+otherwise only these, with CHAP where a secret is set.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			state, err := stateDir(g)
+			if err != nil {
+				return err
+			}
+			s, err := loadTargetState(state)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintln(out, s.Name)
+			tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+			for _, a := range s.ACL {
+				auth := "none"
+				if a.CHAPSecret != "" {
+					auth = "chap"
+				}
+				fmt.Fprintf(tw, "  allow\t%s\t%s\n", a.Initiator, auth)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newTargetAllowCommand(g *globalOptions) *cobra.Command {
+	var secretFile string
+	cmd := &cobra.Command{
+		Use:   "allow INITIATOR [--chap-secret-file F]",
+		Short: "Let an initiator log in to the target, with CHAP when a secret file is given",
+		Long: `Add an initiator (its iSCSI name, e.g. iqn.1994-05.com.redhat:client) to the
+target's access list, or replace its entry. With --chap-secret-file the
+initiator must pass CHAP with the file's first line as the secret (12 to 255
+bytes; the file must not be readable by group or others). The list is kept
+in STATE/iscsi/target.json, mode 0600; a running server reads it at start.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			state, err := stateDir(g)
+			if err != nil {
+				return err
+			}
+			return allowInitiator(state, args[0], secretFile)
+		},
+	}
+	cmd.Flags().StringVar(&secretFile, "chap-secret-file", "", "file whose first line is the initiator's CHAP secret")
+	return cmd
+}
+
+// allowInitiator adds or replaces an ACL entry.
+func allowInitiator(state, name, secretFile string) error {
+	if !validInitiatorName(name) {
+		return fmt.Errorf("%q is not an iSCSI name (iqn., eui. or naa.)", name)
+	}
+	entry := iscsiACLEntry{Initiator: name}
+	if secretFile != "" {
+		secret, err := readPasswordFile(secretFile)
+		if err != nil {
+			return err
+		}
+		if err := iscsi.CheckCHAPSecret([]byte(secret)); err != nil {
+			return err
+		}
+		entry.CHAPSecret = secret
+	}
+	s, err := loadTargetState(state)
+	if err != nil {
+		return err
+	}
+	kept := s.ACL[:0]
+	for _, a := range s.ACL {
+		if a.Initiator != name {
+			kept = append(kept, a)
+		}
+	}
+	s.ACL = append(kept, entry)
+	return s.save(state)
+}
+
+func validInitiatorName(n string) bool {
+	if len(n) < 5 || len(n) > 223 || strings.ContainsAny(n, " \t\n\x00") {
+		return false
+	}
+	return strings.HasPrefix(n, "iqn.") || strings.HasPrefix(n, "eui.") || strings.HasPrefix(n, "naa.")
+}
