@@ -86,6 +86,10 @@ func startTgt(t *testing.T) scsi.Device {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		// tgtd ignores SIGTERM; it leaves on "delete system" once its
+		// targets are gone.
+		exec.Command("tgtadm", "-C", ctl, "--lld", "iscsi", "--op", "delete", "--mode", "target", "--tid", "1", "--force").Run()
+		exec.Command("tgtadm", "-C", ctl, "--op", "delete", "--mode", "system").Run()
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
