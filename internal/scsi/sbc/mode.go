@@ -35,7 +35,7 @@ func (d *Device) modePage(code byte, pc int) ([]byte, bool) {
 		b = make([]byte, 20)
 		b[0], b[1], b[2] = pageCaching, 0x12, 0x04 // WCE: the page cache holds writes until SYNCHRONIZE CACHE
 	case pageControl:
-		b = []byte{pageControl, 0x0A, 0, 0x10, 0, 0, 0xFF, 0xFF, 0, 0, 0, 0} // QERR 0, QAM 1, busy timeout unlimited
+		b = []byte{pageControl, 0x0A, 0, 0x10, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0} // QAM 1, QERR 0, busy timeout unlimited
 		if pc == pcCurrent && d.swp.Load() {
 			b[4] |= 0x08
 		}

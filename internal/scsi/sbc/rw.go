@@ -56,10 +56,11 @@ func (d *Device) writeData(cmd *scsi.Command, x xfer) ([]byte, error) {
 	if d.swp.Load() {
 		return nil, scsi.WriteProtected()
 	}
-	size := int(x.n) * d.bs
-	if len(cmd.DataOut) < size {
-		return nil, dataOutShort()
-	}
+	// An initiator that sends less than the CDB announces (an iSCSI
+	// overflow residual) gets the whole blocks it sent written, as
+	// FCP-4 and libiscsi's residual tests expect; the transport reports
+	// the residual.
+	size := min(int(x.n)*d.bs, len(cmd.DataOut)/d.bs*d.bs)
 	return cmd.DataOut[:size], nil
 }
 
@@ -187,7 +188,9 @@ func (d *Device) compareAndWrite(ctx context.Context, cmd *scsi.Command) error {
 	if err := d.inRange(x.lba, x.n); err != nil {
 		return err
 	}
-	if x.n > maxCAWBlocks {
+	// NUMBER OF LOGICAL BLOCKS 0 is a no-op, but not when the initiator
+	// sends data with it: it then meant a count the byte cannot hold.
+	if x.n > maxCAWBlocks || x.n == 0 && len(cmd.DataOut) > 0 {
 		return scsi.InvalidFieldInCDB(13, -1)
 	}
 	if d.swp.Load() {

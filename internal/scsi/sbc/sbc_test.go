@@ -13,9 +13,9 @@ import (
 	"ferry/internal/scsi/scsitest"
 )
 
-// testBlocks is the size of the test disks in 512-byte blocks (16 MiB,
+// testBlocks is the size of the test disks in 512-byte blocks (256 MiB,
 // sparse): more than the maximum transfer length.
-const testBlocks = 32768
+const testBlocks = 1 << 19
 
 // newDisk creates and opens a disk in a temporary state directory and
 // returns it with its directory.
@@ -124,6 +124,11 @@ func TestReadWriteAllSizes(t *testing.T) {
 	if got := scsitest.MustExec(t, dev, []byte{0x08, 0, 0, 0, 0, 0}, nil); len(got) != 256*512 {
 		t.Errorf("READ(6) length 0: %d bytes, want 256 blocks", len(got))
 	}
+	// Less data than the CDB announces writes the whole blocks sent.
+	scsitest.MustExec(t, dev, cdb10(0x2A, 0, 40, 3), pattern(3, 50)[:512+100])
+	if got := scsitest.MustExec(t, dev, cdb10(0x28, 0, 40, 3), nil); !bytes.Equal(got[:512], pattern(1, 50)) || !bytes.Equal(got[512:], make([]byte, 1024)) {
+		t.Error("short data-out: want the first whole block written, nothing else")
+	}
 	// FUA and DPO are accepted.
 	scsitest.MustExec(t, dev, cdb10(0x2A, bitFUA|bitDPO, 0, 1), pattern(1, 1))
 	scsitest.MustExec(t, dev, cdb10(0x28, bitFUA|bitDPO, 0, 1), nil)
@@ -149,7 +154,6 @@ func TestBlockCommandErrors(t *testing.T) {
 		{"READ(10) RDPROTECT", cdb10(0x28, 0x20, 0, 1), nil, scsi.IllegalRequest, 0x24, 0, 1},
 		{"WRITE(10) WRPROTECT", cdb10(0x2A, 0x40, 0, 1), pattern(1, 0), scsi.IllegalRequest, 0x24, 0, 1},
 		{"WRITE(16) past the end", cdb16(0x8A, 0, last, 2), pattern(2, 0), scsi.IllegalRequest, 0x21, 0, -1},
-		{"WRITE(10) short data-out", cdb10(0x2A, 0, 0, 2), pattern(1, 0), scsi.IllegalRequest, 0x0E, 0x03, -1},
 		{"READ(12) over the maximum transfer length", cdb12(0xA8, 0, 0, maxTransferBytes/512+1), nil, scsi.IllegalRequest, 0x24, 0, 6},
 		{"VERIFY(10) VRPROTECT", cdb10(0x2F, 0x20, 0, 1), nil, scsi.IllegalRequest, 0x24, 0, 1},
 		{"VERIFY(10) BYTCHK 10b", cdb10(0x2F, 0x04, 0, 1), nil, scsi.IllegalRequest, 0x24, 0, 1},
@@ -396,5 +400,36 @@ func writeImage(t *testing.T, dir string, off int64, p []byte) {
 	defer f.Close()
 	if _, err := f.WriteAt(p, off); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDataOutLength(t *testing.T) {
+	dev := newDevice(t)
+	cases := []struct {
+		cdb  []byte
+		n    int
+		want bool
+	}{
+		{cdb10(0x2A, 0, 0, 3), 3 * 512, true},
+		{[]byte{0x0A, 0, 0, 0, 0, 0}, 256 * 512, true},
+		{cdb16(0x8E, 0, 0, 2), 1024, true},
+		{cdb10(0x2F, 0, 0, 4), 0, true},
+		{cdb10(0x2F, 0x02, 0, 4), 4 * 512, true},
+		{cdb16(0x8F, 0x06, 0, 4), 512, true},
+		{cdb10(0x41, 0, 0, 9), 512, true},
+		{cdb16(0x93, bitNDOB, 0, 9), 0, true},
+		{cawCDB(0, 3), 3 * 1024, true},
+		{cdb10(0x42, 0, 0, 40), 40, true},
+		{[]byte{0x15, 0x10, 0, 0, 28, 0}, 28, true},
+		{[]byte{0x5F, 0, 0, 0, 0, 0, 0, 0, 24, 0}, 24, true},
+		{cdb10(0x28, 0, 0, 3), 0, false},
+		{[]byte{0x2A, 0}, 0, false},
+		{cdb12(0xAA, 0, 0, 1<<30), 0, false},
+	}
+	for _, c := range cases {
+		n, ok := dev.DataOutLength(c.cdb)
+		if n != c.n || ok != c.want {
+			t.Errorf("DataOutLength(% x) = %d, %v; want %d, %v", c.cdb, n, ok, c.n, c.want)
+		}
 	}
 }

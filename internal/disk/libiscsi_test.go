@@ -1,0 +1,170 @@
+package disk_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"ferry/internal/disk"
+	"ferry/internal/iscsi/target"
+	"ferry/internal/scsi"
+	"ferry/internal/scsi/sbc"
+)
+
+const testIQN = "iqn.2026-11.dev.ferry:disk-test"
+
+// oneDisk is a target's unit set with one disk on LUN 0.
+type oneDisk struct{ dev scsi.Device }
+
+func (u oneDisk) LUNs() []uint64 { return []uint64{0} }
+
+func (u oneDisk) Unit(lun uint64) (scsi.Device, bool) {
+	if lun != 0 {
+		return nil, false
+	}
+	return u.dev, true
+}
+
+// serveDisk creates a disk of size bytes, serves it on LUN 0 of a target
+// on 127.0.0.1 and returns the target's address.
+func serveDisk(t *testing.T, size int64) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := disk.Create(dir, "testcu", size, disk.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	dk, err := disk.Open(dir, "testcu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.New(target.Config{Name: testIQN, Units: oneDisk{sbc.New(dk, sbc.Identity{})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- tg.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		tg.Shutdown(ctx)
+		<-done
+		dk.Close()
+	})
+	return ln.Addr().String()
+}
+
+// needTargetHooks are the tests that need the target to tell the device
+// about logouts, I_T nexus loss and resets (sbc.Device.NexusLost and
+// Reset), which ferry's target does not do yet: each leaves a RESERVE(6)
+// behind that fails every later test.
+var needTargetHooks = []string{
+	"SCSI.Reserve6.Logout", "SCSI.Reserve6.ITNexusLoss", "SCSI.Reserve6.TargetColdReset",
+	"SCSI.Reserve6.TargetWarmReset", "SCSI.Reserve6.LUNReset",
+}
+
+// selection lists the suites of the families (e.g. "SCSI,iSCSI") from
+// iscsi-test-cu --list, whole where none of their tests is excluded (so
+// that their tests run in libiscsi's order, which some depend on), else
+// test by test without the excluded ones.
+func selection(t *testing.T, tool, families string, exclude []string) string {
+	out, err := exec.Command(tool, "--list").Output()
+	if err != nil {
+		t.Fatalf("iscsi-test-cu --list: %v", err)
+	}
+	var suites []string
+	tests := map[string][]string{}
+	for _, name := range strings.Fields(string(out)) {
+		parts := strings.Split(name, ".")
+		if len(parts) != 3 || !slices.Contains(strings.Split(families, ","), parts[0]) {
+			continue
+		}
+		suite := parts[0] + "." + parts[1]
+		if len(tests[suite]) == 0 {
+			suites = append(suites, suite)
+		}
+		tests[suite] = append(tests[suite], name)
+	}
+	var sel []string
+	for _, suite := range suites {
+		kept := slices.DeleteFunc(slices.Clone(tests[suite]), func(n string) bool { return slices.Contains(exclude, n) })
+		if len(kept) == len(tests[suite]) {
+			sel = append(sel, suite)
+			continue
+		}
+		sel = append(sel, kept...)
+	}
+	return strings.Join(sel, ",")
+}
+
+// failedTests reads CUnit's verbose output: a test's result follows its
+// "Test: NAME ..." line and whatever the test logged.
+func failedTests(out string) []string {
+	var failed []string
+	name, suite := "", ""
+	re := regexp.MustCompile(`Test: (\S+) \.\.\.`)
+	sre := regexp.MustCompile(`Suite: (\S+)`)
+	for _, line := range strings.Split(out, "\n") {
+		if m := sre.FindStringSubmatch(line); m != nil {
+			suite = m[1]
+		}
+		if m := re.FindStringSubmatch(line); m != nil {
+			name = suite + "." + m[1]
+		}
+		if name != "" && (strings.TrimSpace(line) == "FAILED" || strings.HasSuffix(line, "...FAILED")) {
+			failed = append(failed, name)
+			name = ""
+		}
+	}
+	return failed
+}
+
+// TestIscsiTestCu runs libiscsi's conformance suite (Debian libiscsi-bin)
+// with --dataloss against a ferry disk served by ferry's target. The
+// selection is FERRY_TESTCU_TESTS or the SCSI suites; FERRY_TESTCU_LOG=1
+// logs the full output.
+func TestIscsiTestCu(t *testing.T) {
+	tool, err := exec.LookPath("iscsi-test-cu")
+	if err != nil {
+		t.Skip("iscsi-test-cu not installed")
+	}
+	if testing.Short() {
+		t.Skip("long: runs libiscsi's suite")
+	}
+	addr := serveDisk(t, 64<<20)
+	tests := os.Getenv("FERRY_TESTCU_TESTS")
+	if tests == "" {
+		tests = selection(t, tool, "SCSI,iSCSI", needTargetHooks)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	url := "iscsi://" + addr + "/" + testIQN + "/0"
+	out, _ := exec.CommandContext(ctx, tool, "--dataloss", "--test="+tests, url).CombinedOutput()
+	if os.Getenv("FERRY_TESTCU_LOG") != "" {
+		t.Log(string(out))
+	}
+	if !strings.Contains(string(out), "Run Summary") {
+		t.Fatalf("iscsi-test-cu did not finish:\n%s", out)
+	}
+	if failed := failedTests(string(out)); len(failed) > 0 {
+		t.Errorf("iscsi-test-cu: %d failed: %v", len(failed), failed)
+	}
+	t.Log(summary(string(out)))
+}
+
+// summary returns CUnit's run summary lines.
+func summary(out string) string {
+	if i := strings.Index(out, "Run Summary"); i >= 0 {
+		return out[i:]
+	}
+	return ""
+}
