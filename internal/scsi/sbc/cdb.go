@@ -49,10 +49,10 @@ const (
 // Limits the device reports in the block limits VPD page and enforces.
 const (
 	maxTransferBytes = 64 << 20 // per READ/WRITE/VERIFY command: what the iSCSI target buffers for a write
-	maxCAWBlocks     = 255     // COMPARE AND WRITE
-	maxUnmapBlocks   = 1 << 20 // per UNMAP descriptor (libiscsi calls more "insane")
-	maxUnmapDescs    = 256     // per UNMAP command
-	maxWriteSame     = 4 << 20 // blocks per WRITE SAME
+	maxCAWBlocks     = 255      // COMPARE AND WRITE
+	maxUnmapBlocks   = 1 << 20  // per UNMAP descriptor (libiscsi calls more "insane")
+	maxUnmapDescs    = 256      // per UNMAP command
+	maxWriteSame     = 4 << 20  // blocks per WRITE SAME
 )
 
 // xfer is the address part of a block command's CDB.
