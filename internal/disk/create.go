@@ -35,8 +35,16 @@ func Create(dir, name string, size int64, opts Options) (Meta, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Meta{}, err
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return Meta{}, err
+	}
+	defer unlock()
 	if _, err := os.Lstat(sidecarPath(dir, name)); err == nil {
 		return Meta{}, fmt.Errorf("%w: %s", ErrExists, name)
+	}
+	if m.Index, err = freeIndex(dir); err != nil {
+		return Meta{}, err
 	}
 	if opts.From != "" {
 		if m, err = attach(m, opts.From); err != nil {
@@ -56,6 +64,24 @@ func Create(dir, name string, size int64, opts Options) (Meta, error) {
 		return Meta{}, err
 	}
 	return m, nil
+}
+
+// freeIndex is the smallest index no disk in dir has.
+func freeIndex(dir string) (int, error) {
+	disks, err := List(dir)
+	if err != nil && len(disks) == 0 && !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	used := map[int]bool{}
+	for _, m := range disks {
+		used[m.Index] = true
+	}
+	for i := 0; i <= maxIndex; i++ {
+		if !used[i] {
+			return i, nil
+		}
+	}
+	return 0, errors.New("disk: no free index")
 }
 
 // newMeta checks the arguments and fills a version 1 sidecar.

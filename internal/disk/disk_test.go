@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -239,7 +241,7 @@ func TestVersion1Sample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Name != "sample" || m.Blocks() != 2048 || m.NAA != "3a1b2c3d4e5f6071" || !m.Thin {
+	if m.Name != "sample" || m.Blocks() != 2048 || m.NAA != "3a1b2c3d4e5f6071" || !m.Thin || m.Index != 3 {
 		t.Fatalf("%+v", m)
 	}
 }
@@ -262,4 +264,35 @@ func FuzzReadMeta(f *testing.F) {
 			t.Fatalf("accepted a bad sidecar: %+v", m)
 		}
 	})
+}
+
+func TestIndexes(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if _, err := Create(dir, fmt.Sprintf("d%d", i), 4096, Options{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	list, err := List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, m := range list {
+		if seen[m.Index] || m.Index >= 8 {
+			t.Fatalf("indexes of concurrently created disks: %+v", list)
+		}
+		seen[m.Index] = true
+	}
+	// A freed index is the next one given.
+	victim := list[3]
+	os.Remove(sidecarPath(dir, victim.Name))
+	m, err := Create(dir, "late", 4096, Options{})
+	if err != nil || m.Index != victim.Index {
+		t.Fatalf("new disk index %d, want the freed %d (%v)", m.Index, victim.Index, err)
+	}
 }

@@ -18,6 +18,9 @@ import (
 // version up to it.
 const Version = 1
 
+// maxIndex bounds Meta.Index (a LUN is at most 14 bits).
+const maxIndex = 0x3FFF - 256
+
 // DefaultBlockSize is the logical block size of a disk created without
 // one.
 const DefaultBlockSize = 512
@@ -32,6 +35,11 @@ type Meta struct {
 	// (locally assigned), random, fixed for the disk's life.
 	NAA  string `json:"naa"`
 	Thin bool   `json:"thin"` // unmapped blocks are holes; UNMAP deallocates
+	// Index is the disk's number among the directory's disks, the
+	// smallest free one at creation and fixed after: a target gives the
+	// disk a LUN from it, so LUNs survive restarts and other disks'
+	// creation.
+	Index int `json:"index"`
 	// Image is the attached image or block device (absolute path); empty
 	// means NAME.img beside the sidecar.
 	Image   string    `json:"image,omitempty"`
@@ -73,6 +81,8 @@ func (m Meta) check() error {
 		return fmt.Errorf("%w: size %d", ErrBadMeta, m.Size)
 	case m.naa() == nil || m.naa()[0]>>4 != 3:
 		return fmt.Errorf("%w: NAA %q", ErrBadMeta, m.NAA)
+	case m.Index < 0 || m.Index > maxIndex:
+		return fmt.Errorf("%w: index %d", ErrBadMeta, m.Index)
 	}
 	return nil
 }

@@ -1,0 +1,30 @@
+//go:build unix
+
+package disk
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// lockDir takes the directory's creation lock (an flock on .lock), so
+// that concurrent creators, in this process or others, pick distinct
+// indexes.
+func lockDir(dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
