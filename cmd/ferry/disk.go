@@ -93,9 +93,9 @@ func newDiskLsCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSIZE\tBLOCK\tTHIN\tNAA\tIMAGE")
+			fmt.Fprintln(tw, "NAME\tINDEX\tSIZE\tBLOCK\tTHIN\tNAA\tIMAGE")
 			for _, m := range disks {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%v\t%s\t%s\n", m.Name, formatSize(m.Size), m.BlockSize, m.Thin, m.NAA, m.ImagePath(dir))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%v\t%s\t%s\n", m.Name, m.Index, formatSize(m.Size), m.BlockSize, m.Thin, m.NAA, m.ImagePath(dir))
 			}
 			if ferr := tw.Flush(); ferr != nil {
 				return ferr
