@@ -28,6 +28,7 @@ type session struct {
 	ahead    map[uint32]struct{} // CmdSNs received beyond expCmdSN
 	conns    map[uint16]*conn
 	inflight atomic.Int32
+	lost     atomic.Bool // the I_T nexus end was reported to the units
 
 	umu   sync.RWMutex
 	units map[uint64]lu
@@ -251,6 +252,11 @@ func (t *Target) addSession(s *session) {
 	t.sessions[s.tsih] = s
 	t.mu.Unlock()
 	if old != nil {
+		// Reinstatement ends the old I_T nexus now, before the new
+		// session can take a reservation under the same name.
+		if old.lost.CompareAndSwap(false, true) && !old.discovery {
+			t.nexusLost(old.nexusID)
+		}
 		old.close()
 	}
 }
@@ -270,6 +276,9 @@ func (t *Target) removeConn(s *session, c *conn) {
 			delete(t.sessions, s.tsih)
 		}
 		t.mu.Unlock()
+		if s.lost.CompareAndSwap(false, true) && !s.discovery {
+			t.nexusLost(s.nexusID)
+		}
 	}
 }
 

@@ -42,6 +42,20 @@ type DataOutSizer interface {
 	DataOutLength(cdb []byte) (int, bool)
 }
 
+// Resetter is an optional ability of a unit's Device: LOGICAL UNIT RESET
+// and TARGET WARM/COLD RESET reach it (to drop RESERVE(6) reservations,
+// for instance) after the unit's tasks are aborted.
+type Resetter interface {
+	Reset()
+}
+
+// NexusLoser is an optional ability of a unit's Device: the target tells
+// it when an I_T nexus ends (logout, connection loss, session
+// reinstatement), naming it as scsi.Command.Initiator did.
+type NexusLoser interface {
+	NexusLost(initiator string)
+}
+
 // Initiator is one entry of the access control list.
 type Initiator struct {
 	// Name is the initiator's iSCSI name (iqn.... or eui....).
@@ -297,6 +311,29 @@ func (t *Target) resetAll(asc, ascq uint8, except *session) {
 		s.abortAll(except)
 		s.raiseAll(scsi.UnitAttentionSense(asc, ascq))
 	}
+	for _, lun := range t.cfg.Units.LUNs() {
+		t.resetUnit(lun)
+	}
+}
+
+// resetUnit tells a unit's device about a reset, if it listens.
+func (t *Target) resetUnit(lun uint64) {
+	if dev, ok := t.cfg.Units.Unit(lun); ok {
+		if r, ok := dev.(Resetter); ok {
+			r.Reset()
+		}
+	}
+}
+
+// nexusLost tells every unit that listens that an I_T nexus ended.
+func (t *Target) nexusLost(initiator string) {
+	for _, lun := range t.cfg.Units.LUNs() {
+		if dev, ok := t.cfg.Units.Unit(lun); ok {
+			if n, ok := dev.(NexusLoser); ok {
+				n.NexusLost(initiator)
+			}
+		}
+	}
 }
 
 // resetLUN aborts the LUN's tasks in every session and raises a unit
@@ -312,4 +349,5 @@ func (t *Target) resetLUN(lun uint64) {
 		s.abortLUN(lun)
 		s.raise(lun, scsi.UnitAttentionSense(0x29, 0x03))
 	}
+	t.resetUnit(lun)
 }
