@@ -53,6 +53,9 @@ func DecodeACL(b []byte, o *Owners) (string, error) {
 
 func appendACLEntry(sb *strings.Builder, e aclEntry, o *Owners) error {
 	var tag, qual string
+	if (e.tag == tagUser || e.tag == tagGroup) && e.id == undefinedID {
+		return fmt.Errorf("%w: named entry without an id", ErrACL)
+	}
 	switch e.tag {
 	case tagUserObj:
 		tag = "user"
