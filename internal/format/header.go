@@ -30,9 +30,17 @@ type block [blockSize]byte
 
 func (b *block) reset() { *b = block{} }
 
-// putString copies s into the field, truncating; the rest stays NUL.
-func (b *block) putString(off, n int, s string) {
-	copy(b[off:off+n], s)
+// putName copies s into the field, cut to fit; bytes outside printable ASCII become
+// '_' (the pax record holds the real value, and GNU tar reads ustar fields in the
+// local charset).
+func (b *block) putName(off, n int, s string) {
+	f := b[off : off+n]
+	k := copy(f, s)
+	for i, c := range f[:k] {
+		if c < 0x20 || c >= 0x7f {
+			f[i] = '_'
+		}
+	}
 }
 
 // putOctal writes v as zero-padded octal with a trailing NUL; values that do not fit

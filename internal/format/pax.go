@@ -38,7 +38,7 @@ const (
 )
 
 // appendRecord appends one pax record "LEN key=value\n"; LEN counts the whole record.
-func appendRecord(b []byte, key, value string) []byte {
+func appendRecord[V string | []byte](b []byte, key string, value V) []byte {
 	n := len(key) + len(value) + 3
 	d := decimalDigits(n)
 	if decimalDigits(n+d) > d {

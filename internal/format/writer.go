@@ -231,7 +231,7 @@ func appendTimeRecord(p []byte, key string, e *Entry) []byte {
 
 func appendTimeRecordT(p []byte, key string, t time.Time) []byte {
 	var tmp [40]byte
-	return appendRecord(p, key, string(appendTime(tmp[:0], t)))
+	return appendRecord(p, key, appendTime(tmp[:0], t))
 }
 
 // appendXattrs adds SCHILY.xattr records in sorted key order (deterministic streams).
@@ -292,7 +292,8 @@ func sparseMapText(b []byte, e *Entry) []byte {
 func (w *Writer) writePaxHeader(e *Entry, streamName string) {
 	h := &w.hdr
 	h.reset()
-	h.putString(offName, 100, asciiName("PaxHeaders/"+path.Base(strings.TrimSuffix(streamName, "/"))))
+	copy(h[offName:], "PaxHeaders/")
+	h.putName(offName+11, 100-11, path.Base(strings.TrimSuffix(streamName, "/")))
 	h.putOctal(offMode, 8, 0644)
 	h.putOctal(offSize, 12, int64(len(w.pax)))
 	h.putOctal(offMtime, 12, clampTime(e.ModTime.Unix()))
@@ -308,11 +309,12 @@ func (w *Writer) writePaxHeader(e *Entry, streamName string) {
 func (w *Writer) writeUstar(e *Entry, streamName string) error {
 	h := &w.hdr
 	h.reset()
-	name := streamName
 	if e.Sparse != nil {
-		name = "GNUSparseFile.0/" + path.Base(streamName)
+		copy(h[offName:], "GNUSparseFile.0/")
+		h.putName(offName+16, 100-16, path.Base(streamName))
+	} else {
+		h.putName(offName, 100, streamName)
 	}
-	h.putString(offName, 100, asciiName(name))
 	h.putOctal(offMode, 8, int64(e.Mode&07777))
 	h.putOctal(offUID, 8, int64(min(e.UID, 07777777)))
 	h.putOctal(offGID, 8, int64(min(e.GID, 07777777)))
@@ -320,10 +322,10 @@ func (w *Writer) writeUstar(e *Entry, streamName string) error {
 	h.putOctal(offSize, 12, min(size, 077777777777))
 	h.putOctal(offMtime, 12, clampTime(e.ModTime.Unix()))
 	h[offType] = typeFlag(e.Type)
-	h.putString(offLinkname, 100, asciiName(e.Linkname))
+	h.putName(offLinkname, 100, e.Linkname)
 	copy(h[offMagic:], "ustar\x0000")
-	h.putString(offUname, 32, asciiName(e.Uname))
-	h.putString(offGname, 32, asciiName(e.Gname))
+	h.putName(offUname, 32, e.Uname)
+	h.putName(offGname, 32, e.Gname)
 	if e.Type == CharDevice || e.Type == BlockDevice {
 		h.putOctal(offDevMajor, 8, int64(e.DevMajor))
 		h.putOctal(offDevMinor, 8, int64(e.DevMinor))
@@ -337,21 +339,6 @@ func (w *Writer) writeUstar(e *Entry, streamName string) error {
 		w.emit(w.pax)
 	}
 	return w.err
-}
-
-// asciiName keeps a ustar field printable: bytes outside printable ASCII become '_'
-// (the pax record holds the real value) and the value is cut to fit by the caller.
-func asciiName(s string) string {
-	if !needsPax(s, len(s)) {
-		return s
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c < 0x20 || c >= 0x7f {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
 
 func clampTime(s int64) int64 { return max(0, min(s, 077777777777)) }
