@@ -96,4 +96,5 @@ func (d *Device) register() {
 	t.Register(OpPositionToElement, scsi.Op{Name: "POSITION TO ELEMENT", Run: d.positionToElement})
 	t.Register(OpInitializeElementStatus, scsi.Op{Name: "INITIALIZE ELEMENT STATUS", Run: d.initElementStatus})
 	t.Register(OpInitializeElementStatusWithRange, scsi.Op{Name: "INITIALIZE ELEMENT STATUS WITH RANGE", Run: d.initElementStatusRange})
+	d.registerVolumeTags()
 }
