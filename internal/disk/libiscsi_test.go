@@ -33,10 +33,10 @@ func (u oneDisk) Unit(lun uint64) (scsi.Device, bool) {
 
 // serveDisk creates a disk of size bytes, serves it on LUN 0 of a target
 // on 127.0.0.1 and returns the target's address.
-func serveDisk(t *testing.T, size int64) string {
+func serveDisk(t *testing.T, size int64, opts disk.Options) string {
 	t.Helper()
 	dir := t.TempDir()
-	if _, err := disk.Create(dir, "testcu", size, disk.Options{}); err != nil {
+	if _, err := disk.Create(dir, "testcu", size, opts); err != nil {
 		t.Fatal(err)
 	}
 	dk, err := disk.Open(dir, "testcu")
@@ -140,11 +140,25 @@ func TestIscsiTestCu(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long: runs libiscsi's suite")
 	}
-	addr := serveDisk(t, 64<<20)
 	tests := os.Getenv("FERRY_TESTCU_TESTS")
 	if tests == "" {
 		tests = selection(t, tool, "SCSI,iSCSI", needTargetHooks)
 	}
+	for _, c := range []struct {
+		name string
+		opts disk.Options
+	}{
+		{"512", disk.Options{}},
+		{"4096", disk.Options{BlockSize: 4096}},
+		{"thick", disk.Options{Thick: true}},
+	} {
+		t.Run(c.name, func(t *testing.T) { runTestCu(t, tool, tests, c.opts) })
+	}
+}
+
+// runTestCu runs the selected tests against a new 64 MiB disk.
+func runTestCu(t *testing.T, tool, tests string, opts disk.Options) {
+	addr := serveDisk(t, 64<<20, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	url := "iscsi://" + addr + "/" + testIQN + "/0"

@@ -34,7 +34,7 @@ func (d *Device) writeSame(ctx context.Context, cmd *scsi.Command) error {
 		}
 		block = cmd.DataOut
 	}
-	if x.flags&bitUnmap != 0 && d.b.Thin() && isZero(block) {
+	if x.flags&bitUnmap != 0 && isZero(block) {
 		return d.deallocate(x.lba, x.n)
 	}
 	return d.fill(ctx, x, block)
@@ -49,6 +49,8 @@ func (d *Device) checkWriteSame(x xfer) error {
 		return scsi.InvalidFieldInCDB(1, 7)
 	case x.flags&bitAnchor != 0:
 		return scsi.InvalidFieldInCDB(1, 4)
+	case x.flags&bitUnmap != 0 && !d.b.Thin():
+		return scsi.InvalidFieldInCDB(1, 3) // LBPWS is 0 on a thick disk
 	}
 	if err := d.inRange(x.lba, x.n); err != nil {
 		return err

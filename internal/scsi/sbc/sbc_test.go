@@ -293,6 +293,8 @@ func TestReadCapacity(t *testing.T) {
 	if _, err := scsitest.Exec(td, cdb10(0x42, 0, 0, 24), nil); err == nil {
 		t.Error("a thick disk accepted UNMAP")
 	}
+	_, err := scsitest.Exec(td, cdb16(0x93, bitUnmap, 0, 1), make([]byte, 4096))
+	scsitest.WantField(t, scsitest.WantSense(t, err, scsi.IllegalRequest, 0x24, 0), true, 1, 3)
 }
 
 func TestVPDPages(t *testing.T) {
