@@ -96,6 +96,8 @@ func dataInLen(cmd *scsi.Command, blockSize int) int {
 			return 32
 		}
 		return 20
+	case 0xB8, 0xB5: // READ ELEMENT STATUS, REQUEST VOLUME ELEMENT ADDRESS
+		return get(scsi.Field{Offset: 7, Size: 3})
 	case 0x8C: // READ ATTRIBUTE
 		return get(scsi.Field{Offset: 10, Size: 4})
 	case 0x12:

@@ -14,6 +14,7 @@ import (
 	"ferry/internal/library"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/smc"
+	"ferry/internal/scsi/smc/smctest"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/scsi/ssc/ssctest"
 	"ferry/internal/tape"
@@ -86,7 +87,7 @@ func startTarget(t testing.TB) *initiator.Session {
 		ssc.New(lib, "tape0", ssc.Identity{}), ssc.New(lib, "tape1", ssc.Identity{}),
 		ssc.New(lib, "tape2", ssc.Identity{}), ssc.New(small, "tape0", ssc.Identity{Serial: "small0"}),
 	}
-	u := units{lunChanger: smc.New(lib, smc.Identity{})}
+	u := units{lunChanger: smc.New(changerLibrary(t), smc.Identity{})}
 	for i, d := range devs {
 		u[uint64(i+1)] = d
 		t.Cleanup(func() { d.Close() })
@@ -115,6 +116,28 @@ func startTarget(t testing.TB) *initiator.Session {
 	return s
 }
 
+// changerLibrary is a library for the changer LUN: six slots, two of them
+// emptied (cartridges exported), two drives, two mail slots.
+func changerLibrary(t testing.TB) *library.Library {
+	t.Helper()
+	lib, err := library.OpenWith(filepath.Join(t.TempDir(), "library"), library.Options{
+		Drives: []string{"tape0", "tape1"}, Slots: 6, ImportExport: 2, Capacity: 1 << 20, Prefix: "C", Suffix: "L8",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lib.Close() })
+	for _, slot := range []uint16{changer.SlotBase + 4, changer.SlotBase + 5} {
+		if err := lib.Move(slot, changer.ImportExportBase); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lib.Export(changer.ImportExportBase); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return lib
+}
+
 // TestISCSIConformance runs the tape conformance suite over iSCSI: ferry's
 // initiator to ferry's target to the tape LUs.
 func TestISCSIConformance(t *testing.T) {
@@ -128,4 +151,5 @@ func TestISCSIConformance(t *testing.T) {
 	t.Run("WriteProtected", func(t *testing.T) { ssctest.RunWriteProtected(t, lu(lunProtected)) })
 	t.Run("NoMedium", func(t *testing.T) { ssctest.RunNoMedium(t, lu(lunEmpty)) })
 	t.Run("EndOfMedium", func(t *testing.T) { ssctest.RunEndOfMedium(t, lu(lunSmall), 400) })
+	t.Run("Changer", func(t *testing.T) { smctest.Run(t, lu(lunChanger), smctest.Config{}) })
 }
