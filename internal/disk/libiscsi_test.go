@@ -162,7 +162,8 @@ func runTestCu(t *testing.T, tool, tests string, opts disk.Options) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	url := "iscsi://" + addr + "/" + testIQN + "/0"
-	out, _ := exec.CommandContext(ctx, tool, "--dataloss", "--test="+tests, url).CombinedOutput()
+	// The URL twice: the MultipathIO tests then run over two sessions.
+	out, _ := exec.CommandContext(ctx, tool, "--dataloss", "--test="+tests, url, url).CombinedOutput()
 	if os.Getenv("FERRY_TESTCU_LOG") != "" {
 		t.Log(string(out))
 	}
