@@ -85,6 +85,12 @@ func (b sqliteBackend) newSink(ctx context.Context) (fileSink, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A big page cache keeps a 200,000-entry transaction from spilling
+	// pages into the WAL before it commits.
+	if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -131072"); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	return &sqliteSink{conn: conn, dirs: map[string]int64{}}, nil
 }
 
@@ -102,7 +108,11 @@ const (
 	rowsPerInsert = 1000 // 12,000 parameters; SQLite allows 32,766
 )
 
-func (s *sqliteSink) close() error { return s.conn.Close() }
+// close gives the connection back to the pool with the default cache.
+func (s *sqliteSink) close() error {
+	s.conn.ExecContext(context.Background(), "PRAGMA cache_size = -2000")
+	return s.conn.Close()
+}
 
 func (s *sqliteSink) write(ctx context.Context, backupID int64, files []File) error {
 	tx, err := s.conn.BeginTx(ctx, nil)
