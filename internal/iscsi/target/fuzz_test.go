@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"ferry/internal/disk"
 	"ferry/internal/iscsi"
 	"ferry/internal/iscsi/initiator"
 	"ferry/internal/scsi"
+	"ferry/internal/scsi/sbc"
 )
 
 // loginPrefix is a valid leading login request straight to full feature
@@ -72,8 +74,16 @@ func FuzzTargetConn(f *testing.F) {
 // startShared is start for a fuzz target, whose harness lives as long as
 // the fuzzing run.
 func startShared(f *testing.F) *harness {
-	lib := newMemDisk(1024, 512)
-	u := &unitMap{m: map[uint64]scsi.Device{5: lib}}
+	dir := f.TempDir()
+	if _, err := disk.Create(dir, "fuzz", 1<<20, disk.Options{}); err != nil {
+		f.Fatal(err)
+	}
+	d, err := disk.Open(dir, "fuzz")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { d.Close() })
+	u := &unitMap{m: map[uint64]scsi.Device{5: sbc.New(d, sbc.Identity{})}}
 	tgt, err := New(Config{Name: testIQN, Units: u})
 	if err != nil {
 		f.Fatal(err)
@@ -88,5 +98,5 @@ func startShared(f *testing.F) *harness {
 		defer cancel()
 		tgt.Shutdown(ctx)
 	})
-	return &harness{tgt: tgt, addr: ln.Addr().String(), units: u, disk: lib}
+	return &harness{tgt: tgt, addr: ln.Addr().String(), units: u}
 }

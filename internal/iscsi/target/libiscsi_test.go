@@ -30,7 +30,7 @@ func TestIscsiLs(t *testing.T) {
 		t.Fatalf("iscsi-ls: %v\n%s", err, out)
 	}
 	t.Logf("iscsi-ls -s:\n%s", out)
-	for _, want := range []string{"Target:" + testIQN, "Lun:0", "Type:MEDIA_CHANGER", "Lun:5", "Type:DIRECT_ACCESS"} {
+	for _, want := range []string{"Target:" + testIQN, "Lun:0", "Type:MEDIA_CHANGER", "Lun:1", "Type:SEQUENTIAL_ACCESS", "Lun:5", "Type:DIRECT_ACCESS"} {
 		if !strings.Contains(strings.ReplaceAll(out, " ", ""), strings.ReplaceAll(want, " ", "")) {
 			t.Errorf("iscsi-ls output lacks %q", want)
 		}
@@ -39,7 +39,7 @@ func TestIscsiLs(t *testing.T) {
 
 func TestIscsiInq(t *testing.T) {
 	h := start(t, nil)
-	for _, lun := range []string{"0", "5"} {
+	for _, lun := range []string{"0", "1", "5"} {
 		out, err := h.libiscsi("iscsi-inq", "iscsi://"+h.addr+"/"+testIQN+"/"+lun)
 		if err != nil {
 			t.Fatalf("iscsi-inq LUN %s: %v\n%s", lun, err, out)

@@ -15,6 +15,7 @@ import (
 	"ferry/internal/library"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/smc"
+	"ferry/internal/scsi/ssc"
 )
 
 const testIQN = "iqn.2026-01.dev.ferry:test"
@@ -24,7 +25,6 @@ type harness struct {
 	tgt   *Target
 	addr  string
 	units *unitMap
-	disk  *memDisk
 	lib   *library.Library
 }
 
@@ -37,10 +37,10 @@ func start(t *testing.T, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lib.Close() })
-	h := &harness{t: t, lib: lib, disk: newMemDisk(2048, 512),
-		units: &unitMap{m: map[uint64]scsi.Device{}}}
+	h := &harness{t: t, lib: lib, units: &unitMap{m: map[uint64]scsi.Device{}}}
 	h.units.set(0, smc.New(lib, smc.Identity{Serial: "chg0"}))
-	h.units.set(5, h.disk)
+	h.units.set(1, ssc.New(lib, lib.DriveNames()[0], ssc.Identity{}))
+	h.addSBCDisk(5, 1<<20)
 	cfg := Config{Name: testIQN, Units: h.units}
 	if mod != nil {
 		mod(&cfg)
@@ -102,7 +102,7 @@ func TestLoginInquiryAndReportLUNs(t *testing.T) {
 	h := start(t, nil)
 	s := h.dial(initiator.Config{})
 	ctx := testCtx(t)
-	for lun, typ := range map[uint64]byte{0: 0x08, 5: 0x00, 3: 0x7F} {
+	for lun, typ := range map[uint64]byte{0: 0x08, 1: 0x01, 5: 0x00, 3: 0x7F} {
 		r, err := s.Execute(ctx, lun, []byte{0x12, 0, 0, 0, 96, 0}, nil, 96)
 		if err != nil {
 			t.Fatal(err)
@@ -115,7 +115,7 @@ func TestLoginInquiryAndReportLUNs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := scsi.ReportLUNsData([]uint16{0, 5})
+	want := scsi.ReportLUNsData([]uint16{0, 1, 5})
 	if !bytes.Equal(r.Data, want) {
 		t.Errorf("REPORT LUNS = %x, want %x", r.Data, want)
 	}
@@ -169,6 +169,15 @@ func TestResiduals(t *testing.T) {
 	r, err = s.Execute(ctx, 5, read10(0, 2), nil, 512)
 	if err != nil || r.Status != 0 || !r.Overflow || r.Residual != 512 || len(r.Data) != 512 {
 		t.Errorf("overflow: %v %+v", err, r)
+	}
+	// Writes: the SBC device says how much data-out its CDB takes.
+	r, err = s.Execute(ctx, 5, write10(0, 1), make([]byte, 1024), 0)
+	if err != nil || r.Status != 0 || !r.Underflow || r.Residual != 512 {
+		t.Errorf("write underflow: %v %+v", err, r)
+	}
+	r, err = s.Execute(ctx, 5, write10(0, 2), make([]byte, 512), 0)
+	if err != nil || r.Status != 0 || !r.Overflow || r.Residual != 512 {
+		t.Errorf("write overflow: %v %+v", err, r)
 	}
 	// CHECK CONDITION carries sense.
 	r, err = s.Execute(ctx, 5, read10(1<<30, 1), nil, 512)
@@ -251,7 +260,7 @@ func TestLUNsChanged(t *testing.T) {
 	h := start(t, nil)
 	s := h.dial(initiator.Config{})
 	ctx := testCtx(t)
-	h.units.set(6, newMemDisk(16, 512))
+	h.addSBCDisk(6, 64<<10)
 	h.tgt.LUNsChanged()
 	r, err := s.Execute(ctx, 5, []byte{0, 0, 0, 0, 0, 0}, nil, 0)
 	if err != nil {
@@ -327,4 +336,39 @@ func TestACLOnNonLoopbackPortal(t *testing.T) {
 		t.Errorf("stranger discovery: %v", err)
 	}
 	h.dial(initiator.Config{InitiatorName: "iqn.2026-01.dev.ferry:allowed"})
+}
+
+// unitMap is a fixed Units for tests.
+type unitMap struct {
+	mu sync.Mutex
+	m  map[uint64]scsi.Device
+}
+
+func (u *unitMap) LUNs() []uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []uint64
+	for l := uint64(0); l < 64; l++ {
+		if _, ok := u.m[l]; ok {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (u *unitMap) Unit(lun uint64) (scsi.Device, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	d, ok := u.m[lun]
+	return d, ok
+}
+
+func (u *unitMap) set(lun uint64, d scsi.Device) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if d == nil {
+		delete(u.m, lun)
+		return
+	}
+	u.m[lun] = d
 }
