@@ -274,3 +274,16 @@ func TestWriterDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per file", allocs)
 	}
 }
+
+func TestXattrNamesWithEscapes(t *testing.T) {
+	names := []string{"user.a=b", "user.100%", "user.%3D", "user.%25x", "user.=%=", "user.%"}
+	e := format.Entry{Name: "f", Type: format.Regular, Xattrs: map[string][]byte{}}
+	for _, n := range names {
+		e.Xattrs[n] = []byte(n)
+	}
+	stream, _ := writeStream(t, []format.Entry{e}, [][]byte{nil})
+	got, _ := readAll(t, stream)
+	if !reflect.DeepEqual(got[0].Xattrs, e.Xattrs) {
+		t.Errorf("got %q", got[0].Xattrs)
+	}
+}

@@ -143,18 +143,20 @@ func parseRecords(data []byte, fn func(key, value string) error) error {
 	return nil
 }
 
-// escapeXattrKey escapes '=' and '%' in an xattr name as GNU tar does (%3D, %25), so
-// the pax record's first '=' still ends the keyword.
+// escapeXattrKey escapes an xattr name for a SCHILY.xattr keyword the way GNU tar
+// decodes it: '=' (which would end the keyword) becomes %3D, and '%' becomes %25 only
+// where it would otherwise read as an escape (before "3D" or "25"). Leaving other '%'
+// raw keeps such names intact for libarchive, which decodes nothing.
 func escapeXattrKey(k string) string {
 	if !strings.ContainsAny(k, "=%") {
 		return k
 	}
 	var sb strings.Builder
 	for i := 0; i < len(k); i++ {
-		switch k[i] {
-		case '=':
+		switch {
+		case k[i] == '=':
 			sb.WriteString("%3D")
-		case '%':
+		case k[i] == '%' && (strings.HasPrefix(k[i+1:], "3D") || strings.HasPrefix(k[i+1:], "25")):
 			sb.WriteString("%25")
 		default:
 			sb.WriteByte(k[i])
@@ -168,8 +170,20 @@ func unescapeXattrKey(k string) string {
 	if !strings.Contains(k, "%") {
 		return k
 	}
-	k = strings.ReplaceAll(k, "%3D", "=")
-	return strings.ReplaceAll(k, "%25", "%")
+	var sb strings.Builder
+	for i := 0; i < len(k); i++ {
+		switch {
+		case strings.HasPrefix(k[i:], "%3D"):
+			sb.WriteByte('=')
+			i += 2
+		case strings.HasPrefix(k[i:], "%25"):
+			sb.WriteByte('%')
+			i += 2
+		default:
+			sb.WriteByte(k[i])
+		}
+	}
+	return sb.String()
 }
 
 // needsPax reports whether s cannot sit in a ustar field of size n: too long, or not

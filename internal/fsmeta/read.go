@@ -19,6 +19,9 @@ type FS struct {
 	owners *Owners
 	// NumericOwner makes Apply use the entry's ids even when its names resolve.
 	NumericOwner bool
+	// NoOwner makes Apply leave owners alone (a restore without privilege, where chown
+	// would fail for every file).
+	NoOwner bool
 }
 
 // New returns an FS for root, with owner names from /etc.
@@ -104,6 +107,8 @@ func (fs *FS) parent(name string) (*Dir, string, error) {
 
 // Lstat reads the metadata of base, an entry of d, without following it. When some
 // items could not be read it returns the entry together with an *Error naming them.
+// Sockets and other kinds the stream cannot carry come back with Type 0: skip them.
+// A regular file with fewer allocated blocks than its size gets its sparse map.
 func (d *Dir) Lstat(base string) (*format.Entry, error) {
 	var st unix.Stat_t
 	if err := unix.Fstatat(d.fd(), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {

@@ -25,7 +25,9 @@ func (fs *FS) Apply(name string, e *format.Entry) error {
 // Apply sets the metadata of base, an entry of d, from e (see FS.Apply).
 func (d *Dir) Apply(base string, e *format.Entry) error {
 	c := collector{name: d.join(base), op: "restore"}
-	c.add("owner", d.chown(base, e))
+	if !d.fs.NoOwner {
+		c.add("owner", d.chown(base, e))
+	}
 	if e.Type != format.Symlink {
 		c.add("mode", unix.Fchmodat(d.fd(), base, e.Mode&07777, 0))
 	}
