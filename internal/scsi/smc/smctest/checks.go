@@ -84,7 +84,7 @@ func resStart(t testing.TB, dev scsi.Device) {
 }
 
 func volumeTags(t testing.TB, dev scsi.Device) {
-	for _, e := range state(t, dev) {
+	for _, e := range res(t, dev, 0, true, 0, 0xFFFF) {
 		if e.full && e.tag == "" {
 			t.Fatalf("full element %#x has no primary volume tag", e.addr)
 		}

@@ -155,6 +155,14 @@ func res(t testing.TB, dev scsi.Device, typ byte, voltag bool, start, count uint
 	return els
 }
 
+// CheckElementStatus checks the structure of READ ELEMENT STATUS data
+// (or REQUEST VOLUME ELEMENT ADDRESS data) returned whole: the header's
+// counts, each page's descriptor length and byte count, the descriptors.
+func CheckElementStatus(b []byte, voltag bool) error {
+	_, err := parseStatus(b, voltag)
+	return err
+}
+
 // parseStatus parses element status data (SMC-3 6.11.2-6.11.4) and
 // checks that the header, the page headers and the descriptors agree.
 func parseStatus(b []byte, voltag bool) ([]element, error) {
@@ -238,10 +246,16 @@ func mustMove(t testing.TB, dev scsi.Device, src, dst uint16) {
 	}
 }
 
-// state returns every element with volume tags.
+// state returns the elements that hold cartridges (storage, import/export,
+// drives) with volume tags, asking for one element type at a time: the
+// all-types and transport reports have checks of their own.
 func state(t testing.TB, dev scsi.Device) []element {
 	t.Helper()
-	return res(t, dev, 0, true, 0, 0xFFFF)
+	var els []element
+	for typ := byte(typeStorage); typ <= typeDrive; typ++ {
+		els = append(els, res(t, dev, typ, true, 0, 0xFFFF)...)
+	}
+	return els
 }
 
 // at returns the element at addr.
