@@ -132,3 +132,22 @@ func TestBsdtarExtractsOurStream(t *testing.T) {
 	}
 	fstree.Compare(t, src, dst, fstree.Options{})
 }
+
+// TestGNUSparseVersions reads golden archives GNU tar 1.34 made of one sparse file with
+// --sparse-version 0.0, 0.1 and 1.0 (500,000 bytes: "hello" at 100,000, "world" at
+// 300,000, holes elsewhere).
+func TestGNUSparseVersions(t *testing.T) {
+	want := make([]byte, 500000)
+	copy(want[100000:], "hello")
+	copy(want[300000:], "world")
+	for _, v := range []string{"0.0", "0.1", "1.0"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "gnu-sparse-"+v+".tar"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		es, data := readAll(t, b)
+		if len(es) != 1 || es[0].Name != "s" || es[0].Size != 500000 || len(es[0].Sparse) != 2 || !bytes.Equal(data[0], want) {
+			t.Errorf("sparse %s: %d entries, %+v", v, len(es), es)
+		}
+	}
+}
