@@ -23,7 +23,9 @@ tgt_iqn=iqn.2026-01.dev.ferry:tgtbench
 cleanup() {
 	if [ -n "$tgt_pid" ]; then
 		tgtadm -C "$tgt_ctl" --lld iscsi --op delete --mode target --tid 1 --force >/dev/null 2>&1 || true
-		tgtadm -C "$tgt_ctl" --op delete --mode system >/dev/null 2>&1 || kill "$tgt_pid" 2>/dev/null || true
+		tgtadm -C "$tgt_ctl" --op delete --mode system >/dev/null 2>&1 || true
+		for _ in $(seq 50); do kill -0 "$tgt_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$tgt_pid" 2>/dev/null || true # tgtd ignores SIGTERM
 		wait "$tgt_pid" 2>/dev/null || true
 	fi
 	if [ -n "$ferry_pid" ]; then
