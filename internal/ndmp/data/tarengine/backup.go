@@ -33,7 +33,10 @@ func (e *Engine) Backup(ctx context.Context, job *data.Job) error {
 	if err != nil {
 		return lg.illegal(err)
 	}
-	start := time.Now()
+	// ctime comes from the kernel's coarse clock (a tick behind real time):
+	// starting the token earlier keeps a change made just after it from
+	// looking older than the token.
+	start := time.Now().Add(-ctimeSlack)
 	src := dir
 	if env.snapshot {
 		snap, err := takeSnapshot(ctx, dir)
@@ -64,6 +67,9 @@ func (e *Engine) Backup(ctx context.Context, job *data.Job) error {
 		dir, st.entries, st.bytes, st.history, st.problems.Load())
 	return nil
 }
+
+// ctimeSlack covers the coarse clock that stamps ctime (one tick, 1-10 ms).
+const ctimeSlack = 50 * time.Millisecond
 
 // baseTime decides what an incremental includes: changes since BASE_DATE,
 // else since the newest lower LEVEL in the dump dates, else everything.

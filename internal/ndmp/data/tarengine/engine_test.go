@@ -1,0 +1,304 @@
+package tarengine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ferry/internal/format"
+	"ferry/internal/ndmp/wire"
+	"ferry/internal/testsupport/fstree"
+)
+
+// fhFiles collects FH_ADD_FILE entries: path -> fh_info.
+func fhFiles(d *dma) map[string]uint64 {
+	m := map[string]uint64{}
+	for _, b := range d.posts(wire.CodeFhAddFile) {
+		for _, f := range b.(*wire.FhAddFile).Files {
+			m[f.Names[0].Path] = f.FhInfo
+		}
+	}
+	return m
+}
+
+func logText(d *dma) string {
+	var sb strings.Builder
+	for _, b := range d.posts(wire.CodeLogMessage) {
+		sb.WriteString(b.(*wire.LogMessage).Entry)
+		sb.WriteByte('\n')
+	}
+	return sb.String()
+}
+
+func logFiles(d *dma) map[string]wire.RecoveryStatus {
+	m := map[string]wire.RecoveryStatus{}
+	for _, b := range d.posts(wire.CodeLogFile) {
+		f := b.(*wire.LogFile)
+		m[f.Name] = f.RecoveryStatus
+	}
+	return m
+}
+
+// Single-file, single-directory and hard-link restores with DAR read a small
+// fraction of a large backup.
+func TestDARReadsOnlyWhatItNeeds(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	spec := fstree.Spec{
+		{Path: "sub/one", Type: format.Regular, Size: 70000, Seed: 1},
+		{Path: "sub/deeper/two", Type: format.Regular, Size: 3000, Seed: 2},
+		{Path: "hard/a", Type: format.Regular, Size: 50000, Seed: 3},
+		{Path: "hard/b", Type: format.HardLink, Target: "hard/a"},
+		{Path: "zlast", Type: format.Regular, Size: 10, Seed: 4},
+	}
+	for i := range 40 {
+		spec = append(spec, fstree.Node{Path: fmt.Sprintf("bulk/f%02d", i), Type: format.Regular, Size: 1 << 20, Seed: uint64(10 + i)})
+	}
+	fstree.Build(t, src, spec)
+	d := dial(t, a)
+	stream, reason, _ := d.backup(pv("FILESYSTEM", src), pv("HIST", "f"))
+	if reason != wire.DataHaltSuccessful {
+		t.Fatalf("backup halted %v: %s", reason, logText(d))
+	}
+	fh := fhFiles(d)
+	for _, tc := range []struct{ orig, check string }{
+		{"/sub/one", ""}, {"/sub", ""}, {"/hard/b", ""}, {"/zlast", ""},
+	} {
+		t.Run(strings.TrimPrefix(tc.orig, "/"), func(t *testing.T) {
+			info, ok := fh[tc.orig]
+			if !ok {
+				t.Fatalf("no file history for %s", tc.orig)
+			}
+			dst := filepath.Join(a.dir(t, "dar-"+strings.ReplaceAll(tc.orig, "/", "_")), "out")
+			d := dial(t, a)
+			reason, sent := d.recover(stream, false, nil, []wire.Name{{OriginalPath: tc.orig, DestinationDir: dst, FhInfo: info, Node: wire.LengthInfinity}})
+			if reason != wire.DataHaltSuccessful {
+				t.Fatalf("recover halted %v: %s", reason, logText(d))
+			}
+			if st := logFiles(d)[tc.orig]; st != wire.RecoverySuccessful {
+				t.Errorf("LOG_FILE %s: %v\n%s", tc.orig, st, logText(d))
+			}
+			t.Logf("%s: %d of %d stream bytes read (%.2f%%)", tc.orig, sent, len(stream), 100*float64(sent)/float64(len(stream)))
+			if sent*20 > int64(len(stream)) {
+				t.Errorf("DAR of %s moved %d of %d bytes", tc.orig, sent, len(stream))
+			}
+			want := filepath.Join(src, tc.orig)
+			if tc.orig == "/hard/b" {
+				want = filepath.Join(src, "hard/a")
+			}
+			fi, _ := os.Lstat(want)
+			if fi.IsDir() {
+				fstree.Compare(t, want, dst, fstree.Options{})
+				return
+			}
+			w, _ := os.ReadFile(want)
+			g, err := os.ReadFile(dst)
+			if err != nil || !bytes.Equal(w, g) {
+				t.Errorf("restored %s differs (%v)", tc.orig, err)
+			}
+		})
+	}
+}
+
+// HIST=d follows the v4 ordering rules of spec §4.3.2.
+func TestDirNodeHistoryOrder(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Everything())
+	d := dial(t, a)
+	if _, reason, _ := d.backup(pv("FILESYSTEM", src), pv("HIST", "d")); reason != wire.DataHaltSuccessful {
+		t.Fatalf("backup halted %v: %s", reason, logText(d))
+	}
+	d.mu.Lock()
+	posts := d.post
+	d.mu.Unlock()
+	var dirs []wire.FhDir
+	seenDir := map[uint64]bool{}
+	nodes := map[uint64]int{}
+	for _, p := range posts {
+		switch b := p.Body.(type) {
+		case *wire.FhAddDir:
+			for _, e := range b.Dirs {
+				dirs = append(dirs, e)
+				seenDir[e.Node] = true
+			}
+		case *wire.FhAddNode:
+			for _, n := range b.Nodes {
+				if !seenDir[n.Node] {
+					t.Errorf("FH_ADD_NODE %d before its FH_ADD_DIR", n.Node)
+				}
+				nodes[n.Node]++
+			}
+		}
+	}
+	if len(dirs) < 2 || dirs[0].Names[0].Path != "." || dirs[0].Node != dirs[0].Parent ||
+		dirs[1].Names[0].Path != ".." || dirs[1].Node != dirs[0].Node {
+		t.Fatalf("first entries are not the root's . and ..: %+v", dirs[:min(2, len(dirs))])
+	}
+	for i, e := range dirs {
+		if e.Names[0].Path == "." && (i+1 >= len(dirs) || dirs[i+1].Names[0].Path != ".." || dirs[i+1].Parent != e.Node) {
+			t.Errorf("entry %d: . of node %d not followed by its ..", i, e.Node)
+		}
+	}
+	for n, c := range nodes {
+		if c != 1 {
+			t.Errorf("node %d has %d FH_ADD_NODE entries", n, c)
+		}
+	}
+}
+
+// FILESYSTEM outside the exports and an impossible snapshot fail the job
+// with a message saying why.
+func TestBackupRefusals(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	link := filepath.Join(a.export, "escape")
+	if err := os.Symlink(t.TempDir(), link); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		env  []wire.PVal
+		want string
+	}{
+		{[]wire.PVal{pv("FILESYSTEM", t.TempDir())}, "not under an exported directory"},
+		{[]wire.PVal{pv("FILESYSTEM", link)}, "not under an exported directory"},
+		{[]wire.PVal{pv("FILESYSTEM", src), pv("LEVEL", "12")}, "LEVEL"},
+		{[]wire.PVal{pv("FILESYSTEM", src), pv("BASE_DATE", "yesterday")}, "BASE_DATE"},
+		{[]wire.PVal{pv("FILESYSTEM", src), pv("SNAPSHOT", "y")}, "snapshot"},
+	} {
+		d := dial(t, a)
+		_, reason, _ := d.backup(tc.env...)
+		if reason == wire.DataHaltSuccessful || !strings.Contains(logText(d), tc.want) {
+			t.Errorf("%v: halted %v, log %q", tc.env, reason, logText(d))
+		}
+	}
+}
+
+// RECOVER_FILEHIST lists the stream without writing.
+func TestRecoverFilehist(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	built := fstree.Build(t, src, fstree.Everything())
+	d := dial(t, a)
+	stream, _, _ := d.backup(pv("FILESYSTEM", src))
+	d = dial(t, a)
+	dst := a.dir(t, "dst")
+	reason, _ := d.recover(stream, true, []wire.PVal{pv("HIST", "f")}, []wire.Name{{OriginalPath: "/", DestinationDir: dst, FhInfo: wire.LengthInfinity}})
+	if reason != wire.DataHaltSuccessful {
+		t.Fatalf("halted %v: %s", reason, logText(d))
+	}
+	fh := fhFiles(d)
+	for _, n := range built {
+		if _, ok := fh["/"+n.Path]; !ok {
+			t.Errorf("file history lacks %q", n.Path)
+		}
+	}
+	if ents, _ := os.ReadDir(dst); len(ents) != 0 {
+		t.Errorf("RECOVER_FILEHIST wrote %d entries", len(ents))
+	}
+}
+
+// Data to data (ndmpcopy): one data service LISTENs in recover mode, the
+// other CONNECTs to it in backup mode; the tree moves with no tape.
+func TestDataToDataCopy(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Everything())
+	dst := a.dir(t, "dst")
+	ctx := context.Background()
+	rec, bak := dial(t, a), dial(t, a)
+	addr, err := rec.c.DataListen(ctx, wire.AddrTCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.c.DataStartRecover(ctx, "tar", []wire.PVal{pv("PREFIX", dst)}, []wire.Name{{OriginalPath: "/", DestinationDir: dst, FhInfo: wire.LengthInfinity}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := bak.c.DataConnect(ctx, addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := bak.c.DataStartBackup(ctx, "tar", []wire.PVal{pv("FILESYSTEM", src)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := bak.waitHalt(); r != wire.DataHaltSuccessful {
+		t.Fatalf("backup halted %v: %s", r, logText(bak))
+	}
+	if r := rec.waitHalt(); r != wire.DataHaltSuccessful {
+		t.Fatalf("recover halted %v: %s", r, logText(rec))
+	}
+	bak.stop()
+	rec.stop()
+	fstree.Compare(t, src, dst, fstree.Options{})
+}
+
+// A chain of twelve incrementals with adds, changes, renames and deletes,
+// applied in order, restores the final tree.
+func TestIncrementalChain(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{
+		{Path: "keep/a", Type: format.Regular, Size: 1000, Seed: 1},
+		{Path: "keep/b", Type: format.Regular, Size: 2000, Seed: 2},
+		{Path: "dir/x", Type: format.Regular, Size: 3000, Seed: 3},
+		{Path: "dir/sub/y", Type: format.Regular, Size: 4000, Seed: 4},
+		{Path: "gone", Type: format.Regular, Size: 10, Seed: 5},
+	})
+	p := func(n string) string { return filepath.Join(src, n) }
+	write := func(n, s string) {
+		if err := os.WriteFile(p(n), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []func(){
+		func() { write("new1", "added") },
+		func() { write("keep/a", "changed a") },
+		func() { os.Rename(p("keep/b"), p("keep/b2")) },
+		func() { os.Remove(p("gone")) },
+		func() { os.Rename(p("dir"), p("dir2")) },
+		func() { os.MkdirAll(p("fresh/deep"), 0o755); write("fresh/deep/f", "f") },
+		func() { os.RemoveAll(p("dir2/sub")) },
+		func() { os.Chmod(p("keep/a"), 0o600) },
+		func() { os.Rename(p("new1"), p("fresh/new1")) },
+		func() { write("keep/a", "changed again") },
+		func() { os.Symlink("keep/a", p("sym")) },
+		func() { os.Rename(p("fresh"), p("keep/fresh")); os.Remove(p("keep/b2")) },
+	}
+	d := dial(t, a)
+	stream, reason, env := d.backup(pv("FILESYSTEM", src), pv("LEVEL", "0"))
+	if reason != wire.DataHaltSuccessful {
+		t.Fatalf("level 0: %v %s", reason, logText(d))
+	}
+	streams := [][]byte{stream}
+	for i, step := range steps {
+		token := envValue(env, "DUMP_DATE")
+		step()
+		d := dial(t, a)
+		stream, reason, env = d.backup(pv("FILESYSTEM", src), pv("LEVEL", fmt.Sprint(min(i+1, 9))), pv("BASE_DATE", token))
+		if reason != wire.DataHaltSuccessful {
+			t.Fatalf("step %d: %v %s", i+1, reason, logText(d))
+		}
+		streams = append(streams, stream)
+	}
+	dst := a.dir(t, "dst")
+	for i, s := range streams {
+		d := dial(t, a)
+		reason, _ := d.recover(s, false, []wire.PVal{pv("OVERWRITE", "y")}, []wire.Name{{OriginalPath: "/", DestinationDir: dst, FhInfo: wire.LengthInfinity}})
+		if reason != wire.DataHaltSuccessful {
+			t.Fatalf("restore %d: %v %s", i, reason, logText(d))
+		}
+	}
+	os.Remove(filepath.Join(dst, ".ferry-incremental-listing"))
+	fstree.Compare(t, src, dst, fstree.Options{SkipRoot: true})
+	if len(streams[len(streams)-1]) >= len(streams[0]) {
+		t.Errorf("the last incremental (%d bytes) is not smaller than the full (%d)", len(streams[len(streams)-1]), len(streams[0]))
+	}
+}
+
+func envValue(env []wire.PVal, name string) string {
+	v, _ := envLookup(env, name)
+	return v
+}
