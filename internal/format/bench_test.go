@@ -36,11 +36,10 @@ func BenchmarkMixedTree(b *testing.B) {
 	run := func(name string, fn func(b *testing.B, i int)) {
 		b.Run(name, func(b *testing.B) {
 			b.SetBytes(spec.Bytes())
-			start := time.Now()
 			for i := 0; i < b.N; i++ {
 				fn(b, i)
 			}
-			per[name] = time.Since(start) / time.Duration(b.N)
+			per[name] = b.Elapsed() / time.Duration(b.N)
 		})
 	}
 	run("ferry-create", func(b *testing.B, _ int) { createOurs(b, src, ours) })
