@@ -163,7 +163,7 @@ func runTestCu(t *testing.T, tool, tests string, opts disk.Options) {
 	defer cancel()
 	url := "iscsi://" + addr + "/" + testIQN + "/0"
 	// The URL twice: the MultipathIO tests then run over two sessions.
-	out, _ := exec.CommandContext(ctx, tool, "--dataloss", "--test="+tests, url, url).CombinedOutput()
+	out, _ := exec.CommandContext(ctx, tool, "--dataloss", "--allow-sanitize", "--test="+tests, url, url).CombinedOutput()
 	if os.Getenv("FERRY_TESTCU_LOG") != "" {
 		t.Log(string(out))
 	}
