@@ -68,6 +68,9 @@ func (c *conn) serve() {
 	}
 	if err := c.runLogin(); err != nil {
 		c.logErr("login", err)
+		if c.sess != nil { // the final response failed to go out
+			c.t.removeConn(c.sess, c)
+		}
 		return
 	}
 	if c.stopped.Load() {

@@ -48,8 +48,8 @@ func TestIscsiInq(t *testing.T) {
 		if !strings.Contains(out, "FERRY") {
 			t.Errorf("iscsi-inq LUN %s:\n%s", lun, out)
 		}
-		out, err = h.libiscsi("iscsi-inq", "-e", "1", "-c", "0x80", "iscsi://"+h.addr+"/"+testIQN+"/"+lun)
-		if err != nil {
+		out, err = h.libiscsi("iscsi-inq", "-e", "1", "-c", "128", "iscsi://"+h.addr+"/"+testIQN+"/"+lun)
+		if err != nil || !strings.Contains(out, "Unit Serial Number") {
 			t.Errorf("iscsi-inq VPD 0x80 LUN %s: %v\n%s", lun, err, out)
 		}
 	}

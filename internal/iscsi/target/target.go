@@ -104,9 +104,7 @@ type Target struct {
 	cfg Config
 	log *slog.Logger
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	wg sync.WaitGroup
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -131,9 +129,8 @@ func New(cfg Config) (*Target, error) {
 		}
 	}
 	setDefaults(&cfg)
-	ctx, cancel := context.WithCancel(context.Background())
 	return &Target{
-		cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		cfg: cfg, log: cfg.Logger,
 		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
 		sessions: map[uint16]*session{},
 	}, nil
@@ -248,7 +245,6 @@ func (t *Target) Shutdown(ctx context.Context) error {
 		c.stop()
 	}
 	t.mu.Unlock()
-	t.cancel()
 	done := make(chan struct{})
 	go func() { t.wg.Wait(); close(done) }()
 	select {
