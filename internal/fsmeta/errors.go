@@ -9,6 +9,8 @@ import (
 var (
 	// ErrACL reports ACL text or binary that does not parse.
 	ErrACL = errors.New("fsmeta: invalid ACL")
+	// ErrOutside reports a name that leaves the root (absolute or climbing with "..").
+	ErrOutside = errors.New("fsmeta: name outside the root")
 	// ErrType reports an operation that does not fit the entry's type.
 	ErrType = errors.New("fsmeta: wrong file type")
 )

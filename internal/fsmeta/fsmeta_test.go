@@ -199,6 +199,14 @@ func TestNeverFollowsSymlinks(t *testing.T) {
 	if _, err := d.Open("file"); !errors.Is(err, unix.ELOOP) {
 		t.Errorf("Open of a symlink: %v", err)
 	}
+	for _, bad := range []string{"../x", "/etc/passwd", ".."} {
+		if _, err := fs.Lstat(bad); !errors.Is(err, fsmeta.ErrOutside) {
+			t.Errorf("Lstat(%q): %v", bad, err)
+		}
+		if err := fs.Apply(bad, &format.Entry{Type: format.Regular}); !errors.Is(err, fsmeta.ErrOutside) {
+			t.Errorf("Apply(%q): %v", bad, err)
+		}
+	}
 	if _, err := fs.Lstat("out/secret"); err == nil {
 		t.Errorf("Lstat through a symlink out of the root succeeded")
 	}

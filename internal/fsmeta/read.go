@@ -93,7 +93,10 @@ func (fs *FS) Lstat(name string) (*format.Entry, error) {
 // parent opens name's parent directory and returns it with the final component.
 func (fs *FS) parent(name string) (*Dir, string, error) {
 	name = path.Clean(name)
-	if name == "." || name == "/" || strings.HasPrefix(name, "../") || name == ".." {
+	if name == ".." || strings.HasPrefix(name, "../") || path.IsAbs(name) {
+		return nil, "", &os.PathError{Op: "open", Path: name, Err: ErrOutside}
+	}
+	if name == "." {
 		d, err := fs.OpenDir(".")
 		return d, ".", err
 	}
