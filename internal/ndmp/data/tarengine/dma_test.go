@@ -15,17 +15,22 @@ import (
 // dma is a small Go DMA for tests that need to see every post or to serve
 // the recovery stream itself: it plays the mover on its own TCP socket.
 type dma struct {
-	t    testing.TB
-	c    *client.Conn
-	mu   sync.Mutex
-	post []client.Post
-	halt chan wire.DataHaltReason
-	read chan wire.NotifyDataRead
+	t      testing.TB
+	c      *client.Conn
+	mu     sync.Mutex
+	post   []client.Post
+	halt   chan wire.DataHaltReason
+	mover  chan wire.MoverHaltReason
+	paused chan wire.MoverPauseReason
+	read   chan wire.NotifyDataRead
+	count  bool  // count file history instead of keeping posts (benchmarks)
+	fh     int64 // file history entries seen
 }
 
 func dial(t testing.TB, a *agent) *dma {
 	t.Helper()
-	d := &dma{t: t, halt: make(chan wire.DataHaltReason, 4), read: make(chan wire.NotifyDataRead, 1024)}
+	d := &dma{t: t, halt: make(chan wire.DataHaltReason, 4), read: make(chan wire.NotifyDataRead, 1024),
+		mover: make(chan wire.MoverHaltReason, 4), paused: make(chan wire.MoverPauseReason, 16)}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, a.addr, client.Options{User: testUser, Password: testPassword, Posts: d.onPost, Timeout: time.Minute})
@@ -39,9 +44,21 @@ func dial(t testing.TB, a *agent) *dma {
 
 func (d *dma) onPost(p client.Post) {
 	d.mu.Lock()
-	d.post = append(d.post, p)
+	switch b := p.Body.(type) {
+	case *wire.FhAddFile:
+		d.fh += int64(len(b.Files))
+	case *wire.FhAddNode:
+		d.fh += int64(len(b.Nodes))
+	}
+	if !d.count || p.Header.Code < wire.CodeFhAddFile {
+		d.post = append(d.post, p)
+	}
 	d.mu.Unlock()
 	switch b := p.Body.(type) {
+	case *wire.NotifyMoverHalted:
+		d.mover <- b.Reason
+	case *wire.NotifyMoverPaused:
+		d.paused <- b.Reason
 	case *wire.NotifyDataHalted:
 		d.halt <- b.Reason
 	case *wire.NotifyDataRead:
