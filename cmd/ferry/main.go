@@ -54,6 +54,8 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(
 		newServeCommand(&g),
 		newTapeCommand(&g),
+		newDiskCommand(&g),
+		newTargetCommand(&g),
 		newVersionCommand(),
 	)
 	return root
