@@ -100,3 +100,36 @@ func benchDir(b *testing.B) string {
 	b.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
 }
+
+// BenchmarkWrite256KRatio interleaves WriteRecord and a WRITE over iSCSI
+// record by record, so load on the machine falls on both alike, and
+// reports the iSCSI path's speed as a fraction of WriteRecord's.
+func BenchmarkWrite256KRatio(b *testing.B) {
+	data := make([]byte, benchRecord)
+	path := filepath.Join(benchDir(b), "c.tape")
+	if err := tape.Create(path, tape.Meta{Barcode: "B00001", Capacity: 1 << 40}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := tape.Open(path, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	s := benchTarget(b)
+	cdb := []byte{0x0A, 0, benchRecord >> 16, 0, 0, 0}
+	ctx := context.Background()
+	var direct, remote time.Duration
+	b.SetBytes(2 * benchRecord)
+	for b.Loop() {
+		t0 := time.Now()
+		if err := m.WriteRecord(data); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if res, err := s.Execute(ctx, 0, cdb, data, 0); err != nil || res.Status != 0 {
+			b.Fatalf("WRITE: %+v, %v", res, err)
+		}
+		direct, remote = direct+t1.Sub(t0), remote+time.Since(t1)
+	}
+	b.ReportMetric(float64(direct)/float64(remote), "speed-ratio")
+}

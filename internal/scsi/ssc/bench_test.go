@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/ssc"
@@ -116,4 +117,39 @@ func benchDir(b *testing.B) string {
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
+}
+
+// BenchmarkWrite256KRatio interleaves the two paths of BenchmarkWrite256K
+// record by record, so load on the machine falls on both alike, and
+// reports the device's speed as a fraction of WriteRecord's (speed-ratio;
+// the target is at least 0.9).
+func BenchmarkWrite256KRatio(b *testing.B) {
+	data := make([]byte, benchRecord)
+	path := filepath.Join(benchDir(b), "c.tape")
+	if err := tape.Create(path, tape.Meta{Barcode: "B00001", Capacity: 1 << 40}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := tape.Open(path, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	dev := ssc.New(newLibraryIn(b, benchDir(b), 1<<40), "tape0", ssc.Identity{})
+	defer dev.Close()
+	cmd := &scsi.Command{CDB: []byte{0x0A, 0, benchRecord >> 16, 0, 0, 0}, DataOut: data}
+	ctx := context.Background()
+	var direct, device time.Duration
+	b.SetBytes(2 * benchRecord)
+	for b.Loop() {
+		t0 := time.Now()
+		if err := m.WriteRecord(data); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := dev.Execute(ctx, cmd); err != nil {
+			b.Fatal(err)
+		}
+		direct, device = direct+t1.Sub(t0), device+time.Since(t1)
+	}
+	b.ReportMetric(float64(direct)/float64(device), "speed-ratio")
 }
