@@ -10,6 +10,7 @@ import (
 	"ferry/internal/library"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/scsitest"
+	"ferry/internal/scsi/smc"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/scsi/ssc/ssctest"
 	"ferry/internal/tape"
@@ -159,4 +160,22 @@ func TestSharedWithNDMP(t *testing.T) {
 		t.Fatal(err)
 	}
 	busy(false)
+}
+
+// TestPreventHoldsCartridge checks that PREVENT MEDIUM REMOVAL on the tape
+// LU keeps the changer from taking the cartridge out of the drive (MEDIUM
+// REMOVAL PREVENTED from MOVE MEDIUM), and that ALLOW lets it go; after the
+// move the LU reports MEDIUM NOT PRESENT.
+func TestPreventHoldsCartridge(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	tapeLU := ssc.New(lib, "tape0", ssc.Identity{})
+	robot := smc.New(lib, smc.Identity{})
+	scsitest.MustExec(t, tapeLU, []byte{0x1E, 0, 0, 0, 1, 0}, nil)
+	unload := []byte{0xA5, 0, 0, 0, 0x01, 0x00, 0x00, 0x10, 0, 0, 0, 0} // drive 0x0100 to mail slot 0x0010
+	_, err := scsitest.Exec(robot, unload, nil)
+	scsitest.WantSense(t, err, scsi.IllegalRequest, 0x53, 0x02)
+	scsitest.MustExec(t, tapeLU, []byte{0x1E, 0, 0, 0, 0, 0}, nil)
+	scsitest.MustExec(t, robot, unload, nil)
+	_, err = scsitest.Exec(tapeLU, make([]byte, 6), nil)
+	scsitest.WantSense(t, err, scsi.NotReady, 0x3A, 0x00)
 }
