@@ -296,3 +296,28 @@ func TestIndexes(t *testing.T) {
 		t.Fatalf("new disk index %d, want the freed %d (%v)", m.Index, victim.Index, err)
 	}
 }
+
+func TestReservationsFile(t *testing.T) {
+	d := newDisk(t, 4096, Options{})
+	if b, err := d.LoadReservations(); b != nil || err != nil {
+		t.Fatalf("new disk: %q %v", b, err)
+	}
+	if err := d.SaveReservations([]byte(`{"a":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := d.LoadReservations(); string(b) != `{"a":1}` || err != nil {
+		t.Fatalf("load: %q %v", b, err)
+	}
+	if list, err := List(filepath.Dir(d.path)); err != nil || len(list) != 1 {
+		t.Fatalf("the reservations file disturbs List: %v %v", list, err)
+	}
+	if err := d.SaveReservations(nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := d.LoadReservations(); b != nil {
+		t.Fatal("state survives removal")
+	}
+	if err := d.SaveReservations(nil); err != nil {
+		t.Fatalf("removing twice: %v", err)
+	}
+}

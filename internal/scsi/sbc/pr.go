@@ -3,6 +3,7 @@ package sbc
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -65,13 +66,23 @@ func (d *Device) readReservation(_ context.Context, cmd *scsi.Command) error {
 }
 
 // reportCapabilities serves PERSISTENT RESERVE IN / REPORT CAPABILITIES:
-// all six types, no SPEC_I_PT, ALL_TG_PT or APTPL; the type mask is
-// valid (TMV) and ALLOW COMMANDS is 000b.
+// all six types, no SPEC_I_PT or ALL_TG_PT, APTPL when the backend can
+// keep the state (PTPL_C) and whether it is in effect (PTPL_A); the type
+// mask is valid (TMV) and ALLOW COMMANDS is 000b.
 func (d *Device) reportCapabilities(_ context.Context, cmd *scsi.Command) error {
+	r := &d.res
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	b := make([]byte, 8)
 	b[1] = 8
 	b[2] = 0x10 // CRH: RESERVE(6)/(10) conflict while registrations exist
 	b[3] = 0x80 // TMV
+	if r.store != nil {
+		b[2] |= 0x01 // PTPL_C
+	}
+	if r.aptpl {
+		b[3] |= 0x01 // PTPL_A
+	}
 	b[4] = 0x80 | 0x40 | 0x20 | 0x08 | 0x02
 	b[5] = 0x01
 	cmd.DataIn = b
@@ -125,27 +136,38 @@ type prOut struct {
 	typ       byte
 	key, sark uint64
 	nexus     string
+	aptpl     bool
 }
 
 // persistentReserveOut checks the CDB and parameter list and runs the
 // service action.
 func (d *Device) persistentReserveOut(sa byte) scsi.Handler {
 	return func(_ context.Context, cmd *scsi.Command) error {
-		o, err := decodePROut(cmd, sa)
+		r := &d.res
+		o, err := decodePROut(cmd, sa, r.store != nil)
 		if err != nil {
 			return err
 		}
-		r := &d.res
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		defer r.update()
-		return r.run(o)
+		if err := r.run(o); err != nil {
+			return err
+		}
+		if sa == saRegister || sa == saRegisterAndIgnore {
+			r.aptpl = o.aptpl
+		}
+		if err := r.persist(); err != nil {
+			return fmt.Errorf("sbc: save reservations: %w", err)
+		}
+		return nil
 	}
 }
 
 // decodePROut decodes the CDB and the 24-byte parameter list and refuses
-// what ferry does not offer (SPEC_I_PT, ALL_TG_PT, APTPL).
-func decodePROut(cmd *scsi.Command, sa byte) (prOut, error) {
+// what ferry does not offer (SPEC_I_PT, ALL_TG_PT, and APTPL without a
+// store).
+func decodePROut(cmd *scsi.Command, sa byte, canPersist bool) (prOut, error) {
 	cdb := cmd.CDB
 	o := prOut{sa: sa, scope: cdb[2] >> 4, typ: cdb[2] & 0x0F, nexus: cmd.Initiator}
 	if binary.BigEndian.Uint32(cdb[5:]) != prParamLen {
@@ -156,13 +178,14 @@ func decodePROut(cmd *scsi.Command, sa byte) (prOut, error) {
 		return o, err
 	}
 	o.key, o.sark = binary.BigEndian.Uint64(p), binary.BigEndian.Uint64(p[8:])
+	o.aptpl = p[20]&0x01 != 0
 	switch {
 	case p[20]&0x08 != 0:
 		return o, scsi.InvalidFieldInParameterList(20, 3) // SPEC_I_PT
 	case p[20]&0x04 != 0:
 		return o, scsi.InvalidFieldInParameterList(20, 2) // ALL_TG_PT
-	case p[20]&0x01 != 0:
-		return o, scsi.InvalidFieldInParameterList(20, 0) // APTPL
+	case o.aptpl && !canPersist:
+		return o, scsi.InvalidFieldInParameterList(20, 0)
 	}
 	if sa == saReserve || sa == saRelease || sa == saPreempt || sa == saPreemptAndAbort {
 		if o.scope != 0 {

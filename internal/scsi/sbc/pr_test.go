@@ -6,6 +6,7 @@ import (
 	"errors"
 	"testing"
 
+	"ferry/internal/disk"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/scsitest"
 )
@@ -216,7 +217,7 @@ func TestPRPreempt(t *testing.T) {
 func TestPRReportAndFullStatus(t *testing.T) {
 	dev := newDevice(t)
 	caps := scsitest.MustExec(t, dev, []byte{0x5E, 2, 0, 0, 0, 0, 0, 0, 255, 0}, nil)
-	if len(caps) != 8 || binary.BigEndian.Uint16(caps) != 8 || caps[3]&0x80 == 0 || caps[3]>>4&7 > 5 || caps[4] != 0xEA || caps[5] != 0x01 {
+	if len(caps) != 8 || binary.BigEndian.Uint16(caps) != 8 || caps[2] != 0x11 || caps[3] != 0x80 || caps[4] != 0xEA || caps[5] != 0x01 {
 		t.Fatalf("REPORT CAPABILITIES: % x", caps)
 	}
 	mustPR(t, dev, nexusA, saRegisterAndIgnore, 0, 0, 0xA)
@@ -230,9 +231,86 @@ func TestPRReportAndFullStatus(t *testing.T) {
 		t.Fatalf("TransportID % x", tid)
 	}
 	p := prParams(0xA, 0)
-	p[20] = 0x01 // APTPL
+	p[20] = 0x04 // ALL_TG_PT
 	_, err := as(dev, nexusA, []byte{0x5F, saRegister, 0, 0, 0, 0, 0, 0, 24, 0}, p)
 	scsitest.WantSense(t, err, scsi.IllegalRequest, 0x26, 0)
+}
+
+// memBackend hides the disk's ReservationStore: a backend that cannot
+// persist.
+type memBackend struct{ Backend }
+
+func TestPRAPTPL(t *testing.T) {
+	dk, dir := newDisk(t, disk.Options{})
+	noStore := New(memBackend{dk}, Identity{})
+	p := prParams(0, 0xA)
+	p[20] = 0x01 // APTPL
+	_, err := as(noStore, nexusA, []byte{0x5F, saRegister, 0, 0, 0, 0, 0, 0, 24, 0}, p)
+	scsitest.WantField(t, scsitest.WantSense(t, err, scsi.IllegalRequest, 0x26, 0), false, 20, 0)
+
+	dev := New(dk, Identity{})
+	if caps := scsitest.MustExec(t, dev, []byte{0x5E, 2, 0, 0, 0, 0, 0, 0, 8, 0}, nil); caps[2]&1 != 1 || caps[3]&1 != 0 {
+		t.Fatalf("REPORT CAPABILITIES before APTPL: % x", caps)
+	}
+	if _, err := as(dev, nexusA, []byte{0x5F, saRegister, 0, 0, 0, 0, 0, 0, 24, 0}, p); err != nil {
+		t.Fatal(err)
+	}
+	mustPR(t, dev, nexusB, saRegisterAndIgnore, 0, 0, 0xB) // APTPL 0 here: persistence off again
+	if b, _ := dk.LoadReservations(); b != nil {
+		t.Fatalf("saved without APTPL: %s", b)
+	}
+	p = prParams(0xB, 0xBB)
+	p[20] = 0x01
+	if _, err := as(dev, nexusB, []byte{0x5F, saRegister, 0, 0, 0, 0, 0, 0, 24, 0}, p); err != nil {
+		t.Fatal(err)
+	}
+	mustPR(t, dev, nexusA, saReserve, prExclusiveAccess, 0xA, 0)
+	if caps := scsitest.MustExec(t, dev, []byte{0x5E, 2, 0, 0, 0, 0, 0, 0, 8, 0}, nil); caps[3]&1 != 1 {
+		t.Fatalf("REPORT CAPABILITIES: PTPL_A clear: % x", caps)
+	}
+	gen, keys := readKeys(t, dev)
+
+	// A restart: a new device over the disk opened again.
+	dk2, err := disk.Open(dir, "lun1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dk2.Close()
+	again := New(dk2, Identity{})
+	gen2, keys2 := readKeys(t, again)
+	if gen2 != gen || len(keys2) != 2 || keys2[0] != keys[0] || keys2[1] != keys[1] {
+		t.Fatalf("after restart: gen %d keys %x, want %d %x", gen2, keys2, gen, keys)
+	}
+	if ok, key, typ := readReservation(t, again); !ok || key != 0xA || typ != prExclusiveAccess {
+		t.Fatalf("reservation after restart: %v %x %d", ok, key, typ)
+	}
+	if !isConflict(canRead(again, nexusB)) {
+		t.Fatal("restored EXCLUSIVE ACCESS lets another nexus read")
+	}
+}
+
+func FuzzDecodeSaved(f *testing.F) {
+	f.Add([]byte(`{"version":1,"generation":3,"registrations":[{"nexus":"a","key":10}],"type":3,"holder":"a"}`))
+	f.Add([]byte(`{"version":1,"registrations":[{"nexus":"a","key":10},{"nexus":"a","key":11}]}`))
+	f.Add([]byte(`{"version":1,"registrations":[],"type":7}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := decodeSaved(b)
+		if err != nil {
+			return
+		}
+		// What decodes is consistent and encodes back to itself.
+		if r.typ != 0 && !allRegistrants(r.typ) && !r.holds(r.holder) {
+			t.Fatalf("holder %q not registered", r.holder)
+		}
+		enc, err := r.encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, err := decodeSaved(enc)
+		if err != nil || r2.gen != r.gen || r2.typ != r.typ || r2.holder != r.holder || len(r2.regs) != len(r.regs) {
+			t.Fatalf("re-decode of %s: %+v %v", enc, r2, err)
+		}
+	})
 }
 
 func TestReserve6(t *testing.T) {

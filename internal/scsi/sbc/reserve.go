@@ -40,7 +40,7 @@ type registration struct {
 
 // reservations is a disk's reservation state: the SPC-2 RESERVE/RELEASE
 // reservation and the persistent reservation with its registrations,
-// kept in memory (APTPL is not offered).
+// saved through the backend's ReservationStore while APTPL is in effect.
 type reservations struct {
 	active atomic.Bool // any reservation in effect: the fast path skips the lock
 
@@ -50,6 +50,9 @@ type reservations struct {
 	typ    byte           // persistent reservation type, 0 for none
 	holder string         // its holder (unused for all-registrants types)
 	legacy *string        // RESERVE(6)/(10) holder
+
+	store ReservationStore // where APTPL state goes; nil: APTPL refused
+	aptpl bool             // the last REGISTER asked for persistence
 }
 
 // Command classes for reservation conflicts.

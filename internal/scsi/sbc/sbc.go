@@ -72,6 +72,7 @@ func New(b Backend, id Identity) *Device {
 	d.table = scsi.NewTable(&d.inq)
 	d.table.Register(scsi.OpInquiry, scsi.Op{Name: "INQUIRY", Alloc: scsi.AllocInquiry, Run: d.inquiry})
 	d.register()
+	d.restore()
 	return d
 }
 

@@ -1,0 +1,57 @@
+package disk
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// reservationsPath is NAME.pr beside the sidecar: the persistent
+// reservations the SBC device keeps across restarts (APTPL).
+func (d *Disk) reservationsPath() string {
+	return strings.TrimSuffix(d.path, ".json") + ".pr"
+}
+
+// LoadReservations returns the saved persistent reservation state, nil
+// when there is none.
+func (d *Disk) LoadReservations() ([]byte, error) {
+	b, err := os.ReadFile(d.reservationsPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// SaveReservations replaces the saved state atomically and durably; nil
+// removes it.
+func (d *Disk) SaveReservations(b []byte) error {
+	path := d.reservationsPath()
+	if b == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
