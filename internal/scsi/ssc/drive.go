@@ -15,6 +15,7 @@ type driveState struct {
 	prevent  bool         // PREVENT ALLOW MEDIUM REMOVAL: keep the drive
 	unloaded string       // barcode of a cartridge UNLOAD ejected ("" if none)
 	alerts   [64]bool     // TapeAlert flags 1..64, cleared when read
+	attn     attention    // medium-change unit attentions
 }
 
 // loaded returns the barcode of the cartridge in the drive, "" if empty.

@@ -255,8 +255,12 @@ func (d *Device) load() error {
 	if d.st.m != nil {
 		return d.mediumSense(d.st.m.Rewind())
 	}
+	was := d.st.unloaded
 	d.st.unloaded = ""
 	_, err := d.ready()
+	if err == nil && was != "" {
+		d.raiseAttention() // the cartridge is back: as good as a new one
+	}
 	return err
 }
 

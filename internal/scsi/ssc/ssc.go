@@ -134,6 +134,9 @@ func (d *Device) Drive() string { return d.drive }
 func (d *Device) Execute(ctx context.Context, cmd *scsi.Command) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.check(cmd); err != nil {
+		return err
+	}
 	err := d.table.Execute(ctx, cmd)
 	if rerr := d.settle(); err == nil {
 		err = rerr

@@ -179,3 +179,37 @@ func TestPreventHoldsCartridge(t *testing.T) {
 	_, err = scsitest.Exec(tapeLU, make([]byte, 6), nil)
 	scsitest.WantSense(t, err, scsi.NotReady, 0x3A, 0x00)
 }
+
+// TestMediumChangeAttention checks the medium-change unit attention: a
+// cartridge the changer moves into the drive is announced once to each
+// initiator the LU has seen (INQUIRY passes it by), and not to one that
+// comes later.
+func TestMediumChangeAttention(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	dev := ssc.New(lib, "tape0", ssc.Identity{})
+	robot := smc.New(lib, smc.Identity{})
+	run := func(initiator string, cdb []byte) error {
+		return dev.Execute(context.Background(), &scsi.Command{CDB: cdb, Initiator: initiator})
+	}
+	tur := make([]byte, 6)
+	for _, i := range []string{"a", "b"} {
+		if err := run(i, tur); err != nil {
+			t.Fatalf("%s: %v", i, err)
+		}
+	}
+	// Swap the cartridge: drive 0x0100 to the mail slot, slot 0x1000 in.
+	scsitest.MustExec(t, robot, []byte{0xA5, 0, 0, 0, 0x01, 0x00, 0x00, 0x10, 0, 0, 0, 0}, nil)
+	scsitest.MustExec(t, robot, []byte{0xA5, 0, 0, 0, 0x10, 0x00, 0x01, 0x00, 0, 0, 0, 0}, nil)
+	if err := run("a", []byte{0x12, 0, 0, 0, 36, 0}); err != nil {
+		t.Fatalf("INQUIRY with an attention pending: %v", err)
+	}
+	for _, i := range []string{"a", "b"} {
+		scsitest.WantSense(t, run(i, tur), scsi.UnitAttention, 0x28, 0x00)
+		if err := run(i, tur); err != nil {
+			t.Fatalf("%s after the attention: %v", i, err)
+		}
+	}
+	if err := run("c", tur); err != nil {
+		t.Fatalf("a new initiator: %v", err)
+	}
+}

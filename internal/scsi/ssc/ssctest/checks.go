@@ -464,7 +464,7 @@ func loadUnload(t testing.TB, dev scsi.Device) {
 		t.Fatalf("READ after UNLOAD: %v, want NOT READY", err)
 	}
 	mustExec(t, dev, []byte{0x1B, 0, 0, 0, 0x01, 0}) // LOAD
-	mustExec(t, dev, make([]byte, 6))
+	readyAfterChange(t, dev)
 	wantBOP(t, dev)
 }
 
@@ -475,4 +475,17 @@ func preventAllow(t testing.TB, dev scsi.Device) {
 	mustExec(t, dev, []byte{0x1E, 0, 0, 0, 0, 0})
 	mustExec(t, dev, []byte{0x1B, 0, 0, 0, 0x00, 0})
 	mustExec(t, dev, []byte{0x1B, 0, 0, 0, 0x01, 0})
+}
+
+// readyAfterChange runs TEST UNIT READY after a medium change: it may end
+// once in UNIT ATTENTION, NOT READY TO READY CHANGE (0x28/0x00; SAM-5
+// 5.14, SSC-3 4.2.1), then must be GOOD.
+func readyAfterChange(t testing.TB, dev scsi.Device) {
+	t.Helper()
+	_, err := exec(dev, make([]byte, 6), nil)
+	if err == nil {
+		return
+	}
+	wantSense(t, err, want{key: scsi.UnitAttention, asc: 0x28})
+	mustExec(t, dev, make([]byte, 6))
 }
