@@ -163,6 +163,7 @@ func TestWriterContract(t *testing.T) {
 		{Name: "t", Type: format.Regular, Size: 10, Sparse: []format.Segment{{Offset: 5, Length: 6}}},
 		{Name: "t", Type: format.Regular, Size: 10, Sparse: []format.Segment{{Offset: 4, Length: 1}, {Offset: 2, Length: 1}}},
 		{Name: ".", Type: format.Regular},
+		{Name: "l", Type: format.HardLink, Linkname: "f", Sparse: []format.Segment{}},
 	} {
 		w := format.NewWriter(io.Discard)
 		if err := w.WriteHeader(&bad); !errors.Is(err, format.ErrEntry) {

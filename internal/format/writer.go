@@ -103,6 +103,9 @@ func validate(e *Entry) error {
 	case (e.Type == Symlink || e.Type == HardLink) && e.Linkname == "":
 		return fmt.Errorf("%w: %q has no link target", ErrEntry, e.Name)
 	}
+	if e.Sparse != nil && e.Type != Regular {
+		return fmt.Errorf("%w: %q: a sparse map on a %s", ErrEntry, e.Name, e.Type)
+	}
 	if e.Sparse != nil {
 		if err := validateSparse(e.Sparse, e.Size, e.Name); err != nil {
 			return err
