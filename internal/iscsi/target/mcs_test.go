@@ -12,7 +12,7 @@ import (
 // initiator package does not send (several connections per session,
 // reinstatement, bad sequence numbers).
 type rawConn struct {
-	t  *testing.T
+	t  testing.TB
 	nc net.Conn
 	r  *iscsi.Reader
 	w  *iscsi.Writer

@@ -21,7 +21,7 @@ import (
 const testIQN = "iqn.2026-01.dev.ferry:test"
 
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	tgt   *Target
 	addr  string
 	units *unitMap
@@ -30,7 +30,7 @@ type harness struct {
 
 // start serves a target on 127.0.0.1:0 with the changer of a real library
 // on LUN 0 and an in-memory disk on LUN 5.
-func start(t *testing.T, mod func(*Config)) *harness {
+func start(t testing.TB, mod func(*Config)) *harness {
 	t.Helper()
 	lib, err := library.Open(t.TempDir())
 	if err != nil {
@@ -69,7 +69,7 @@ func start(t *testing.T, mod func(*Config)) *harness {
 	return h
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return ctx
