@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 )
@@ -36,6 +37,9 @@ func OpenPostgres(ctx context.Context, dsn string) (Catalog, error) {
 	}
 	return &sqlCatalog{db: db, be: pgBackend{db: db}}, nil
 }
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
 
 type pgBackend struct{ db *sql.DB }
 
@@ -89,7 +93,25 @@ func (s *pgSink) writeTx(ctx context.Context, c *pgx.Conn, backupID int64, files
 	if err := s.resolveDirs(ctx, tx, files); err != nil {
 		return err
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"files_stage"}, fileColumnNames, pgx.CopyFromRows(s.fileRows(backupID, files))); err != nil {
+	rows := s.fileRows(backupID, files)
+	// Fast path: COPY straight into files. A duplicate path makes it fail
+	// as a whole; then the batch goes through the staging table, which
+	// keeps the first entry of each path.
+	if _, err := tx.Exec(ctx, `SAVEPOINT fh`); err != nil {
+		return err
+	}
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"files"}, fileColumnNames, pgx.CopyFromRows(rows))
+	var pe *pgconn.PgError
+	switch {
+	case err == nil:
+		return tx.Commit(ctx)
+	case !errors.As(err, &pe) || pe.Code != uniqueViolation:
+		return err
+	}
+	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT fh`); err != nil {
+		return err
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"files_stage"}, fileColumnNames, pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO files SELECT * FROM files_stage ON CONFLICT DO NOTHING`); err != nil {

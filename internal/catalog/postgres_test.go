@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -37,4 +38,35 @@ func openPostgres(t *testing.T) catalog.Catalog {
 
 func TestPostgresConformance(t *testing.T) {
 	catalogtest.Run(t, openPostgres)
+}
+
+// BenchmarkIngestPostgres measures file-history ingest (COPY) on the
+// throwaway server.
+func BenchmarkIngestPostgres(b *testing.B) {
+	const n = 200000
+	files := benchFiles(n, "")
+	var rate float64
+	for range b.N {
+		c, err := catalog.OpenPostgres(context.Background(), pg.Database(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		id, err := c.CreateBackup(context.Background(), &catalog.Backup{Agent: "a", Path: "/export", Butype: "tar"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		in := c.Ingest(context.Background(), id, catalog.IngestOptions{})
+		for _, f := range files {
+			if err := in.Add(f); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := in.Close(); err != nil {
+			b.Fatal(err)
+		}
+		rate = float64(n) / time.Since(start).Seconds()
+		c.Close()
+	}
+	b.ReportMetric(rate, "entries/s")
 }
