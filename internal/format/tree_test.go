@@ -102,6 +102,7 @@ func restoreTree(t testing.TB, stream io.Reader, dir string) {
 	}
 	defer root.Close()
 	fs := fsmeta.New(root)
+	fs.NoOwner = os.Getuid() != 0
 	r := format.NewReader(stream)
 	var dirs []*format.Entry
 	for {

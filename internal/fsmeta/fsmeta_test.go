@@ -108,6 +108,7 @@ func checkACL(t *testing.T, p, spec, got string, raw []byte, o *fsmeta.Owners) {
 }
 
 func TestApplySetsEverything(t *testing.T) {
+	needRoot(t)
 	dir := t.TempDir()
 	fs := openFS(t, dir)
 	mustWrite(t, filepath.Join(dir, "f"), "data")
@@ -135,6 +136,7 @@ func TestApplySetsEverything(t *testing.T) {
 // TestApplyReportsEachFailure: an xattr the file system refuses and an ACL naming an
 // unknown user are listed, and everything else is still set.
 func TestApplyReportsEachFailure(t *testing.T) {
+	needRoot(t)
 	dir := t.TempDir()
 	fs := openFS(t, dir)
 	mustWrite(t, filepath.Join(dir, "f"), "x")
@@ -238,5 +240,11 @@ func mustWrite(t *testing.T, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func needRoot(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to chown")
 	}
 }
