@@ -92,6 +92,13 @@ func startTarget(t testing.TB) *initiator.Session {
 		u[uint64(i+1)] = d
 		t.Cleanup(func() { d.Close() })
 	}
+	return dialTarget(t, u)
+}
+
+// dialTarget serves u on 127.0.0.1:0 with ferry's target and logs in with
+// ferry's initiator; both end with the test.
+func dialTarget(t testing.TB, u units) *initiator.Session {
+	t.Helper()
 	tg, err := target.New(target.Config{Name: targetName, Units: u})
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +121,14 @@ func startTarget(t testing.TB) *initiator.Session {
 		tg.Shutdown(ctx)
 	})
 	return s
+}
+
+// serveISCSI serves u and returns LUN lun as a device, attentions cleared.
+func serveISCSI(t testing.TB, u units, lun uint64) scsi.Device {
+	t.Helper()
+	dev := newRemote(dialTarget(t, u), lun)
+	clearAttention(t, dev)
+	return dev
 }
 
 // changerLibrary is a library for the changer LUN: six slots, two of them

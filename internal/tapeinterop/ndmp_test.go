@@ -22,12 +22,14 @@ const (
 	testPassword = "secret"
 )
 
-// rig is a library served by ferry's NDMP agent on 127.0.0.1:0 with the
-// SSC LU of drive tape0 beside it, as `ferry serve` runs them.
+// rig is a library served by ferry's NDMP agent on 127.0.0.1:0 and by
+// ferry's iSCSI target (the SSC LU of drive tape0 as LUN 1) beside it, as
+// `ferry serve` runs them; lu reaches the LU through ferry's initiator.
 type rig struct {
 	lib  *library.Library
 	addr string
 	dev  *ssc.Device
+	lu   scsi.Device
 }
 
 func newRig(t *testing.T) *rig {
@@ -49,6 +51,7 @@ func newRig(t *testing.T) *rig {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	r := &rig{lib: lib, addr: ln.Addr().String(), dev: ssc.New(lib, "tape0", ssc.Identity{})}
+	r.lu = serveISCSI(t, units{1: r.dev}, 1)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -81,10 +84,10 @@ func (r *rig) dial(t *testing.T) *client.Conn {
 	return c
 }
 
-// exec runs one CDB on the SSC LU.
+// exec runs one CDB on the SSC LU over iSCSI.
 func (r *rig) exec(cdb, out []byte) (*scsi.Command, error) {
 	cmd := &scsi.Command{CDB: cdb, DataOut: out}
-	return cmd, r.dev.Execute(context.Background(), cmd)
+	return cmd, r.lu.Execute(context.Background(), cmd)
 }
 
 // backup is a stream of records as a backup application writes them:
@@ -104,7 +107,7 @@ func backup(seed uint64) [][]byte {
 
 // TestNDMPWriteSSCRead writes a backup through NDMP TAPE_WRITE (TAPE_CLOSE
 // adds the filemark) and reads it back record by record through the SSC
-// LU: same records, then FILEMARK, then end of data.
+// LU over iSCSI: same records, then FILEMARK.
 func TestNDMPWriteSSCRead(t *testing.T) {
 	r := newRig(t)
 	ctx := testCtx(t)
@@ -148,8 +151,9 @@ func TestNDMPWriteSSCRead(t *testing.T) {
 	}
 }
 
-// TestSSCWriteNDMPRead writes a backup through the SSC LU (WRITE, WRITE
-// FILEMARKS, REWIND) and reads it back through NDMP TAPE_READ.
+// TestSSCWriteNDMPRead writes a backup through the SSC LU over iSCSI
+// (WRITE, WRITE FILEMARKS, REWIND) and reads it back through NDMP
+// TAPE_READ.
 func TestSSCWriteNDMPRead(t *testing.T) {
 	r := newRig(t)
 	ctx := testCtx(t)
