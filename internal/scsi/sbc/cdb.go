@@ -28,6 +28,7 @@ const (
 	OpPersistentResOut   byte = 0x5F
 	OpRead16             byte = 0x88
 	OpCompareAndWrite    byte = 0x89
+	OpORWrite16          byte = 0x8B
 	OpWrite16            byte = 0x8A
 	OpWriteAndVerify16   byte = 0x8E
 	OpVerify16           byte = 0x8F

@@ -16,7 +16,7 @@ func (d *Device) DataOutLength(cdb []byte) (int, bool) {
 		return 0, false
 	}
 	switch cdb[0] {
-	case OpWrite6, OpWrite10, OpWrite12, OpWrite16, OpWriteAndVerify10, OpWriteAndVerify12, OpWriteAndVerify16:
+	case OpWrite6, OpWrite10, OpWrite12, OpWrite16, OpWriteAndVerify10, OpWriteAndVerify12, OpWriteAndVerify16, OpORWrite16:
 		return d.blockBytes(decodeXfer(cdb).n)
 	case OpVerify10, OpVerify12, OpVerify16:
 		return d.verifyBytes(decodeXfer(cdb))

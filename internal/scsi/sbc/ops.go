@@ -52,6 +52,7 @@ func (d *Device) registerIO() {
 	t.Register(OpWriteAndVerify10, scsi.Op{Name: "WRITE AND VERIFY(10)", Usage: usage(OpWriteAndVerify10, b(0x12), lba4, b(0), len2, b(0)), Run: d.writeAndVerify})
 	t.Register(OpWriteAndVerify12, scsi.Op{Name: "WRITE AND VERIFY(12)", Usage: usage(OpWriteAndVerify12, b(0x12), lba4, len4, b(0, 0)), Run: d.writeAndVerify})
 	t.Register(OpWriteAndVerify16, scsi.Op{Name: "WRITE AND VERIFY(16)", Usage: usage(OpWriteAndVerify16, b(0x12), lba8, len4, b(0, 0)), Run: d.writeAndVerify})
+	t.Register(OpORWrite16, scsi.Op{Name: "ORWRITE(16)", Usage: usage(OpORWrite16, b(0x18), lba8, len4, b(0, 0)), Run: d.orWrite})
 	t.Register(OpCompareAndWrite, scsi.Op{Name: "COMPARE AND WRITE", Usage: usage(OpCompareAndWrite, b(0x18), lba8, b(0, 0, 0, 0xFF, 0, 0)), Run: d.compareAndWrite})
 	t.Register(OpSynchronizeCache10, scsi.Op{Name: "SYNCHRONIZE CACHE(10)", Usage: usage(OpSynchronizeCache10, b(0), lba4, b(0), len2, b(0)), Run: d.synchronizeCache})
 	t.Register(OpSynchronizeCache16, scsi.Op{Name: "SYNCHRONIZE CACHE(16)", Usage: usage(OpSynchronizeCache16, b(0), lba8, len4, b(0, 0)), Run: d.synchronizeCache})

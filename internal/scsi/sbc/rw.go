@@ -234,3 +234,29 @@ func (d *Device) preFetch(_ context.Context, cmd *scsi.Command) error {
 	x := decodeXfer(cmd.CDB)
 	return d.inRange(x.lba, x.n)
 }
+
+// orWrite serves ORWRITE(16): each block becomes the OR of its contents
+// and the data-out, atomically like COMPARE AND WRITE.
+func (d *Device) orWrite(ctx context.Context, cmd *scsi.Command) error {
+	x := decodeXfer(cmd.CDB)
+	data, err := d.writeData(cmd, x)
+	if err != nil || len(data) == 0 {
+		return err
+	}
+	buf := make([]byte, len(data))
+	d.rw.Lock()
+	defer d.rw.Unlock()
+	if _, err := d.b.ReadAt(buf, d.off(x.lba)); err != nil {
+		return mediumError(0x11, x.lba)
+	}
+	for i, c := range data {
+		buf[i] |= c
+	}
+	if _, err := d.b.WriteAt(buf, d.off(x.lba)); err != nil {
+		return mediumError(0x0C, x.lba)
+	}
+	if x.flags&bitFUA != 0 {
+		return d.sync()
+	}
+	return nil
+}

@@ -435,3 +435,17 @@ func TestDataOutLength(t *testing.T) {
 		}
 	}
 }
+
+func TestORWrite(t *testing.T) {
+	dev := newDevice(t)
+	scsitest.MustExec(t, dev, cdb16(0x8A, 0, 7, 2), bytes.Repeat([]byte{0xA0}, 1024))
+	scsitest.MustExec(t, dev, cdb16(0x8B, bitFUA, 7, 2), bytes.Repeat([]byte{0x05}, 1024))
+	if got := scsitest.MustExec(t, dev, cdb16(0x88, 0, 7, 2), nil); !bytes.Equal(got, bytes.Repeat([]byte{0xA5}, 1024)) {
+		t.Fatalf("ORWRITE: % x...", got[:4])
+	}
+	scsitest.MustExec(t, dev, cdb16(0x8B, 0, testBlocks, 0), nil)
+	_, err := scsitest.Exec(dev, cdb16(0x8B, 0, testBlocks+1, 0), nil)
+	scsitest.WantSense(t, err, scsi.IllegalRequest, 0x21, 0)
+	_, err = scsitest.Exec(dev, cdb16(0x8B, 0x20, 0, 1), make([]byte, 512))
+	scsitest.WantSense(t, err, scsi.IllegalRequest, 0x24, 0)
+}
