@@ -250,3 +250,25 @@ func needRoot(t *testing.T) {
 		t.Skip("needs root to chown")
 	}
 }
+
+// TestApplyACLFallsBackToIDs: ACL text naming a user unknown here is set from the
+// binary form the entry also carries.
+func TestApplyACLFallsBackToIDs(t *testing.T) {
+	dir := t.TempDir()
+	fs := openFS(t, dir)
+	mustWrite(t, filepath.Join(dir, "f"), "x")
+	raw, err := fsmeta.EncodeACL("user::rw-\nuser:4242:r--\ngroup::r--\nmask::r--\nother::---\n", fs.Owners())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &format.Entry{Name: "f", Type: format.Regular, Mode: 0640,
+		ACLAccess: "user::rw-\nuser:somebody-elsewhere:r--\ngroup::r--\nmask::r--\nother::---\n",
+		Xattrs:    map[string][]byte{fsmeta.XattrACLAccess: raw}}
+	if err := fs.Apply("f", e); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := fs.Lstat("f")
+	if !bytes.Equal(got.Xattrs[fsmeta.XattrACLAccess], raw) {
+		t.Errorf("ACL %q", got.ACLAccess)
+	}
+}

@@ -33,9 +33,9 @@ func (d *Dir) Apply(base string, e *format.Entry) error {
 	}
 	d.setXattrs(base, e, &c)
 	if e.Type != format.Symlink {
-		d.setACL(base, XattrACLAccess, e.ACLAccess, &c)
+		d.setACL(base, XattrACLAccess, e.ACLAccess, e.Xattrs[XattrACLAccess], &c)
 		if e.Type == format.Dir {
-			d.setACL(base, XattrACLDefault, e.ACLDefault, &c)
+			d.setACL(base, XattrACLDefault, e.ACLDefault, e.Xattrs[XattrACLDefault], &c)
 		}
 	}
 	c.add("times", d.setTimes(base, e))
@@ -68,12 +68,19 @@ func (d *Dir) setXattrs(base string, e *format.Entry, c *collector) {
 	}
 }
 
-// setACL sets one ACL from its text form.
-func (d *Dir) setACL(base, xattr, text string, c *collector) {
+// setACL sets one ACL from its text form. When the text names a user or group this
+// machine does not know and the entry also carries the binary form (as ferry and GNU
+// tar write it), the binary form's numeric ids are used, as chown falls back to ids.
+func (d *Dir) setACL(base, xattr, text string, raw []byte, c *collector) {
 	if text == "" {
 		return
 	}
 	b, err := EncodeACL(text, d.fs.owners)
+	if err != nil && raw != nil {
+		if _, derr := DecodeACL(raw, d.fs.owners); derr == nil {
+			b, err = raw, nil
+		}
+	}
 	if err == nil {
 		err = unix.Lsetxattr(d.procPath(base), xattr, b, 0)
 	}
