@@ -3,6 +3,7 @@ package initiator
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"ferry/internal/iscsi"
 	"ferry/internal/scsi"
@@ -21,6 +22,7 @@ type Result struct {
 // call is one outstanding command or request.
 type call struct {
 	itt     uint32
+	cmdSN   uint32
 	lun     [8]byte
 	out     []byte // data-out
 	in      []byte // data-in buffer
@@ -58,10 +60,21 @@ func (s *Session) Execute(ctx context.Context, lun uint64, cdb []byte, dataOut [
 		return nil, err
 	}
 	if err := s.wait(ctx, k); err != nil {
+		if ctx.Err() != nil {
+			s.abortCall(k)
+		}
 		return nil, err
 	}
 	k.res.Data = k.in[:k.got]
 	return &k.res, nil
+}
+
+// abortCall sends ABORT TASK for a command whose caller gave up, so the
+// target stops it, and waits a while for the answer.
+func (s *Session) abortCall(k *call) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.taskMgmt(ctx, iscsi.TMFAbortTask, k.lun, k.itt, k.cmdSN)
 }
 
 // start registers a call, waits for room in the CmdSN window and sends it.
@@ -84,6 +97,7 @@ func (s *Session) start(ctx context.Context, k *call, imm bool, send func(itt, c
 	}
 	k.itt = s.itt
 	sn := s.cmdSN
+	k.cmdSN = sn
 	if !imm {
 		s.cmdSN++
 	}
@@ -152,14 +166,21 @@ func serialLess(a, b uint32) bool { return int32(a-b) < 0 }
 
 // TaskMgmt sends a task management function (iscsi.TMF...) for lun and,
 // for ABORT TASK, the referenced task tag; it returns the target's
-// response code.
+// response code. Commands the function ended (every command on the LUN
+// for the LUN-wide functions, every command for target resets) fail with
+// ErrAborted. Cancelling Execute's context is the usual way to abort one
+// command.
 func (s *Session) TaskMgmt(ctx context.Context, fn uint8, lun uint64, rtt uint32) (uint8, error) {
+	return s.taskMgmt(ctx, fn, scsi.EncodeLUN(uint16(lun)), rtt, 0)
+}
+
+func (s *Session) taskMgmt(ctx context.Context, fn uint8, lun [8]byte, rtt, refCmdSN uint32) (uint8, error) {
 	k := &call{done: make(chan struct{}), opcode: iscsi.OpTaskMgmtResp}
 	err := s.start(ctx, k, true, func(itt, cmdSN, exp uint32) error {
-		m := iscsi.TaskMgmt{Immediate: true, Function: fn, LUN: scsi.EncodeLUN(uint16(lun)),
-			ITT: itt, RTT: rtt, CmdSN: cmdSN, ExpStatSN: exp, RefCmdSN: cmdSN}
-		if rtt == 0xFFFFFFFF || fn != iscsi.TMFAbortTask {
-			m.RTT = 0xFFFFFFFF
+		m := iscsi.TaskMgmt{Immediate: true, Function: fn, LUN: lun,
+			ITT: itt, RTT: 0xFFFFFFFF, CmdSN: cmdSN, ExpStatSN: exp, RefCmdSN: cmdSN}
+		if fn == iscsi.TMFAbortTask {
+			m.RTT, m.RefCmdSN = rtt, refCmdSN
 		}
 		m.Encode(&s.hdr)
 		s.w.Write(&s.hdr, nil)
@@ -171,7 +192,35 @@ func (s *Session) TaskMgmt(ctx context.Context, fn uint8, lun uint64, rtt uint32
 	if err := s.wait(ctx, k); err != nil {
 		return 0, err
 	}
+	if k.tmfResp == iscsi.TMFComplete {
+		s.ended(fn, lun, rtt)
+	}
 	return k.tmfResp, nil
+}
+
+// ended fails the commands a completed task management function ended.
+func (s *Session) ended(fn uint8, lun [8]byte, rtt uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for itt, k := range s.tasks {
+		if k.opcode != iscsi.OpSCSIResponse {
+			continue
+		}
+		var hit bool
+		switch fn {
+		case iscsi.TMFAbortTask:
+			hit = itt == rtt
+		case iscsi.TMFAbortTaskSet, iscsi.TMFClearTaskSet, iscsi.TMFLUNReset:
+			hit = k.lun == lun
+		case iscsi.TMFTargetWarmReset, iscsi.TMFTargetColdReset:
+			hit = true
+		}
+		if hit {
+			k.err = ErrAborted
+			close(k.done)
+			delete(s.tasks, itt)
+		}
+	}
 }
 
 // Ping sends a NOP-Out with data and checks the echo.

@@ -62,6 +62,7 @@ var (
 	ErrProtocol     = errors.New("initiator: target broke the protocol")
 	ErrTargetAuth   = errors.New("initiator: target failed mutual CHAP")
 	ErrLoginStalled = errors.New("initiator: login did not reach full feature phase")
+	ErrAborted      = errors.New("initiator: command aborted by task management")
 )
 
 // Session is one logged-in session over one connection. Its methods are
