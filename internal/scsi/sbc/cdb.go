@@ -18,6 +18,7 @@ const (
 	OpWrite10            byte = 0x2A
 	OpWriteAndVerify10   byte = 0x2E
 	OpVerify10           byte = 0x2F
+	OpReadDefectData10   byte = 0x37
 	OpPreFetch10         byte = 0x34
 	OpSynchronizeCache10 byte = 0x35
 	OpWriteSame10        byte = 0x41
@@ -39,6 +40,7 @@ const (
 	OpWrite12            byte = 0xAA
 	OpWriteAndVerify12   byte = 0xAE
 	OpVerify12           byte = 0xAF
+	OpReadDefectData12   byte = 0xB7
 )
 
 // SERVICE ACTION IN(16) service actions.

@@ -71,6 +71,8 @@ func (d *Device) registerProvisioning() {
 	}
 	t.Register(OpWriteSame10, scsi.Op{Name: "WRITE SAME(10)", Usage: usage(OpWriteSame10, b(ws), lba4, b(0), len2, b(0)), Run: d.writeSame})
 	t.Register(OpWriteSame16, scsi.Op{Name: "WRITE SAME(16)", Usage: usage(OpWriteSame16, b(ws|bitNDOB|bitFUA), lba8, len4, b(0, 0)), Run: d.writeSame})
+	t.Register(OpReadDefectData10, scsi.Op{Name: "READ DEFECT DATA(10)", Alloc: scsi.Alloc10, Usage: usage(OpReadDefectData10, b(0, 0x1F, 0, 0, 0, 0), len2, b(0)), Run: d.readDefectData})
+	t.Register(OpReadDefectData12, scsi.Op{Name: "READ DEFECT DATA(12)", Alloc: scsi.Alloc12, Usage: usage(OpReadDefectData12, b(0x1F), b(0, 0, 0, 0), len4, b(0, 0)), Run: d.readDefectData})
 	t.Register(OpReadCapacity10, scsi.Op{Name: "READ CAPACITY(10)", Usage: usage(OpReadCapacity10, b(0), lba4, b(0, 0, 0x01, 0)), Run: d.readCapacity10})
 	t.RegisterServiceAction(scsi.OpServiceActionIn, saReadCapacity16, scsi.Op{Name: "READ CAPACITY(16)", Alloc: scsi.Alloc16,
 		Usage: usage(scsi.OpServiceActionIn, b(saReadCapacity16), b(0, 0, 0, 0, 0, 0, 0, 0), len4, b(0, 0)), Run: d.readCapacity16})

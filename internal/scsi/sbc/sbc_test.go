@@ -449,3 +449,13 @@ func TestORWrite(t *testing.T) {
 	_, err = scsitest.Exec(dev, cdb16(0x8B, 0x20, 0, 1), make([]byte, 512))
 	scsitest.WantSense(t, err, scsi.IllegalRequest, 0x24, 0)
 }
+
+func TestReadDefectData(t *testing.T) {
+	dev := newDevice(t)
+	if got := scsitest.MustExec(t, dev, []byte{0x37, 0, 0x18 | 0x05, 0, 0, 0, 0, 0, 32, 0}, nil); !bytes.Equal(got, []byte{0, 0x1D, 0, 0}) {
+		t.Errorf("READ DEFECT DATA(10): % x", got)
+	}
+	if got := scsitest.MustExec(t, dev, []byte{0xB7, 0x08 | 0x03, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0}, nil); !bytes.Equal(got, []byte{0, 0x0B, 0, 0, 0, 0, 0, 0}) {
+		t.Errorf("READ DEFECT DATA(12): % x", got)
+	}
+}
