@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -458,4 +459,30 @@ func TestReadDefectData(t *testing.T) {
 	if got := scsitest.MustExec(t, dev, []byte{0xB7, 0x08 | 0x03, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0}, nil); !bytes.Equal(got, []byte{0, 0x0B, 0, 0, 0, 0, 0, 0}) {
 		t.Errorf("READ DEFECT DATA(12): % x", got)
 	}
+}
+
+// faulty fails every read, write and sync of its backend.
+type faulty struct{ Backend }
+
+var errFault = errors.New("injected fault")
+
+func (faulty) ReadAt([]byte, int64) (int, error)  { return 0, errFault }
+func (faulty) WriteAt([]byte, int64) (int, error) { return 0, errFault }
+func (faulty) Sync() error                        { return errFault }
+
+// TestMediumErrors checks that I/O errors of the image become MEDIUM
+// ERROR with the LBA, not a hardware error or a panic.
+func TestMediumErrors(t *testing.T) {
+	dk, _ := newDisk(t, disk.Options{})
+	dev := New(faulty{dk}, Identity{})
+	_, err := scsitest.Exec(dev, cdb10(0x28, 0, 77, 1), nil)
+	if s := scsitest.WantSense(t, err, scsi.MediumError, 0x11, 0); !s.InfoValid || s.Info != 77 {
+		t.Errorf("read error information %d", s.Info)
+	}
+	_, err = scsitest.Exec(dev, cdb10(0x2A, 0, 78, 1), make([]byte, 512))
+	scsitest.WantSense(t, err, scsi.MediumError, 0x0C, 0)
+	_, err = scsitest.Exec(dev, cdb10(0x35, 0, 0, 0), nil)
+	scsitest.WantSense(t, err, scsi.MediumError, 0x0C, 0)
+	_, err = scsitest.Exec(dev, cawCDB(5, 1), make([]byte, 1024))
+	scsitest.WantSense(t, err, scsi.MediumError, 0x11, 0)
 }
