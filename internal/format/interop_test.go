@@ -103,7 +103,7 @@ func checkGNUEntries(t *testing.T, entries []*format.Entry, data [][]byte) {
 
 func mtimeOf(n fstree.Node) time.Time {
 	if n.ModTime.IsZero() {
-		return fstree.DefaultTime
+		return fstree.DefaultTime()
 	}
 	return n.ModTime
 }

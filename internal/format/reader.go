@@ -17,8 +17,8 @@ type Limits struct {
 	MaxSegments int
 }
 
-// DefaultLimits are the caps NewReader uses.
-var DefaultLimits = Limits{MaxHeader: 8 << 20, MaxSegments: 1 << 20}
+// defaultLimits are the caps NewReader uses: 8 MiB and 1,048,576 segments.
+func defaultLimits() Limits { return Limits{MaxHeader: 8 << 20, MaxSegments: 1 << 20} }
 
 // Reader reads a pax (or ustar, or GNU tar) stream one entry at a time.
 type Reader struct {
@@ -43,7 +43,7 @@ func NewReader(r io.Reader) *Reader { return NewReaderAt(r, 0) }
 // be the offset of a header block (a file-history fh_info): direct access recovery
 // positions the tape there and reads on.
 func NewReaderAt(r io.Reader, off int64) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 256<<10), lim: DefaultLimits, off: off}
+	return &Reader{r: bufio.NewReaderSize(r, 256<<10), lim: defaultLimits(), off: off}
 }
 
 // SetLimits replaces the Reader's caps; zero fields keep their defaults.

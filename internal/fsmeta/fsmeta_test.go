@@ -64,7 +64,7 @@ func checkNode(t *testing.T, n fstree.Node, e *format.Entry, o *fsmeta.Owners) {
 	}
 	want := n.ModTime
 	if want.IsZero() {
-		want = fstree.DefaultTime
+		want = fstree.DefaultTime()
 	}
 	if !e.ModTime.Equal(want) {
 		errorf("mtime", e.ModTime, want)

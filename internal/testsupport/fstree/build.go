@@ -281,14 +281,14 @@ func mode(n Node) uint32 {
 
 func mtime(n Node) time.Time {
 	if n.ModTime.IsZero() {
-		return DefaultTime
+		return DefaultTime()
 	}
 	return n.ModTime
 }
 
 func atime(n Node) time.Time {
 	if n.AccessTime.IsZero() {
-		return DefaultTime.Add(-time.Hour + 987654321)
+		return DefaultTime().Add(-time.Hour + 987654321)
 	}
 	return n.AccessTime
 }

@@ -42,8 +42,8 @@ type Node struct {
 // Spec is a tree: its nodes in creation order.
 type Spec []Node
 
-// DefaultTime is the mtime of nodes that set none; its nanoseconds are not zero.
-var DefaultTime = time.Unix(1700000000, 123456789)
+// DefaultTime returns the mtime of nodes that set none; its nanoseconds are not zero.
+func DefaultTime() time.Time { return time.Unix(1700000000, 123456789) }
 
 // Bytes returns the total apparent size of the regular files.
 func (s Spec) Bytes() int64 {

@@ -62,7 +62,7 @@ func TestDiffReportsEveryDifference(t *testing.T) {
 	mustDo(t, os.WriteFile(filepath.Join(b, "hard/b"), Content(Spec{}.node("hard/a", Everything())), 0644))
 	mustDo(t, os.Lchown(filepath.Join(b, "owners/link"), 1, 1))
 	mustDo(t, os.Symlink("x", filepath.Join(b, "extra")))
-	mustDo(t, os.Chtimes(filepath.Join(b, "names/new\nline"), DefaultTime, DefaultTime.Add(1)))
+	mustDo(t, os.Chtimes(filepath.Join(b, "names/new\nline"), DefaultTime(), DefaultTime().Add(1)))
 	diffs, err := Diff(a, b, Options{SkipRoot: true})
 	if err != nil {
 		t.Fatal(err)

@@ -103,7 +103,7 @@ func Mixed(div int) Spec {
 			seedN++
 			dir := fmt.Sprintf("s%d/d%03d", k.size>>10, i/500)
 			s = append(s, Node{Path: fmt.Sprintf("%s/f%05d", dir, i), Type: format.Regular, Size: k.size, Seed: seedN,
-				ModTime: DefaultTime.Add(time.Duration(i) * 1001)})
+				ModTime: DefaultTime().Add(time.Duration(i) * 1001)})
 		}
 	}
 	return s
