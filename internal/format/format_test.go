@@ -155,6 +155,7 @@ func TestWriterContract(t *testing.T) {
 	for _, bad := range []format.Entry{
 		{Name: "", Type: format.Regular},
 		{Name: "a\x00b", Type: format.Regular},
+		{Name: "dir/", Type: format.Dir},
 		{Name: "t", Type: 0},
 		{Name: "t", Type: format.Regular, Size: -1},
 		{Name: "t", Type: format.Dir, Size: 3},

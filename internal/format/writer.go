@@ -90,7 +90,7 @@ func (w *Writer) finishEntry() error {
 // validate rejects entries the stream cannot carry.
 func validate(e *Entry) error {
 	switch {
-	case e.Name == "" || strings.IndexByte(e.Name, 0) >= 0:
+	case e.Name == "" || strings.IndexByte(e.Name, 0) >= 0 || strings.HasSuffix(e.Name, "/"):
 		return fmt.Errorf("%w: name %q", ErrEntry, e.Name)
 	case e.Type < Regular || e.Type > BlockDevice:
 		return fmt.Errorf("%w: %q has type %d", ErrEntry, e.Name, e.Type)

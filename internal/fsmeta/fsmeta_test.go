@@ -203,6 +203,12 @@ func TestNeverFollowsSymlinks(t *testing.T) {
 	if _, err := d.Open("file"); !errors.Is(err, unix.ELOOP) {
 		t.Errorf("Open of a symlink: %v", err)
 	}
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo"), 0600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Open("fifo"); !errors.Is(err, fsmeta.ErrType) {
+		t.Errorf("Open of a FIFO: %v", err)
+	}
 	for _, bad := range []string{"../x", "/etc/passwd", ".."} {
 		if _, err := fs.Lstat(bad); !errors.Is(err, fsmeta.ErrOutside) {
 			t.Errorf("Lstat(%q): %v", bad, err)

@@ -289,8 +289,10 @@ func (d *Dir) sparse(base string, e *format.Entry) error {
 	return err
 }
 
-// Open opens base, a regular file of d, for reading: never through a symlink, and
-// with O_NOATIME where the process may, so a backup leaves access times as they were.
+// Open opens base, a regular file of d, for reading: never through a symlink, never
+// blocking on a FIFO swapped in since the listing (O_NONBLOCK, then a type check that
+// fails with ErrType), and with O_NOATIME where the process may, so a backup leaves
+// access times as they were.
 func (d *Dir) Open(base string) (*os.File, error) {
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
 	fd, err := unix.Openat(d.fd(), base, flags|unix.O_NOATIME, 0)
@@ -298,6 +300,14 @@ func (d *Dir) Open(base string) (*os.File, error) {
 		fd, err = unix.Openat(d.fd(), base, flags, 0)
 	}
 	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: d.join(base), Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		if err == nil {
+			err = ErrType // replaced by a FIFO or device since it was listed
+		}
 		return nil, &os.PathError{Op: "open", Path: d.join(base), Err: err}
 	}
 	return os.NewFile(uintptr(fd), d.join(base)), nil
