@@ -33,6 +33,8 @@ var tgtSkips = map[string]string{
 	"ReadSILI":              "tgt ignores SILI: CHECK CONDITION for an underlength read",
 	"FixedBlockFilemark":    "tgt does not report the residual of a fixed READ stopped by a filemark (all requested bytes come back)",
 	"FixedWithoutBlockSize": "tgt answers MEDIUM ERROR 0x31/0x00 instead of INVALID FIELD IN CDB",
+	"Unbuffered":            "tgt accepts buffered mode 0 in MODE SELECT and keeps reporting 1",
+	"FixedBlockILI":         "tgt answers MEDIUM ERROR 0x31/0x00 for a block of another length (SSC: ILI)",
 	"SpaceBlocksFilemark":   "tgt's SPACE over blocks crosses filemarks as if they were blocks",
 	"SpaceBackwardBOP":      "tgt's SPACE back past beginning of tape ends GOOD",
 	"SpaceFilemarks":        "tgt's backward SPACE over filemarks ends on the end-of-tape side of the last mark",

@@ -489,3 +489,30 @@ func readyAfterChange(t testing.TB, dev scsi.Device) {
 	wantSense(t, err, want{key: scsi.UnitAttention, asc: 0x28})
 	mustExec(t, dev, make([]byte, 6))
 }
+
+func fixedILI(t testing.TB, dev scsi.Device) {
+	writeTape(t, dev) // record A is 512 bytes, record B 1000
+	setBlockSize(t, dev, 512)
+	cmd, err := exec(dev, cdbRead6(true, false, 3), nil)
+	// A is read; B has another length: ILI, INFORMATION = 3 - 1 blocks
+	// (the wrong one counts as not read), position past B.
+	wantSense(t, err, want{key: scsi.NoSense, ili: true, info: 2, infoValid: true})
+	if len(cmd.DataIn) < 512 || !bytes.Equal(cmd.DataIn[:512], pattern(1, 512)) {
+		t.Fatalf("fixed READ with ILI: %d bytes, want block A first", len(cmd.DataIn))
+	}
+	wantPos(t, dev, 2)
+	setVariable(t, dev)
+	wantFilemarkNext(t, dev)
+}
+
+func unbuffered(t testing.TB, dev scsi.Device) {
+	data := []byte{0, 0, 0x00, 0} // device-specific parameter: buffered mode 0
+	mustWrite(t, dev, []byte{0x15, 0x10, 0, 0, byte(len(data)), 0}, data)
+	b := mustExec(t, dev, []byte{0x1A, 0x08, 0x10, 0, 255, 0})
+	mustWrite(t, dev, []byte{0x15, 0x10, 0, 0, 4, 0}, []byte{0, 0, 0x10, 0}) // back to buffered
+	if b[2]&0x70 != 0 {
+		t.Fatalf("buffered mode after selecting 0: %#02x", b[2]>>4&7)
+	}
+	writeTape(t, dev)
+	readRecord(t, dev, 512, pattern(1, 512))
+}

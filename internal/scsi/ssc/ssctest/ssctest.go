@@ -58,6 +58,8 @@ func Checks() []Check {
 		{"FixedBlock", "SSC-3 7.4, 7.10, 8.3.3 (block descriptor block length)", fixedBlock},
 		{"FixedBlockFilemark", "SSC-3 7.4: fixed READ meeting a filemark, residue in blocks", fixedFilemark},
 		{"FixedWithoutBlockSize", "SSC-3 7.4: FIXED=1 with block length 0 is an invalid field", fixedNoBlockSize},
+		{"FixedBlockILI", "SSC-3 7.4: fixed READ of a block of another length, ILI, residue in blocks", fixedILI},
+		{"Unbuffered", "SSC-3 8.3.2: buffered mode 0 accepted, writes still read back", unbuffered},
 		{"SpaceBlocks", "SSC-3 7.7 (code 000b)", spaceBlocks},
 		{"SpaceBlocksFilemark", "SSC-3 7.7: FILEMARK, position past the mark, residue", spaceBlocksFilemark},
 		{"SpaceBackwardBOP", "SSC-3 7.7: NO SENSE, EOM, 0x00/0x04 at beginning of partition", spaceBackBOP},
