@@ -97,11 +97,9 @@ func (d *Disk) String() string {
 	return fmt.Sprintf("disk %s (%d × %d bytes)", d.meta.Name, d.Blocks(), d.meta.BlockSize)
 }
 
-// zeros is a block of zeros for writeZeros.
-var zeros [64 << 10]byte
-
 // writeZeros writes n zero bytes at off, where holes cannot be punched.
 func (d *Disk) writeZeros(off, n int64) error {
+	zeros := make([]byte, min(n, 1<<20))
 	for n > 0 {
 		k := min(n, int64(len(zeros)))
 		if _, err := d.f.WriteAt(zeros[:k], off); err != nil {

@@ -74,7 +74,7 @@ func classify(cdb []byte) int {
 		}
 		return classRead
 	case OpRead6, OpRead10, OpRead12, OpRead16, OpVerify10, OpVerify12, OpVerify16,
-		OpPreFetch10, OpPreFetch16, scsi.OpModeSense6, scsi.OpModeSense10:
+		OpPreFetch10, OpPreFetch16, scsi.OpModeSense6, scsi.OpModeSense10, OpReadDefectData10, OpReadDefectData12:
 		return classRead
 	}
 	return classWrite
