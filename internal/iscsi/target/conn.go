@@ -44,6 +44,9 @@ type conn struct {
 	stopped atomic.Bool
 	closing bool // logout answered: end after this PDU
 	text    []byte
+
+	lastRead atomic.Int64  // monotonic nanoseconds of the last PDU read
+	quit     chan struct{} // closed when the reader is done: stops the pinger
 }
 
 func newConn(t *Target, nc net.Conn) *conn {
@@ -83,7 +86,9 @@ func (c *conn) serve() {
 // loop reads and handles PDUs until the connection ends.
 func (c *conn) loop() error {
 	for !c.closing {
-		if err := c.r.Read(&c.pdu); err != nil {
+		err := c.r.Read(&c.pdu)
+		c.lastRead.Store(int64(time.Since(c.t.epoch)))
+		if err != nil {
 			if errors.Is(err, iscsi.ErrDataDigest) {
 				c.reject(iscsi.RejectDataDigest)
 			}
@@ -103,6 +108,7 @@ func (c *conn) finish(err error) {
 		c.abortTasks(func(*task) bool { return true })
 		c.logErr("connection", err)
 	}
+	close(c.quit)
 	close(c.work)
 	c.workers.Wait()
 	c.lockW()
@@ -151,6 +157,12 @@ func (c *conn) activate() {
 		c.maxSend = 512
 	}
 	c.work = make(chan *task, c.t.cfg.QueueDepth)
+	c.quit = make(chan struct{})
+	c.lastRead.Store(int64(time.Since(c.t.epoch)))
+	if c.t.cfg.NOPInterval > 0 {
+		c.workers.Add(1)
+		go c.pinger(c.t.cfg.NOPInterval)
+	}
 	for range c.t.cfg.Workers {
 		c.workers.Add(1)
 		go func() {
@@ -307,4 +319,45 @@ func (s *session) connByCID(cid uint16) *conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.conns[cid]
+}
+
+// pinger sends a NOP-In when the connection has been silent for an
+// interval, and drops it when it stays silent for another: a vanished
+// initiator must not keep its tasks and reservations.
+func (c *conn) pinger(every time.Duration) {
+	defer c.workers.Done()
+	tick := time.NewTicker(every / 2)
+	defer tick.Stop()
+	var ttt uint32
+	pinged := false
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-tick.C:
+		}
+		idle := time.Since(c.t.epoch) - time.Duration(c.lastRead.Load())
+		switch {
+		case idle < every:
+			pinged = false
+		case !pinged:
+			ttt++
+			c.ping(0x80000000 | ttt&0x7FFFFFFF)
+			pinged = true
+		case idle >= 2*every:
+			c.t.log.Info("iscsi connection silent, dropped", "remote", c.nc.RemoteAddr().String())
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+// ping sends a NOP-In asking for a NOP-Out; it does not advance StatSN.
+func (c *conn) ping(ttt uint32) {
+	c.lockW()
+	exp, max := c.sess.window()
+	n := iscsi.NOPIn{ITT: 0xFFFFFFFF, TTT: ttt, StatSN: c.statSN, ExpCmdSN: exp, MaxCmdSN: max}
+	n.Encode(&c.hdr)
+	c.w.Write(&c.hdr, nil)
+	c.unlockW()
 }

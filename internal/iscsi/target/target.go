@@ -18,6 +18,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"ferry/internal/iscsi"
 	"ferry/internal/scsi"
@@ -89,6 +90,11 @@ type Config struct {
 	// MaxTransfer bounds a command's expected data transfer length for
 	// writes, which the target buffers whole (default 64 MiB).
 	MaxTransfer uint32
+	// NOPInterval is how long a connection may stay silent before the
+	// target pings it with a NOP-In; a connection that stays silent for
+	// another interval is dropped, ending its I_T nexus (and so its
+	// reservations). Default 30 s; negative turns pings off.
+	NOPInterval time.Duration
 }
 
 // Errors of the target.
@@ -104,7 +110,8 @@ type Target struct {
 	cfg Config
 	log *slog.Logger
 
-	wg sync.WaitGroup
+	wg    sync.WaitGroup
+	epoch time.Time // monotonic base of connection activity times
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -130,7 +137,7 @@ func New(cfg Config) (*Target, error) {
 	}
 	setDefaults(&cfg)
 	return &Target{
-		cfg: cfg, log: cfg.Logger,
+		cfg: cfg, log: cfg.Logger, epoch: time.Now(),
 		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
 		sessions: map[uint16]*session{},
 	}, nil
@@ -154,6 +161,9 @@ func setDefaults(c *Config) {
 	}
 	if c.MaxTransfer == 0 {
 		c.MaxTransfer = 64 << 20
+	}
+	if c.NOPInterval == 0 {
+		c.NOPInterval = 30 * time.Second
 	}
 }
 

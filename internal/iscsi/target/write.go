@@ -41,10 +41,7 @@ func (c *conn) progress(k *task) error {
 	}
 	for k.nextOffset < exp && len(k.r2ts) < int(c.params.MaxOutstandingR2T) {
 		n := min(exp-k.nextOffset, c.params.MaxBurstLength)
-		c.nextTTT++
-		if c.nextTTT == 0xFFFFFFFF {
-			c.nextTTT = 0
-		}
+		c.nextTTT = (c.nextTTT + 1) & 0x7FFFFFFF // the pinger's tags have the top bit
 		r := r2t{ttt: c.nextTTT, offset: k.nextOffset, length: n}
 		k.r2ts = append(k.r2ts, r)
 		k.nextOffset += n
