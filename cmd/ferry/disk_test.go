@@ -79,3 +79,21 @@ func TestDiskCreateAndLs(t *testing.T) {
 		t.Fatalf("ls: %q %v", out, err)
 	}
 }
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"256M", "1G", "10GiB", "4096", "1.5G", "-1", "9P", "0x10", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseSize(s)
+		if err != nil {
+			return
+		}
+		if n <= 0 {
+			t.Fatalf("parseSize(%q) = %d", s, n)
+		}
+		if back, err := parseSize(formatSize(uint64(n))); err != nil || back != n {
+			t.Fatalf("parseSize(formatSize(%d)) = %d, %v", n, back, err)
+		}
+	})
+}
