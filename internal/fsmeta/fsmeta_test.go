@@ -217,7 +217,13 @@ func TestNeverFollowsSymlinks(t *testing.T) {
 			t.Errorf("Apply(%q): %v", bad, err)
 		}
 	}
-	if _, err := fs.Lstat("out/secret"); err == nil {
+	os.Mkdir(filepath.Join(dir, "real"), 0755)
+	mustWrite(t, filepath.Join(dir, "real", "f"), "in")
+	os.Symlink("real", filepath.Join(dir, "in"))
+	if e, err := fs.Lstat("in/f"); err != nil || e.Size != 2 {
+		t.Errorf("Lstat through a symlink inside the root: %+v %v", e, err)
+	}
+	if _, err := fs.Lstat("out/secret"); !errors.Is(err, fsmeta.ErrOutside) && err == nil {
 		t.Errorf("Lstat through a symlink out of the root succeeded")
 	}
 	e, err := d.Lstat("file")

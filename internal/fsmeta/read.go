@@ -17,6 +17,9 @@ import (
 type FS struct {
 	root   *os.Root
 	owners *Owners
+	// beneath opens directories in one openat2(RESOLVE_BENEATH) call where the kernel
+	// has it, instead of os.Root's walk of one openat per component.
+	beneath beneathOpener
 	// NumericOwner makes Apply use the entry's ids even when its names resolve.
 	NumericOwner bool
 	// NoOwner makes Apply leave owners alone (a restore without privilege, where chown
@@ -44,7 +47,10 @@ type Dir struct {
 // OpenDir opens the directory name (relative to the root; "." for the root). Symlinks
 // on the way are followed only while they stay inside the root.
 func (fs *FS) OpenDir(name string) (*Dir, error) {
-	f, err := fs.root.Open(name)
+	f, err := fs.beneath.open(fs.root, name)
+	if errors.Is(err, errUnsupported) {
+		f, err = fs.root.Open(name)
+	}
 	if err != nil {
 		return nil, err
 	}
