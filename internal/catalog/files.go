@@ -108,6 +108,9 @@ func (c *sqlCatalog) Find(ctx context.Context, q Query) ([]Match, error) {
 	if limit <= 0 {
 		limit = DefaultFindLimit
 	}
+	if !m.narrowed {
+		return c.scanFind(ctx, m, q.BackupID, limit)
+	}
 	query, args := findSQL(m, q.BackupID)
 	rows, err := c.db.QueryContext(ctx, c.q(query), args...)
 	if err != nil {
@@ -128,12 +131,92 @@ func (c *sqlCatalog) Find(ctx context.Context, q Query) ([]Match, error) {
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	sortMatches(out)
+	return out, nil
+}
+
+func sortMatches(out []Match) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].BackupID != out[j].BackupID {
 			return out[i].BackupID < out[j].BackupID
 		}
 		return out[i].Path < out[j].Path
 	})
+}
+
+// fileKey is the primary key of a files row.
+type fileKey struct {
+	backupID, dirID int64
+	name            string
+}
+
+// scanFind is Find without index help: it reads only the key columns of
+// every file (SQLite answers from the smaller name_rev index, which
+// covers them), joins directory paths from memory, matches in Go, and
+// fetches the full rows of the matches only.
+func (c *sqlCatalog) scanFind(ctx context.Context, m matcher, backupID int64, limit int) ([]Match, error) {
+	dirs, err := c.dirPaths(ctx)
+	if err != nil {
+		return nil, err
+	}
+	query, args := `SELECT backup_id, dir_id, name FROM files`, []any(nil)
+	if backupID != 0 {
+		query, args = query+` WHERE backup_id = ?`, []any{backupID}
+	}
+	rows, err := c.db.QueryContext(ctx, c.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []fileKey
+	var k fileKey
+	var name sql.RawBytes
+	for rows.Next() && len(keys) < limit {
+		if err := rows.Scan(&k.backupID, &k.dirID, &name); err != nil {
+			return nil, err
+		}
+		if m.match(JoinPath(dirs[k.dirID], string(name))) {
+			k.name = string(name)
+			keys = append(keys, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return c.fetch(ctx, keys, dirs)
+}
+
+// dirPaths loads the directory dictionary.
+func (c *sqlCatalog) dirPaths(ctx context.Context) (map[int64]string, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, path FROM dirs`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	dirs := map[int64]string{}
+	var id int64
+	var p []byte
+	for rows.Next() {
+		if err := rows.Scan(&id, &p); err != nil {
+			return nil, err
+		}
+		dirs[id] = string(p)
+	}
+	return dirs, rows.Err()
+}
+
+// fetch reads the full rows of keys.
+func (c *sqlCatalog) fetch(ctx context.Context, keys []fileKey, dirs map[int64]string) ([]Match, error) {
+	out := make([]Match, 0, len(keys))
+	for _, k := range keys {
+		f, err := c.Lookup(ctx, k.backupID, JoinPath(dirs[k.dirID], k.name))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Match{BackupID: k.backupID, File: f})
+	}
+	sortMatches(out)
 	return out, nil
 }
 
