@@ -43,6 +43,12 @@ func (s *Session) Execute(ctx context.Context, lun uint64, cdb []byte, dataOut [
 	if len(cdb) == 0 || len(cdb) > 16 {
 		return nil, fmt.Errorf("initiator: CDB of %d bytes", len(cdb))
 	}
+	if lun > scsi.MaxLUN {
+		return nil, fmt.Errorf("initiator: LUN %d beyond %d", lun, scsi.MaxLUN)
+	}
+	if len(dataOut) > 0 && dataInLen > 0 {
+		return nil, ErrBidirectional
+	}
 	k := &call{lun: scsi.EncodeLUN(uint16(lun)), out: dataOut, in: make([]byte, dataInLen),
 		done: make(chan struct{}), opcode: iscsi.OpSCSIResponse}
 	cmd := iscsi.SCSICommand{Final: true, Attr: 1, LUN: k.lun,

@@ -57,12 +57,13 @@ func (e *LoginError) Error() string {
 
 // Errors of the initiator.
 var (
-	ErrClosed       = errors.New("initiator: session closed")
-	ErrRejected     = errors.New("initiator: target rejected the PDU")
-	ErrProtocol     = errors.New("initiator: target broke the protocol")
-	ErrTargetAuth   = errors.New("initiator: target failed mutual CHAP")
-	ErrLoginStalled = errors.New("initiator: login did not reach full feature phase")
-	ErrAborted      = errors.New("initiator: command aborted by task management")
+	ErrClosed        = errors.New("initiator: session closed")
+	ErrRejected      = errors.New("initiator: target rejected the PDU")
+	ErrProtocol      = errors.New("initiator: target broke the protocol")
+	ErrTargetAuth    = errors.New("initiator: target failed mutual CHAP")
+	ErrLoginStalled  = errors.New("initiator: login did not reach full feature phase")
+	ErrAborted       = errors.New("initiator: command aborted by task management")
+	ErrBidirectional = errors.New("initiator: bidirectional commands are not supported")
 )
 
 // Session is one logged-in session over one connection. Its methods are

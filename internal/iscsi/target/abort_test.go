@@ -42,7 +42,7 @@ func (d *blockingDevice) Execute(ctx context.Context, cmd *scsi.Command) error {
 func TestAbortRunningTask(t *testing.T) {
 	h := start(t, nil)
 	dev := newBlockingDevice()
-	h.units.set(9, dev)
+	h.units.Set(9, dev)
 	s := h.dial(initiator.Config{})
 	ctx, cancel := context.WithCancel(testCtx(t))
 	done := make(chan error, 1)
@@ -70,7 +70,7 @@ func TestAbortRunningTask(t *testing.T) {
 func TestLUNResetEndsCommands(t *testing.T) {
 	h := start(t, nil)
 	dev := newBlockingDevice()
-	h.units.set(9, dev)
+	h.units.Set(9, dev)
 	a, b := h.dial(initiator.Config{}), h.dial(initiator.Config{})
 	done := make(chan error, 1)
 	go func() {
@@ -102,7 +102,7 @@ func TestLUNResetEndsCommands(t *testing.T) {
 func TestShutdownAnswersRunningCommands(t *testing.T) {
 	h := start(t, nil)
 	dev := newBlockingDevice()
-	h.units.set(9, dev)
+	h.units.Set(9, dev)
 	s, err := initiator.Dial(testCtx(t), h.addr, initiator.Config{TargetName: testIQN})
 	if err != nil {
 		t.Fatal(err)

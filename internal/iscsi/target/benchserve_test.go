@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"ferry/internal/disk"
-	"ferry/internal/scsi"
 	"ferry/internal/scsi/sbc"
 )
 
@@ -33,7 +32,8 @@ func TestServeForBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	u := &unitMap{m: map[uint64]scsi.Device{0: sbc.New(d, sbc.Identity{})}}
+	u := NewUnitSet()
+	u.Set(0, sbc.New(d, sbc.Identity{}))
 	tgt, err := New(Config{Name: "iqn.2026-01.dev.ferry:bench", Units: u})
 	if err != nil {
 		t.Fatal(err)

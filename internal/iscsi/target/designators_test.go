@@ -17,7 +17,7 @@ func TestPortDesignators(t *testing.T) {
 	dev := sbc.New(d, sbc.Identity{})
 	inq := dev.Inquiry()
 	inq.Designators = append(inq.Designators, PortDesignators(testIQN)...)
-	h.units.set(8, dev)
+	h.units.Set(8, dev)
 	s := h.dial(initiator.Config{})
 	r, err := s.Execute(testCtx(t), 8, []byte{0x12, 1, 0x83, 0x04, 0, 0}, nil, 1024)
 	if err != nil || r.Status != 0 {

@@ -10,7 +10,6 @@ import (
 	"ferry/internal/disk"
 	"ferry/internal/iscsi"
 	"ferry/internal/iscsi/initiator"
-	"ferry/internal/scsi"
 	"ferry/internal/scsi/sbc"
 )
 
@@ -83,7 +82,8 @@ func startShared(f *testing.F) *harness {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { d.Close() })
-	u := &unitMap{m: map[uint64]scsi.Device{5: sbc.New(d, sbc.Identity{})}}
+	u := NewUnitSet()
+	u.Set(5, sbc.New(d, sbc.Identity{}))
 	tgt, err := New(Config{Name: testIQN, Units: u})
 	if err != nil {
 		f.Fatal(err)

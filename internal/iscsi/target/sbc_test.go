@@ -23,7 +23,7 @@ func (h *harness) addSBCDisk(lun uint64, size int64) *disk.Disk {
 		h.t.Fatal(err)
 	}
 	h.t.Cleanup(func() { d.Close() })
-	h.units.set(lun, sbc.New(d, sbc.Identity{}))
+	h.units.Set(lun, sbc.New(d, sbc.Identity{}))
 	return d
 }
 

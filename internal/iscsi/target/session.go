@@ -70,14 +70,7 @@ func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
 		return true
 	}
 	if sn == s.expCmdSN {
-		s.expCmdSN++
-		for {
-			if _, ok := s.ahead[s.expCmdSN]; !ok {
-				break
-			}
-			delete(s.ahead, s.expCmdSN)
-			s.expCmdSN++
-		}
+		s.advance()
 		return true
 	}
 	if serialLess(s.expCmdSN, sn) && !serialLess(s.maxCmdSN, sn) {
@@ -88,6 +81,19 @@ func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
 		return true
 	}
 	return false
+}
+
+// advance moves ExpCmdSN past the command just received and past those
+// received ahead of it; s.mu is held.
+func (s *session) advance() {
+	s.expCmdSN++
+	for {
+		if _, ok := s.ahead[s.expCmdSN]; !ok {
+			return
+		}
+		delete(s.ahead, s.expCmdSN)
+		s.expCmdSN++
+	}
 }
 
 // skipCmdSN handles ABORT TASK for a command not received: when ref is
@@ -103,9 +109,7 @@ func (s *session) skipCmdSN(ref, tmfSN uint32) bool {
 		return false
 	}
 	if ref == s.expCmdSN {
-		s.mu.Unlock()
-		s.acceptCmdSN(ref, false)
-		s.mu.Lock()
+		s.advance()
 		return true
 	}
 	s.ahead[ref] = struct{}{}

@@ -24,7 +24,7 @@ type harness struct {
 	t     testing.TB
 	tgt   *Target
 	addr  string
-	units *unitMap
+	units *UnitSet
 	lib   *library.Library
 }
 
@@ -37,9 +37,9 @@ func start(t testing.TB, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lib.Close() })
-	h := &harness{t: t, lib: lib, units: &unitMap{m: map[uint64]scsi.Device{}}}
-	h.units.set(0, smc.New(lib, smc.Identity{Serial: "chg0"}))
-	h.units.set(1, ssc.New(lib, lib.DriveNames()[0], ssc.Identity{}))
+	h := &harness{t: t, lib: lib, units: NewUnitSet()}
+	h.units.Set(0, smc.New(lib, smc.Identity{Serial: "chg0"}))
+	h.units.Set(1, ssc.New(lib, lib.DriveNames()[0], ssc.Identity{}))
 	h.addSBCDisk(5, 1<<20)
 	cfg := Config{Name: testIQN, Units: h.units}
 	if mod != nil {
@@ -336,39 +336,4 @@ func TestACLOnNonLoopbackPortal(t *testing.T) {
 		t.Errorf("stranger discovery: %v", err)
 	}
 	h.dial(initiator.Config{InitiatorName: "iqn.2026-01.dev.ferry:allowed"})
-}
-
-// unitMap is a fixed Units for tests.
-type unitMap struct {
-	mu sync.Mutex
-	m  map[uint64]scsi.Device
-}
-
-func (u *unitMap) LUNs() []uint64 {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	var out []uint64
-	for l := uint64(0); l < 64; l++ {
-		if _, ok := u.m[l]; ok {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
-func (u *unitMap) Unit(lun uint64) (scsi.Device, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	d, ok := u.m[lun]
-	return d, ok
-}
-
-func (u *unitMap) set(lun uint64, d scsi.Device) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if d == nil {
-		delete(u.m, lun)
-		return
-	}
-	u.m[lun] = d
 }
