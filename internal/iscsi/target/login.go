@@ -166,6 +166,9 @@ func (l *login) negotiate(req iscsi.LoginReq, kvs []iscsi.KV) (bool, error) {
 		// the portal group.
 		l.tpgtSent = true
 		reply = append(reply, iscsi.KV{Key: "TargetPortalGroupTag", Value: "1"})
+		if a := l.c.t.cfg.Alias; a != "" {
+			reply = append(reply, iscsi.KV{Key: "TargetAlias", Value: a})
+		}
 	}
 	transit := req.Transit
 	if req.CSG == iscsi.StageSecurity && l.needAuth && !l.authDone {
