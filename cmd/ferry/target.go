@@ -1,21 +1,32 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"ferry/internal/disk"
 	"ferry/internal/iscsi"
 	"ferry/internal/iscsi/target"
+	"ferry/internal/library"
+	"ferry/internal/scsi"
+	"ferry/internal/scsi/sbc"
+	"ferry/internal/scsi/smc"
+	"ferry/internal/scsi/ssc"
 )
 
 // targetStateFile is the iSCSI target's identity and ACL in the state
@@ -225,4 +236,154 @@ func validInitiatorName(n string) bool {
 		return false
 	}
 	return strings.HasPrefix(n, "iqn.") || strings.HasPrefix(n, "eui.") || strings.HasPrefix(n, "naa.")
+}
+
+// Where `ferry serve --iscsi` puts its logical units.
+const (
+	changerLUN   = 0
+	firstDriveLU = 1
+	maxDriveLUs  = 4
+	firstDiskLUN = 5
+)
+
+// iscsiServer is the iSCSI side of `ferry serve`: the state directory's
+// target with the library's changer on LUN 0, its drives on LUN 1..4 and
+// every disk of STATE/disks on LUN 5 + the disk's index, following the
+// disks directory while it runs.
+type iscsiServer struct {
+	tgt    *target.Target
+	units  *target.UnitSet
+	addr   net.Addr
+	drives []*ssc.Device
+	cancel context.CancelFunc
+	done   chan struct{} // the disk watcher and Serve ended
+
+	mu    sync.Mutex
+	disks map[string]*servedDisk // by name
+}
+
+type servedDisk struct {
+	lun uint64
+	d   *disk.Disk
+}
+
+// startISCSI listens on addr and serves the target until Shutdown. The
+// disks directory is looked at every watchEvery.
+func startISCSI(state string, lib *library.Library, addr string, watchEvery time.Duration, log *slog.Logger) (*iscsiServer, error) {
+	cfg, err := targetConfig(state)
+	if err != nil {
+		return nil, err
+	}
+	s := &iscsiServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
+	cfg.Units, cfg.Logger = s.units, log
+	s.addLibrary(lib, cfg.Name)
+	if s.tgt, err = target.New(cfg); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("iSCSI listen: %w", err)
+	}
+	s.addr = ln.Addr()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	first := make(chan struct{})
+	var watched sync.WaitGroup
+	watched.Add(1)
+	go func() {
+		defer watched.Done()
+		var once sync.Once
+		disk.Watch(ctx, filepath.Join(state, "disks"), watchEvery, func(ms []disk.Meta) {
+			s.syncDisks(filepath.Join(state, "disks"), ms, cfg.Name, log)
+			once.Do(func() { close(first) })
+		})
+		once.Do(func() { close(first) })
+	}()
+	<-first // serve the disks that exist from the first connection on
+	go func() {
+		if err := s.tgt.Serve(ln); !errors.Is(err, target.ErrClosed) {
+			log.Error("iscsi: serve", "err", err)
+		}
+		watched.Wait()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// addLibrary puts the changer and the drives on their LUNs.
+func (s *iscsiServer) addLibrary(lib *library.Library, name string) {
+	chg := smc.New(lib, smc.Identity{})
+	addDesignators(chg.Inquiry(), name)
+	s.units.Set(changerLUN, chg)
+	for i, drive := range lib.DriveNames() {
+		if i == maxDriveLUs {
+			break
+		}
+		d := ssc.New(lib, drive, ssc.Identity{})
+		addDesignators(d.Inquiry(), name)
+		s.drives = append(s.drives, d)
+		s.units.Set(uint64(firstDriveLU+i), d)
+	}
+}
+
+func addDesignators(inq *scsi.Inquiry, name string) {
+	inq.Designators = append(inq.Designators, target.PortDesignators(name)...)
+}
+
+// syncDisks serves new disks and drops removed ones; a change after the
+// first look raises REPORTED LUNS DATA HAS CHANGED.
+func (s *iscsiServer) syncDisks(dir string, ms []disk.Meta, name string, log *slog.Logger) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	seen := map[string]bool{}
+	for _, m := range ms {
+		seen[m.Name] = true
+		if _, ok := s.disks[m.Name]; ok {
+			continue
+		}
+		d, err := disk.Open(dir, m.Name)
+		if err != nil {
+			log.Warn("iscsi: disk not served", "disk", m.Name, "err", err)
+			continue
+		}
+		dev := sbc.New(d, sbc.Identity{})
+		addDesignators(dev.Inquiry(), name)
+		lun := uint64(firstDiskLUN + m.Index)
+		s.units.Set(lun, dev)
+		s.disks[m.Name] = &servedDisk{lun: lun, d: d}
+		changed = true
+	}
+	for n, sd := range s.disks {
+		if !seen[n] {
+			s.units.Set(sd.lun, nil)
+			sd.d.Close()
+			delete(s.disks, n)
+			changed = true
+		}
+	}
+	if changed && s.tgt != nil {
+		s.tgt.LUNsChanged()
+	}
+}
+
+// Name returns the target's IQN; Addr the portal.
+func (s *iscsiServer) Name() string   { return s.tgt.Name() }
+func (s *iscsiServer) Addr() net.Addr { return s.addr }
+
+// Shutdown stops the target (running commands answer first), the disk
+// watcher, and closes the drives and disks.
+func (s *iscsiServer) Shutdown(ctx context.Context) error {
+	err := s.tgt.Shutdown(ctx)
+	s.cancel()
+	<-s.done
+	for _, d := range s.drives {
+		d.Close()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sd := range s.disks {
+		sd.d.Close()
+	}
+	return err
 }
