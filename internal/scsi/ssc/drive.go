@@ -16,6 +16,7 @@ type driveState struct {
 	unloaded string       // barcode of a cartridge UNLOAD ejected ("" if none)
 	alerts   [64]bool     // TapeAlert flags 1..64, cleared when read
 	attn     attention    // medium-change unit attentions
+	res      reservation  // SPC-2 RESERVE/RELEASE
 }
 
 // loaded returns the barcode of the cartridge in the drive, "" if empty.

@@ -134,6 +134,9 @@ func (d *Device) Drive() string { return d.drive }
 func (d *Device) Execute(ctx context.Context, cmd *scsi.Command) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if err := d.conflict(cmd); err != nil {
+		return err
+	}
 	if err := d.check(cmd); err != nil {
 		return err
 	}
@@ -179,4 +182,5 @@ func (d *Device) register() {
 	t.Register(OpReportDensitySupport, scsi.Op{Name: "REPORT DENSITY SUPPORT", Alloc: scsi.Alloc10, Run: d.reportDensity})
 	t.Register(OpLogSense, scsi.Op{Name: "LOG SENSE", Alloc: scsi.Alloc10, Run: d.logSense})
 	d.registerAttributes()
+	d.registerReservations()
 }

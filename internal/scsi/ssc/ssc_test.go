@@ -213,3 +213,38 @@ func TestMediumChangeAttention(t *testing.T) {
 		t.Fatalf("a new initiator: %v", err)
 	}
 }
+
+// TestReserveRelease checks SPC-2 reservations per initiator: the holder
+// works, another initiator gets RESERVATION CONFLICT except for INQUIRY,
+// REQUEST SENSE and RELEASE (which does nothing), and RELEASE by the
+// holder frees the LU.
+func TestReserveRelease(t *testing.T) {
+	dev := ssc.New(newLibrary(t, 1<<30), "tape0", ssc.Identity{})
+	run := func(initiator string, cdb []byte) error {
+		return dev.Execute(context.Background(), &scsi.Command{CDB: cdb, Initiator: initiator})
+	}
+	status := func(err error) byte { st, _ := scsi.StatusOf(err); return st }
+	tur, reserve, release := make([]byte, 6), []byte{0x16, 0, 0, 0, 0, 0}, []byte{0x17, 0, 0, 0, 0, 0}
+	for _, c := range []struct {
+		initiator string
+		cdb       []byte
+		want      byte
+	}{
+		{"a", reserve, scsi.StatusGood},
+		{"a", reserve, scsi.StatusGood},
+		{"a", tur, scsi.StatusGood},
+		{"b", tur, scsi.StatusReservationConflict},
+		{"b", reserve, scsi.StatusReservationConflict},
+		{"b", []byte{0x12, 0, 0, 0, 36, 0}, scsi.StatusGood},
+		{"b", []byte{0x03, 0, 0, 0, 18, 0}, scsi.StatusGood},
+		{"b", release, scsi.StatusGood},
+		{"b", tur, scsi.StatusReservationConflict},
+		{"a", []byte{0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0}, scsi.StatusGood},
+		{"b", tur, scsi.StatusGood},
+		{"b", []byte{0x16, 0x01, 0, 0, 0, 0}, scsi.StatusCheckCondition}, // third party
+	} {
+		if got := status(run(c.initiator, c.cdb)); got != c.want {
+			t.Fatalf("%s % x: status %#02x, want %#02x", c.initiator, c.cdb, got, c.want)
+		}
+	}
+}
