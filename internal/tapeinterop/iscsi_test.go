@@ -22,6 +22,13 @@ import (
 
 const targetName = "iqn.2026-01.dev.ferry:tapeinterop"
 
+// The tape LU has the target's optional abilities.
+var (
+	_ target.Resetter     = (*ssc.Device)(nil)
+	_ target.NexusLoser   = (*ssc.Device)(nil)
+	_ target.DataOutSizer = (*ssc.Device)(nil)
+)
+
 // units is a fixed LUN map.
 type units map[uint64]scsi.Device
 

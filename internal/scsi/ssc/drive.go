@@ -11,12 +11,13 @@ import (
 
 // driveState is what the device knows of its drive between commands.
 type driveState struct {
-	m        *tape.Medium // the held medium, nil while the drive is released
-	prevent  bool         // PREVENT ALLOW MEDIUM REMOVAL: keep the drive
-	unloaded string       // barcode of a cartridge UNLOAD ejected ("" if none)
-	alerts   [64]bool     // TapeAlert flags 1..64, cleared when read
-	attn     attention    // medium-change unit attentions
-	res      reservation  // SPC-2 RESERVE/RELEASE
+	m        *tape.Medium    // the held medium, nil while the drive is released
+	prevent  map[string]bool // initiators whose PREVENT MEDIUM REMOVAL holds the drive
+	unloaded string          // barcode of a cartridge UNLOAD ejected ("" if none)
+	alerts   [64]bool        // TapeAlert flags 1..64, cleared when read
+	attn     attention       // medium-change unit attentions
+	res      reservation     // SPC-2 RESERVE/RELEASE
+	deferred error           // a release outside a command failed
 }
 
 // loaded returns the barcode of the cartridge in the drive, "" if empty.
@@ -87,7 +88,7 @@ func openSense(err error) error {
 // settle releases the drive when the tape is at beginning of tape and
 // removal is allowed: nothing is lost, since an open starts there.
 func (d *Device) settle() error {
-	if d.st.m == nil || d.st.prevent || !d.st.m.Position().BOT {
+	if d.st.m == nil || len(d.st.prevent) > 0 || !d.st.m.Position().BOT {
 		return nil
 	}
 	return d.release()

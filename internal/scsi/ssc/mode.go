@@ -177,6 +177,7 @@ func (d *Device) modeSelect(cmd *scsi.Command, n, hdr int) error {
 		}
 	}
 	d.mode = next
+	d.blockLen.Store(next.blockSize)
 	return nil
 }
 

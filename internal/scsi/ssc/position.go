@@ -236,7 +236,7 @@ func (d *Device) loadUnload(_ context.Context, cmd *scsi.Command) error {
 		return scsi.InvalidFieldInCDB(4, 2) // EOT with LOAD
 	case b&0x01 != 0:
 		return d.load()
-	case d.st.prevent:
+	case len(d.st.prevent) > 0:
 		return scsi.MediumRemovalPrevented()
 	}
 	barcode, err := d.ready()
@@ -266,21 +266,23 @@ func (d *Device) load() error {
 
 // preventAllow serves PREVENT ALLOW MEDIUM REMOVAL (SPC-4 6.13): while
 // removal is prevented the device holds its drive, so no changer can take
-// the cartridge and no NDMP session can open the drive.
+// the cartridge and no NDMP session can open the drive. Each initiator's
+// prevention is its own; removal is allowed once none prevents it.
 func (d *Device) preventAllow(_ context.Context, cmd *scsi.Command) error {
 	switch cmd.CDB[4] & 0x03 {
 	case 0:
-		d.st.prevent = false
+		delete(d.st.prevent, cmd.Initiator)
 		return nil
 	case 1:
-		if _, err := d.ready(); errors.Is(err, scsi.MediumNotPresent()) {
-			d.st.prevent = true // prevents the next cartridge's removal
-			return nil
+		if _, err := d.ready(); !errors.Is(err, scsi.MediumNotPresent()) {
+			if _, err := d.medium(); err != nil {
+				return err
+			}
+		} // without a cartridge, the prevention covers the next one
+		if d.st.prevent == nil {
+			d.st.prevent = map[string]bool{}
 		}
-		if _, err := d.medium(); err != nil {
-			return err
-		}
-		d.st.prevent = true
+		d.st.prevent[cmd.Initiator] = true
 		return nil
 	}
 	return scsi.InvalidFieldInCDB(4, 1)

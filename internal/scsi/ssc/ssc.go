@@ -84,6 +84,8 @@ type Device struct {
 	st    driveState
 	mode  modeState
 	stats counters
+
+	blockLen blockLength // the block length, readable without mu
 }
 
 var _ scsi.Device = (*Device)(nil)
@@ -135,6 +137,9 @@ func (d *Device) Execute(ctx context.Context, cmd *scsi.Command) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.conflict(cmd); err != nil {
+		return err
+	}
+	if err := d.takeDeferred(); err != nil {
 		return err
 	}
 	if err := d.check(cmd); err != nil {

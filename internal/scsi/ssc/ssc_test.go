@@ -248,3 +248,65 @@ func TestReserveRelease(t *testing.T) {
 		}
 	}
 }
+
+// TestNexusLossAndReset checks what the target tells the LU: an ended
+// nexus loses its reservation and its prevention (the drive is let go at
+// BOT), and a LU reset ends every reservation and prevention.
+func TestNexusLossAndReset(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	dev := ssc.New(lib, "tape0", ssc.Identity{})
+	run := func(initiator string, cdb []byte) error {
+		return dev.Execute(context.Background(), &scsi.Command{CDB: cdb, Initiator: initiator})
+	}
+	held := func() bool {
+		m, err := lib.OpenDrive("tape0", true)
+		if err == nil {
+			lib.CloseDrive("tape0", m)
+		}
+		return errors.Is(err, library.ErrDeviceBusy)
+	}
+	prevent, reserve, tur := []byte{0x1E, 0, 0, 0, 1, 0}, []byte{0x16, 0, 0, 0, 0, 0}, make([]byte, 6)
+	for _, cdb := range [][]byte{reserve, prevent} {
+		if err := run("a", cdb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := run("b", prevent); err == nil || !held() {
+		t.Fatalf("b's PREVENT under a's reservation: %v; drive held %v", err, held())
+	}
+	dev.NexusLost("a")
+	if err := run("b", tur); err != nil || held() {
+		t.Fatalf("after a's nexus ended: %v, drive held %v", err, held())
+	}
+	for _, cdb := range [][]byte{reserve, prevent} {
+		if err := run("b", cdb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev.Reset()
+	if err := run("a", tur); err != nil || held() {
+		t.Fatalf("after a LU reset: %v, drive held %v", err, held())
+	}
+}
+
+func TestDataOutLength(t *testing.T) {
+	dev := ssc.New(newLibrary(t, 1<<30), "tape0", ssc.Identity{})
+	scsitest.MustExec(t, dev, []byte{0x15, 0x10, 0, 0, 12, 0}, []byte{0, 0, 0x10, 8, 0, 0, 0, 0, 0, 0, 2, 0})
+	for _, c := range []struct {
+		cdb  []byte
+		want int
+		ok   bool
+	}{
+		{[]byte{0x0A, 0, 0, 1, 0, 0}, 256, true},
+		{[]byte{0x0A, 1, 0, 0, 3, 0}, 3 * 512, true},
+		{[]byte{0x8A, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 0}, 7, true},
+		{[]byte{0x15, 0x10, 0, 0, 12, 0}, 12, true},
+		{[]byte{0x55, 0x10, 0, 0, 0, 0, 0, 1, 2, 0}, 258, true},
+		{[]byte{0x08, 0, 0, 1, 0, 0}, 0, false},
+		{[]byte{0x0A}, 0, false},
+	} {
+		if n, ok := dev.DataOutLength(c.cdb); n != c.want || ok != c.ok {
+			t.Errorf("% x: %d, %v; want %d, %v", c.cdb, n, ok, c.want, c.ok)
+		}
+	}
+}
