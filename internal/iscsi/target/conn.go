@@ -49,6 +49,9 @@ type conn struct {
 	quit     chan struct{} // closed when the reader is done: stops the pinger
 }
 
+// loginTimeout bounds the whole login phase of a connection.
+const loginTimeout = 30 * time.Second
+
 func newConn(t *Target, nc net.Conn) *conn {
 	c := &conn{t: t, nc: nc, r: iscsi.NewReader(nc), w: iscsi.NewWriter(nc),
 		tasks: map[uint32]*task{}}
@@ -69,6 +72,9 @@ func (c *conn) serve() {
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
+	// A login must finish in time: a silent socket must not hold a
+	// goroutine for ever.
+	c.nc.SetDeadline(time.Now().Add(loginTimeout))
 	if err := c.runLogin(); err != nil {
 		c.logErr("login", err)
 		if c.sess != nil { // the final response failed to go out
@@ -76,6 +82,7 @@ func (c *conn) serve() {
 		}
 		return
 	}
+	c.nc.SetDeadline(time.Time{})
 	if c.stopped.Load() {
 		c.nc.SetReadDeadline(time.Now())
 	}
