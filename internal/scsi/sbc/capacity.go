@@ -39,7 +39,7 @@ func (d *Device) readCapacity16(_ context.Context, cmd *scsi.Command) error {
 func (d *Device) vpdPages() []scsi.VPDPage {
 	return []scsi.VPDPage{
 		{Code: 0xB0, Data: d.blockLimits()},
-		{Code: 0xB1, Data: blockCharacteristics()},
+		{Code: 0xB1, Data: d.blockCharacteristics()},
 		{Code: 0xB2, Data: d.provisioning()},
 	}
 }
@@ -64,10 +64,14 @@ func (d *Device) blockLimits() []byte {
 }
 
 // blockCharacteristics is the block device characteristics page: a
-// non-rotating medium of no particular form factor.
-func blockCharacteristics() []byte {
+// non-rotating medium of no particular form factor; on a thin disk,
+// blocks read normally after SANITIZE BLOCK ERASE (WABEREQ 01b).
+func (d *Device) blockCharacteristics() []byte {
 	b := make([]byte, 0x3C)
 	b[1] = 0x01 // MEDIUM ROTATION RATE 1: non-rotating
+	if d.b.Thin() {
+		b[3] = 0x40
+	}
 	return b
 }
 

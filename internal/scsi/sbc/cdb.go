@@ -23,6 +23,7 @@ const (
 	OpSynchronizeCache10 byte = 0x35
 	OpWriteSame10        byte = 0x41
 	OpUnmap              byte = 0x42
+	OpSanitize           byte = 0x48
 	OpReserve10          byte = 0x56
 	OpRelease10          byte = 0x57
 	OpPersistentResIn    byte = 0x5E
@@ -42,6 +43,9 @@ const (
 	OpVerify12           byte = 0xAF
 	OpReadDefectData12   byte = 0xB7
 )
+
+// saBlockErase is the SANITIZE service action BLOCK ERASE.
+const saBlockErase = 0x02
 
 // SERVICE ACTION IN(16) service actions.
 const (

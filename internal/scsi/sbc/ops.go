@@ -68,6 +68,8 @@ func (d *Device) registerProvisioning() {
 	if d.b.Thin() {
 		ws = bitUnmap
 		t.Register(OpUnmap, scsi.Op{Name: "UNMAP", Usage: usage(OpUnmap, b(0, 0, 0, 0, 0, 0), len2, b(0)), Run: d.unmap})
+		t.RegisterServiceAction(OpSanitize, saBlockErase, scsi.Op{Name: "SANITIZE / BLOCK ERASE", Len: 10,
+			Usage: usage(OpSanitize, b(0xA0|saBlockErase, 0, 0, 0, 0, 0), len2, b(0)), Run: d.sanitizeBlockErase})
 	}
 	t.Register(OpWriteSame10, scsi.Op{Name: "WRITE SAME(10)", Usage: usage(OpWriteSame10, b(ws), lba4, b(0), len2, b(0)), Run: d.writeSame})
 	t.Register(OpWriteSame16, scsi.Op{Name: "WRITE SAME(16)", Usage: usage(OpWriteSame16, b(ws|bitNDOB|bitFUA), lba8, len4, b(0, 0)), Run: d.writeSame})

@@ -228,3 +228,31 @@ func (d *Device) extent(lba uint64) (mapped bool, blocks uint64, err error) {
 	}
 	return mapped, blocks, nil
 }
+
+// sanitizeBlockErase serves SANITIZE / BLOCK ERASE on a thin disk: every
+// block is deallocated (and reads as zeros) before the status, so IMMED
+// and AUSE change nothing. Reserved bits and a parameter list are
+// invalid.
+func (d *Device) sanitizeBlockErase(_ context.Context, cmd *scsi.Command) error {
+	cdb := cmd.CDB
+	if cdb[1]&0x40 != 0 {
+		return scsi.InvalidFieldInCDB(1, 6)
+	}
+	for i := 2; i <= 6; i++ {
+		if cdb[i] != 0 {
+			return scsi.InvalidFieldInCDB(i, -1)
+		}
+	}
+	if binary.BigEndian.Uint16(cdb[7:]) != 0 {
+		return scsi.InvalidFieldInCDB(7, -1)
+	}
+	if d.swp.Load() {
+		return scsi.WriteProtected()
+	}
+	d.rw.Lock() // nothing else runs while the disk is erased
+	defer d.rw.Unlock()
+	if err := d.b.Deallocate(0, int64(d.blocks)*int64(d.bs)); err != nil {
+		return mediumError(0x0C, 0)
+	}
+	return nil
+}

@@ -202,3 +202,26 @@ func TestModeSense(t *testing.T) {
 		t.Fatalf("MODE SENSE(6) DBD caching page: % x", dbd)
 	}
 }
+
+func TestSanitizeBlockErase(t *testing.T) {
+	dev := newDevice(t)
+	scsitest.MustExec(t, dev, cdb16(0x8A, 0, 0, 256), pattern(256, 1))
+	scsitest.MustExec(t, dev, cdb16(0x8A, 0, testBlocks-256, 256), pattern(256, 1))
+	for i, bad := range [][]byte{
+		{0x48, 0x40 | saBlockErase, 0, 0, 0, 0, 0, 0, 0, 0},
+		{0x48, saBlockErase, 0, 0, 1, 0, 0, 0, 0, 0},
+		{0x48, saBlockErase, 0, 0, 0, 0, 0, 0, 8, 0},
+		{0x48, 0x01, 0, 0, 0, 0, 0, 0, 0, 0}, // OVERWRITE: not offered
+	} {
+		if _, err := scsitest.Exec(dev, bad, make([]byte, 8)); err == nil {
+			t.Errorf("case %d: % x accepted", i, bad)
+		}
+	}
+	scsitest.MustExec(t, dev, []byte{0x48, 0x80 | saBlockErase, 0, 0, 0, 0, 0, 0, 0, 0}, nil)
+	if st := getLBAStatus(t, dev, 0); len(st) != 1 || st[0] != (lbaStatus{0, testBlocks, statusDeallocated}) {
+		t.Fatalf("after BLOCK ERASE: %+v", st)
+	}
+	if got := scsitest.MustExec(t, dev, cdb16(0x88, 0, testBlocks-256, 256), nil); !bytes.Equal(got, make([]byte, 256*512)) {
+		t.Fatal("erased blocks do not read as zeros")
+	}
+}
