@@ -8,7 +8,8 @@ import (
 
 // RunEndOfMedium fills the cartridge with 64 KiB records and checks the
 // early-warning and end-of-partition sense (SSC-3 4.2.3, 7.10): writes
-// past early warning complete with NO SENSE, EOM, 0x00/0x02; the write
+// past early warning complete with NO SENSE, EOM, 0x00/0x02 (and READ
+// POSITION reports EOP); the write
 // that does not fit ends with VOLUME OVERFLOW, EOM, 0x00/0x02 and the
 // whole transfer as residue. maxRecords bounds the loop.
 func RunEndOfMedium(t *testing.T, dev scsi.Device, maxRecords int) {
@@ -38,6 +39,12 @@ func RunEndOfMedium(t *testing.T, dev scsi.Device, maxRecords int) {
 			return
 		}
 		wantSense(t, err, want{key: scsi.NoSense, ascq: 0x02, eom: true})
+		if !warned {
+			// SSC-3 7.5: EOP once past early warning.
+			if b := mustExec(t, dev, []byte{0x34, 0, 0, 0, 0, 0, 0, 0, 0, 0}); b[0]&0x40 == 0 {
+				t.Fatalf("READ POSITION past early warning: flags %#02x, want EOP", b[0])
+			}
+		}
 		warned = true
 	}
 	t.Fatalf("no end of medium after %d records", maxRecords)
