@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -253,5 +254,102 @@ func TestAgentHangUp(t *testing.T) {
 	<-c.Done()
 	if _, err := c.HostInfo(testCtx(t)); err == nil {
 		t.Fatal("call after hang-up succeeded")
+	}
+}
+
+// versionAgent refuses CONNECT_OPEN above maxV and records the auth
+// type used; it offers offered in its greeting and authTypes in
+// CONFIG_GET_SERVER_INFO.
+func versionAgent(t *testing.T, offered uint16, maxV uint16, authTypes []wire.AuthType, gotAuth *wire.AuthType) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer nc.Close()
+		a := &agentConn{nc: nc}
+		a.send(wire.Request, wire.CodeNotifyConnectionStatus, 0, &wire.NotifyConnectionStatus{ProtocolVersion: offered})
+		rr := wire.NewRecordReader(nc, 0)
+		v := wire.Version(offered)
+		for {
+			rec, err := rr.Next()
+			if err != nil {
+				return
+			}
+			h, body, err := wire.DecodeHeader(rec)
+			if err != nil {
+				return
+			}
+			switch h.Code {
+			case wire.CodeConnectOpen:
+				var r wire.ConnectOpenRequest
+				decode(body, &r, v)
+				e := wire.ErrNone
+				if r.ProtocolVersion > maxV {
+					e = wire.ErrIllegalArgs
+				} else {
+					v = wire.Version(r.ProtocolVersion)
+				}
+				a.reply(h, &wire.ErrorReply{Error: e})
+			case wire.CodeConfigGetServerInfo:
+				a.reply(h, &wire.ConfigGetServerInfoReply{VendorName: "fake", AuthType: authTypes})
+			case wire.CodeConfigGetAuthAttr:
+				a.reply(h, &wire.ConfigGetAuthAttrReply{ServerAttr: wire.AuthAttr{AuthType: wire.AuthMD5}})
+			case wire.CodeConnectClientAuth:
+				var r wire.ConnectClientAuthRequest
+				if err := decode(body, &r, v); err != nil {
+					t.Errorf("auth request in v%d: %v", v, err)
+				}
+				*gotAuth = r.AuthData.AuthType
+				a.reply(h, &wire.ErrorReply{})
+			case wire.CodeConnectClose:
+				return
+			default:
+				a.send(wire.Reply, h.Code, h.Sequence, nil)
+			}
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func TestNegotiateDown(t *testing.T) {
+	cases := []struct {
+		name          string
+		offered, maxV uint16
+		want          wire.Version
+		auth          []wire.AuthType
+		wantAuth      wire.AuthType
+	}{
+		{"offers-4-refuses-4", 4, 3, wire.V3, []wire.AuthType{wire.AuthText, wire.AuthMD5}, wire.AuthMD5},
+		{"offers-3", 3, 4, wire.V3, []wire.AuthType{wire.AuthText}, wire.AuthText},
+		{"offers-4", 4, 4, wire.V4, []wire.AuthType{wire.AuthNone}, wire.AuthNone},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var got wire.AuthType = 99
+			addr := versionAgent(t, tc.offered, tc.maxV, tc.auth, &got)
+			c, err := Dial(testCtx(t), addr, Options{User: "u", Password: "p"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := c.Version()
+			c.Close()
+			if v != tc.want || got != tc.wantAuth {
+				t.Fatalf("version %d auth %v, want %d %v", v, got, tc.want, tc.wantAuth)
+			}
+		})
+	}
+	var got wire.AuthType
+	addr := versionAgent(t, 4, 2, nil, &got)
+	if _, err := Dial(testCtx(t), addr, Options{}); !errors.Is(err, ErrVersion) {
+		t.Fatalf("agent refusing v3 and v4: %v, want ErrVersion", err)
 	}
 }
