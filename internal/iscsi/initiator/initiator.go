@@ -51,6 +51,7 @@ type LoginError struct {
 	Class, Detail uint8
 }
 
+// Error names the status class and detail.
 func (e *LoginError) Error() string {
 	return fmt.Sprintf("initiator: login refused: status class %d detail 0x%02x", e.Class, e.Detail)
 }

@@ -34,8 +34,10 @@ func (c *taskCtx) cancel() {
 	}
 }
 
+// Deadline reports none: commands end by abort, not by time.
 func (c *taskCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
 
+// Done makes the channel on first use.
 func (c *taskCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -48,12 +50,14 @@ func (c *taskCtx) Done() <-chan struct{} {
 	return c.done
 }
 
+// Err is context.Canceled once the task is aborted.
 func (c *taskCtx) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
 }
 
+// Value carries nothing.
 func (c *taskCtx) Value(any) any { return nil }
 
 var _ context.Context = (*taskCtx)(nil)
