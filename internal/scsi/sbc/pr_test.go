@@ -342,8 +342,12 @@ func TestReserve6(t *testing.T) {
 	}
 	dev.NexusLost(nexusB)
 	must(nexusA, reserve)
+	dev.swp.Store(true)
 	dev.Reset()
 	must(nexusB, reserve)
+	if dev.swp.Load() {
+		t.Fatal("SWP survives a reset")
+	}
 	// Registrations make RESERVE(6) conflict.
 	dev.Reset()
 	mustPR(t, dev, nexusA, saRegisterAndIgnore, 0, 0, 0xA)

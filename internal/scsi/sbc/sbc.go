@@ -139,9 +139,13 @@ func (d *Device) Execute(ctx context.Context, cmd *scsi.Command) error {
 }
 
 // Reset is a logical unit reset (and a target reset): it drops the
-// RESERVE(6)/RESERVE(10) reservation; persistent reservations survive,
-// as SPC-4 asks.
-func (d *Device) Reset() { d.res.reset() }
+// RESERVE(6)/RESERVE(10) reservation and returns the mode parameters to
+// their defaults (SWP off: nothing is saved); persistent reservations
+// survive, as SPC-4 asks.
+func (d *Device) Reset() {
+	d.res.reset()
+	d.swp.Store(false)
+}
 
 // NexusLost tells the device an I_T nexus ended (logout, connection
 // loss): a RESERVE(6)/RESERVE(10) reservation it held is released.
