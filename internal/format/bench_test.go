@@ -25,8 +25,19 @@ func benchDiv() int {
 // BenchmarkMixedTree compares ferry's stream writer and reader (with fsmeta reading
 // and restoring metadata, single-threaded) with GNU tar -cf FILE and tar -xf FILE on
 // the same tree in the same run, and logs the ratios.
-func BenchmarkMixedTree(b *testing.B) {
-	spec := fstree.Mixed(benchDiv())
+func BenchmarkMixedTree(b *testing.B) { benchTree(b, fstree.Mixed(benchDiv())) }
+
+// BenchmarkManySmall is BenchmarkMixedTree on small files: FERRY_BENCH_SMALL of them
+// (default 20,000) of 4 KiB, where per-file costs dominate.
+func BenchmarkManySmall(b *testing.B) {
+	n, err := strconv.Atoi(os.Getenv("FERRY_BENCH_SMALL"))
+	if err != nil || n <= 0 {
+		n = 20000
+	}
+	benchTree(b, fstree.ManySmall(n, 4096))
+}
+
+func benchTree(b *testing.B, spec fstree.Spec) {
 	base := b.TempDir()
 	src := filepath.Join(base, "src")
 	os.Mkdir(src, 0755)

@@ -92,7 +92,8 @@ func (b *backer) entry(d *fsmeta.Dir, name string) *format.Entry {
 	return e
 }
 
-// restoreTree extracts a stream into dir (which must exist) with fsmeta; directory
+// restoreTree extracts a stream into dir (which must exist) with fsmeta, keeping the
+// current parent directory open (entries come grouped by directory); directory
 // metadata is applied last, deepest first.
 func restoreTree(t testing.TB, stream io.Reader, dir string) {
 	t.Helper()
@@ -101,8 +102,9 @@ func restoreTree(t testing.TB, stream io.Reader, dir string) {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	fs := fsmeta.New(root)
-	fs.NoOwner = os.Getuid() != 0
+	x := &extractor{t: t, root: root, fs: fsmeta.New(root)}
+	x.fs.NoOwner = os.Getuid() != 0
+	defer x.closeDir()
 	r := format.NewReader(stream)
 	var dirs []*format.Entry
 	for {
@@ -125,26 +127,57 @@ func restoreTree(t testing.TB, stream io.Reader, dir string) {
 			dirs = append(dirs, e)
 			continue
 		}
-		restoreOne(t, root, fs, r, e)
+		x.restoreOne(r, e)
 	}
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := fs.Apply(dirs[i].Name, dirs[i]); err != nil {
+		if err := x.fs.Apply(dirs[i].Name, dirs[i]); err != nil {
 			t.Errorf("apply %q: %v", dirs[i].Name, err)
 		}
 	}
 }
 
-func restoreOne(t testing.TB, root *os.Root, fs *fsmeta.FS, r *format.Reader, e *format.Entry) {
-	if dir := path.Dir(e.Name); dir != "." {
-		if err := root.MkdirAll(dir, 0700); err != nil {
-			t.Fatal(err)
+type extractor struct {
+	t    testing.TB
+	root *os.Root
+	fs   *fsmeta.FS
+	cur  *fsmeta.Dir
+}
+
+// parent returns the open directory holding name, opening (and making) it on change.
+func (x *extractor) parent(name string) (*fsmeta.Dir, string) {
+	dir, base := path.Dir(name), path.Base(name)
+	if x.cur != nil && x.cur.Name() == dir {
+		return x.cur, base
+	}
+	x.closeDir()
+	if dir != "." {
+		if err := x.root.MkdirAll(dir, 0700); err != nil {
+			x.t.Fatal(err)
 		}
 	}
+	d, err := x.fs.OpenDir(dir)
+	if err != nil {
+		x.t.Fatal(err)
+	}
+	x.cur = d
+	return d, base
+}
+
+func (x *extractor) closeDir() {
+	if x.cur != nil {
+		x.cur.Close()
+		x.cur = nil
+	}
+}
+
+func (x *extractor) restoreOne(r *format.Reader, e *format.Entry) {
+	t := x.t
+	d, base := x.parent(e.Name)
 	var err error
 	switch e.Type {
 	case format.Regular:
 		var f *os.File
-		if f, err = root.OpenFile(e.Name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0600); err == nil {
+		if f, err = d.Create(base, 0600); err == nil {
 			_, err = io.Copy(f, r)
 			f.Close()
 		}
@@ -153,19 +186,19 @@ func restoreOne(t testing.TB, root *os.Root, fs *fsmeta.FS, r *format.Reader, e 
 		if cerr != nil {
 			t.Fatal(cerr)
 		}
-		if err := root.Link(target, e.Name); err != nil {
+		if err := x.root.Link(target, e.Name); err != nil {
 			t.Fatal(err)
 		}
 		return
 	case format.Symlink:
-		err = root.Symlink(e.Linkname, e.Name)
+		err = x.root.Symlink(e.Linkname, e.Name)
 	default:
-		err = fs.Mknod(e.Name, e)
+		err = d.Mknod(base, e)
 	}
 	if err != nil {
 		t.Fatalf("create %q: %v", e.Name, err)
 	}
-	if err := fs.Apply(e.Name, e); err != nil {
+	if err := d.Apply(base, e); err != nil {
 		t.Errorf("apply %q: %v", e.Name, err)
 	}
 }

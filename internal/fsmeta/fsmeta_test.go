@@ -284,3 +284,34 @@ func TestApplyACLFallsBackToIDs(t *testing.T) {
 		t.Errorf("ACL %q", got.ACLAccess)
 	}
 }
+
+func TestDirCreateAndMkdir(t *testing.T) {
+	dir := t.TempDir()
+	fs := openFS(t, dir)
+	d, err := fs.OpenDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	f, err := d.Create("new", 0600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("x")
+	f.Close()
+	os.Symlink("/etc/passwd", filepath.Join(dir, "trap"))
+	for _, name := range []string{"new", "trap"} {
+		if _, err := d.Create(name, 0600); !errors.Is(err, os.ErrExist) {
+			t.Errorf("Create over %q: %v", name, err)
+		}
+	}
+	if err := d.Mkdir("sub", 0700); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Mkdir("sub", 0700); !errors.Is(err, os.ErrExist) {
+		t.Errorf("Mkdir twice: %v", err)
+	}
+	if e, err := fs.Lstat("sub"); err != nil || e.Type != format.Dir {
+		t.Errorf("sub: %+v %v", e, err)
+	}
+}

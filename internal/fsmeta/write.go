@@ -2,6 +2,7 @@ package fsmeta
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -127,6 +128,26 @@ func (d *Dir) Mknod(base string, e *format.Entry) error {
 	dev := int(unix.Mkdev(e.DevMajor, e.DevMinor))
 	if err := unix.Mknodat(d.fd(), base, kind|(e.Mode&0777), dev); err != nil {
 		return fmt.Errorf("fsmeta: mknod %q: %w", d.join(base), err)
+	}
+	return nil
+}
+
+// Create makes base, a new regular file in d, for writing (O_EXCL: never an existing
+// file, never through a symlink), with permission bits perm before the umask; Apply
+// sets the exact mode later.
+func (d *Dir) Create(base string, perm uint32) (*os.File, error) {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(d.fd(), base, flags, perm&0777)
+	if err != nil {
+		return nil, &os.PathError{Op: "create", Path: d.join(base), Err: err}
+	}
+	return os.NewFile(uintptr(fd), d.join(base)), nil
+}
+
+// Mkdir makes base, a new directory in d, with permission bits perm before the umask.
+func (d *Dir) Mkdir(base string, perm uint32) error {
+	if err := unix.Mkdirat(d.fd(), base, perm&0777); err != nil {
+		return &os.PathError{Op: "mkdir", Path: d.join(base), Err: err}
 	}
 	return nil
 }
