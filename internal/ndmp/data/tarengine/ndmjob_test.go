@@ -2,12 +2,16 @@ package tarengine
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
+	"ferry/internal/format"
 	"ferry/internal/testsupport/fstree"
 )
 
@@ -76,4 +80,63 @@ func TestNdmjobBackupListRestore(t *testing.T) {
 			}
 		})
 	}
+}
+
+var streamReadRE = regexp.MustCompile(`(\d+) stream bytes read`)
+
+// ndmjob's DAR: the index of a backup gives fh_info; restoring one file and
+// one directory moves only a small part of the tape, 2-way and 3-way.
+func TestNdmjobDirectAccessRestore(t *testing.T) {
+	for _, threeWay := range []bool{false, true} {
+		t.Run(map[bool]string{false: "2-way", true: "3-way"}[threeWay], func(t *testing.T) {
+			a := newAgent(t)
+			src := a.dir(t, "src")
+			spec := fstree.Spec{
+				{Path: "sub/one", Type: format.Regular, Size: 70000, Seed: 1},
+				{Path: "sub/deeper/two", Type: format.Regular, Size: 3000, Seed: 2},
+			}
+			for i := range 30 {
+				spec = append(spec, fstree.Node{Path: fmt.Sprintf("bulk/f%02d", i), Type: format.Regular, Size: 1 << 20, Seed: uint64(10 + i)})
+			}
+			spec = append(spec, fstree.Node{Path: "tail/last", Type: format.Regular, Size: 5000, Seed: 3})
+			fstree.Build(t, src, spec)
+			index := filepath.Join(t.TempDir(), "index")
+			tapeArgs := []string{"-f", "tape0"}
+			if threeWay {
+				tapeArgs = append(tapeArgs, "-T", a.spec("4t"))
+			}
+			ndmjob(t, append([]string{"-c", "-D", a.spec("4m"), "-B", "tar", "-C", src, "-I", index}, tapeArgs...)...)
+			total := int64(len(a.tapeFile(t, 0)))
+			for _, item := range []string{"/sub/one", "/sub", "/tail/last"} {
+				dst := a.dir(t, "dst"+strings.ReplaceAll(item, "/", "_"))
+				r := ndmjob(t, append([]string{"-v", "-x", "-D", a.spec("4m"), "-B", "tar", "-C", dst, "-J", index, item}, tapeArgs...)...)
+				if !strings.Contains(r.Output, "LOG_FILE messages: 1 OK") {
+					t.Errorf("%s: no LOG_FILE OK:\n%s", item, r.Output)
+				}
+				m := streamReadRE.FindStringSubmatch(r.Output)
+				if m == nil {
+					t.Fatalf("%s: no read count:\n%s", item, r.Output)
+				}
+				n, _ := strconv.ParseInt(m[1], 10, 64)
+				t.Logf("%s: %d of %d stream bytes read (%.2f%%)", item, n, total, 100*float64(n)/float64(total))
+				if n*20 > total {
+					t.Errorf("%s: DAR read %d of %d bytes", item, n, total)
+				}
+				want := filepath.Join(src, item)
+				if fi, _ := os.Stat(want); fi.IsDir() {
+					fstree.Compare(t, want, filepath.Join(dst, item), fstree.Options{})
+				} else if w, g := readFile(t, want), readFile(t, filepath.Join(dst, item)); !bytes.Equal(w, g) {
+					t.Errorf("%s restored wrong", item)
+				}
+			}
+		})
+	}
+}
+
+func readFile(t testing.TB, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Error(err)
+	}
+	return b
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"ferry/internal/format"
 	"ferry/internal/ndmp/data"
@@ -85,7 +86,22 @@ func (e *Engine) Recover(ctx context.Context, job *data.Job) error {
 		err = r.sequential(ctx)
 	}
 	r.logFiles()
+	settle(ctx)
 	return err
+}
+
+// recoverSettle separates the last posts of a recover from its halt.
+// NDMJOB's recover monitor polls DATA then MOVER state as soon as a post
+// wakes it; if the halt (which closes the connection and halts the mover)
+// falls between the two replies it sees DATA active beside a halted MOVER,
+// a case its recover loop lacks, and cancels a successful job.
+const recoverSettle = 150 * time.Millisecond
+
+func settle(ctx context.Context) {
+	select {
+	case <-time.After(recoverSettle):
+	case <-ctx.Done():
+	}
 }
 
 // targets resolves the nlist against the exports: one destination root (the
