@@ -17,11 +17,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"ferry/internal/library"
+	"ferry/internal/ndmp/data"
+	"ferry/internal/ndmp/data/tarengine"
 	"ferry/internal/ndmp/server"
 )
 
 type serveOptions struct {
 	ndmpAddr         string
+	iscsiAddr        string
+	snapshot         bool
 	exports          []string
 	ndmpUser         string
 	ndmpPasswordFile string
@@ -32,20 +36,25 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Run ferry's agents: the NDMP server on the state directory's tape library",
+		Short: "Run ferry's agents: the NDMP server and the iSCSI target on the state directory's library and disks",
 		Long: `Run ferry's agents on the state directory's tape library.
 
 The NDMP agent serves the library's drives and changer to any NDMP v4 or v3
 backup application, and backs up and restores directories under the exported
 roots. Credentials come from --ndmp-password-file; without one, ferry keeps a
-generated password in the state directory (file ndmp-password, mode 0600).`,
+generated password in the state directory (file ndmp-password, mode 0600).
+
+With --iscsi, the iSCSI target serves the same library (the changer on LUN 0,
+the drives on LUNs 1-4) and the state directory's disks (ferry disk create).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), g, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.ndmpAddr, "ndmp", "127.0.0.1:10000", "NDMP listen address")
+	f.StringVar(&o.ndmpAddr, "ndmp", "127.0.0.1:10000", "NDMP listen address (\"\" turns the NDMP agent off)")
+	f.StringVar(&o.iscsiAddr, "iscsi", "", "iSCSI listen address of the SAN target (off unless given; 3260 is the standard port)")
+	f.BoolVar(&o.snapshot, "snapshot", false, "back up from a btrfs or LVM snapshot by default (SNAPSHOT=y)")
 	f.StringArrayVar(&o.exports, "export", nil, "directory that may be backed up or restored into (repeatable)")
 	f.StringVar(&o.ndmpUser, "ndmp-user", "ndmp", "NDMP user name")
 	f.StringVar(&o.ndmpPasswordFile, "ndmp-password-file", "", "file holding the NDMP password (default: STATE/ndmp-password, generated)")
@@ -86,36 +95,67 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	}
 	defer lib.Close()
 
-	srv, err := server.New(server.Config{
-		Library:     lib,
-		Exports:     exports,
-		Credentials: map[string]string{o.ndmpUser: password},
-		Logger:      logger,
-	})
-	if err != nil {
-		return err
+	if o.ndmpAddr == "" && o.iscsiAddr == "" {
+		return errors.New("nothing to serve: give --ndmp or --iscsi an address")
 	}
-	ln, err := net.Listen("tcp", o.ndmpAddr)
-	if err != nil {
-		return fmt.Errorf("NDMP listen: %w", err)
+	var (
+		ndmpSrv *server.Server
+		ndmpLn  net.Listener
+		iscsi   *iscsiServer
+		served  = make(chan error, 1)
+	)
+	if o.ndmpAddr != "" {
+		tar := tarengine.New(tarengine.Config{Exports: exports, StateDir: state, Snapshot: o.snapshot, Logger: logger})
+		ndmpSrv, err = server.New(server.Config{
+			Library:     lib,
+			Exports:     exports,
+			Credentials: map[string]string{o.ndmpUser: password},
+			Logger:      logger,
+			Engines:     map[string]data.Engine{"tar": tar},
+		})
+		if err != nil {
+			return err
+		}
+		if ndmpLn, err = net.Listen("tcp", o.ndmpAddr); err != nil {
+			return fmt.Errorf("NDMP listen: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "ferry: NDMP agent on %s (state %s; user %q, password in %s; drives %s; changer %s)\n",
+			ndmpLn.Addr(), state, o.ndmpUser, passwordFile, strings.Join(lib.DriveNames(), " "), lib.ChangerName())
+		go func() { served <- ndmpSrv.Serve(ndmpLn) }()
 	}
-	fmt.Fprintf(os.Stderr, "ferry: NDMP agent on %s (state %s; user %q, password in %s; drives %s; changer %s)\n",
-		ln.Addr(), state, o.ndmpUser, passwordFile, strings.Join(lib.DriveNames(), " "), lib.ChangerName())
+	if o.iscsiAddr != "" {
+		if iscsi, err = startISCSI(state, lib, o.iscsiAddr, 2*time.Second, logger); err != nil {
+			if ndmpSrv != nil {
+				ndmpSrv.Shutdown(context.Background())
+			}
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "ferry: iSCSI target %s on %s\n", iscsi.Name(), iscsi.Addr())
+	}
 
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-served:
-		return err
+	case serveErr = <-served:
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	if ndmpSrv != nil {
+		if err := ndmpSrv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("NDMP shutdown: %w", err))
+		}
+		if serveErr == nil {
+			serveErr = <-served
+		}
 	}
-	return <-served
+	if iscsi != nil {
+		if err := iscsi.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("iSCSI shutdown: %w", err))
+		}
+	}
+	return errors.Join(append(errs, serveErr)...)
 }
 
 // resolveExports makes each export absolute and checks it is a directory.
