@@ -38,26 +38,33 @@ type call struct {
 // Execute sends a SCSI command to lun and waits for its status. dataOut is
 // written to the target; up to dataInLen bytes are read back. A non-nil
 // error means the command did not complete (connection lost, context
-// done); SCSI errors are in Result.
+// done: the initiator then sends ABORT TASK); SCSI errors are in Result.
 func (s *Session) Execute(ctx context.Context, lun uint64, cdb []byte, dataOut []byte, dataInLen int) (*Result, error) {
+	return s.ExecuteInto(ctx, lun, cdb, dataOut, make([]byte, dataInLen))
+}
+
+// ExecuteInto is Execute reading data-in into dataIn (its length is the
+// expected transfer length), so that a caller moving much data reuses its
+// buffer; Result.Data is a prefix of dataIn.
+func (s *Session) ExecuteInto(ctx context.Context, lun uint64, cdb []byte, dataOut, dataIn []byte) (*Result, error) {
 	if len(cdb) == 0 || len(cdb) > 16 {
 		return nil, fmt.Errorf("initiator: CDB of %d bytes", len(cdb))
 	}
 	if lun > scsi.MaxLUN {
 		return nil, fmt.Errorf("initiator: LUN %d beyond %d", lun, scsi.MaxLUN)
 	}
-	if len(dataOut) > 0 && dataInLen > 0 {
+	if len(dataOut) > 0 && len(dataIn) > 0 {
 		return nil, ErrBidirectional
 	}
-	k := &call{lun: scsi.EncodeLUN(uint16(lun)), out: dataOut, in: make([]byte, dataInLen),
+	k := &call{lun: scsi.EncodeLUN(uint16(lun)), out: dataOut, in: dataIn,
 		done: make(chan struct{}), opcode: iscsi.OpSCSIResponse}
 	cmd := iscsi.SCSICommand{Final: true, Attr: 1, LUN: k.lun,
-		Read: dataInLen > 0, Write: len(dataOut) > 0}
+		Read: len(dataIn) > 0, Write: len(dataOut) > 0}
 	copy(cmd.CDB[:], cdb)
 	if cmd.Write {
 		cmd.ExpectedLen = uint32(len(dataOut))
 	} else {
-		cmd.ExpectedLen = uint32(dataInLen)
+		cmd.ExpectedLen = uint32(len(dataIn))
 	}
 	if err := s.start(ctx, k, false, func(itt, cmdSN, exp uint32) error {
 		cmd.ITT, cmd.CmdSN, cmd.ExpStatSN = itt, cmdSN, exp

@@ -137,6 +137,17 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Session, error) {
 	return s, nil
 }
 
+// Done is closed when the session's connection has ended (logout, loss);
+// Err then says why.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended, or nil while it runs.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
 // Params returns the session's negotiated parameters.
 func (s *Session) Params() iscsi.Params { return s.params }
 

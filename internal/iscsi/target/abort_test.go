@@ -129,4 +129,12 @@ func TestShutdownAnswersRunningCommands(t *testing.T) {
 	if err := <-shut; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
+	select {
+	case <-s.Done():
+		if s.Err() == nil {
+			t.Error("ended session has no error")
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("the initiator did not see the connection end")
+	}
 }
