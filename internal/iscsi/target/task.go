@@ -65,13 +65,27 @@ func (c *conn) newTask() *task {
 	return k
 }
 
+// Bounds of what a connection keeps for reuse: a burst of huge commands
+// must not pin its memory for the connection's life.
+const (
+	keepBuffer = 1 << 20 // larger task buffers are dropped on release
+)
+
 // release puts a finished task back.
 func (c *conn) release(k *task) {
+	if cap(k.buf) > keepBuffer {
+		k.buf = nil
+	}
+	if cap(k.data) > keepBuffer {
+		k.data = nil
+	}
 	c.tmu.Lock()
 	if c.tasks[k.cmd.ITT] == k {
 		delete(c.tasks, k.cmd.ITT)
 	}
-	c.free = append(c.free, k)
+	if len(c.free) < c.t.cfg.Workers {
+		c.free = append(c.free, k)
+	}
 	if c.waiting > 0 {
 		c.tcond.Broadcast()
 	}
