@@ -10,7 +10,8 @@ import (
 // sequence (slashes included), ? one character, [abc], [a-z], [!x] or
 // [^x] one character of a set, and \ quotes the next character.
 type Glob struct {
-	toks []globTok
+	toks    []globTok
+	longest string // the longest literal token: every match contains it
 }
 
 type tokKind uint8
@@ -74,6 +75,11 @@ func CompileGlob(pattern string) (*Glob, error) {
 		}
 	}
 	flush()
+	for _, t := range g.toks {
+		if t.kind == tokLit && len(t.lit) > len(g.longest) {
+			g.longest = t.lit
+		}
+	}
 	return g, nil
 }
 
@@ -126,6 +132,9 @@ func classRune(p string, i int) (rune, int) {
 
 // Match reports whether the whole of s matches the pattern.
 func (g *Glob) Match(s string) bool {
+	if !strings.Contains(s, g.longest) {
+		return false // most paths fail here, in a fast substring search
+	}
 	return matchToks(g.toks, s)
 }
 
@@ -154,6 +163,15 @@ func matchToks(toks []globTok, s string) bool {
 		}
 		_, n := utf8.DecodeRuneInString(s[starS:])
 		starS += n
+		if next := starT + 1; next < len(toks) && toks[next].kind == tokLit {
+			// Jump to the next place the literal after the star occurs;
+			// if it occurs nowhere, no later start can match either.
+			i := strings.Index(s[starS:], toks[next].lit)
+			if i < 0 {
+				return false
+			}
+			starS += i
+		}
 		ti, si = starT+1, starS
 	}
 }
