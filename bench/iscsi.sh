@@ -50,10 +50,10 @@ if "$work/ferry" serve --help 2>/dev/null | grep -q -- '--iscsi' &&
 	state=$work/state
 	"$work/ferry" --state "$state" disk create bench --from "$img" >/dev/null
 	ferry_iqn=$("$work/ferry" --state "$state" target ls | head -1)
-	"$work/ferry" --state "$state" serve --ndmp 127.0.0.1:0 --iscsi "127.0.0.1:$ferry_port" >"$work/ferry.log" 2>&1 &
+	"$work/ferry" --state "$state" serve --ndmp '' --iscsi "127.0.0.1:$ferry_port" >"$work/ferry.log" 2>&1 &
 	ferry_pid=$!
-	ferry_lun=$("$work/ferry" --state "$state" disk ls 2>/dev/null | awk '/bench/ {for (i=1;i<=NF;i++) if ($i ~ /^[0-9]+$/) {print $i; exit}}')
-	ferry_lun=${ferry_lun:-5}
+	# Disks are on LUN 5 + their index (docs/iscsi-target.md).
+	ferry_lun=$("$work/ferry" --state "$state" disk ls | awk '$1 == "bench" { print 5 + $2 }')
 else
 	go test -c -o "$work/target.test" ./internal/iscsi/target
 	FERRY_ISCSI_BENCH_ADDR=127.0.0.1:$ferry_port FERRY_ISCSI_BENCH_IMAGE=$img \
@@ -88,6 +88,11 @@ f_seq=$(perf "$ferry_url" 256)
 t_seq=$(perf "$tgt_url" 256)
 f_rnd=$(perf "$ferry_url" 8 -r)
 t_rnd=$(perf "$tgt_url" 8 -r)
+if [ -z "$f_seq" ] || [ -z "$t_seq" ] || [ -z "$f_rnd" ] || [ -z "$t_rnd" ]; then
+	echo "iscsi-perf gave no figure (ferry $ferry_url, tgt $tgt_url)" >&2
+	cat "$work/ferry.log" "$work/tgtd.log" >&2
+	exit 1
+fi
 
 awk -v fs="$f_seq" -v ts="$t_seq" -v fr="$f_rnd" -v tr="$t_rnd" -v qd="$QD" -v secs="$SECS" 'BEGIN {
 	printf "iscsi-perf, queue depth %d, %d s per run, same backing file\n", qd, secs
