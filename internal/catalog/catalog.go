@@ -45,6 +45,8 @@ type Catalog interface {
 	DeleteBackup(ctx context.Context, id int64) error
 	// AddLocation records where (a part of) a backup lies on tape.
 	AddLocation(ctx context.Context, l Location) error
+	// OnMedium lists the backup pieces on one cartridge by tape file number.
+	OnMedium(ctx context.Context, barcode string) ([]Location, error)
 
 	// Ingest starts a file-history ingester for backup id. Entries added
 	// to it are written in big batches by a goroutine of its own, through

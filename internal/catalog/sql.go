@@ -317,8 +317,17 @@ func (c *sqlCatalog) AddLocation(ctx context.Context, l Location) error {
 }
 
 func (c *sqlCatalog) locations(ctx context.Context, id int64) ([]Location, error) {
+	return c.queryLocations(ctx, `WHERE backup_id = ? ORDER BY seq`, id)
+}
+
+// OnMedium implements Catalog.
+func (c *sqlCatalog) OnMedium(ctx context.Context, barcode string) ([]Location, error) {
+	return c.queryLocations(ctx, `WHERE barcode = ? ORDER BY file_num, backup_id, seq`, barcode)
+}
+
+func (c *sqlCatalog) queryLocations(ctx context.Context, where string, args ...any) ([]Location, error) {
 	rows, err := c.db.QueryContext(ctx, c.q(`SELECT backup_id, seq, barcode, file_num, record_size, byte_offset, length
-		FROM locations WHERE backup_id = ? ORDER BY seq`), id)
+		FROM locations `+where), args...)
 	if err != nil {
 		return nil, err
 	}

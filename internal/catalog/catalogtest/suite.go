@@ -118,6 +118,13 @@ func testBackups(t *testing.T, c catalog.Catalog) {
 		b.Locations[1].Offset != 1000 || b.Locations[0].RecordSize != 262144 {
 		t.Fatalf("locations = %+v", b.Locations)
 	}
+	id3 := newBackup(t, c, 0, 0)
+	must(t, c.AddLocation(x, catalog.Location{BackupID: id3, Barcode: "A00002", FileNum: 1}))
+	on, err := c.OnMedium(x, "A00002")
+	must(t, err)
+	if len(on) != 2 || on[0].BackupID != id3 || on[1].BackupID != id || on[1].FileNum != 2 {
+		t.Fatalf("OnMedium = %+v", on)
+	}
 	if err := c.AddLocation(x, catalog.Location{BackupID: id, Seq: 1, Barcode: "dup"}); err == nil {
 		t.Fatal("duplicate location seq accepted")
 	}
@@ -125,7 +132,7 @@ func testBackups(t *testing.T, c catalog.Catalog) {
 	must(t, c.FinishBackup(x, id2, catalog.BackupResult{Status: catalog.StatusFailed, Error: "agent went away"}))
 	all, err := c.Backups(x, catalog.BackupFilter{})
 	must(t, err)
-	if len(all) != 2 || all[0].ID != id || all[1].ID != id2 || all[1].Error != "agent went away" || all[1].BaseID != id {
+	if len(all) != 3 || all[0].ID != id || all[2].ID != id2 || all[2].Error != "agent went away" || all[2].BaseID != id {
 		t.Fatalf("Backups = %+v", all)
 	}
 	ok, err := c.Backups(x, catalog.BackupFilter{Agent: "nas1", Path: "/export/home", Status: catalog.StatusSucceeded})
