@@ -41,26 +41,16 @@ img=$work/disk.img
 truncate -s "$SIZE" "$img"
 dd if=/dev/urandom of="$img" bs=1M count=$(( $(stat -c %s "$img") >> 20 )) conv=notrunc status=none
 
-# ferry: `ferry serve --iscsi` with the image attached as a disk when the
-# binary has it, else the target package's bench helper on the same code.
+# ferry: `ferry serve --iscsi` with the image attached as a disk.
 ferry_port=$(free_port)
 build_ferry "$work/ferry"
-if "$work/ferry" serve --help 2>/dev/null | grep -q -- '--iscsi' &&
-	"$work/ferry" disk --help >/dev/null 2>&1; then
-	state=$work/state
-	"$work/ferry" --state "$state" disk create bench --from "$img" >/dev/null
-	ferry_iqn=$("$work/ferry" --state "$state" target ls | head -1)
-	"$work/ferry" --state "$state" serve --ndmp '' --iscsi "127.0.0.1:$ferry_port" >"$work/ferry.log" 2>&1 &
-	ferry_pid=$!
-	# Disks are on LUN 5 + their index (docs/iscsi-target.md).
-	ferry_lun=$("$work/ferry" --state "$state" disk ls | awk '$1 == "bench" { print 5 + $2 }')
-else
-	go test -c -o "$work/target.test" ./internal/iscsi/target
-	FERRY_ISCSI_BENCH_ADDR=127.0.0.1:$ferry_port FERRY_ISCSI_BENCH_IMAGE=$img \
-		"$work/target.test" -test.run '^TestServeForBench$' >"$work/ferry.log" 2>&1 &
-	ferry_pid=$!
-	ferry_lun=0
-fi
+state=$work/state
+"$work/ferry" --state "$state" disk create bench --from "$img" >/dev/null
+ferry_iqn=$("$work/ferry" --state "$state" target ls | head -1)
+"$work/ferry" --state "$state" serve --ndmp '' --iscsi "127.0.0.1:$ferry_port" >"$work/ferry.log" 2>&1 &
+ferry_pid=$!
+# Disks are on LUN 5 + their index (docs/iscsi-target.md).
+ferry_lun=$("$work/ferry" --state "$state" disk ls | awk '$1 == "bench" { print 5 + $2 }')
 wait_port 127.0.0.1 "$ferry_port"
 
 tgt_port=$(free_port)
