@@ -120,9 +120,10 @@ func failedTests(out string) []string {
 }
 
 // TestIscsiTestCu runs libiscsi's conformance suite (Debian libiscsi-bin)
-// with --dataloss against a ferry disk served by ferry's target. The
-// selection is FERRY_TESTCU_TESTS or the SCSI suites; FERRY_TESTCU_LOG=1
-// logs the full output.
+// with --dataloss against ferry disks served by ferry's target: every
+// SCSI and iSCSI test on a 512-byte disk, the SCSI ones on a 4096-byte
+// and a thick disk. FERRY_TESTCU_TESTS selects other tests (e.g.
+// SCSI.Reserve6); FERRY_TESTCU_LOG=1 logs the full output.
 func TestIscsiTestCu(t *testing.T) {
 	tool, err := exec.LookPath("iscsi-test-cu")
 	if err != nil {
