@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"sync"
@@ -111,13 +112,27 @@ func (s *Server) start(ctx context.Context, bin string) error {
 	}
 	defer log.Close()
 	s.cmd.Stdout, s.cmd.Stderr = log, log
-	if err := s.cmd.Start(); err != nil {
+	s.done = make(chan error, 1)
+	started := make(chan error, 1)
+	go s.run(started)
+	if err := <-started; err != nil {
 		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
-	s.done = make(chan error, 1)
-	go func() { s.done <- s.cmd.Wait() }()
 	s.DSN = fmt.Sprintf("host=%s port=5432 user=ferry dbname=postgres sslmode=disable", s.dir)
 	return s.waitReady(ctx)
+}
+
+// run starts postgres on a thread locked for the server's lifetime:
+// Pdeathsig follows the starting thread, so the server is stopped if the
+// test binary dies, and never because an idle Go thread went away.
+func (s *Server) run(started chan<- error) {
+	runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+	if err := s.cmd.Start(); err != nil {
+		started <- err
+		return
+	}
+	started <- nil
+	s.done <- s.cmd.Wait()
 }
 
 // runAs returns the credentials of the postgres user when running as
@@ -185,7 +200,7 @@ func (s *Server) NewDatabase(ctx context.Context) (string, error) {
 // Stop shuts the server down (fast shutdown, then kill after 30 s) and
 // removes its directory. An external server is left alone.
 func (s *Server) Stop() error {
-	if s.cmd != nil && s.cmd.Process != nil {
+	if s.cmd != nil && s.cmd.Process != nil && s.done != nil {
 		s.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-s.done:
