@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -35,7 +36,10 @@ func (t Token) String() string {
 
 // ParseToken reads a token's text form.
 func ParseToken(s string) (Token, error) {
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > math.MaxInt64/int64(time.Second) { // beyond what nanoseconds hold
+			return Token{}, fmt.Errorf("%w: %q", ErrToken, s)
+		}
 		return Token{Start: time.Unix(n, 0)}, nil
 	}
 	f := strings.Split(s, ":")

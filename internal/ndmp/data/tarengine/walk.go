@@ -216,13 +216,13 @@ func (w *walker) changed(st *syscall.Stat_t) bool {
 	return !time.Unix(st.Ctim.Sec, st.Ctim.Nsec).Before(*w.opts.since)
 }
 
-// renamed reports a directory whose inode changed since the base while its
-// contents did not (ctime moved, mtime did not): a rename or a move, after
-// which its unchanged children appear under new names.
+// renamed reports a directory that may have been renamed or moved since the
+// base: its inode changed (ctime) after its contents last did (mtime), as a
+// rename does and a change of entries does not (it sets both). Its unchanged
+// children now live under new names, so the whole subtree is stored.
 func (w *walker) renamed(st *syscall.Stat_t) bool {
-	since := *w.opts.since
-	return !time.Unix(st.Ctim.Sec, st.Ctim.Nsec).Before(since) &&
-		time.Unix(st.Mtim.Sec, st.Mtim.Nsec).Before(since)
+	ctime := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	return !ctime.Before(*w.opts.since) && ctime.After(time.Unix(st.Mtim.Sec, st.Mtim.Nsec))
 }
 
 // emit decides hard links (in stream order) and queues the item.
