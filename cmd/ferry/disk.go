@@ -18,7 +18,7 @@ func newDiskCommand(g *globalOptions) *cobra.Command {
 		Use:   "disk",
 		Short: "Manage the state directory's disks (the target's disk LUNs)",
 	}
-	cmd.AddCommand(newDiskCreateCommand(g), newDiskLsCommand(g))
+	cmd.AddCommand(newDiskCreateCommand(g), newDiskLsCommand(g), newDiskRmCommand(g))
 	return cmd
 }
 
@@ -105,6 +105,24 @@ func newDiskLsCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func newDiskRmCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Remove a disk: its image and description (an attached image or device is kept)",
+		Long: `Remove a disk from STATE/disks: its description, its saved reservations and
+its image. A disk attached with --from keeps its image or block device; only
+ferry's description of it goes. A running target stops serving the disk.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := disksDir(g)
+			if err != nil {
+				return err
+			}
+			return disk.Remove(dir, args[0])
+		},
+	}
 }
 
 // sizeUnits are the binary unit suffixes parseSize accepts.

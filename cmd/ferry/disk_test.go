@@ -78,6 +78,19 @@ func TestDiskCreateAndLs(t *testing.T) {
 	if err != nil || !strings.Contains(out, "vol1") || !strings.Contains(out, "256M") {
 		t.Fatalf("ls: %q %v", out, err)
 	}
+	if _, err := runDisk(t, state, "rm", "att"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(raw); err != nil {
+		t.Fatalf("rm removed the attached image: %v", err)
+	}
+	if _, err := runDisk(t, state, "rm", "att"); err == nil {
+		t.Fatal("rm of a removed disk succeeded")
+	}
+	out, _ = runDisk(t, state, "ls", "--json")
+	if strings.Contains(out, `"att"`) {
+		t.Fatalf("ls after rm: %s", out)
+	}
 }
 
 func FuzzParseSize(f *testing.F) {

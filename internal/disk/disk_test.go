@@ -321,3 +321,40 @@ func TestReservationsFile(t *testing.T) {
 		t.Fatalf("removing twice: %v", err)
 	}
 }
+
+func TestRemove(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Create(dir, "own", 4096, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	src := writeFile(t, 8192)
+	if _, err := Create(dir, "att", 0, Options{From: src}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir, "own")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.SaveReservations([]byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	for _, n := range []string{"own", "att"} {
+		if err := Remove(dir, n); err != nil {
+			t.Fatalf("Remove %s: %v", n, err)
+		}
+	}
+	if _, err := os.Stat(src); err != nil {
+		t.Fatalf("Remove deleted an attached image: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(left) != 1 || filepath.Base(left[0]) != ".lock" {
+		t.Fatalf("left behind: %v", left)
+	}
+	if err := Remove(dir, "own"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("second Remove: %v", err)
+	}
+	if err := Remove(dir, "../x"); !errors.Is(err, ErrBadName) {
+		t.Fatalf("Remove of a bad name: %v", err)
+	}
+}
