@@ -23,7 +23,7 @@ import (
 
 // agent runs ferry's NDMP agent with the tar engine over a fresh
 // library and returns its address and export directory.
-func agent(t *testing.T) (addr, export string) {
+func agent(t testing.TB) (addr, export string) {
 	t.Helper()
 	dir := t.TempDir()
 	lib, err := library.Open(filepath.Join(dir, "library"))
@@ -61,7 +61,7 @@ func agent(t *testing.T) (addr, export string) {
 
 // makeTree writes dirs*files small files under root and returns their
 // paths relative to root.
-func makeTree(t *testing.T, root string, dirs, files int) []string {
+func makeTree(t testing.TB, root string, dirs, files int) []string {
 	var rel []string
 	for d := range dirs {
 		dir := filepath.Join(root, fmt.Sprintf("d%02d", d))
@@ -152,7 +152,7 @@ func TestLocalBackupHistory(t *testing.T) {
 }
 
 // localBackup is the job a DMA runs for a two-way backup.
-func localBackup(t *testing.T, addr, export, hist string, cat catalog.Catalog) int64 {
+func localBackup(t testing.TB, addr, export, hist string, cat catalog.Catalog) int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	b := &catalog.Backup{Agent: addr, Path: export, Butype: "tar"}
@@ -160,7 +160,28 @@ func localBackup(t *testing.T, addr, export, hist string, cat catalog.Catalog) i
 		t.Fatal(err)
 	}
 	in := cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
-	h := &halts{rec: fh.New(in), data: make(chan wire.DataHaltReason, 1), mover: make(chan wire.MoverHaltReason, 1)}
+	gotEnv := runBackup(t, ctx, addr, export, hist, in)
+	if err := in.Close(); err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	var res catalog.BackupResult
+	res.Status, res.Files = catalog.StatusSucceeded, in.Count()
+	for _, p := range gotEnv {
+		res.Env = append(res.Env, catalog.Env{Name: p.Name, Value: p.Value})
+		if p.Name == "DUMP_DATE" {
+			res.DumpDate = p.Value
+		}
+	}
+	if err := cat.FinishBackup(ctx, b.ID, res); err != nil {
+		t.Fatal(err)
+	}
+	return b.ID
+}
+
+// runBackup runs the NDMP side of a two-way backup of export, feeding
+// its file history to out, and returns the agent's environment.
+func runBackup(t testing.TB, ctx context.Context, addr, export, hist string, out fh.Adder) []wire.PVal {
+	h := &halts{rec: fh.New(out), data: make(chan wire.DataHaltReason, 1), mover: make(chan wire.MoverHaltReason, 1)}
 	c, err := client.Dial(ctx, addr, client.Options{User: "ndmp", Password: "secret", Posts: h.post})
 	if err != nil {
 		t.Fatal(err)
@@ -193,15 +214,44 @@ func localBackup(t *testing.T, addr, export, hist string, cat catalog.Catalog) i
 		t.Fatal(h.err)
 	}
 	step("history", h.rec.Close())
-	step("ingest", in.Close())
-	var res catalog.BackupResult
-	res.Status, res.Files = catalog.StatusSucceeded, in.Count()
-	for _, p := range gotEnv {
-		res.Env = append(res.Env, catalog.Env{Name: p.Name, Value: p.Value})
-		if p.Name == "DUMP_DATE" {
-			res.DumpDate = p.Value
+	return gotEnv
+}
+
+// discard counts entries and drops them.
+type discard struct{ n int64 }
+
+func (d *discard) Add(catalog.File) error { d.n++; return nil }
+
+// BenchmarkBackupHistory backs up a 50,000-file tree through ferry's
+// agent and the client with path-based history, once discarding the
+// history and once ingesting it into a SQLite catalog: the catalog must
+// not slow the backup down.
+func BenchmarkBackupHistory(b *testing.B) {
+	addr, export := agent(b)
+	makeTree(b, export, 100, 500)
+	ctx := context.Background()
+	b.Run("discard", func(b *testing.B) {
+		for range b.N {
+			var d discard
+			start := time.Now()
+			runBackup(b, ctx, addr, export, "y", &d)
+			b.ReportMetric(float64(d.n)/time.Since(start).Seconds(), "entries/s")
 		}
-	}
-	step("finish", cat.FinishBackup(ctx, b.ID, res))
-	return b.ID
+	})
+	b.Run("catalog", func(b *testing.B) {
+		for range b.N {
+			cat, err := catalog.OpenSQLite(ctx, filepath.Join(b.TempDir(), "catalog.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			start := time.Now()
+			id := localBackup(b, addr, export, "y", cat)
+			bk, err := cat.Backup(ctx, id)
+			if err != nil || bk.Files < 50000 {
+				b.Fatalf("catalogued %d files, %v", bk.Files, err)
+			}
+			b.ReportMetric(float64(bk.Files)/time.Since(start).Seconds(), "entries/s")
+			cat.Close()
+		}
+	})
 }
