@@ -60,8 +60,11 @@ func (c *Conn) authenticate(ctx context.Context) error {
 			return nil
 		}
 		errs = append(errs, err)
-		if !IsNDMP(err, wire.ErrNotAuthorized) && !IsNDMP(err, wire.ErrIllegalArgs) && !IsNDMP(err, wire.ErrNotSupported) {
-			break // the connection itself failed
+		// Only a method the agent does not take moves on to the next.
+		// Wrong credentials stop here: retrying them as TEXT would send
+		// the password in clear to an agent that just refused it.
+		if !IsNDMP(err, wire.ErrIllegalArgs) && !IsNDMP(err, wire.ErrNotSupported) {
+			break
 		}
 	}
 	return fmt.Errorf("%w: %w", ErrAuth, errors.Join(errs...))
