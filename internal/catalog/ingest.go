@@ -9,10 +9,9 @@ import (
 
 // Defaults of IngestOptions.
 const (
-	DefaultBatch    = 4096
-	DefaultQueue    = 64
-	DefaultTxFiles  = 200000
-	maxSinkWriteErr = 1
+	DefaultBatch   = 4096
+	DefaultQueue   = 64
+	DefaultTxFiles = 200000
 )
 
 // IngestOptions tune an Ingester.
@@ -94,6 +93,9 @@ func (in *Ingester) newBatch() []File {
 // Add queues one entry. It returns the writer's error, if it failed, or
 // the context's once it is done.
 func (in *Ingester) Add(f File) error {
+	if in.closed {
+		return ErrClosed
+	}
 	in.batch = append(in.batch, f)
 	if len(in.batch) < in.o.Batch {
 		return nil

@@ -424,6 +424,9 @@ func testDuplicateKeepsFirst(t *testing.T, c catalog.Catalog) {
 		must(t, in.Add(catalog.File{Path: "/a/dup", Type: catalog.TypeReg, Size: sz}))
 	}
 	must(t, in.Close())
+	if err := in.Add(catalog.File{Path: "/late"}); !errors.Is(err, catalog.ErrClosed) {
+		t.Fatalf("Add after Close: %v", err)
+	}
 	f, err := c.Lookup(x, b, "/a/dup")
 	must(t, err)
 	if f.Size != 1 {
