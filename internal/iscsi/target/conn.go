@@ -47,6 +47,10 @@ type conn struct {
 
 	lastRead atomic.Int64  // monotonic nanoseconds of the last PDU read
 	quit     chan struct{} // closed when the reader is done: stops the pinger
+
+	executing  atomic.Int32 // commands between dispatch and their answer
+	flushArmed atomic.Bool
+	flushTimer *time.Timer
 }
 
 // loginTimeout bounds the whole login phase of a connection.
@@ -118,6 +122,7 @@ func (c *conn) finish(err error) {
 	close(c.quit)
 	close(c.work)
 	c.workers.Wait()
+	c.flushTimer.Stop()
 	c.lockW()
 	c.unlockW()
 	c.t.removeConn(c.sess, c)
@@ -164,6 +169,8 @@ func (c *conn) activate() {
 		c.maxSend = 512
 	}
 	c.work = make(chan *task, c.t.cfg.QueueDepth)
+	c.flushTimer = time.AfterFunc(time.Hour, c.timedFlush)
+	c.flushTimer.Stop()
 	c.quit = make(chan struct{})
 	c.lastRead.Store(int64(time.Since(c.t.epoch)))
 	if c.t.cfg.NOPInterval > 0 {
@@ -220,6 +227,32 @@ func (c *conn) unlockW() error {
 	}
 	c.wmu.Unlock()
 	return err
+}
+
+// unlockAnswer is unlockW for a command's answer: while other commands
+// of the connection are still executing, their answers will follow within
+// microseconds, so the flush is left to the last of them, or to a timer
+// flushDelay away when they take longer. One write then carries several
+// answers.
+func (c *conn) unlockAnswer() {
+	if c.writers.Add(-1) == 0 {
+		if c.executing.Load() <= 1 {
+			c.w.Flush()
+		} else if c.flushArmed.CompareAndSwap(false, true) {
+			c.flushTimer.Reset(flushDelay)
+		}
+	}
+	c.wmu.Unlock()
+}
+
+// flushDelay bounds how long an answer waits in the buffer for others.
+const flushDelay = 100 * time.Microsecond
+
+// timedFlush sends what answers wait in the buffer.
+func (c *conn) timedFlush() {
+	c.lockW()
+	c.flushArmed.Store(false)
+	c.unlockW()
 }
 
 // reject answers the current PDU with a Reject carrying its header.

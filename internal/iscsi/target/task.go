@@ -145,6 +145,7 @@ func (c *conn) dispatch(k *task) error {
 		c.release(k)
 		return nil
 	}
+	c.executing.Add(1)
 	c.work <- k
 	return nil
 }
@@ -183,6 +184,7 @@ func (c *conn) execute(k *task) {
 	if !aborted {
 		c.respond(k, status, sense)
 	}
+	c.executing.Add(-1)
 	c.release(k)
 }
 
@@ -217,7 +219,7 @@ func (c *conn) respond(k *task, status byte, sense []byte) {
 		over, under, resid = writeResidual(k)
 	}
 	c.lockW()
-	defer c.unlockW()
+	defer c.unlockAnswer()
 	collapse := len(data) > 0 && sense == nil
 	dataSN := c.sendDataIn(k, data, collapse, status, over, under, resid)
 	if collapse {
