@@ -486,3 +486,18 @@ func TestMediumErrors(t *testing.T) {
 	_, err = scsitest.Exec(dev, cawCDB(5, 1), make([]byte, 1024))
 	scsitest.WantSense(t, err, scsi.MediumError, 0x11, 0)
 }
+
+// TestWriteAllocatesNothing pins the WRITE path as the READ one.
+func TestWriteAllocatesNothing(t *testing.T) {
+	dev := newDevice(t)
+	cmd := &scsi.Command{CDB: cdb16(0x8A, 0, 64, 64), DataOut: pattern(64, 9)}
+	ctx := context.Background()
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := dev.Execute(ctx, cmd); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("WRITE allocates %.1f times per command", allocs)
+	}
+}
