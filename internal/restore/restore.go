@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"ferry/internal/format"
 	"ferry/internal/fsmeta"
 )
@@ -85,6 +87,7 @@ type Extractor struct {
 	skipped  map[string]int64  // stream name -> header offset of unselected regular files
 	sum      Summary
 	tmps     map[string]bool // temporaries not yet renamed into place
+	cur      *fsmeta.Dir     // the directory of the last file
 	listing  *Listing        // an incremental stream's listing, applied at the end
 }
 
@@ -356,15 +359,25 @@ func (x *Extractor) dir(e *format.Entry, dest string) error {
 	return nil
 }
 
-// regular writes the data to a temporary, applies metadata and renames it in.
+// regular writes the data to a temporary, applies metadata and renames it
+// in, all relative to the open parent directory: no path walk per file.
 func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (error, error) {
-	if err := x.mayCreate(dest); err != nil {
-		return err, nil
-	}
-	tmp, f, err := x.createTemp(dest)
+	d, err := x.openDir(path.Dir(dest))
 	if err != nil {
 		return err, nil
 	}
+	dfd, base := int(d.File().Fd()), path.Base(dest)
+	if err := x.mayCreateAt(dfd, dest, base); err != nil {
+		return err, nil
+	}
+	tmpBase := path.Base(tempName(dest))
+	tmp := path.Join(path.Dir(dest), tmpBase)
+	fd, err := unix.Openat(dfd, tmpBase, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: tmp, Err: err}, nil
+	}
+	x.tmps[tmp] = true
+	f := os.NewFile(uintptr(fd), tmp)
 	n, err := src.WriteTo(f)
 	x.sum.Bytes += n
 	if err == nil && e.Sparse != nil {
@@ -380,12 +393,57 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (err
 		}
 		return &streamError{err}, nil
 	}
-	merr := x.applyMeta(tmp, e)
-	if err := x.rename(tmp, dest); err != nil {
-		return err, nil
+	merr := d.Apply(tmpBase, e)
+	if err := unix.Renameat(dfd, tmpBase, dfd, base); err != nil {
+		x.removeTemp(tmp)
+		return &os.PathError{Op: "rename", Path: dest, Err: err}, nil
 	}
+	delete(x.tmps, tmp)
 	x.links[name] = dest
 	return nil, merr
+}
+
+// openDir returns the open directory dir, keeping the last one: a stream
+// holds a directory's entries together.
+func (x *Extractor) openDir(dir string) (*fsmeta.Dir, error) {
+	dir = path.Clean(dir)
+	if x.cur != nil && x.cur.Name() == dir {
+		return x.cur, nil
+	}
+	x.closeDir()
+	d, err := x.fsm.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	x.cur = d
+	return d, nil
+}
+
+func (x *Extractor) closeDir() {
+	if x.cur != nil {
+		x.cur.Close()
+		x.cur = nil
+	}
+}
+
+// mayCreateAt is mayCreate relative to an open directory.
+func (x *Extractor) mayCreateAt(dfd int, dest, base string) error {
+	var st unix.Stat_t
+	err := unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	switch {
+	case err == unix.ENOENT:
+		return nil
+	case err != nil:
+		return &os.PathError{Op: "lstat", Path: dest, Err: err}
+	case !x.opts.Overwrite:
+		return fmt.Errorf("%w: %q", ErrExists, dest)
+	case st.Mode&unix.S_IFMT == unix.S_IFDIR:
+		if err := unix.Unlinkat(dfd, base, unix.AT_REMOVEDIR); err != nil {
+			return fmt.Errorf("%w: directory %q: %v", ErrExists, dest, err)
+		}
+		delete(x.verified, dest)
+	}
+	return nil
 }
 
 // isWriteErr tells a destination failure (the file) from a stream failure.
@@ -525,6 +583,7 @@ func (x *Extractor) finishDirs() {
 }
 
 func (x *Extractor) cleanup() {
+	x.closeDir()
 	for tmp := range x.tmps {
 		x.root.Remove(tmp)
 	}
