@@ -336,4 +336,25 @@ func TestACLOnNonLoopbackPortal(t *testing.T) {
 		t.Errorf("stranger discovery: %v", err)
 	}
 	h.dial(initiator.Config{InitiatorName: "iqn.2026-01.dev.ferry:allowed"})
+	// On the wire: the refusal carries no keys, and the connection ends.
+	c := h.raw()
+	p := loginAs(c, "iqn.2026-01.dev.ferry:stranger")
+	lr := iscsi.DecodeLoginResp(&p.BHS)
+	if lr.StatusClass != iscsi.LoginInitiatorErr || lr.StatusDetail != 0x02 || len(p.Data) != 0 || lr.TSIH != 0 {
+		t.Errorf("refusal: %+v with %q", lr, p.Data)
+	}
+	var q iscsi.PDU
+	if err := c.r.Read(&q); err == nil {
+		t.Errorf("connection open after a refusal: %v", q.BHS.Opcode())
+	}
+}
+
+// loginAs sends a leading login request for a normal session.
+func loginAs(c *rawConn, name string) iscsi.PDU {
+	var h iscsi.BHS
+	(&iscsi.LoginReq{Transit: true, CSG: iscsi.StageSecurity, NSG: iscsi.StageOperational,
+		ISID: [6]byte{0x80, 0, 0, 0, 0, 9}, CmdSN: 1}).Encode(&h)
+	c.send(&h, iscsi.AppendText(nil, iscsi.KV{Key: "InitiatorName", Value: name},
+		iscsi.KV{Key: "TargetName", Value: testIQN}, iscsi.KV{Key: "AuthMethod", Value: "None"}))
+	return c.recv()
 }
