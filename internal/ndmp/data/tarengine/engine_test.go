@@ -302,3 +302,56 @@ func envValue(env []wire.PVal, name string) string {
 	v, _ := envLookup(env, name)
 	return v
 }
+
+// EXCLUDE and FILES choose what a backup holds; RECURSIVE=n restores a
+// directory without its contents.
+func TestSelection(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{
+		{Path: "a/keep", Type: format.Regular, Size: 10, Seed: 1},
+		{Path: "a/drop.tmp", Type: format.Regular, Size: 10, Seed: 2},
+		{Path: "a/cache/x", Type: format.Regular, Size: 10, Seed: 3},
+		{Path: "b/c/d", Type: format.Regular, Size: 10, Seed: 4},
+		{Path: "b/other", Type: format.Regular, Size: 10, Seed: 5},
+	})
+	names := func(stream []byte) []string {
+		var out []string
+		r := format.NewReader(bytes.NewReader(stream))
+		for {
+			e, err := r.Next()
+			if err != nil {
+				return out
+			}
+			out = append(out, e.Name)
+		}
+	}
+	d := dial(t, a)
+	stream, _, _ := d.backup(pv("FILESYSTEM", src), pv("EXCLUDE", "*.tmp,a/cache"))
+	got := strings.Join(names(stream), " ")
+	if got != ". a a/keep b b/c b/c/d b/other" {
+		t.Errorf("EXCLUDE: stream holds %q", got)
+	}
+	d = dial(t, a)
+	stream, _, _ = d.backup(pv("FILESYSTEM", src), pv("FILES", "/b/c"), pv("FILES", "a/keep"))
+	if got := strings.Join(names(stream), " "); got != "b/c b/c/d a/keep" {
+		t.Errorf("FILES: stream holds %q", got)
+	}
+	d = dial(t, a)
+	stream, _, _ = d.backup(pv("FILESYSTEM", src))
+	dst := filepath.Join(a.dir(t, "dst"), "c")
+	d = dial(t, a)
+	d.recover(stream, false, []wire.PVal{pv("RECURSIVE", "n")}, []wire.Name{{OriginalPath: "/b/c", DestinationDir: dst, FhInfo: wire.LengthInfinity}})
+	if ents, err := os.ReadDir(dst); err != nil || len(ents) != 0 {
+		t.Errorf("RECURSIVE=n restored %v (%v)", ents, err)
+	}
+	if st := logFiles(d)["/b/c"]; st != wire.RecoverySuccessful {
+		t.Errorf("LOG_FILE /b/c: %v", st)
+	}
+	// a name the stream lacks is reported, not silently skipped
+	d = dial(t, a)
+	d.recover(stream, false, nil, []wire.Name{{OriginalPath: "/nope", DestinationDir: filepath.Join(a.export, "nope"), FhInfo: wire.LengthInfinity}})
+	if st := logFiles(d)["/nope"]; st != wire.RecoveryFailedNotFound {
+		t.Errorf("LOG_FILE /nope: %v", st)
+	}
+}
