@@ -259,7 +259,7 @@ type iscsiServer struct {
 	done   chan struct{} // the disk watcher and Serve ended
 
 	mu    sync.Mutex
-	disks map[string]*servedDisk // by name
+	disks map[string]*servedDisk // by NAA
 }
 
 type servedDisk struct {
@@ -336,10 +336,23 @@ func (s *iscsiServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed := false
-	seen := map[string]bool{}
+	// Disks are known by their NAA, which is fixed for a disk's life: a disk
+	// removed and created again under the same name is another disk.
+	current := map[string]disk.Meta{}
 	for _, m := range ms {
-		seen[m.Name] = true
-		if _, ok := s.disks[m.Name]; ok {
+		current[m.NAA] = m
+	}
+	// Drop first: a new disk may take the LUN of one just removed.
+	for naa, sd := range s.disks {
+		if _, ok := current[naa]; !ok {
+			s.units.Set(sd.lun, nil)
+			sd.d.Close()
+			delete(s.disks, naa)
+			changed = true
+		}
+	}
+	for naa, m := range current {
+		if _, ok := s.disks[naa]; ok {
 			continue
 		}
 		d, err := disk.Open(dir, m.Name)
@@ -351,16 +364,8 @@ func (s *iscsiServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 		addDesignators(dev.Inquiry(), name)
 		lun := uint64(firstDiskLUN + m.Index)
 		s.units.Set(lun, dev)
-		s.disks[m.Name] = &servedDisk{lun: lun, d: d}
+		s.disks[naa] = &servedDisk{lun: lun, d: d}
 		changed = true
-	}
-	for n, sd := range s.disks {
-		if !seen[n] {
-			s.units.Set(sd.lun, nil)
-			sd.d.Close()
-			delete(s.disks, n)
-			changed = true
-		}
 	}
 	if changed && s.tgt != nil {
 		s.tgt.LUNsChanged()

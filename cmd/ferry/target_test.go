@@ -13,6 +13,7 @@ import (
 
 	"ferry/internal/disk"
 	"ferry/internal/iscsi/initiator"
+	"ferry/internal/iscsi/target"
 	"ferry/internal/library"
 	"ferry/internal/scsi"
 )
@@ -149,4 +150,44 @@ func reportLUNs(t *testing.T, ctx context.Context, s *initiator.Session) []byte 
 		t.Fatalf("REPORT LUNS: %v %+v", err, r)
 	}
 	return r.Data
+}
+
+// TestSyncDisksRecreatedName: a disk removed and created again under the
+// same name is a new disk (new NAA, new image) and replaces the old one on
+// its LUN.
+func TestSyncDisksRecreatedName(t *testing.T) {
+	dir := t.TempDir()
+	s := &iscsiServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}}
+	log := slog.New(slog.DiscardHandler)
+	m1, err := disk.Create(dir, "vol", 1<<20, disk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.syncDisks(dir, []disk.Meta{m1}, "iqn.test", log)
+	lun := uint64(firstDiskLUN + m1.Index)
+	first, ok := s.units.Unit(lun)
+	if !ok || first == nil {
+		t.Fatalf("disk not served on LUN %d", lun)
+	}
+	if err := disk.Remove(dir, "vol"); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := disk.Create(dir, "vol", 2<<20, disk.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2.NAA == m1.NAA {
+		t.Fatalf("recreated disk kept its NAA %s", m1.NAA)
+	}
+	s.syncDisks(dir, []disk.Meta{m2}, "iqn.test", log)
+	second, ok := s.units.Unit(uint64(firstDiskLUN + m2.Index))
+	if !ok || second == nil || second == first {
+		t.Fatalf("LUN still serves the removed disk (ok %v)", ok)
+	}
+	if len(s.disks) != 1 || s.disks[m2.NAA] == nil {
+		t.Errorf("served disks: %v", s.disks)
+	}
+	for _, sd := range s.disks {
+		sd.d.Close()
+	}
 }
