@@ -47,10 +47,11 @@ type Options struct {
 	Overwrite bool
 	// Report receives the result of every entry, in stream order.
 	Report func(Result)
-	// ReadAt returns a Source positioned at the header at stream offset off. The
-	// Extractor uses it for a hard link whose data lies under a name that was not
-	// selected; nil: such links fail with ErrLinkTarget.
-	ReadAt func(off int64) (Source, error)
+	// ReadAt calls fn with a Source positioned at the header at stream offset
+	// off, then returns the main stream to where it was. The Extractor uses it
+	// for a hard link whose data lies under a name that was not selected; nil:
+	// such links fail with ErrLinkTarget.
+	ReadAt func(off int64, fn func(Source) error) error
 	// Offset returns the stream offset of the current entry's header; with
 	// ReadAt it locates skipped hard-link data.
 	Offset func() int64
@@ -496,22 +497,28 @@ func (x *Extractor) fetchLinkData(ctx context.Context, target, dest string) (err
 	if !ok || x.opts.ReadAt == nil {
 		return fmt.Errorf("%w: %q", ErrLinkTarget, target), nil
 	}
-	src, err := x.opts.ReadAt(off)
+	var rerr, merr error
+	err := x.opts.ReadAt(off, func(src Source) error {
+		e, err := src.Next()
+		if err != nil {
+			return err
+		}
+		if name, _ := format.CleanName(e.Name); name != target || e.Type != format.Regular {
+			return fmt.Errorf("%q not at offset %d", target, off)
+		}
+		rerr, merr = x.regular(src, e, target, dest)
+		if isStreamErr(rerr) {
+			return rerr
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("%w: %q: %v", ErrLinkTarget, target, err), nil
 	}
-	e, err := src.Next()
-	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrLinkTarget, target, err), nil
-	}
-	if name, _ := format.CleanName(e.Name); name != target || e.Type != format.Regular {
-		return fmt.Errorf("%w: %q not at offset %d", ErrLinkTarget, target, off), nil
-	}
-	err, merr := x.regular(src, e, target, dest)
-	if err == nil {
+	if rerr == nil {
 		delete(x.skipped, target)
 	}
-	return err, merr
+	return rerr, merr
 }
 
 // mayCreate refuses an existing dest unless overwriting.

@@ -14,9 +14,14 @@ type requester interface {
 // DAR request sizes: the first request at a new position is small (a header
 // and a small file fit), later ones double, so reading one entry costs at
 // most about twice its size.
+// A partial sequential restore keeps requests at 1 MiB: asking far past the
+// end of the stream would run the mover into the filemark, after which
+// NDMJOB closes the connection and the restore could not go back for a
+// hard link's data.
 const (
 	darFirst = 64 << 10
 	darMax   = 8 << 20
+	seqMax   = 1 << 20
 )
 
 // demandReader reads a recovery stream at chosen offsets, asking for bytes
@@ -27,11 +32,14 @@ type demandReader struct {
 	pos   int64 // stream offset of the next byte Read returns
 	left  int64 // requested bytes not yet read
 	chunk int64
+	max   int64 // largest request
 	read  int64 // bytes read from the connection in all
 	err   error
 }
 
-func newDemandReader(src requester) *demandReader { return &demandReader{src: src, chunk: darFirst} }
+func newDemandReader(src requester, max int64) *demandReader {
+	return &demandReader{src: src, chunk: darFirst, max: max}
+}
 
 // seek moves to stream offset off: what is still in flight is drained first.
 func (d *demandReader) seek(off int64) error {
@@ -71,7 +79,7 @@ func (d *demandReader) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		d.left = d.chunk
-		d.chunk = min(2*d.chunk, darMax)
+		d.chunk = min(2*d.chunk, d.max)
 	}
 	if int64(len(p)) > d.left {
 		p = p[:d.left]

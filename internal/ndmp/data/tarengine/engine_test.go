@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"ferry/internal/format"
@@ -354,4 +355,56 @@ func TestSelection(t *testing.T) {
 	if st := logFiles(d)["/nope"]; st != wire.RecoveryFailedNotFound {
 		t.Errorf("LOG_FILE /nope: %v", st)
 	}
+}
+
+// Restoring one name of a hard-linked set restores the data even when it
+// sits under another name in the stream, without fh_info too.
+func TestHardLinkAnyName(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{
+		{Path: "hard/a", Type: format.Regular, Size: 300000, Seed: 1},
+		{Path: "hard/filler", Type: format.Regular, Size: 200000, Seed: 2},
+		{Path: "other/b", Type: format.HardLink, Target: "hard/a"},
+		{Path: "other/c", Type: format.HardLink, Target: "hard/a"},
+		{Path: "zz/after", Type: format.Regular, Size: 100, Seed: 3},
+		{Path: "zz/tail", Type: format.Regular, Size: 3 << 20, Seed: 4},
+	})
+	d := dial(t, a)
+	stream, _, _ := d.backup(pv("FILESYSTEM", src))
+	dst := a.dir(t, "dst")
+	d = dial(t, a)
+	reason, _ := d.recover(stream, false, nil, []wire.Name{
+		{OriginalPath: "/other", DestinationDir: filepath.Join(dst, "other"), FhInfo: wire.LengthInfinity},
+		{OriginalPath: "/zz/after", DestinationDir: filepath.Join(dst, "zz/after"), FhInfo: wire.LengthInfinity},
+	})
+	if reason != wire.DataHaltSuccessful {
+		t.Fatalf("halted %v: %s", reason, logText(d))
+	}
+	want, _ := os.ReadFile(filepath.Join(src, "hard/a"))
+	for _, n := range []string{"other/b", "other/c"} {
+		if got, err := os.ReadFile(filepath.Join(dst, n)); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %v\n%s", n, err, logText(d))
+		}
+	}
+	var sb, sc syscallStat
+	if statIno(filepath.Join(dst, "other/b"), &sb) != statIno(filepath.Join(dst, "other/c"), &sc) {
+		t.Error("other/b and other/c are not one file")
+	}
+	if _, err := os.Stat(filepath.Join(dst, "zz/after")); err != nil {
+		t.Errorf("the entry after the detour: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "hard")); err == nil {
+		t.Error("hard/ was restored though not selected")
+	}
+}
+
+type syscallStat = struct{}
+
+func statIno(p string, _ *syscallStat) uint64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
 }

@@ -132,6 +132,13 @@ func TestNdmjobDirectAccessRestore(t *testing.T) {
 					t.Errorf("%s restored wrong", item)
 				}
 			}
+			// without the index: no fh_info, one pass reading on demand
+			dst := a.dir(t, "noindex")
+			r := ndmjob(t, append([]string{"-v", "-x", "-D", a.spec("4m"), "-B", "tar", "-C", dst, "/sub"}, tapeArgs...)...)
+			if !strings.Contains(r.Output, "LOG_FILE messages: 1 OK") {
+				t.Errorf("/sub without index: no LOG_FILE OK:\n%s", r.Output)
+			}
+			fstree.Compare(t, filepath.Join(src, "sub"), filepath.Join(dst, "sub"), fstree.Options{})
 		})
 	}
 }

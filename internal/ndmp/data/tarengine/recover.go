@@ -201,19 +201,46 @@ func (r *recovery) options() restore.Options {
 	return restore.Options{Overwrite: r.env.overwrite, Report: r.report}
 }
 
-// sequential reads the whole stream once and restores what the nlist selects.
+// sequential reads the whole stream once and restores what the nlist
+// selects. A full restore asks for everything at once; a partial one reads
+// on demand, so a hard link whose data lies under an unselected name can
+// go back for it and return.
 func (r *recovery) sequential(ctx context.Context) error {
-	if err := r.job.Recovery.Request(0, wire.LengthInfinity); err != nil {
-		return err
-	}
-	cr := &countingReader{r: r.job.Recovery}
 	opts := r.options()
 	opts.Select = r.selectName
-	x := restore.New(r.root, opts)
-	sum, err := x.Extract(ctx, format.NewReader(cr))
-	r.sum, r.read = sum, cr.n
+	if r.full() {
+		if err := r.job.Recovery.Request(0, wire.LengthInfinity); err != nil {
+			return err
+		}
+		cr := &countingReader{r: r.job.Recovery}
+		sum, err := restore.New(r.root, opts).Extract(ctx, format.NewReader(cr))
+		r.sum, r.read = sum, cr.n
+		r.summary()
+		return r.streamErr(err)
+	}
+	d := newDemandReader(r.job.Recovery, seqMax)
+	rd := format.NewReader(d)
+	opts.Offset = rd.Offset
+	opts.ReadAt = func(off int64, fn func(restore.Source) error) error {
+		back := d.pos
+		if err := d.seek(off); err != nil {
+			return err
+		}
+		err := fn(format.NewReaderAt(d, off))
+		if serr := d.seek(back); err == nil {
+			err = serr
+		}
+		return err
+	}
+	sum, err := restore.New(r.root, opts).Extract(ctx, rd)
+	r.sum, r.read = sum, d.read
 	r.summary()
 	return r.streamErr(err)
+}
+
+// full reports a restore of everything (one nlist entry for the root).
+func (r *recovery) full() bool {
+	return len(r.targets) == 1 && r.targets[0].orig == "."
 }
 
 // selectName maps a stream name to its destination through the most
@@ -274,7 +301,7 @@ func (r *recovery) report(res restore.Result) {
 
 // direct restores each entry from its own position (DAR), in stream order.
 func (r *recovery) direct(ctx context.Context) error {
-	d := newDemandReader(r.job.Recovery)
+	d := newDemandReader(r.job.Recovery, darMax)
 	r.x = restore.New(r.root, r.options())
 	order := slices.Clone(r.targets)
 	slices.SortStableFunc(order, func(a, b *target) int { return int(a.fhInfo - b.fhInfo) })
