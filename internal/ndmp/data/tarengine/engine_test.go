@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 	"testing"
 
 	"ferry/internal/format"
@@ -407,4 +408,52 @@ func statIno(p string, _ *syscallStat) uint64 {
 		return 0
 	}
 	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// DATA_ABORT in the middle of a file leaves neither the file under its
+// final name nor a temporary.
+func TestAbortedRestoreLeavesNoPartialFile(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{
+		{Path: "small", Type: format.Regular, Size: 1000, Seed: 1},
+		{Path: "zbig", Type: format.Regular, Size: 20 << 20, Seed: 2},
+	})
+	d := dial(t, a)
+	stream, _, _ := d.backup(pv("FILESYSTEM", src))
+	dst := a.dir(t, "dst")
+	d = dial(t, a)
+	ln := d.listen()
+	ctx := context.Background()
+	if err := d.c.DataStartRecover(ctx, "tar", nil, []wire.Name{{OriginalPath: "/", DestinationDir: dst, FhInfo: wire.LengthInfinity}}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	<-d.read
+	if _, err := conn.Write(stream[:len(stream)/2]); err != nil {
+		t.Fatal(err)
+	}
+	// wait until the big file is being written, then abort
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err := d.c.DataGetState(ctx); err == nil && st.BytesProcessed >= uint64(len(stream)/2) {
+			break
+		}
+	}
+	if err := d.c.DataAbort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.waitHalt(); r != wire.DataHaltAborted {
+		t.Errorf("halted %v, want ABORTED", r)
+	}
+	d.stop()
+	ents, _ := os.ReadDir(dst)
+	for _, e := range ents {
+		if e.Name() != "small" {
+			t.Errorf("left %q in the destination", e.Name())
+		}
+	}
 }
