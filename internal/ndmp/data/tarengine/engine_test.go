@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -455,5 +456,36 @@ func TestAbortedRestoreLeavesNoPartialFile(t *testing.T) {
 		if e.Name() != "small" {
 			t.Errorf("left %q in the destination", e.Name())
 		}
+	}
+}
+
+// What cannot be backed up is reported and the backup goes on.
+func TestProblemsAreReported(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{
+		{Path: "a", Type: format.Regular, Size: 10, Seed: 1},
+		{Path: "z", Type: format.Regular, Size: 10, Seed: 2},
+	})
+	ln, err := net.Listen("unix", filepath.Join(src, "sock"))
+	if err != nil {
+		t.Skip("no unix sockets:", err)
+	}
+	defer ln.Close()
+	d := dial(t, a)
+	stream, reason, _ := d.backup(pv("FILESYSTEM", src))
+	if reason != wire.DataHaltSuccessful {
+		t.Fatalf("halted %v: %s", reason, logText(d))
+	}
+	if log := logText(d); !strings.Contains(log, "/sock: not backed up") || !strings.Contains(log, "1 problems") {
+		t.Errorf("socket not reported:\n%s", log)
+	}
+	r := format.NewReader(bytes.NewReader(stream))
+	var names []string
+	for e, err := r.Next(); err == nil; e, err = r.Next() {
+		names = append(names, e.Name)
+	}
+	if strings.Join(names, " ") != ". a z" {
+		t.Errorf("stream holds %q", names)
 	}
 }

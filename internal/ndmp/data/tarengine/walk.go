@@ -53,6 +53,10 @@ type child struct {
 	ino  uint64
 }
 
+// errSocket reports a file tar cannot hold (a socket, or a kind Linux
+// added later); GNU tar skips them too.
+var errSocket = errors.New("tarengine: sockets cannot be stored in a tar stream")
+
 // walkOpts is what the walker needs from the backup's environment.
 type walkOpts struct {
 	exclude []string
@@ -268,6 +272,10 @@ func (w *walker) prepare(it *item) {
 	}
 	if err != nil {
 		w.warn(it.name, err) // partial metadata: the rest is backed up
+	}
+	if e.Type == 0 {
+		it.err = errSocket
+		return
 	}
 	it.entry = e
 	if it.link != nil {
