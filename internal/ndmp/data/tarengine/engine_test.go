@@ -173,6 +173,9 @@ func TestBackupRefusals(t *testing.T) {
 		{[]wire.PVal{pv("FILESYSTEM", src), pv("BASE_DATE", "yesterday")}, "BASE_DATE"},
 		{[]wire.PVal{pv("FILESYSTEM", src), pv("SNAPSHOT", "y")}, "snapshot"},
 	} {
+		if tc.want == "snapshot" && onBtrfs(src) {
+			continue // a snapshot may well succeed here
+		}
 		d := dial(t, a)
 		_, reason, _ := d.backup(tc.env...)
 		if reason == wire.DataHaltSuccessful || !strings.Contains(logText(d), tc.want) {
@@ -488,4 +491,9 @@ func TestProblemsAreReported(t *testing.T) {
 	if strings.Join(names, " ") != ". a z" {
 		t.Errorf("stream holds %q", names)
 	}
+}
+
+func onBtrfs(dir string) bool {
+	var st syscall.Statfs_t
+	return syscall.Statfs(dir, &st) == nil && st.Type == btrfsMagic
 }
