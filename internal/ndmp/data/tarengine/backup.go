@@ -127,7 +127,8 @@ func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupE
 		lg: lg, walker: w, st: st, incremental: since != nil}
 	err = sw.writeAll(ctx)
 	cancel()
-	for range w.order { // let the walker and workers finish
+	for it := range w.order { // let the walker and workers finish
+		sw.discard(it)
 	}
 	if hist != nil {
 		st.history = int64(hist.close())
@@ -183,14 +184,19 @@ func (s *streamWriter) writeAll(ctx context.Context) error {
 	return nil
 }
 
+// discard releases what an item holds (its open file, its read-ahead
+// memory); calling it again does nothing.
 func (s *streamWriter) discard(it *item) {
 	<-it.ready
 	if it.file != nil {
 		it.file.Close()
+		it.file = nil
 	}
 	if it.held > 0 {
 		s.walker.release(it.held)
+		it.held = 0
 	}
+	it.data = nil
 }
 
 // write writes one item: header, data, file history. Per-file problems are

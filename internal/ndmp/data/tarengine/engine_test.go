@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -496,4 +497,51 @@ func TestProblemsAreReported(t *testing.T) {
 func onBtrfs(dir string) bool {
 	var st syscall.Statfs_t
 	return syscall.Statfs(dir, &st) == nil && st.Type == btrfsMagic
+}
+
+// DATA_ABORT during a backup ends it promptly and releases its files.
+func TestAbortedBackup(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	var spec fstree.Spec
+	for i := range 300 {
+		// sparse files stay open in the pipeline instead of being read ahead
+		spec = append(spec, fstree.Node{Path: fmt.Sprintf("d%03d/f", i), Type: format.Regular, Size: 4 << 20, Seed: uint64(i),
+			Sparse: []format.Segment{{Offset: 1 << 20, Length: 64 << 10}}})
+	}
+	fstree.Build(t, src, spec)
+	before := openFiles(t)
+	d := dial(t, a)
+	ln := d.listen()
+	ctx := context.Background()
+	if err := d.c.DataStartBackup(ctx, "tar", []wire.PVal{pv("FILESYSTEM", src)}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 1<<20)
+	if _, err := io.ReadFull(conn, buf); err != nil { // the stream flows, then stalls on us
+		t.Fatal(err)
+	}
+	if err := d.c.DataAbort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.waitHalt(); r != wire.DataHaltAborted {
+		t.Errorf("halted %v, want ABORTED", r)
+	}
+	d.stop()
+	if after := openFiles(t); after > before+8 { // the test's own sockets
+		t.Errorf("%d files open after the abort, %d before", after, before)
+	}
+}
+
+func openFiles(t testing.TB) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(ents)
 }
