@@ -545,3 +545,47 @@ func openFiles(t testing.TB) int {
 	}
 	return len(ents)
 }
+
+// LEVEL without BASE_DATE uses the agent's dump dates: a level 1 holds what
+// changed since the level 0, a later level 1 what changed since that level 0
+// again (a level records itself and forgets higher ones).
+func TestLevelDumpDates(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{{Path: "old", Type: format.Regular, Size: 10, Seed: 1}})
+	files := func(stream []byte) []string {
+		var out []string
+		r := format.NewReader(bytes.NewReader(stream))
+		for e, err := r.Next(); err == nil; e, err = r.Next() {
+			if e.Type == format.Regular {
+				out = append(out, e.Name)
+			}
+		}
+		return out
+	}
+	backup := func(level string) []string {
+		// past the token's slack: what changed before this backup is older
+		// than its token
+		time.Sleep(2 * ctimeSlack)
+		d := dial(t, a)
+		stream, reason, _ := d.backup(pv("FILESYSTEM", src), pv("LEVEL", level))
+		if reason != wire.DataHaltSuccessful {
+			t.Fatalf("level %s: %v %s", level, reason, logText(d))
+		}
+		return files(stream)
+	}
+	if got := backup("0"); strings.Join(got, " ") != "old" {
+		t.Fatalf("level 0: %q", got)
+	}
+	os.WriteFile(filepath.Join(src, "new1"), []byte("1"), 0o644)
+	if got := strings.Join(backup("1"), " "); got != "new1 .ferry-incremental-listing" {
+		t.Errorf("first level 1: %q", got)
+	}
+	os.WriteFile(filepath.Join(src, "new2"), []byte("2"), 0o644)
+	if got := strings.Join(backup("1"), " "); got != "new1 new2 .ferry-incremental-listing" {
+		t.Errorf("second level 1: %q", got)
+	}
+	if got := strings.Join(backup("2"), " "); got != ".ferry-incremental-listing" {
+		t.Errorf("level 2 right after: %q", got)
+	}
+}
