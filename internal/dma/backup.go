@@ -1,0 +1,361 @@
+package dma
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"ferry/internal/catalog"
+	"ferry/internal/catalog/fh"
+	"ferry/internal/ndmp/client"
+	"ferry/internal/ndmp/wire"
+)
+
+// DefaultRecordSize is the tape record size of backup images.
+const DefaultRecordSize = 256 << 10
+
+// maxAgentLevel is the highest LEVEL the NDMP environment carries; deeper
+// incrementals send it with their base's DUMP_DATE as BASE_DATE.
+const maxAgentLevel = 9
+
+// BackupSpec describes a two-way backup job.
+type BackupSpec struct {
+	Agent       Agent    // data and tape agent
+	Path        string   // directory on the agent (FILESYSTEM)
+	Drive       string   // tape drive on the agent; "" is tape0
+	Barcode     string   // cartridge in Drive, when the DMA knows it (recorded as the location)
+	Butype      string   // backup method; "" is tar
+	Level       int      // 0 full; N>0 based on the newest backup of a lower level
+	Incremental bool     // based on the newest backup of the same agent and path, whatever its level
+	Exclude     []string // EXCLUDE patterns
+	RecordSize  int      // "" is DefaultRecordSize
+	// Progress receives events about once a second; it is never waited
+	// for, and is not closed.
+	Progress chan<- Progress
+}
+
+func (s *BackupSpec) defaults() {
+	if s.Drive == "" {
+		s.Drive = "tape0"
+	}
+	if s.Butype == "" {
+		s.Butype = "tar"
+	}
+	if s.RecordSize <= 0 {
+		s.RecordSize = DefaultRecordSize
+	}
+}
+
+// Backup runs a two-way backup job and records it in cat: the job, the
+// backup with its environment and DUMP_DATE, its file history and its tape
+// location. The image is appended after what the cartridge already holds,
+// behind a header tape file (Header). A failed or cancelled job is recorded
+// as such, leaves the agent idle and returns an error; the backup it
+// returns then carries the id.
+func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Backup, error) {
+	s.defaults()
+	base, level, err := pickBase(ctx, cat, s)
+	if err != nil {
+		return catalog.Backup{}, err
+	}
+	spec, _ := json.Marshal(map[string]any{"agent": s.Agent.Name, "path": s.Path, "drive": s.Drive, "barcode": s.Barcode, "level": level})
+	job := &catalog.Job{Kind: "backup", Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Started: time.Now().UTC()}
+	if _, err := cat.CreateJob(ctx, job); err != nil {
+		return catalog.Backup{}, fmt.Errorf("dma: record job: %w", err)
+	}
+	b := &catalog.Backup{Agent: s.Agent.Name, Path: s.Path, Level: level, Butype: s.Butype,
+		BaseID: base.ID, BaseToken: base.DumpDate, JobID: job.ID, Started: job.Started, Status: catalog.StatusRunning}
+	if _, err := cat.CreateBackup(ctx, b); err != nil {
+		return catalog.Backup{}, fmt.Errorf("dma: record backup: %w", err)
+	}
+	job.BackupID = b.ID
+
+	in := cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
+	rec := fh.New(in)
+	p := newPosts(rec)
+	r := &backupRun{spec: s, backup: b, posts: p, in: in}
+	runErr := r.run(ctx)
+	// The connection is closed: every post has been delivered.
+	if err := rec.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("dma: file history: %w", err)
+	}
+	if err := p.historyErr(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("dma: file history: %w", err)
+	}
+	if err := in.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("dma: catalog file history: %w", err)
+	}
+	return finishBackup(ctx, cat, job, b, r, runErr)
+}
+
+// pickBase finds the backup an incremental is based on and its level.
+func pickBase(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Backup, int, error) {
+	if !s.Incremental && s.Level == 0 {
+		return catalog.Backup{}, 0, nil
+	}
+	bs, err := cat.Backups(ctx, catalog.BackupFilter{Agent: s.Agent.Name, Path: s.Path, Status: catalog.StatusSucceeded})
+	if err != nil {
+		return catalog.Backup{}, 0, fmt.Errorf("dma: catalog: %w", err)
+	}
+	for i := len(bs) - 1; i >= 0; i-- {
+		b := bs[i]
+		if b.DumpDate == "" || len(b.Locations) == 0 && !hasLocation(ctx, cat, b.ID) {
+			continue
+		}
+		if s.Incremental {
+			return b, b.Level + 1, nil
+		}
+		if b.Level < s.Level {
+			return b, s.Level, nil
+		}
+	}
+	if s.Incremental {
+		return catalog.Backup{}, 0, nil // nothing to base on: a full backup
+	}
+	return catalog.Backup{}, 0, fmt.Errorf("dma: no backup below level %d of %s:%s to base on; run a full backup first", s.Level, s.Agent.Name, s.Path)
+}
+
+func hasLocation(ctx context.Context, cat catalog.Catalog, id int64) bool {
+	b, err := cat.Backup(ctx, id)
+	return err == nil && len(b.Locations) > 0
+}
+
+// backupRun is the NDMP side of one backup job.
+type backupRun struct {
+	spec   BackupSpec
+	backup *catalog.Backup
+	posts  *posts
+	in     *catalog.Ingester
+
+	imageFile int
+	bytes     int64
+	env       []wire.PVal
+}
+
+func (r *backupRun) run(ctx context.Context) (err error) {
+	s := r.spec
+	c, err := s.Agent.Dial(ctx, r.posts.post)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.TapeOpen(ctx, s.Drive, wire.TapeRdwrMode); err != nil {
+		return fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
+	}
+	started := false
+	defer func() {
+		if err != nil {
+			r.abort(c, started)
+		} else {
+			cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+			defer cancel()
+			if cerr := c.TapeClose(cctx); cerr != nil {
+				err = fmt.Errorf("dma: close tape: %w", cerr)
+			}
+		}
+	}()
+	file, err := appendPosition(ctx, c)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	h := Header{BackupID: r.backup.ID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
+		BaseID: r.backup.BaseID, BaseToken: r.backup.BaseToken, Started: r.backup.Started, Host: host,
+		Barcode: s.Barcode, ImageFile: file + 1, RecordSize: s.RecordSize}
+	if err := writeHeader(ctx, c, h); err != nil {
+		return err
+	}
+	r.imageFile = file + 1
+	if err := connectLocal(ctx, c, s.RecordSize); err != nil {
+		return err
+	}
+	started = true
+	if err := c.DataStartBackup(ctx, s.Butype, r.environment()); err != nil {
+		return fmt.Errorf("dma: start backup of %s: %w", s.Path, err)
+	}
+	if err := r.wait(ctx, c); err != nil {
+		return err
+	}
+	if r.env, err = c.DataGetEnv(ctx); err != nil {
+		return fmt.Errorf("dma: DATA_GET_ENV: %w", err)
+	}
+	ms, err := c.MoverGetState(ctx)
+	if err != nil {
+		return fmt.Errorf("dma: MOVER_GET_STATE: %w", err)
+	}
+	r.bytes = int64(ms.BytesMoved)
+	if err := c.DataStop(ctx); err != nil {
+		return fmt.Errorf("dma: DATA_STOP: %w", err)
+	}
+	if err := c.MoverStop(ctx); err != nil {
+		return fmt.Errorf("dma: MOVER_STOP: %w", err)
+	}
+	if _, err := c.TapeMtio(ctx, wire.MtioEOF, 1); err != nil {
+		return fmt.Errorf("dma: filemark after the image: %w", err)
+	}
+	return nil
+}
+
+// connectLocal sets the mover up to write records and connects the data
+// service to it: LOCAL when the agent offers it, else TCP.
+func connectLocal(ctx context.Context, c *client.Conn, recordSize int) error {
+	if err := c.MoverSetRecordSize(ctx, uint32(recordSize)); err != nil {
+		return fmt.Errorf("dma: MOVER_SET_RECORD_SIZE: %w", err)
+	}
+	if err := c.MoverSetWindow(ctx, 0, wire.LengthInfinity); err != nil {
+		return fmt.Errorf("dma: MOVER_SET_WINDOW: %w", err)
+	}
+	a, err := c.MoverListen(ctx, wire.MoverModeRead, wire.AddrLocal)
+	if err != nil {
+		if a, err = c.MoverListen(ctx, wire.MoverModeRead, wire.AddrTCP); err != nil {
+			return fmt.Errorf("dma: MOVER_LISTEN: %w", err)
+		}
+	}
+	if err := c.DataConnect(ctx, a); err != nil {
+		return fmt.Errorf("dma: DATA_CONNECT: %w", err)
+	}
+	return nil
+}
+
+func (r *backupRun) environment() []wire.PVal {
+	s, b := r.spec, r.backup
+	env := []wire.PVal{
+		{Name: "FILESYSTEM", Value: s.Path},
+		{Name: "TYPE", Value: s.Butype},
+		{Name: "HIST", Value: "y"},
+		{Name: "LEVEL", Value: strconv.Itoa(min(b.Level, maxAgentLevel))},
+	}
+	if b.BaseToken != "" {
+		env = append(env, wire.PVal{Name: "BASE_DATE", Value: b.BaseToken})
+	}
+	if len(s.Exclude) > 0 {
+		env = append(env, wire.PVal{Name: "EXCLUDE", Value: strings.Join(s.Exclude, ",")})
+	}
+	return env
+}
+
+// wait waits for the data service and the mover to halt, sending progress.
+func (r *backupRun) wait(ctx context.Context, c *client.Conn) error {
+	m := newMeter(r.spec.Progress, "backup")
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-c.Done():
+			return fmt.Errorf("dma: agent %s closed the connection: %v", r.spec.Agent.Name, c.Err())
+		case why := <-r.posts.paused:
+			if why == wire.MoverPauseEOM {
+				return ErrTapeFull
+			}
+			return fmt.Errorf("dma: mover paused (%v)", why)
+		case why := <-r.posts.data:
+			if why != wire.DataHaltSuccessful {
+				return r.agentError("backup", why.String())
+			}
+			return r.waitMover(ctx, c)
+		case <-tick.C:
+			if st, err := c.DataGetState(ctx); err == nil {
+				m.send(int64(st.BytesProcessed), r.in.Count(), int64(st.EstBytesRemain))
+			}
+		}
+	}
+}
+
+// waitMover waits for the mover to halt once the data service has.
+func (r *backupRun) waitMover(ctx context.Context, c *client.Conn) error {
+	select {
+	case why := <-r.posts.mover:
+		if why != wire.MoverHaltConnectClosed {
+			return r.agentError("mover", why.String())
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.Done():
+		return fmt.Errorf("dma: agent %s closed the connection: %v", r.spec.Agent.Name, c.Err())
+	}
+}
+
+func (r *backupRun) agentError(what, why string) error {
+	msg := fmt.Sprintf("dma: %s on %s halted (%s)", what, r.spec.Agent.Name, why)
+	if l := r.posts.lastError(); l != "" {
+		msg += ": " + l
+	}
+	return errors.New(msg)
+}
+
+// abort leaves the agent idle after a failed or cancelled job, closing the
+// partial image with a filemark so the next backup appends after it.
+func (r *backupRun) abort(c *client.Conn, started bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if started {
+		c.DataAbort(ctx)
+		c.MoverAbort(ctx)
+		c.DataStop(ctx)
+		c.MoverStop(ctx)
+	}
+	c.TapeMtio(ctx, wire.MtioEOF, 1)
+	c.TapeClose(ctx)
+}
+
+// finishBackup records the outcome of a backup job.
+func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b *catalog.Backup, r *backupRun, runErr error) (catalog.Backup, error) {
+	// The outcome is recorded even when the job's context was cancelled.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: time.Now().UTC(), Bytes: r.bytes, Files: r.in.Count()}
+	for _, p := range r.env {
+		res.Env = append(res.Env, catalog.Env{Name: p.Name, Value: p.Value})
+		if p.Name == "DUMP_DATE" {
+			res.DumpDate = p.Value
+		}
+	}
+	if runErr == nil && res.DumpDate == "" {
+		runErr = fmt.Errorf("dma: agent %s returned no DUMP_DATE; incrementals could not be based on this backup", r.spec.Agent.Name)
+	}
+	if runErr == nil {
+		runErr = cat.AddLocation(rctx, catalog.Location{BackupID: b.ID, Barcode: r.spec.Barcode,
+			FileNum: r.imageFile, RecordSize: r.spec.RecordSize, Length: r.bytes})
+	}
+	job.State = catalog.JobSucceeded
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		res.Status, job.State = catalog.StatusCancelled, catalog.JobCancelled
+		runErr = fmt.Errorf("dma: backup %d cancelled: %w", b.ID, runErr)
+	case runErr != nil:
+		res.Status, job.State = catalog.StatusFailed, catalog.JobFailed
+	}
+	if runErr != nil {
+		res.Error, job.Error = runErr.Error(), runErr.Error()
+	}
+	job.Ended = res.Ended
+	for _, l := range r.posts.lines() {
+		cat.Log(rctx, job.ID, l.level, l.msg)
+	}
+	err := errors.Join(cat.FinishBackup(rctx, b.ID, res), cat.UpdateJob(rctx, *job))
+	if r.spec.Barcode != "" && r.imageFile > 0 {
+		m, merr := cat.Medium(rctx, r.spec.Barcode)
+		if merr != nil {
+			m = catalog.Medium{Barcode: r.spec.Barcode, Library: r.spec.Agent.Name}
+		}
+		m.State, m.NextFile, m.Updated = "active", r.imageFile+1, res.Ended
+		m.Used += r.bytes
+		err = errors.Join(err, cat.PutMedium(rctx, m))
+	}
+	if err != nil {
+		err = fmt.Errorf("dma: record the outcome of backup %d: %w", b.ID, err)
+	}
+	out, gerr := cat.Backup(rctx, b.ID)
+	if gerr != nil {
+		out = *b
+	}
+	return out, errors.Join(runErr, err)
+}

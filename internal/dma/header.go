@@ -1,0 +1,61 @@
+package dma
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// headerMagic starts the header record; the version follows it.
+const headerMagic = "FERRY-IMAGE-HEADER 1\n"
+
+// maxHeader caps a header record.
+const maxHeader = 64 << 10
+
+// ErrBadHeader reports a tape file that is not a ferry image header.
+var ErrBadHeader = errors.New("dma: not a ferry image header")
+
+// Header is the self-describing record ferry writes as a tape file of its
+// own before every backup image, so a catalog can be rebuilt from
+// cartridges alone.
+type Header struct {
+	BackupID   int64     `json:"backup_id"`
+	Agent      string    `json:"agent"`       // data agent
+	Path       string    `json:"path"`        // backed-up directory
+	Butype     string    `json:"butype"`      // backup method
+	Level      int       `json:"level"`       // 0 full, N incremental
+	BaseID     int64     `json:"base_id"`     // backup this one is based on (0: none)
+	BaseToken  string    `json:"base_token"`  // BASE_DATE sent
+	Started    time.Time `json:"started"`     // UTC
+	Host       string    `json:"host"`        // machine running the DMA
+	Barcode    string    `json:"barcode"`     // cartridge, when known
+	ImageFile  int       `json:"image_file"`  // tape file number of the image (header's + 1)
+	RecordSize int       `json:"record_size"` // bytes per record of the image
+}
+
+// Encode returns the header record: the magic line, then JSON.
+func (h Header) Encode() []byte {
+	b, _ := json.Marshal(h) // plain fields only: cannot fail
+	return append([]byte(headerMagic), b...)
+}
+
+// DecodeHeader parses a header record.
+func DecodeHeader(b []byte) (Header, error) {
+	var h Header
+	if len(b) > maxHeader {
+		return h, fmt.Errorf("%w: %d bytes", ErrBadHeader, len(b))
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(headerMagic))
+	if !ok {
+		return h, ErrBadHeader
+	}
+	if err := json.Unmarshal(rest, &h); err != nil {
+		return h, fmt.Errorf("%w: %v", ErrBadHeader, err)
+	}
+	if h.BackupID < 0 || h.ImageFile < 1 || h.Level < 0 {
+		return h, fmt.Errorf("%w: bad fields", ErrBadHeader)
+	}
+	return h, nil
+}

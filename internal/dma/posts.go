@@ -1,0 +1,114 @@
+package dma
+
+import (
+	"sync"
+
+	"ferry/internal/catalog/fh"
+	"ferry/internal/ndmp/client"
+	"ferry/internal/ndmp/wire"
+)
+
+// posts gathers what an agent posts during a job: halts and pauses on
+// channels, file history into a Recorder, log messages kept for the job log.
+type posts struct {
+	rec    *fh.Recorder // nil: history dropped
+	data   chan wire.DataHaltReason
+	mover  chan wire.MoverHaltReason
+	paused chan wire.MoverPauseReason
+
+	mu     sync.Mutex
+	recErr error
+	logs   []logLine
+}
+
+type logLine struct {
+	level, msg string
+}
+
+func newPosts(rec *fh.Recorder) *posts {
+	return &posts{
+		rec:    rec,
+		data:   make(chan wire.DataHaltReason, 1),
+		mover:  make(chan wire.MoverHaltReason, 1),
+		paused: make(chan wire.MoverPauseReason, 4),
+	}
+}
+
+// post is the client's post handler (one goroutine).
+func (p *posts) post(m client.Post) {
+	switch b := m.Body.(type) {
+	case *wire.NotifyDataHalted:
+		offer(p.data, b.Reason)
+	case *wire.NotifyMoverHalted:
+		offer(p.mover, b.Reason)
+	case *wire.NotifyMoverPaused:
+		offer(p.paused, b.Reason)
+	case *wire.LogMessage:
+		p.log(logLevel(b.LogType), b.Entry)
+	case *wire.LogFile:
+		if b.Error != wire.ErrNone || b.RecoveryStatus != 0 {
+			p.log("error", "file "+b.Name+" not recovered")
+		}
+	default:
+		if p.rec == nil || m.Body == nil {
+			return
+		}
+		if err := p.rec.Post(m.Body); err != nil {
+			p.mu.Lock()
+			if p.recErr == nil {
+				p.recErr = err
+			}
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *posts) log(level, msg string) {
+	p.mu.Lock()
+	p.logs = append(p.logs, logLine{level, msg})
+	p.mu.Unlock()
+}
+
+// lastError returns the agent's last error message ("" if none).
+func (p *posts) lastError() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.logs) - 1; i >= 0; i-- {
+		if p.logs[i].level == "error" {
+			return p.logs[i].msg
+		}
+	}
+	return ""
+}
+
+func (p *posts) lines() []logLine {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]logLine(nil), p.logs...)
+}
+
+func (p *posts) historyErr() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.recErr
+}
+
+func logLevel(t wire.LogType) string {
+	switch t {
+	case wire.LogError:
+		return "error"
+	case wire.LogWarning:
+		return "warning"
+	case wire.LogDebug:
+		return "debug"
+	}
+	return "info"
+}
+
+// offer sends v unless the channel is full (a repeated post).
+func offer[T any](ch chan T, v T) {
+	select {
+	case ch <- v:
+	default:
+	}
+}
