@@ -47,6 +47,25 @@ func (s *Session) Execute(ctx context.Context, lun uint64, cdb []byte, dataOut [
 // expected transfer length), so that a caller moving much data reuses its
 // buffer; Result.Data is a prefix of dataIn.
 func (s *Session) ExecuteInto(ctx context.Context, lun uint64, cdb []byte, dataOut, dataIn []byte) (*Result, error) {
+	p, err := s.Start(ctx, lun, cdb, dataOut, dataIn)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a command sent and not yet waited for.
+type Pending struct {
+	s *Session
+	k *call
+}
+
+// Start sends a SCSI command like ExecuteInto and returns once it is
+// sent, without waiting for its status. Commands started one after the
+// other get increasing CmdSNs, so a caller keeps several tape WRITEs in
+// flight and the target still executes them in that order. dataOut and
+// dataIn belong to the command until Wait returns.
+func (s *Session) Start(ctx context.Context, lun uint64, cdb []byte, dataOut, dataIn []byte) (*Pending, error) {
 	if len(cdb) == 0 || len(cdb) > 16 {
 		return nil, fmt.Errorf("initiator: CDB of %d bytes", len(cdb))
 	}
@@ -72,6 +91,16 @@ func (s *Session) ExecuteInto(ctx context.Context, lun uint64, cdb []byte, dataO
 	}); err != nil {
 		return nil, err
 	}
+	return &Pending{s, k}, nil
+}
+
+// CmdSN is the command's sequence number.
+func (p *Pending) CmdSN() uint32 { return p.k.cmdSN }
+
+// Wait waits for the command's status, as ExecuteInto does; when ctx
+// ends first the command is aborted.
+func (p *Pending) Wait(ctx context.Context) (*Result, error) {
+	s, k := p.s, p.k
 	if err := s.wait(ctx, k); err != nil {
 		if ctx.Err() != nil {
 			s.abortCall(k)

@@ -38,12 +38,14 @@ type conn struct {
 	free    []*task
 	waiting int // goroutines waiting on tcond
 
-	work    chan *task
-	workers sync.WaitGroup
-	nextTTT uint32
-	stopped atomic.Bool
-	closing bool // logout answered: end after this PDU
-	text    []byte
+	work       chan *task
+	wq         sync.Mutex // serializes sends to work with its close
+	workClosed bool
+	workers    sync.WaitGroup
+	nextTTT    uint32
+	stopped    atomic.Bool
+	closing    bool // logout answered: end after this PDU
+	text       []byte
 
 	lastRead atomic.Int64  // monotonic nanoseconds of the last PDU read
 	quit     chan struct{} // closed when the reader is done: stops the pinger
@@ -120,7 +122,7 @@ func (c *conn) finish(err error) {
 		c.logErr("connection", err)
 	}
 	close(c.quit)
-	close(c.work)
+	c.closeWork()
 	c.workers.Wait()
 	c.flushTimer.Stop()
 	c.lockW()
@@ -337,14 +339,20 @@ func (c *conn) waitTasks() {
 	defer c.tmu.Unlock()
 	for {
 		busy := false
+		var kick []*orderQueue
 		for itt, k := range c.tasks {
 			if k.state == taskData {
 				delete(c.tasks, itt) // never dispatched: drop it
-				c.free = append(c.free, k)
-				c.sess.inflight.Add(-1)
+				kick = c.dropData(kick, k)
 				continue
 			}
 			busy = true
+		}
+		if len(kick) > 0 {
+			c.tmu.Unlock()
+			kickAll(kick)
+			c.tmu.Lock()
+			continue
 		}
 		if !busy {
 			return

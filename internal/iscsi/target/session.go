@@ -39,11 +39,16 @@ type session struct {
 type lu struct {
 	n     *scsi.Nexus
 	sizer DataOutSizer
+	order *orderQueue // an Ordered unit's queue, else nil
 }
 
-func newLU(dev scsi.Device) lu {
+func (s *session) newLU(dev scsi.Device) lu {
 	z, _ := dev.(DataOutSizer)
-	return lu{scsi.NewNexus(dev), z}
+	u := lu{n: scsi.NewNexus(dev), sizer: z}
+	if o, ok := dev.(Ordered); ok && o.InOrder() {
+		u.order = &orderQueue{s: s}
+	}
+	return u
 }
 
 func newSession(t *Target, isid [6]byte, initiator string, discovery bool, p iscsi.Params, cmdSN uint32) *session {
@@ -64,15 +69,19 @@ func serialLess(a, b uint32) bool { return int32(a-b) < 0 }
 // acceptCmdSN checks a command's CmdSN against the window and advances
 // ExpCmdSN. Immediate commands do not advance it.
 func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if immediate {
 		return true
 	}
+	s.mu.Lock()
 	if sn == s.expCmdSN {
-		s.advance()
+		filled := s.advance()
+		s.mu.Unlock()
+		if filled {
+			s.kickOrdered()
+		}
 		return true
 	}
+	defer s.mu.Unlock()
 	if serialLess(s.expCmdSN, sn) && !serialLess(s.maxCmdSN, sn) {
 		if _, dup := s.ahead[sn]; dup {
 			return false
@@ -84,15 +93,18 @@ func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
 }
 
 // advance moves ExpCmdSN past the command just received and past those
-// received ahead of it; s.mu is held.
-func (s *session) advance() {
+// received ahead of it; s.mu is held. It reports whether it passed any
+// received ahead: a gap filled, ordered units may go on.
+func (s *session) advance() bool {
 	s.expCmdSN++
+	filled := false
 	for {
 		if _, ok := s.ahead[s.expCmdSN]; !ok {
-			return
+			return filled
 		}
 		delete(s.ahead, s.expCmdSN)
 		s.expCmdSN++
+		filled = true
 	}
 }
 
@@ -109,7 +121,9 @@ func (s *session) skipCmdSN(ref, tmfSN uint32) bool {
 		return false
 	}
 	if ref == s.expCmdSN {
-		s.advance()
+		if s.advance() {
+			go s.kickOrdered() // s.mu is held; rare: a gap filled by an abort
+		}
 		return true
 	}
 	s.ahead[ref] = struct{}{}
@@ -134,24 +148,39 @@ func (s *session) window() (exp, max uint32) {
 // device returns the device a command for lun goes to: the LU's nexus, or
 // the absent LUN, and the device's sizer when it has one.
 func (s *session) device(lun uint64) (scsi.Device, DataOutSizer) {
+	u, ok := s.unit(lun)
+	if !ok {
+		return scsi.AbsentLUN{LUNs: s.t.luns16()}, nil
+	}
+	return u.n, u.sizer
+}
+
+// orderOf returns the queue of an Ordered unit, else nil.
+func (s *session) orderOf(lun uint64) *orderQueue {
+	u, _ := s.unit(lun)
+	return u.order
+}
+
+// unit returns the session's view of the unit on lun, made on first use.
+func (s *session) unit(lun uint64) (lu, bool) {
 	s.umu.RLock()
 	u, ok := s.units[lun]
 	s.umu.RUnlock()
 	if ok {
-		return u.n, u.sizer
+		return u, true
 	}
 	dev, ok := s.t.cfg.Units.Unit(lun)
 	if !ok {
-		return scsi.AbsentLUN{LUNs: s.t.luns16()}, nil
+		return lu{}, false
 	}
 	s.umu.Lock()
 	defer s.umu.Unlock()
 	if u, ok := s.units[lun]; ok {
-		return u.n, u.sizer
+		return u, true
 	}
-	u = newLU(dev)
+	u = s.newLU(dev)
 	s.units[lun] = u
-	return u.n, u.sizer
+	return u, true
 }
 
 // lunsChanged rebuilds the nexus set and raises REPORTED LUNS DATA HAS
@@ -163,7 +192,7 @@ func (s *session) lunsChanged() {
 		if !ok {
 			continue
 		}
-		u := newLU(dev)
+		u := s.newLU(dev)
 		u.n.Raise(scsi.UnitAttentionSense(0x3F, 0x0E))
 		m[lun] = u
 	}

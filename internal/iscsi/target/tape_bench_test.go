@@ -1,10 +1,19 @@
 package target
 
 import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"ferry/internal/changer"
 	"ferry/internal/iscsi/initiator"
+	"ferry/internal/library"
+	"ferry/internal/scsi/ssc"
+	"ferry/internal/tape"
 )
 
 // BenchmarkTapeWrite256K writes 256 KiB variable blocks to a tape LU (the
@@ -48,4 +57,159 @@ func BenchmarkTapeWrite256K(b *testing.B) {
 			b.Fatalf("WRITE(6): %v %+v", err, r)
 		}
 	}
+}
+
+// BenchmarkTapeWrite256KRatio compares sequential 256 KiB WRITE(6)
+// commands to a tape LU over loopback iSCSI, depth commands in flight
+// (started one after the other, so in CmdSN order), with the tape store's
+// own WriteRecord on a cartridge in the same directory. The two alternate
+// in phases of 32 records, so load on the machine falls on both alike;
+// speed-ratio is the iSCSI path's speed as a fraction of WriteRecord's.
+// FERRY_BENCH_DIR (e.g. /dev/shm) chooses where both cartridges live.
+func BenchmarkTapeWrite256KRatio(b *testing.B) {
+	for _, depth := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) { benchRatio(b, depth) })
+	}
+}
+
+func benchRatio(b *testing.B, depth int) {
+	dir := benchDir(b)
+	m := directCartridge(b, dir)
+	s := tapeTarget(b, dir)
+	const n, phase = 256 << 10, 32
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	ctx := b.Context()
+	w := pipeline{s: s, cdb: write6(n), data: data, pending: make([]*initiator.Pending, 0, depth)}
+	var direct, remote time.Duration
+	b.SetBytes(2 * n)
+	for i := 0; b.Loop(); i++ {
+		if i%(2*phase) == 0 && i > 0 {
+			remote += w.drain(b, ctx)
+		}
+		if i%(2*phase) < phase {
+			t0 := time.Now()
+			if err := m.WriteRecord(data); err != nil {
+				b.Fatal(err)
+			}
+			direct += time.Since(t0)
+			continue
+		}
+		if i%(2*phase) == phase {
+			w.t0 = time.Now()
+		}
+		w.write(b, ctx)
+		if len(w.pending) == depth {
+			w.wait(b, ctx)
+		}
+	}
+	remote += w.drain(b, ctx)
+	b.ReportMetric(float64(direct)/float64(remote), "speed-ratio")
+}
+
+// pipeline keeps WRITEs in flight.
+type pipeline struct {
+	s       *initiator.Session
+	cdb     []byte
+	data    []byte
+	pending []*initiator.Pending
+	t0      time.Time
+	started bool
+}
+
+func (w *pipeline) write(b *testing.B, ctx context.Context) {
+	p, err := w.s.Start(ctx, 1, w.cdb, w.data, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w.pending = append(w.pending, p)
+	w.started = true
+}
+
+// wait waits for the oldest WRITE.
+func (w *pipeline) wait(b *testing.B, ctx context.Context) {
+	r, err := w.pending[0].Wait(ctx)
+	if err != nil || r.Status != 0 {
+		b.Fatalf("WRITE(6): %v %+v", err, r)
+	}
+	w.pending = append(w.pending[:0], w.pending[1:]...)
+}
+
+// drain waits for every WRITE and returns the time since the phase began.
+func (w *pipeline) drain(b *testing.B, ctx context.Context) time.Duration {
+	if !w.started {
+		return 0
+	}
+	for len(w.pending) > 0 {
+		w.wait(b, ctx)
+	}
+	w.started = false
+	return time.Since(w.t0)
+}
+
+// write6 is WRITE(6) of one variable block of n bytes.
+func write6(n int) []byte {
+	return []byte{0x0A, 0, byte(n >> 16), byte(n >> 8), byte(n), 0}
+}
+
+// directCartridge is a cartridge of the tape store opened for writing.
+func directCartridge(b *testing.B, dir string) *tape.Medium {
+	path := filepath.Join(dir, "direct.tape")
+	if err := tape.Create(path, tape.Meta{Barcode: "D00001", Capacity: 1 << 40}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := tape.Open(path, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	return m
+}
+
+// tapeTarget serves one tape LU (LUN 1) of a library in dir, its drive
+// loaded, and returns a session with the unit attention cleared.
+func tapeTarget(b *testing.B, dir string) *initiator.Session {
+	lib, err := library.OpenWith(filepath.Join(dir, "library"), library.Options{
+		Drives: []string{"tape0"}, Slots: 2, ImportExport: 1, Capacity: 1 << 40, Prefix: "B", Suffix: "L8"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { lib.Close() })
+	h := &harness{t: b, lib: lib, units: NewUnitSet()}
+	dev := ssc.New(lib, "tape0", ssc.Identity{})
+	b.Cleanup(func() { dev.Close() })
+	h.units.Set(1, dev)
+	tg, err := New(Config{Name: testIQN, Units: h.units})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go tg.Serve(ln)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tg.Shutdown(ctx)
+	})
+	h.addr = ln.Addr().String()
+	return loadTape(b, h)
+}
+
+// benchDir is a fresh directory under $FERRY_BENCH_DIR, or the
+// benchmark's temporary directory.
+func benchDir(b *testing.B) string {
+	base := os.Getenv("FERRY_BENCH_DIR")
+	if base == "" {
+		return b.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "ferry-bench-")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

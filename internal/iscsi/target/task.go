@@ -36,6 +36,12 @@ type task struct {
 	r2ts       []r2t
 	r2tSN      uint32
 
+	// Ordered units: the queue the task waits in, and whether its data
+	// is complete (under order.mu).
+	order *orderQueue
+	ready bool
+	owner *conn
+
 	buf  []byte // lent to the device as scsi.Command.Buffer
 	resp []byte // sense segment of the response
 }
@@ -60,6 +66,7 @@ func (c *conn) newTask() *task {
 		k = &task{}
 	}
 	k.ctx.reset()
+	k.owner, k.order, k.ready = c, nil, false
 	k.abort, k.answered, k.received, k.unsolDone, k.unsolSN = false, false, 0, false, 0
 	k.nextOffset, k.r2ts, k.r2tSN = 0, k.r2ts[:0], 0
 	return k
@@ -115,6 +122,11 @@ func (c *conn) scsiCommand() error {
 		c.release(k)
 		return c.reject(iscsi.RejectTaskInProgress)
 	}
+	if !cmd.Immediate {
+		if k.order = c.sess.orderOf(k.lun); k.order != nil {
+			k.order.enter(k)
+		}
+	}
 	if !cmd.Write || cmd.ExpectedLen == 0 {
 		k.data = k.data[:0]
 		return c.dispatch(k)
@@ -141,17 +153,32 @@ func (c *conn) dispatch(k *task) error {
 	k.state = taskRunning
 	c.tmu.Unlock()
 	if aborted {
+		c.leaveQueue(k)
 		c.sess.inflight.Add(-1)
 		c.release(k)
 		return nil
 	}
 	c.executing.Add(1)
+	if k.order != nil {
+		k.order.ready(k)
+		k.order.kick()
+		return nil
+	}
 	c.work <- k
 	return nil
 }
 
-// execute runs a task on its logical unit and answers it.
+// execute runs a task a worker took from the queue.
 func (c *conn) execute(k *task) {
+	if k.order != nil {
+		runOrdered(k)
+		return
+	}
+	c.run(k)
+}
+
+// run runs a task on its logical unit and answers it.
+func (c *conn) run(k *task) {
 	want := k.cmd.ExpectedLen
 	if !k.cmd.Read {
 		want = 0

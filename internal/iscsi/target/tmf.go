@@ -81,15 +81,20 @@ func (s *session) abortITT(itt uint32) bool {
 // their answers are dropped.
 func (c *conn) abortTasks(match func(*task) bool) int {
 	c.tmu.Lock()
-	defer c.tmu.Unlock()
 	n := 0
+	var queued []*task
 	for _, k := range c.tasks {
 		if !k.abort && !k.answered && match(k) {
 			k.abort = true
 			k.ctx.cancel()
 			n++
+			if k.order != nil {
+				queued = append(queued, k)
+			}
 		}
 	}
+	c.tmu.Unlock()
+	c.unqueue(queued)
 	return n
 }
 
@@ -100,17 +105,23 @@ func (c *conn) waitAborted() {
 	defer c.tmu.Unlock()
 	for {
 		busy := false
+		var kick []*orderQueue
 		for itt, k := range c.tasks {
 			if !k.abort {
 				continue
 			}
 			if k.state == taskData {
 				delete(c.tasks, itt)
-				c.free = append(c.free, k)
-				c.sess.inflight.Add(-1)
+				kick = c.dropData(kick, k)
 				continue
 			}
 			busy = true
+		}
+		if len(kick) > 0 {
+			c.tmu.Unlock()
+			kickAll(kick)
+			c.tmu.Lock()
+			continue
 		}
 		if !busy {
 			return

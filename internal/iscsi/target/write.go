@@ -18,6 +18,7 @@ func (c *conn) startWrite(k *task) error {
 	k.data = k.data[:exp]
 	imm := c.pdu.Data
 	if len(imm) > 0 && (!c.params.ImmediateData || uint32(len(imm)) > min(exp, c.params.FirstBurstLength)) {
+		c.leaveQueue(k)
 		c.untrack(k)
 		return c.reject(iscsi.RejectProtocolError)
 	}
@@ -128,6 +129,7 @@ func (c *conn) untrack(k *task) {
 
 // refuse answers a command with CHECK CONDITION before any data moved.
 func (c *conn) refuse(k *task, s *scsi.Sense) error {
+	c.leaveQueue(k)
 	k.scmd = scsi.Command{}
 	status, sense := scsi.StatusOf(s)
 	c.sess.inflight.Add(-1)

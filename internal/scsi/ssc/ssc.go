@@ -189,3 +189,8 @@ func (d *Device) register() {
 	d.registerAttributes()
 	d.registerReservations()
 }
+
+// InOrder reports that the device's commands must run one at a time in
+// the order the initiator issued them: a transport that lets several be
+// in flight (the iSCSI target's Ordered) keeps them in CmdSN order.
+func (d *Device) InOrder() bool { return true }
