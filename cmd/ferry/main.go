@@ -57,6 +57,12 @@ func newRootCommand() *cobra.Command {
 		newDiskCommand(&g),
 		newTargetCommand(&g),
 		newVersionCommand(),
+		newBackupCommand(&g),
+		newBackupsCommand(&g),
+		newLsCommand(&g),
+		newFindCommand(&g),
+		newRestoreCommand(&g),
+		newAgentCommand(&g),
 	)
 	return root
 }

@@ -242,6 +242,7 @@ func (r *backupRun) environment() []wire.PVal {
 // wait waits for the data service and the mover to halt, sending progress.
 func (r *backupRun) wait(ctx context.Context, c *client.Conn) error {
 	m := newMeter(r.spec.Progress, "backup")
+	m.send(0, 0, 0) // started
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {

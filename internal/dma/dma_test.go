@@ -69,6 +69,15 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{agent: a, export: export, lib: lib, cat: cat}
 }
 
+// dir makes a directory in the export.
+func (f *fixture) dir(t *testing.T, name string) string {
+	d := filepath.Join(f.export, name)
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 func (f *fixture) barcode(t *testing.T) string {
 	els, err := f.lib.Elements()
 	if err != nil {
@@ -112,10 +121,7 @@ var cmpOpts = fstree.Options{SkipRoot: true}
 // tree it was taken from; the catalog holds the files and the locations.
 func TestBackupRestore(t *testing.T) {
 	f := newFixture(t)
-	src := filepath.Join(f.export, "src")
-	if err := os.Mkdir(src, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	src := f.dir(t, "src")
 	fstree.Build(t, src, fstree.Spec{
 		{Path: "a.txt", Type: format.Regular, Size: 1000, Seed: 1},
 		{Path: "dir/b.bin", Type: format.Regular, Size: 300 << 10, Seed: 2},
@@ -150,4 +156,100 @@ func TestBackupRestore(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(one, "a.txt")); !os.IsNotExist(err) {
 		t.Fatalf("a.txt restored though not chosen: %v", err)
 	}
+}
+
+// TestIncrementalChain takes a full backup and incrementals with files
+// added, changed, renamed and deleted between them; restoring each
+// incremental applies its chain and yields the tree as it was then.
+func TestIncrementalChain(t *testing.T) {
+	f := newFixture(t)
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{
+		{Path: "keep.txt", Type: format.Regular, Size: 100, Seed: 1},
+		{Path: "change.txt", Type: format.Regular, Size: 100, Seed: 2},
+		{Path: "gone.txt", Type: format.Regular, Size: 100, Seed: 3},
+		{Path: "d/x", Type: format.Regular, Size: 10, Seed: 4},
+	})
+	steps := []func(){
+		func() { os.WriteFile(filepath.Join(src, "change.txt"), []byte("changed once"), 0o644) },
+		func() {
+			os.Remove(filepath.Join(src, "gone.txt"))
+			os.WriteFile(filepath.Join(src, "d", "added"), []byte("new"), 0o644)
+		},
+		func() {
+			os.Rename(filepath.Join(src, "d"), filepath.Join(src, "e"))
+			os.WriteFile(filepath.Join(src, "change.txt"), []byte("changed twice"), 0o644)
+		},
+		func() { os.RemoveAll(filepath.Join(src, "e")) },
+	}
+	type snap struct {
+		id   int64
+		tree string
+	}
+	var snaps []snap
+	save := func(id int64) {
+		copyDir := f.restore(t, id) // restored now; compared with the source at once
+		fstree.Compare(t, src, copyDir, cmpOpts)
+		snaps = append(snaps, snap{id, copyDir})
+	}
+	full := f.backup(t, src, true) // nothing to base on: a full backup
+	if full.Level != 0 || full.BaseID != 0 {
+		t.Fatalf("first backup: level %d base %d, want a full", full.Level, full.BaseID)
+	}
+	save(full.ID)
+	prev := full
+	for i, step := range steps {
+		time.Sleep(20 * time.Millisecond) // a change lands after the previous token
+		step()
+		b := f.backup(t, src, true)
+		if b.Level != i+1 || b.BaseID != prev.ID {
+			t.Fatalf("incremental %d: level %d base %d, want level %d base %d", i+1, b.Level, b.BaseID, i+1, prev.ID)
+		}
+		save(b.ID)
+		prev = b
+	}
+	// Earlier points of the chain still restore to their own state.
+	for _, s := range snaps[:len(snaps)-1] {
+		fstree.Compare(t, s.tree, f.restore(t, s.id), cmpOpts)
+	}
+}
+
+// TestCancel cancels a backup while it runs: the job ends cancelled, the
+// agent is idle (the next backup runs), and the next backup appends after
+// the earlier one, which stays restorable.
+func TestCancel(t *testing.T) {
+	f := newFixture(t)
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(200, 1024))
+	first := f.backup(t, src, false)
+	big := f.dir(t, "big")
+	fstree.Build(t, big, fstree.Spec{{Path: "huge", Type: format.Regular, Size: 256 << 20, Seed: 9}})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	progress := make(chan dma.Progress, 16)
+	done := make(chan error, 1)
+	var cancelled catalog.Backup
+	go func() {
+		var err error
+		cancelled, err = dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: big, Barcode: f.barcode(t), Progress: progress})
+		done <- err
+	}()
+	select {
+	case <-progress: // running
+	case err := <-done:
+		t.Fatalf("backup ended before it was cancelled: %v", err)
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("cancelled backup returned no error")
+	}
+	if cancelled.Status != catalog.StatusCancelled {
+		t.Fatalf("cancelled backup has status %q", cancelled.Status)
+	}
+	next := f.backup(t, src, false)
+	if next.Locations[0].FileNum <= first.Locations[0].FileNum+2 {
+		t.Fatalf("next backup at file %d overwrote the cancelled one (first at %d)", next.Locations[0].FileNum, first.Locations[0].FileNum)
+	}
+	fstree.Compare(t, src, f.restore(t, first.ID), cmpOpts)
+	fstree.Compare(t, src, f.restore(t, next.ID), cmpOpts)
 }

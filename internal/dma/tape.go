@@ -2,7 +2,7 @@ package dma
 
 import (
 	"context"
-		"fmt"
+	"fmt"
 	"io"
 	"sync/atomic"
 	"time"

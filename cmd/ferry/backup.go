@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"ferry/internal/catalog"
+	"ferry/internal/dma"
+)
+
+type backupOptions struct {
+	tape        string
+	level       int
+	incremental bool
+	exclude     []string
+	pwFile      string
+	asJSON      bool
+}
+
+func newBackupCommand(g *globalOptions) *cobra.Command {
+	var o backupOptions
+	cmd := &cobra.Command{
+		Use:   "backup DIR | ndmp://AGENT/PATH",
+		Short: "Back up a directory to tape through an NDMP agent, recording it in the catalog",
+		Long: `Back up a directory to tape and record it in the catalog (STATE/catalog.db).
+
+With a plain DIR, ferry starts its own NDMP agent inside the process on the
+state directory's tape library and backs DIR up to drive tape0, appending
+after the backups already on its cartridge.
+
+With ndmp://AGENT/PATH, the agent is a registered one (ferry agent add) or
+USER@HOST:PORT; an unregistered agent's password comes from --password-file
+or FERRY_NDMP_PASSWORD, never from the URL. Data and tape are on that agent
+(--tape ndmp://AGENT/DRIVE names the drive).
+
+--incremental backs up what changed since the newest backup of the same
+directory; --level N since the newest backup of a lower level.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBackup(cmd.Context(), g, args[0], o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.tape, "tape", "", "tape drive as ndmp://AGENT/DRIVE (default: drive tape0 of the data agent)")
+	f.IntVar(&o.level, "level", 0, "dump level: 0 full, N since the newest lower level")
+	f.BoolVar(&o.incremental, "incremental", false, "back up what changed since the newest backup of this directory")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out files whose name or relative path matches this pattern (repeatable)")
+	f.StringVar(&o.pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
+	f.BoolVar(&o.asJSON, "json", false, "print the backup as JSON")
+	return cmd
+}
+
+func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptions, out io.Writer) error {
+	if o.incremental && o.level != 0 {
+		return errors.New("give --level N or --incremental, not both")
+	}
+	if o.level < 0 {
+		return errors.New("--level must be 0 or more")
+	}
+	state, err := stateDir(g)
+	if err != nil {
+		return err
+	}
+	cat, err := openCatalog(ctx, state)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	spec := dma.BackupSpec{Level: o.level, Incremental: o.incremental, Exclude: o.exclude}
+	if strings.HasPrefix(what, "ndmp://") {
+		if err := remoteBackupSpec(ctx, cat, what, o, &spec); err != nil {
+			return err
+		}
+	} else {
+		if o.tape != "" {
+			return errors.New("--tape needs an agent: back up ndmp://AGENT/PATH")
+		}
+		dir, err := localDir(what)
+		if err != nil {
+			return err
+		}
+		export := filepath.Dir(dir)
+		la, err := startLocalAgent(state, []string{export})
+		if err != nil {
+			return err
+		}
+		defer la.stop()
+		spec.Agent, spec.Path, spec.Drive = la.agent, dir, "tape0"
+		spec.Barcode = la.barcode("tape0")
+	}
+	progress, stopProgress := progressLine(o.asJSON)
+	spec.Progress = progress
+	b, err := dma.Backup(ctx, cat, spec)
+	stopProgress()
+	if err != nil {
+		if b.ID != 0 {
+			return fmt.Errorf("backup %d of %s failed: %w", b.ID, spec.Path, err)
+		}
+		return err
+	}
+	if o.asJSON {
+		return json.NewEncoder(out).Encode(backupJSON(b))
+	}
+	loc := b.Locations[0]
+	fmt.Fprintf(out, "backup %d: %s on %s, level %d, %d files, %s in %s; tape %s file %d\n",
+		b.ID, b.Path, b.Agent, b.Level, b.Files, formatSize(uint64(b.Bytes)), b.Ended.Sub(b.Started).Round(time.Millisecond),
+		orDash(loc.Barcode), loc.FileNum)
+	return nil
+}
+
+// remoteBackupSpec fills spec for ndmp://AGENT/PATH.
+func remoteBackupSpec(ctx context.Context, cat catalog.Catalog, what string, o backupOptions, spec *dma.BackupSpec) error {
+	t, err := dma.ParseTarget(what)
+	if err != nil {
+		return err
+	}
+	a, err := resolveAgent(ctx, cat, t.Agent, o.pwFile)
+	if err != nil {
+		return err
+	}
+	spec.Agent, spec.Path, spec.Drive = a, t.Path, "tape0"
+	if o.tape != "" {
+		tt, err := dma.ParseTarget(o.tape)
+		if err != nil {
+			return fmt.Errorf("--tape: %w", err)
+		}
+		if tt.Agent != t.Agent {
+			return fmt.Errorf("--tape on another agent (%s) means a 3-way backup, which is not implemented yet; use a drive of %s", tt.Agent, t.Agent)
+		}
+		spec.Drive = strings.Trim(tt.Path, "/")
+		if spec.Drive == "" {
+			return errors.New("--tape ndmp://AGENT/DRIVE: name the drive")
+		}
+	}
+	return nil
+}
+
+// localDir resolves a directory to back up on this machine.
+func localDir(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	abs, err = filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("back up %s: %w", p, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("back up %s: not a directory", p)
+	}
+	return abs, nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type locationOut struct {
+	Barcode    string `json:"barcode"`
+	File       int    `json:"file"`
+	RecordSize int    `json:"record_size"`
+	Offset     int64  `json:"offset"`
+	Length     int64  `json:"length"`
+}
+
+type backupOut struct {
+	ID        int64         `json:"id"`
+	Agent     string        `json:"agent"`
+	Path      string        `json:"path"`
+	Level     int           `json:"level"`
+	BaseID    int64         `json:"base_id,omitempty"`
+	Status    string        `json:"status"`
+	Started   time.Time     `json:"started"`
+	Ended     *time.Time    `json:"ended,omitempty"`
+	Files     int64         `json:"files"`
+	Bytes     int64         `json:"bytes"`
+	DumpDate  string        `json:"dump_date,omitempty"`
+	Error     string        `json:"error,omitempty"`
+	Env       []catalog.Env `json:"env,omitempty"`
+	Locations []locationOut `json:"locations"`
+}
+
+func backupJSON(b catalog.Backup) backupOut {
+	o := backupOut{ID: b.ID, Agent: b.Agent, Path: b.Path, Level: b.Level, BaseID: b.BaseID, Status: b.Status,
+		Started: b.Started, Files: b.Files, Bytes: b.Bytes, DumpDate: b.DumpDate, Error: b.Error, Env: b.Env,
+		Locations: []locationOut{}}
+	if !b.Ended.IsZero() {
+		o.Ended = &b.Ended
+	}
+	for _, l := range b.Locations {
+		o.Locations = append(o.Locations, locationOut{l.Barcode, l.FileNum, l.RecordSize, l.Offset, l.Length})
+	}
+	return o
+}
+
+// stderrIsTerminal reports whether standard error is a character device.
+func stderrIsTerminal() bool {
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progressLine returns a channel for progress events, drawn as one line
+// rewritten with \r on a terminal (nothing otherwise or with --json), and
+// a function that ends the line.
+func progressLine(asJSON bool) (chan<- dma.Progress, func()) {
+	if asJSON || !stderrIsTerminal() {
+		return nil, func() {}
+	}
+	ch := make(chan dma.Progress, 8)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		drawn := false
+		for p := range ch {
+			line := fmt.Sprintf("%s: %s, %d files, %s/s", p.Phase, formatSize(uint64(p.Bytes)), p.Files, formatSize(uint64(p.Rate)))
+			if p.ETA > 0 {
+				line += ", ETA " + p.ETA.Round(time.Second).String()
+			}
+			fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
+			drawn = true
+		}
+		if drawn {
+			fmt.Fprint(os.Stderr, "\r\033[K")
+		}
+	}()
+	return ch, func() { close(ch); <-done }
+}

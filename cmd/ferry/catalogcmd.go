@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"ferry/internal/catalog"
+)
+
+func newBackupsCommand(g *globalOptions) *cobra.Command {
+	var asJSON bool
+	var agent, status string
+	cmd := &cobra.Command{
+		Use:   "backups",
+		Short: "List the catalog's backups, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withCatalog(cmd.Context(), g, func(cat catalog.Catalog) error {
+				bs, err := cat.Backups(cmd.Context(), catalog.BackupFilter{Agent: agent, Status: status})
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					out := make([]backupOut, 0, len(bs))
+					for _, b := range bs {
+						if full, err := cat.Backup(cmd.Context(), b.ID); err == nil {
+							b = full
+						}
+						out = append(out, backupJSON(b))
+					}
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tSTARTED\tAGENT\tPATH\tLEVEL\tBASE\tSTATUS\tFILES\tSIZE")
+				for _, b := range bs {
+					base := "-"
+					if b.BaseID != 0 {
+						base = strconv.FormatInt(b.BaseID, 10)
+					}
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", b.ID, b.Started.Local().Format(time.DateTime),
+						b.Agent, b.Path, b.Level, base, b.Status, b.Files, formatSize(uint64(b.Bytes)))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (each backup has an id)")
+	cmd.Flags().StringVar(&agent, "agent", "", "only backups of this agent")
+	cmd.Flags().StringVar(&status, "status", "", "only backups with this status (succeeded, failed, running, cancelled)")
+	return cmd
+}
+
+func newLsCommand(g *globalOptions) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ls BACKUP [PATH]",
+		Short: "List a directory of a backup (PATH relative to the backed-up directory)",
+		Args:  cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := backupID(args[0])
+			if err != nil {
+				return err
+			}
+			dir := "/"
+			if len(args) == 2 {
+				dir = path.Clean("/" + args[1])
+			}
+			return withCatalog(cmd.Context(), g, func(cat catalog.Catalog) error {
+				if _, err := cat.Backup(cmd.Context(), id); err != nil {
+					return noBackup(id, err)
+				}
+				fs, err := cat.List(cmd.Context(), id, dir)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					out := make([]fileOut, 0, len(fs))
+					for _, f := range fs {
+						out = append(out, fileJSON(id, f))
+					}
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				for _, f := range fs {
+					_, name := catalog.SplitPath(f.Path)
+					if f.Type == catalog.TypeDir {
+						name += "/"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", typeMode(f), f.Size, f.Mtime.Local().Format(time.DateTime), name)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newFindCommand(g *globalOptions) *cobra.Command {
+	var asJSON, regex bool
+	var limit int
+	var backup int64
+	cmd := &cobra.Command{
+		Use:   "find PATTERN",
+		Short: "Find files across all backups: a shell glob over full paths (--regex: a regular expression)",
+		Long: `Find files across all backups. PATTERN is a shell glob over each file's full
+path within its backup ("/" is the backed-up directory): * matches across
+slashes, so "*.conf" finds every .conf file. With --regex, PATTERN is a Go
+regular expression matched anywhere in the path.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			q := catalog.Query{Glob: args[0], BackupID: backup, Limit: limit}
+			if regex {
+				q = catalog.Query{Regex: args[0], BackupID: backup, Limit: limit}
+			}
+			return withCatalog(cmd.Context(), g, func(cat catalog.Catalog) error {
+				ms, err := cat.Find(cmd.Context(), q)
+				if errors.Is(err, catalog.ErrBadQuery) {
+					return fmt.Errorf("%w (a glob uses * ? [a-z] and \\ to quote; --regex takes Go regular expressions)", err)
+				}
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					out := make([]fileOut, 0, len(ms))
+					for _, m := range ms {
+						out = append(out, fileJSON(m.BackupID, m.File))
+					}
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				for _, m := range ms {
+					fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\n", m.BackupID, typeMode(m.File), m.Size, m.Mtime.Local().Format(time.DateTime), m.Path)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&regex, "regex", false, "PATTERN is a regular expression")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many matches (default 10000)")
+	cmd.Flags().Int64Var(&backup, "backup", 0, "search only this backup")
+	return cmd
+}
+
+// withCatalog opens the state directory's catalog for fn.
+func withCatalog(ctx context.Context, g *globalOptions, fn func(catalog.Catalog) error) error {
+	state, err := stateDir(g)
+	if err != nil {
+		return err
+	}
+	cat, err := openCatalog(ctx, state)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	return fn(cat)
+}
+
+func backupID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("backup %q: give a backup id (ferry backups lists them)", s)
+	}
+	return id, nil
+}
+
+func noBackup(id int64, err error) error {
+	if errors.Is(err, catalog.ErrNotFound) {
+		return fmt.Errorf("no backup %d in the catalog (ferry backups lists them)", id)
+	}
+	return err
+}
+
+type fileOut struct {
+	Backup int64     `json:"backup"`
+	Path   string    `json:"path"`
+	Type   string    `json:"type"`
+	Mode   uint32    `json:"mode"`
+	UID    uint32    `json:"uid"`
+	GID    uint32    `json:"gid"`
+	Size   uint64    `json:"size"`
+	Mtime  time.Time `json:"mtime"`
+}
+
+func fileJSON(id int64, f catalog.File) fileOut {
+	return fileOut{id, f.Path, typeName(f.Type), f.Mode & 0o7777, f.UID, f.GID, f.Size, f.Mtime}
+}
+
+func typeName(t catalog.FileType) string {
+	switch t {
+	case catalog.TypeDir:
+		return "dir"
+	case catalog.TypeReg:
+		return "file"
+	case catalog.TypeSymlink:
+		return "symlink"
+	case catalog.TypeFIFO:
+		return "fifo"
+	case catalog.TypeCharDev:
+		return "chardev"
+	case catalog.TypeBlkDev:
+		return "blockdev"
+	case catalog.TypeSocket:
+		return "socket"
+	}
+	return "other"
+}
+
+// typeMode renders a type letter and permission bits as ls does.
+func typeMode(f catalog.File) string {
+	c := map[catalog.FileType]byte{catalog.TypeDir: 'd', catalog.TypeSymlink: 'l', catalog.TypeFIFO: 'p',
+		catalog.TypeCharDev: 'c', catalog.TypeBlkDev: 'b', catalog.TypeSocket: 's', catalog.TypeReg: '-'}[f.Type]
+	if c == 0 {
+		c = '?'
+	}
+	b := []byte{c}
+	const rwx = "rwxrwxrwx"
+	for i := range 9 {
+		if f.Mode&(1<<(8-i)) != 0 {
+			b = append(b, rwx[i])
+		} else {
+			b = append(b, '-')
+		}
+	}
+	return string(b)
+}

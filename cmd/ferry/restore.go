@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"ferry/internal/catalog"
+	"ferry/internal/dma"
+)
+
+type restoreOptions struct {
+	to        string
+	tape      string
+	pwFile    string
+	overwrite bool
+	asJSON    bool
+}
+
+func newRestoreCommand(g *globalOptions) *cobra.Command {
+	var o restoreOptions
+	cmd := &cobra.Command{
+		Use:   "restore BACKUP --to DEST [PATH...]",
+		Short: "Restore a backup (an incremental with its chain) into a directory",
+		Long: `Restore a backup into DEST, a directory on this machine: the backed-up
+directory's contents are recreated under DEST. An incremental is restored with
+its chain (the full backup first, then each incremental in order), so files
+deleted or renamed along the chain are gone at the end.
+
+Each PATH is relative to the backed-up directory and restores that file or
+subtree at the same relative place. Existing files are kept unless
+--overwrite is given.
+
+The images are read back through the NDMP agent that wrote them (ferry's own
+for backups of a plain directory); --tape ndmp://AGENT/DRIVE reads them from
+another drive.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRestore(cmd.Context(), g, args[0], args[1:], o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.to, "to", "", "destination directory")
+	f.StringVar(&o.tape, "tape", "", "read from this drive, ndmp://AGENT/DRIVE (default: the drive the backup was written with)")
+	f.StringVar(&o.pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
+	f.BoolVar(&o.overwrite, "overwrite", false, "replace existing files")
+	f.BoolVar(&o.asJSON, "json", false, "print the outcome as JSON")
+	cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+type restoreOut struct {
+	Backup   int64   `json:"backup"`
+	Chain    []int64 `json:"chain"`
+	To       string  `json:"to"`
+	Restored int     `json:"restored"`
+	Skipped  int     `json:"skipped"`
+	Failed   int     `json:"failed"`
+	Removed  int     `json:"removed"`
+	Bytes    int64   `json:"bytes"`
+	Read     int64   `json:"read"`
+	Error    string  `json:"error,omitempty"`
+}
+
+func runRestore(ctx context.Context, g *globalOptions, arg string, paths []string, o restoreOptions, out io.Writer) error {
+	id, err := backupID(arg)
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(o.to, "ndmp://") {
+		return errors.New("restoring to an agent path (--to ndmp://...) is not implemented yet; restore to a local directory")
+	}
+	to, err := filepath.Abs(o.to)
+	if err != nil {
+		return err
+	}
+	state, err := stateDir(g)
+	if err != nil {
+		return err
+	}
+	cat, err := openCatalog(ctx, state)
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	b, err := cat.Backup(ctx, id)
+	if err != nil {
+		return noBackup(id, err)
+	}
+	spec := dma.RestoreSpec{BackupID: id, To: to, Paths: paths, Overwrite: o.overwrite}
+	switch {
+	case o.tape != "":
+		t, err := dma.ParseTarget(o.tape)
+		if err != nil {
+			return fmt.Errorf("--tape: %w", err)
+		}
+		if spec.Agent, err = resolveAgent(ctx, cat, t.Agent, o.pwFile); err != nil {
+			return err
+		}
+		spec.Drive = strings.Trim(t.Path, "/")
+	case b.Agent == localAgentName:
+		la, err := startLocalAgent(state, nil)
+		if err != nil {
+			return err
+		}
+		defer la.stop()
+		spec.Agent, spec.Drive = la.agent, "tape0"
+		if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
+			if spec.Drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
+				return err
+			}
+		}
+	default:
+		if spec.Agent, err = resolveAgent(ctx, cat, b.Agent, o.pwFile); err != nil {
+			return err
+		}
+		spec.Drive = jobDrive(ctx, cat, b)
+	}
+	progress, stopProgress := progressLine(o.asJSON)
+	spec.Progress = progress
+	res, err := dma.Restore(ctx, cat, spec)
+	stopProgress()
+	r := restoreOut{Backup: id, Chain: res.Chain, To: to, Restored: res.Summary.Restored, Skipped: res.Summary.Skipped,
+		Failed: res.Summary.Failed, Removed: res.Summary.Removed, Bytes: res.Summary.Bytes, Read: res.Read}
+	if err != nil {
+		err = fmt.Errorf("restore of backup %d: %w", id, err)
+		r.Error = err.Error()
+	}
+	if o.asJSON {
+		if jerr := json.NewEncoder(out).Encode(r); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restored backup %d (chain %v) into %s: %d entries, %s; %d removed\n",
+		id, res.Chain, to, r.Restored, formatSize(uint64(r.Bytes)), r.Removed)
+	return nil
+}
+
+// jobDrive returns the drive a backup was written with, from its job.
+func jobDrive(ctx context.Context, cat catalog.Catalog, b catalog.Backup) string {
+	j, err := cat.Job(ctx, b.JobID)
+	if err != nil {
+		return "tape0"
+	}
+	var spec struct {
+		Drive string `json:"drive"`
+	}
+	if json.Unmarshal([]byte(j.Spec), &spec) != nil || spec.Drive == "" {
+		return "tape0"
+	}
+	return spec.Drive
+}
