@@ -32,7 +32,7 @@ const (
 // then closes ready.
 type item struct {
 	name     string
-	st       syscall.Stat_t
+	st       unix.Stat_t
 	link     *item // HardLink: the item that carries the data
 	children []child
 	parent   uint64 // inode of the parent directory (dir file history)
@@ -107,7 +107,7 @@ func (w *walker) start() {
 
 func (w *walker) walk() {
 	for _, f := range w.opts.files {
-		var st syscall.Stat_t
+		var st unix.Stat_t
 		if err := w.lstat(f, &st); err != nil {
 			w.warn(f, err)
 			continue
@@ -121,9 +121,9 @@ func (w *walker) walk() {
 // visit emits name and, for a directory, its subtree. all forces every entry
 // of the subtree into an incremental (a directory renamed since the base). It
 // returns false when the job is cancelled.
-func (w *walker) visit(name string, st *syscall.Stat_t, parent uint64, all bool) bool {
+func (w *walker) visit(name string, st *unix.Stat_t, parent uint64, all bool) bool {
 	it := &item{name: name, st: *st, parent: parent, ready: make(chan struct{})}
-	isDir := st.Mode&syscall.S_IFMT == syscall.S_IFDIR
+	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	if !isDir {
 		if !all && !w.changed(st) {
 			return true
@@ -151,12 +151,12 @@ func (w *walker) visit(name string, st *syscall.Stat_t, parent uint64, all bool)
 
 type kid struct {
 	name string
-	st   syscall.Stat_t
+	st   unix.Stat_t
 }
 
 // readDir lists a directory's children in byte order, lstat'ed, with
 // exclusions applied; the contents of other file systems are left out.
-func (w *walker) readDir(name string, st *syscall.Stat_t) []kid {
+func (w *walker) readDir(name string, st *unix.Stat_t) []kid {
 	if uint64(st.Dev) != w.opts.dev {
 		return nil
 	}
@@ -165,21 +165,23 @@ func (w *walker) readDir(name string, st *syscall.Stat_t) []kid {
 		w.warn(name, err)
 		return nil
 	}
+	defer f.Close()
 	names, err := f.Readdirnames(-1)
-	f.Close()
 	if err != nil {
 		w.warn(name, err)
 	}
 	slices.Sort(names)
 	kids := make([]kid, 0, len(names))
+	dfd := int(f.Fd())
 	for _, n := range names {
 		full := path.Join(name, n)
 		if w.excluded(n, full) {
 			continue
 		}
 		k := kid{name: full}
-		if err := w.lstat(full, &k.st); err != nil {
-			w.warn(full, err)
+		// relative to the open directory: no path walk per child
+		if err := unix.Fstatat(dfd, n, &k.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			w.warn(full, &os.PathError{Op: "lstat", Path: full, Err: err})
 			continue
 		}
 		kids = append(kids, k)
@@ -187,7 +189,7 @@ func (w *walker) readDir(name string, st *syscall.Stat_t) []kid {
 	return kids
 }
 
-func (w *walker) lstat(name string, st *syscall.Stat_t) error {
+func (w *walker) lstat(name string, st *unix.Stat_t) error {
 	fi, err := w.root.Lstat(name)
 	if err != nil {
 		return err
@@ -196,7 +198,8 @@ func (w *walker) lstat(name string, st *syscall.Stat_t) error {
 	if !ok {
 		return errors.New("tarengine: no stat data")
 	}
-	*st = *s
+	*st = unix.Stat_t{Dev: s.Dev, Ino: s.Ino, Nlink: s.Nlink, Mode: s.Mode,
+		Ctim: unix.Timespec(s.Ctim), Mtim: unix.Timespec(s.Mtim)}
 	return nil
 }
 
@@ -213,7 +216,7 @@ func (w *walker) excluded(base, full string) bool {
 }
 
 // changed reports whether a file's inode changed at or after the base time.
-func (w *walker) changed(st *syscall.Stat_t) bool {
+func (w *walker) changed(st *unix.Stat_t) bool {
 	if w.opts.since == nil {
 		return true
 	}
@@ -224,14 +227,14 @@ func (w *walker) changed(st *syscall.Stat_t) bool {
 // base: its inode changed (ctime) after its contents last did (mtime), as a
 // rename does and a change of entries does not (it sets both). Its unchanged
 // children now live under new names, so the whole subtree is stored.
-func (w *walker) renamed(st *syscall.Stat_t) bool {
+func (w *walker) renamed(st *unix.Stat_t) bool {
 	ctime := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
 	return !ctime.Before(*w.opts.since) && ctime.After(time.Unix(st.Mtim.Sec, st.Mtim.Nsec))
 }
 
 // emit decides hard links (in stream order) and queues the item.
 func (w *walker) emit(it *item) bool {
-	if it.st.Mode&syscall.S_IFMT == syscall.S_IFREG && it.st.Nlink > 1 {
+	if it.st.Mode&unix.S_IFMT == unix.S_IFREG && it.st.Nlink > 1 {
 		key := [2]uint64{uint64(it.st.Dev), it.st.Ino}
 		if first, ok := w.links[key]; ok {
 			it.link = first
