@@ -47,11 +47,11 @@ func (o *orderQueue) next() *task {
 	if !k.ready || !o.s.received(k.cmd.CmdSN) {
 		return nil
 	}
-	o.q[0] = nil
-	o.q = o.q[1:]
-	if len(o.q) == 0 {
-		o.q = o.q[:0:0] // let the backing array go once drained
-	}
+	// Shift rather than reslice, so the array is reused: the queue is
+	// at most the CmdSN window long.
+	copy(o.q, o.q[1:])
+	o.q[len(o.q)-1] = nil
+	o.q = o.q[:len(o.q)-1]
 	o.running = true
 	return k
 }
@@ -78,7 +78,9 @@ func (o *orderQueue) remove(k *task) bool {
 	defer o.mu.Unlock()
 	for i, q := range o.q {
 		if q == k {
-			o.q = append(o.q[:i], o.q[i+1:]...)
+			copy(o.q[i:], o.q[i+1:])
+			o.q[len(o.q)-1] = nil
+			o.q = o.q[:len(o.q)-1]
 			return true
 		}
 	}

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"ferry/internal/changer"
+	"ferry/internal/iscsi"
 	"ferry/internal/iscsi/initiator"
 	"ferry/internal/scsi"
 )
@@ -15,6 +18,19 @@ import (
 // loadTape puts a cartridge in the drive behind LUN 1, dials a session and
 // clears its unit attention.
 func loadTape(t testing.TB, h *harness) *initiator.Session {
+	t.Helper()
+	loadDrive(t, h)
+	s, err := initiator.Dial(testCtx(t), h.addr, initiator.Config{TargetName: testIQN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.Execute(testCtx(t), 1, make([]byte, 6), nil, 0) // the unit attention
+	return s
+}
+
+// loadDrive puts a cartridge in the drive behind LUN 1.
+func loadDrive(t testing.TB, h *harness) {
 	t.Helper()
 	els, err := h.lib.Elements()
 	if err != nil {
@@ -35,13 +51,6 @@ func loadTape(t testing.TB, h *harness) *initiator.Session {
 			t.Fatal(err)
 		}
 	}
-	s, err := initiator.Dial(testCtx(t), h.addr, initiator.Config{TargetName: testIQN})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	s.Execute(testCtx(t), 1, make([]byte, 6), nil, 0) // the unit attention
-	return s
 }
 
 // orderSizes mixes records that fit in immediate data with ones that
@@ -114,9 +123,20 @@ func stamp(data []byte, seq uint32) {
 	}
 }
 
-// checkTape rewinds and reads every record back: record i must be the
-// one stamped i, of its size, and then the end of data.
+// checkTape checks the tape holds the records stamped 0, 1, ... of the
+// sizes, and nothing more.
 func checkTape(t *testing.T, s *initiator.Session, sizes []int) {
+	t.Helper()
+	stamps := make([]uint32, len(sizes))
+	for i := range stamps {
+		stamps[i] = uint32(i)
+	}
+	checkTapeStamps(t, s, sizes, stamps)
+}
+
+// checkTapeStamps rewinds and reads every record back: record i must be
+// stamps[i], sizes[i] bytes long, and then the end of data.
+func checkTapeStamps(t *testing.T, s *initiator.Session, sizes []int, stamps []uint32) {
 	t.Helper()
 	ctx := testCtx(t)
 	if r, err := s.Execute(ctx, 1, []byte{0x01, 0, 0, 0, 0, 0}, nil, 0); err != nil || r.Status != 0 {
@@ -131,17 +151,93 @@ func checkTape(t *testing.T, s *initiator.Session, sizes []int) {
 		if err != nil {
 			t.Fatalf("READ %d: %v", i, err)
 		}
-		stamp(want[:n], uint32(i))
+		stamp(want[:n], stamps[i])
 		if len(r.Data) != n || !bytes.Equal(r.Data, want[:n]) {
 			got := uint32(0)
 			if len(r.Data) >= 4 {
 				got = binary.BigEndian.Uint32(r.Data)
 			}
-			t.Fatalf("record %d: %d bytes stamped %d, want %d bytes stamped %d", i, len(r.Data), got, n, i)
+			t.Fatalf("record %d: %d bytes stamped %d, want %d bytes stamped %d", i, len(r.Data), got, n, stamps[i])
 		}
 	}
 	r, err := s.ExecuteInto(ctx, 1, read6, nil, buf)
 	if err != nil || r.Status != scsi.StatusCheckCondition {
 		t.Fatalf("READ past the last record: %v %+v, want end of data", err, r)
 	}
+}
+
+// TestOrderedAbort queues two WRITEs behind one whose data is held back
+// (it waits for an R2T's Data-Out), aborts the first of them, then sends
+// the data: the aborted record never reaches the tape; the other two do,
+// in CmdSN order.
+func TestOrderedAbort(t *testing.T) {
+	h := start(t, nil)
+	loadDrive(t, h)
+	nc, err := net.Dial("tcp", h.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(time.Minute))
+	nc.Write(loginPrefix())
+	rh, in := new(iscsi.BHS), make([]byte, 64<<10)
+	if err := readRaw(nc, rh, in); err != nil {
+		t.Fatal(err)
+	}
+	sn := iscsi.DecodeLoginResp(rh).ExpCmdSN
+	w := iscsi.NewWriter(nc)
+	lun := [8]byte{0, 1}
+	command := func(cdb [16]byte, expected int, imm []byte) uint32 {
+		var b iscsi.BHS
+		(&iscsi.SCSICommand{Final: true, Write: expected > 0, Attr: 1, LUN: lun,
+			ExpectedLen: uint32(expected), ITT: sn, CmdSN: sn, CDB: cdb}).Encode(&b)
+		w.Write(&b, imm)
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		sn++
+		return sn - 1
+	}
+	expect := func(op iscsi.Opcode) {
+		t.Helper()
+		if err := readRaw(nc, rh, in); err != nil {
+			t.Fatal(err)
+		}
+		if rh.Opcode() != op {
+			t.Fatalf("got opcode %#x, want %#x", rh.Opcode(), op)
+		}
+	}
+	command([16]byte{}, 0, nil) // TEST UNIT READY takes the unit attention
+	expect(iscsi.OpSCSIResponse)
+	big, small := make([]byte, 8192), make([]byte, 4096)
+	cdb := func(n int) [16]byte { return [16]byte{0x0A, 0, 0, byte(n >> 8), byte(n)} }
+	a := command(cdb(len(big)), len(big), nil) // InitialR2T=Yes: waits for an R2T
+	expect(iscsi.OpR2T)
+	r2t := iscsi.DecodeR2T(rh)
+	stamp(small, 1)
+	b := command(cdb(len(small)), len(small), small)
+	stamp(small, 2)
+	command(cdb(len(small)), len(small), small)
+	var tb iscsi.BHS
+	(&iscsi.TaskMgmt{Immediate: true, Function: iscsi.TMFAbortTask, LUN: lun, ITT: 0x10000,
+		RTT: b, CmdSN: sn, RefCmdSN: b}).Encode(&tb)
+	w.Write(&tb, nil)
+	w.Flush()
+	expect(iscsi.OpTaskMgmtResp)
+	if resp := iscsi.DecodeTaskMgmtResp(rh).Response; resp != iscsi.TMFComplete {
+		t.Fatalf("ABORT TASK: response %d", resp)
+	}
+	stamp(big, 0)
+	var db iscsi.BHS
+	(&iscsi.DataOut{Final: true, LUN: lun, ITT: a, TTT: r2t.TTT}).Encode(&db)
+	w.Write(&db, big)
+	w.Flush()
+	for range 2 {
+		expect(iscsi.OpSCSIResponse)
+		if r := iscsi.DecodeSCSIResponse(rh); r.Status != 0 {
+			t.Fatalf("WRITE: %+v", r)
+		}
+	}
+	s := loadTape(t, h)
+	checkTapeStamps(t, s, []int{len(big), len(small)}, []uint32{0, 2})
 }
