@@ -194,11 +194,12 @@ func TestBackupCommands(t *testing.T) {
 // registered agent, and restores both.
 func TestBackupRemoteAgent(t *testing.T) {
 	bin := ferryBinary(t)
-	src := filepath.Join(t.TempDir(), "src")
+	exported := t.TempDir()
+	src := filepath.Join(exported, "src")
 	must(t, os.Mkdir(src, 0o755))
 	fstree.Build(t, src, fstree.ManySmall(100, 3000))
 	agentState := t.TempDir()
-	serve := exec.Command(bin, "serve", "--state", agentState, "--ndmp", "127.0.0.1:0", "--export", src, "--log-level", "error")
+	serve := exec.Command(bin, "serve", "--state", agentState, "--ndmp", "127.0.0.1:0", "--export", exported, "--log-level", "error")
 	stderr, err := serve.StderrPipe()
 	must(t, err)
 	must(t, serve.Start())
@@ -243,6 +244,17 @@ func TestBackupRemoteAgent(t *testing.T) {
 		t.Fatalf("second backup at %+v, first at %+v", b2.Locations, b.Locations)
 	}
 	fstree.Compare(t, src, c.restore(b2.ID), treeOpts)
+
+	// Onto the agent's file system by its data service: everything, and
+	// one file by DAR.
+	onAgent := filepath.Join(exported, "onagent")
+	c.run("restore", itoa(b2.ID), "--to", "ndmp://nas"+onAgent)
+	fstree.Compare(t, src, onAgent, treeOpts)
+	darDest := filepath.Join(exported, "dar")
+	c.run("restore", itoa(b2.ID), "--to", "ndmp://nas"+darDest, "d0000/f000042")
+	if n := countFiles(t, darDest); n != 1 {
+		t.Fatalf("DAR of one file restored %d files", n)
+	}
 }
 
 func countFiles(t *testing.T, dir string) int {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -73,13 +74,6 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 	if err != nil {
 		return err
 	}
-	if strings.HasPrefix(o.to, "ndmp://") {
-		return errors.New("restoring to an agent path (--to ndmp://...) is not implemented yet; restore to a local directory")
-	}
-	to, err := filepath.Abs(o.to)
-	if err != nil {
-		return err
-	}
 	state, err := stateDir(g)
 	if err != nil {
 		return err
@@ -92,6 +86,13 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 	b, err := cat.Backup(ctx, id)
 	if err != nil {
 		return noBackup(id, err)
+	}
+	if strings.HasPrefix(o.to, "ndmp://") {
+		return runAgentRestore(ctx, cat, state, b, paths, o, out)
+	}
+	to, err := filepath.Abs(o.to)
+	if err != nil {
+		return err
 	}
 	spec := dma.RestoreSpec{BackupID: id, To: to, Paths: paths, Overwrite: o.overwrite}
 	switch {
@@ -143,6 +144,63 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 	}
 	fmt.Fprintf(out, "restored backup %d (chain %v) into %s: %d entries, %s; %d removed\n",
 		id, res.Chain, to, r.Restored, formatSize(uint64(r.Bytes)), r.Removed)
+	return nil
+}
+
+// runAgentRestore restores onto an agent's file system (--to
+// ndmp://AGENT/PATH) through the agent that holds the backup's tape.
+func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b catalog.Backup, paths []string, o restoreOptions, out io.Writer) error {
+	t, err := dma.ParseTarget(o.to)
+	if err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	if o.tape != "" {
+		return errors.New("--tape with --to ndmp://... is a 3-way restore, which is not implemented yet")
+	}
+	if t.Agent != b.Agent {
+		return fmt.Errorf("backup %d is on %s's tape; restoring onto another agent (%s) is a 3-way restore, which is not implemented yet", b.ID, b.Agent, t.Agent)
+	}
+	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite}
+	if b.Agent == localAgentName {
+		if err := os.MkdirAll(t.Path, 0o755); err != nil {
+			return fmt.Errorf("restore destination: %w", err)
+		}
+		la, err := startLocalAgent(state, []string{t.Path})
+		if err != nil {
+			return err
+		}
+		defer la.stop()
+		spec.Agent, spec.Drive = la.agent, "tape0"
+		if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
+			if spec.Drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
+				return err
+			}
+		}
+	} else {
+		if spec.Agent, err = resolveAgent(ctx, cat, b.Agent, o.pwFile); err != nil {
+			return err
+		}
+		spec.Drive = jobDrive(ctx, cat, b)
+	}
+	progress, stopProgress := progressLine(o.asJSON)
+	spec.Progress = progress
+	res, err := dma.RestoreToAgent(ctx, cat, spec)
+	stopProgress()
+	r := restoreOut{Backup: b.ID, Chain: res.Chain, To: o.to, Read: res.Read}
+	if err != nil {
+		err = fmt.Errorf("restore of backup %d: %w", b.ID, err)
+		r.Error = err.Error()
+	}
+	if o.asJSON {
+		if jerr := json.NewEncoder(out).Encode(r); jerr != nil {
+			return jerr
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "restored backup %d (chain %v) onto %s, %s read from tape\n", b.ID, res.Chain, o.to, formatSize(uint64(res.Read)))
 	return nil
 }
 

@@ -253,3 +253,50 @@ func TestCancel(t *testing.T) {
 	fstree.Compare(t, src, f.restore(t, first.ID), cmpOpts)
 	fstree.Compare(t, src, f.restore(t, next.ID), cmpOpts)
 }
+
+// TestRestoreToAgent restores onto the agent's file system through its
+// data service: a whole incremental chain, and one file by DAR with the
+// catalog's fh_info (reading a small part of the image).
+func TestRestoreToAgent(t *testing.T) {
+	f := newFixture(t)
+	src := f.dir(t, "src")
+	spec := fstree.ManySmall(400, 4096)
+	spec = append(spec, fstree.Node{Path: "z/last", Type: format.Regular, Size: 1000, Seed: 7})
+	fstree.Build(t, src, spec)
+	full := f.backup(t, src, false)
+	time.Sleep(20 * time.Millisecond)
+	if err := os.Remove(filepath.Join(src, "d0000", "f000007")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "z", "new"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	incr := f.backup(t, src, true)
+	ctx := context.Background()
+
+	whole := filepath.Join(f.export, "whole")
+	res, err := dma.RestoreToAgent(ctx, f.cat, dma.AgentRestoreSpec{Agent: f.agent, BackupID: incr.ID, To: whole})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Chain) != 2 {
+		t.Fatalf("chain %v", res.Chain)
+	}
+	fstree.Compare(t, src, whole, cmpOpts)
+
+	one := filepath.Join(f.export, "one")
+	res, err = dma.RestoreToAgent(ctx, f.cat, dma.AgentRestoreSpec{Agent: f.agent, BackupID: full.ID, To: one, Paths: []string{"z/last"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(one, "z", "last")); err != nil || len(b) != 1000 {
+		t.Fatalf("z/last: %d bytes, %v", len(b), err)
+	}
+	if _, err := os.Lstat(filepath.Join(one, "d0000")); !os.IsNotExist(err) {
+		t.Fatalf("DAR of z/last restored d0000: %v", err)
+	}
+	t.Logf("DAR of one file read %d of %d image bytes", res.Read, full.Bytes)
+	if res.Read*10 > full.Bytes {
+		t.Errorf("DAR of one file read %d of %d image bytes", res.Read, full.Bytes)
+	}
+}

@@ -1,0 +1,195 @@
+package dma
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"ferry/internal/catalog"
+	"ferry/internal/ndmp/client"
+	"ferry/internal/ndmp/wire"
+)
+
+// AgentRestoreSpec describes a restore onto an agent's file system by the
+// agent's data service (DATA_START_RECOVER), with the tape on the same
+// agent.
+type AgentRestoreSpec struct {
+	Agent     Agent    // data and tape agent
+	Drive     string   // "" is tape0
+	BackupID  int64    // the backup; an incremental brings its chain
+	To        string   // destination directory on the agent
+	Paths     []string // relative to the backed-up directory; none: everything
+	Overwrite bool     // replace existing files (later backups of a chain always do)
+	Progress  chan<- Progress
+}
+
+// RestoreToAgent restores a backup with its chain onto the agent's file
+// system. Chosen paths go as nlist entries with the catalog's fh_info, so
+// the agent reads only their part of each image (direct access recovery);
+// a whole restore reads each image once. A chain member holding none of
+// the chosen paths is skipped.
+func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
+	if s.Drive == "" {
+		s.Drive = "tape0"
+	}
+	var res RestoreResult
+	if !strings.HasPrefix(s.To, "/") {
+		return res, fmt.Errorf("dma: restore destination %q on the agent must be absolute", s.To)
+	}
+	chain, err := restoreChain(ctx, cat, s.BackupID)
+	if err != nil {
+		return res, err
+	}
+	p := newPosts(nil)
+	c, err := s.Agent.Dial(ctx, p.post)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	if err := c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
+		return res, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		c.TapeClose(cctx)
+	}()
+	for i, b := range chain {
+		nlist, err := recoverNames(ctx, cat, b, s)
+		if err != nil {
+			return res, err
+		}
+		if len(nlist) == 0 {
+			continue
+		}
+		env := []wire.PVal{{Name: "PREFIX", Value: s.To}, {Name: "FILESYSTEM", Value: s.To}}
+		if s.Overwrite || i > 0 {
+			env = append(env, wire.PVal{Name: "OVERWRITE", Value: "y"})
+		}
+		n, err := recoverImage(ctx, c, p, b, env, nlist)
+		res.Read += n
+		res.Chain = append(res.Chain, b.ID)
+		if err != nil {
+			return res, fmt.Errorf("dma: restore backup %d on %s: %w", b.ID, s.Agent.Name, err)
+		}
+	}
+	newMeter(s.Progress, "restore").send(res.Read, 0, 0)
+	return res, nil
+}
+
+// recoverNames builds the nlist of one chain member.
+func recoverNames(ctx context.Context, cat catalog.Catalog, b catalog.Backup, s AgentRestoreSpec) ([]wire.Name, error) {
+	if len(s.Paths) == 0 {
+		return []wire.Name{{OriginalPath: "/", DestinationDir: s.To, FhInfo: wire.LengthInfinity, Node: wire.LengthInfinity}}, nil
+	}
+	var out []wire.Name
+	for _, p := range s.Paths {
+		rel := strings.Trim(path.Clean("/"+p), "/")
+		if rel == "" {
+			return []wire.Name{{OriginalPath: "/", DestinationDir: s.To, FhInfo: wire.LengthInfinity, Node: wire.LengthInfinity}}, nil
+		}
+		f, err := cat.Lookup(ctx, b.ID, "/"+rel)
+		if errors.Is(err, catalog.ErrNotFound) {
+			continue // not in this image (unchanged in an incremental)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dma: catalog: %w", err)
+		}
+		out = append(out, wire.Name{OriginalPath: "/" + rel, DestinationDir: path.Join(s.To, rel), FhInfo: f.FhInfo, Node: wire.LengthInfinity})
+	}
+	return out, nil
+}
+
+// recoverImage runs DATA_START_RECOVER of one image through the agent's
+// mover, the tape positioned at the image.
+func recoverImage(ctx context.Context, c *client.Conn, p *posts, b catalog.Backup, env []wire.PVal, nlist []wire.Name) (int64, error) {
+	loc := b.Locations[0]
+	if err := seekFile(ctx, c, loc.FileNum-1); err != nil {
+		return 0, err
+	}
+	h, err := ReadHeader(ctx, c)
+	if err != nil {
+		return 0, err
+	}
+	if h.BackupID != b.ID || h.ImageFile != loc.FileNum {
+		return 0, fmt.Errorf("%w: file %d holds backup %d, want %d", ErrWrongTape, loc.FileNum, h.BackupID, b.ID)
+	}
+	if err := c.MoverSetRecordSize(ctx, uint32(loc.RecordSize)); err != nil {
+		return 0, fmt.Errorf("MOVER_SET_RECORD_SIZE: %w", err)
+	}
+	if err := c.MoverSetWindow(ctx, 0, wire.LengthInfinity); err != nil {
+		return 0, fmt.Errorf("MOVER_SET_WINDOW: %w", err)
+	}
+	a, err := c.MoverListen(ctx, wire.MoverModeWrite, wire.AddrLocal)
+	if err != nil {
+		if a, err = c.MoverListen(ctx, wire.MoverModeWrite, wire.AddrTCP); err != nil {
+			return 0, fmt.Errorf("MOVER_LISTEN: %w", err)
+		}
+	}
+	started := false
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if started {
+			c.DataAbort(cctx)
+		}
+		c.MoverAbort(cctx)
+		c.DataStop(cctx)
+		c.MoverStop(cctx)
+	}()
+	if err := c.DataConnect(ctx, a); err != nil {
+		return 0, fmt.Errorf("DATA_CONNECT: %w", err)
+	}
+	drain(p)
+	if err := c.DataStartRecover(ctx, b.Butype, env, nlist); err != nil {
+		return 0, fmt.Errorf("DATA_START_RECOVER: %w", err)
+	}
+	started = true
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-c.Done():
+			return 0, fmt.Errorf("agent closed the connection: %v", c.Err())
+		case why := <-p.data:
+			ms, _ := c.MoverGetState(ctx)
+			var n int64
+			if ms != nil {
+				n = int64(ms.BytesMoved)
+			}
+			if why != wire.DataHaltSuccessful {
+				msg := fmt.Sprintf("data service halted (%v)", why)
+				if l := p.lastError(); l != "" {
+					msg += ": " + l
+				}
+				return n, errors.New(msg)
+			}
+			if l := p.lastError(); l != "" {
+				return n, errors.New(l)
+			}
+			return n, nil
+		case <-p.paused:
+			// The mover reached the image's filemark; the data service
+			// has what it needs or will halt.
+		case <-tick.C:
+		}
+	}
+}
+
+// drain empties the halt channels left from an earlier image.
+func drain(p *posts) {
+	for {
+		select {
+		case <-p.data:
+		case <-p.mover:
+		case <-p.paused:
+		default:
+			return
+		}
+	}
+}
