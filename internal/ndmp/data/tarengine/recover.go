@@ -95,7 +95,7 @@ func (e *Engine) Recover(ctx context.Context, job *data.Job) error {
 // wakes it; if the halt (which closes the connection and halts the mover)
 // falls between the two replies it sees DATA active beside a halted MOVER,
 // a case its recover loop lacks, and cancels a successful job.
-const recoverSettle = 150 * time.Millisecond
+const recoverSettle = 300 * time.Millisecond
 
 func settle(ctx context.Context) {
 	select {
