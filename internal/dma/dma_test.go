@@ -27,7 +27,9 @@ type fixture struct {
 	cat    catalog.Catalog
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
+
+func newFixtureTB(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	lib, err := library.Open(filepath.Join(dir, "library"))
@@ -274,6 +276,8 @@ func TestRestoreToAgent(t *testing.T) {
 	incr := f.backup(t, src, true)
 	ctx := context.Background()
 
+	t0 := time.Now()
+	defer func() { t.Logf("took %v", time.Since(t0)) }()
 	whole := filepath.Join(f.export, "whole")
 	res, err := dma.RestoreToAgent(ctx, f.cat, dma.AgentRestoreSpec{Agent: f.agent, BackupID: incr.ID, To: whole})
 	if err != nil {
@@ -284,6 +288,7 @@ func TestRestoreToAgent(t *testing.T) {
 	}
 	fstree.Compare(t, src, whole, cmpOpts)
 
+	t.Logf("whole %v", time.Since(t0))
 	one := filepath.Join(f.export, "one")
 	res, err = dma.RestoreToAgent(ctx, f.cat, dma.AgentRestoreSpec{Agent: f.agent, BackupID: full.ID, To: one, Paths: []string{"z/last"}})
 	if err != nil {

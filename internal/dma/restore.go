@@ -163,6 +163,7 @@ func restoreImage(ctx context.Context, c *client.Conn, b catalog.Backup, root *o
 	}()
 	sum, err := restore.Extract(ctx, root, format.NewReader(tr), opts)
 	close(done)
+	tr.Close()
 	if err != nil {
 		return sum, tr.n.Load(), fmt.Errorf("dma: restore backup %d: %w", b.ID, err)
 	}

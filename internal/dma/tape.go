@@ -93,39 +93,90 @@ func seekFile(ctx context.Context, c *client.Conn, n int) error {
 	return nil
 }
 
+// readAhead is the number of records a tapeReader reads ahead of its
+// consumer, so TAPE_READ round trips overlap with extraction.
+const readAhead = 8
+
 // tapeReader reads one tape file record by record through TAPE_READ,
-// ending at its filemark (or the end of data).
+// ending at its filemark (or the end of data). A goroutine of its own reads
+// ahead; Close stops it before the connection is used for anything else.
 type tapeReader struct {
-	ctx  context.Context
-	c    *client.Conn
+	recs chan []byte
+	free chan []byte
+	stop chan struct{}
+	done chan struct{}
+	err  error // set before recs is closed
 	buf  []byte
-	rec  []byte
-	done bool
-	n    atomic.Int64 // bytes read, for progress
+	cur  []byte
+	n    atomic.Int64 // bytes consumed, for progress
 }
 
 func newTapeReader(ctx context.Context, c *client.Conn, recordSize int) *tapeReader {
-	return &tapeReader{ctx: ctx, c: c, buf: make([]byte, max(recordSize, 256<<10))}
+	r := &tapeReader{
+		recs: make(chan []byte, readAhead),
+		free: make(chan []byte, readAhead+2),
+		stop: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	size := max(recordSize, 256<<10)
+	for range readAhead + 2 {
+		r.free <- make([]byte, size)
+	}
+	go r.fill(ctx, c)
+	return r
+}
+
+// fill reads records until the filemark, an error or Close.
+func (r *tapeReader) fill(ctx context.Context, c *client.Conn) {
+	defer close(r.done)
+	defer close(r.recs)
+	for {
+		var buf []byte
+		select {
+		case buf = <-r.free:
+		case <-r.stop:
+			return
+		}
+		n, err := c.TapeRead(ctx, buf[:cap(buf)])
+		if client.IsNDMP(err, wire.ErrEOF) || client.IsNDMP(err, wire.ErrEOM) {
+			return
+		}
+		if err != nil {
+			r.err = fmt.Errorf("dma: tape read: %w", err)
+			return
+		}
+		select {
+		case r.recs <- buf[:n]:
+		case <-r.stop:
+			return
+		}
+	}
 }
 
 // Read implements io.Reader.
 func (r *tapeReader) Read(p []byte) (int, error) {
-	for len(r.rec) == 0 {
-		if r.done {
+	for len(r.cur) == 0 {
+		if r.buf != nil {
+			r.free <- r.buf
+			r.buf = nil
+		}
+		b, ok := <-r.recs
+		if !ok {
+			if r.err != nil {
+				return 0, r.err
+			}
 			return 0, io.EOF
 		}
-		n, err := r.c.TapeRead(r.ctx, r.buf)
-		if client.IsNDMP(err, wire.ErrEOF) || client.IsNDMP(err, wire.ErrEOM) {
-			r.done = true
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("dma: tape read: %w", err)
-		}
-		r.rec = r.buf[:n]
+		r.buf, r.cur = b, b
 	}
-	n := copy(p, r.rec)
-	r.rec = r.rec[n:]
+	n := copy(p, r.cur)
+	r.cur = r.cur[n:]
 	r.n.Add(int64(n))
 	return n, nil
+}
+
+// Close stops reading ahead and waits for the reader goroutine.
+func (r *tapeReader) Close() {
+	close(r.stop)
+	<-r.done
 }
