@@ -170,15 +170,19 @@ func (s *Session) sendCommand(cmd *iscsi.SCSICommand, out []byte) error {
 	}
 	cmd.Final = first <= imm
 	cmd.Encode(&s.hdr)
-	s.w.Write(&s.hdr, out[:imm])
+	if err := s.writePDU(&s.hdr, out[:imm]); err != nil {
+		return err
+	}
 	if !cmd.Final {
-		s.sendData(cmd.LUN, cmd.ITT, 0xFFFFFFFF, out, uint32(imm), uint32(first-imm))
+		if err := s.sendData(cmd.LUN, cmd.ITT, 0xFFFFFFFF, out, uint32(imm), uint32(first-imm)); err != nil {
+			return err
+		}
 	}
 	return s.w.Flush()
 }
 
 // sendData writes one Data-Out sequence of n bytes from offset; wmu is held.
-func (s *Session) sendData(lun [8]byte, itt, ttt uint32, out []byte, offset, n uint32) {
+func (s *Session) sendData(lun [8]byte, itt, ttt uint32, out []byte, offset, n uint32) error {
 	max := s.params.PeerMaxRecvDataSegmentLength
 	var sn uint32
 	for end := offset + n; offset < end; sn++ {
@@ -186,9 +190,12 @@ func (s *Session) sendData(lun [8]byte, itt, ttt uint32, out []byte, offset, n u
 		d := iscsi.DataOut{Final: offset+m == end, LUN: lun, ITT: itt, TTT: ttt,
 			ExpStatSN: s.expStatSN, DataSN: sn, Offset: offset}
 		d.Encode(&s.hdr)
-		s.w.Write(&s.hdr, out[offset:offset+m])
+		if err := s.writePDU(&s.hdr, out[offset:offset+m]); err != nil {
+			return err
+		}
 		offset += m
 	}
+	return nil
 }
 
 // wait waits for a call to finish or ctx to end.

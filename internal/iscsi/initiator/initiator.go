@@ -79,6 +79,7 @@ type Session struct {
 	wmu sync.Mutex
 	w   *iscsi.Writer
 	hdr iscsi.BHS
+	vec vec
 
 	mu        sync.Mutex
 	cond      *sync.Cond

@@ -155,7 +155,9 @@ func (s *Session) r2t(p *iscsi.PDU) error {
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.sendData(r.LUN, r.ITT, r.TTT, k.out, r.Offset, r.Length)
+	if err := s.sendData(r.LUN, r.ITT, r.TTT, k.out, r.Offset, r.Length); err != nil {
+		return err
+	}
 	return s.w.Flush()
 }
 

@@ -241,3 +241,32 @@ func TestOrderedAbort(t *testing.T) {
 	s := loadTape(t, h)
 	checkTapeStamps(t, s, []int{len(big), len(small)}, []uint32{0, 2})
 }
+
+// TestBigPDUDigests sends data segments large enough for the initiator's
+// writev path, with both digests and with lengths that need padding, to
+// a disk and a tape LU, and reads them back.
+func TestBigPDUDigests(t *testing.T) {
+	h := start(t, nil)
+	loadDrive(t, h)
+	s := h.dial(initiator.Config{HeaderDigest: true, DataDigest: true})
+	ctx := testCtx(t)
+	s.Execute(ctx, 1, make([]byte, 6), nil, 0) // the tape's unit attention
+	disk := make([]byte, 600*512)              // immediate data, then an R2T
+	stamp(disk, 7)
+	if r, err := s.Execute(ctx, 5, write10(3, 600), disk, 0); err != nil || r.Status != 0 {
+		t.Fatalf("disk write: %v %+v", err, r)
+	}
+	r, err := s.Execute(ctx, 5, read10(3, 600), nil, len(disk))
+	if err != nil || r.Status != 0 || !bytes.Equal(r.Data, disk) {
+		t.Fatalf("disk read back: %v %+v", err, r != nil && bytes.Equal(r.Data, disk))
+	}
+	sizes := []int{40001, 70003, 300 << 10}
+	for i, n := range sizes {
+		data := make([]byte, n)
+		stamp(data, uint32(i))
+		if r, err := s.Execute(ctx, 1, write6(n), data, 0); err != nil || r.Status != 0 {
+			t.Fatalf("tape write %d: %v %+v", n, err, r)
+		}
+	}
+	checkTape(t, s, sizes)
+}
