@@ -101,6 +101,15 @@ func TestBackupAgentKilled(t *testing.T) {
 		t.Fatalf("failed backups: %+v\n%s", failed, out.String())
 	}
 
+	var jobs []struct {
+		State string `json:"state"`
+		Error string `json:"error"`
+	}
+	c.runJSON(&jobs, "jobs")
+	if len(jobs) != 2 || jobs[1].State != "failed" || jobs[1].Error == "" {
+		t.Fatalf("jobs: %+v", jobs)
+	}
+
 	srv = startServe(t, bin, agentState, root)
 	c.run("agent", "add", "nas", "ndmp://ndmp@"+srv.addr, "--password-file", pw)
 	b3 := c.backup("ndmp://nas" + small)

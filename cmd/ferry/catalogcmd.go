@@ -233,3 +233,55 @@ func typeMode(f catalog.File) string {
 	}
 	return string(b)
 }
+
+func newJobsCommand(g *globalOptions) *cobra.Command {
+	var asJSON, active bool
+	cmd := &cobra.Command{
+		Use:   "jobs",
+		Short: "List the data manager's jobs, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withCatalog(cmd.Context(), g, func(cat catalog.Catalog) error {
+				js, err := cat.Jobs(cmd.Context(), active)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					out := make([]jobOut, 0, len(js))
+					for _, j := range js {
+						out = append(out, jobJSON(j))
+					}
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "ID\tKIND\tSTATE\tSTARTED\tBACKUP\tERROR")
+				for _, j := range js {
+					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\n", j.ID, j.Kind, j.State, j.Started.Local().Format(time.DateTime), j.BackupID, j.Error)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&active, "active", false, "only jobs that have not ended")
+	return cmd
+}
+
+type jobOut struct {
+	ID       int64      `json:"id"`
+	Kind     string     `json:"kind"`
+	State    string     `json:"state"`
+	PID      int        `json:"pid,omitempty"`
+	Started  time.Time  `json:"started"`
+	Ended    *time.Time `json:"ended,omitempty"`
+	BackupID int64      `json:"backup_id,omitempty"`
+	Error    string     `json:"error,omitempty"`
+}
+
+func jobJSON(j catalog.Job) jobOut {
+	o := jobOut{ID: j.ID, Kind: j.Kind, State: j.State, PID: j.PID, Started: j.Started, BackupID: j.BackupID, Error: j.Error}
+	if !j.Ended.IsZero() {
+		o.Ended = &j.Ended
+	}
+	return o
+}

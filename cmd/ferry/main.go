@@ -63,6 +63,7 @@ func newRootCommand() *cobra.Command {
 		newFindCommand(&g),
 		newRestoreCommand(&g),
 		newAgentCommand(&g),
+		newJobsCommand(&g),
 	)
 	return root
 }

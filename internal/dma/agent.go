@@ -55,13 +55,18 @@ func (t Target) Registered() bool { return t.Host == "" }
 func ParseTarget(s string) (Target, error) {
 	u, err := url.Parse(s)
 	if err != nil {
+		// url.Error repeats the URL, which may hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return Target{}, fmt.Errorf("%w: %v", ErrBadURL, err)
 	}
 	if u.Scheme != "ndmp" || u.Host == "" {
-		return Target{}, fmt.Errorf("%w: %q: want ndmp://NAME/PATH or ndmp://USER@HOST:PORT/PATH", ErrBadURL, s)
+		return Target{}, fmt.Errorf("%w: %q: want ndmp://NAME/PATH or ndmp://USER@HOST:PORT/PATH", ErrBadURL, u.Redacted())
 	}
 	if _, set := u.User.Password(); set {
-		return Target{}, fmt.Errorf("%w: %q carries a password; use --password-file or FERRY_NDMP_PASSWORD", ErrBadURL, s)
+		return Target{}, fmt.Errorf("%w: %q carries a password; use --password-file or FERRY_NDMP_PASSWORD", ErrBadURL, u.Redacted())
 	}
 	t := Target{Path: u.Path}
 	if t.Path == "" {
@@ -72,7 +77,7 @@ func ParseTarget(s string) (Target, error) {
 		return t, nil
 	}
 	if u.Port() == "" {
-		return Target{}, fmt.Errorf("%w: %q: USER@HOST needs a :PORT (NDMP's is 10000)", ErrBadURL, s)
+		return Target{}, fmt.Errorf("%w: %q: USER@HOST needs a :PORT (NDMP's is 10000)", ErrBadURL, u.Redacted())
 	}
 	t.Host = u.Host
 	t.User = "ndmp"
