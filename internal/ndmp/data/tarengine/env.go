@@ -41,15 +41,16 @@ type backupEnv struct {
 	snapshot   bool
 }
 
-// envLookup returns the last value of name and whether it was set.
+// envLookup returns the first value of name and whether it was set. The
+// first wins because NDMJOB puts the user's -E variables before its own
+// defaults (HIST, TYPE), so `-E HIST=d` must override its HIST=y.
 func envLookup(env []wire.PVal, name string) (string, bool) {
-	v, ok := "", false
 	for _, p := range env {
 		if p.Name == name {
-			v, ok = p.Value, true
+			return p.Value, true
 		}
 	}
-	return v, ok
+	return "", false
 }
 
 // envAll returns every value of name, in order.

@@ -153,3 +153,33 @@ func readFile(t testing.TB, p string) []byte {
 	}
 	return b
 }
+
+// `-E HIST=d`: ndmjob indexes dir/node file history, resolves a path through
+// it and restores that file by DAR.
+func TestNdmjobNodeHistory(t *testing.T) {
+	a := newAgent(t)
+	src := a.dir(t, "src")
+	fstree.Build(t, src, fstree.Everything())
+	index := filepath.Join(t.TempDir(), "index")
+	ndmjob(t, "-c", "-D", a.spec("4m"), "-B", "tar", "-C", src, "-f", "tape0", "-I", index, "-E", "HIST=d")
+	idx := readFile(t, index)
+	if !bytes.Contains(idx, []byte("\nDHd ")) || !bytes.Contains(idx, []byte("\nDHn ")) || bytes.Contains(idx, []byte("\nDHf ")) {
+		t.Fatalf("index lacks dir/node history:\n%.1500s", idx)
+	}
+	dst := a.dir(t, "dst")
+	r := ndmjob(t, "-v", "-x", "-D", a.spec("4m"), "-B", "tar", "-C", dst, "-f", "tape0", "-J", index, "/files/odd")
+	if !strings.Contains(r.Output, "LOG_FILE messages: 1 OK") {
+		t.Errorf("no LOG_FILE OK:\n%s", r.Output)
+	}
+	m := streamReadRE.FindStringSubmatch(r.Output)
+	total := int64(len(a.tapeFile(t, 0)))
+	if m == nil {
+		t.Fatalf("no read count:\n%s", r.Output)
+	}
+	if n, _ := strconv.ParseInt(m[1], 10, 64); n*5 > total {
+		t.Errorf("DAR through node history read %d of %d bytes", n, total)
+	}
+	if !bytes.Equal(readFile(t, filepath.Join(src, "files/odd")), readFile(t, filepath.Join(dst, "files/odd"))) {
+		t.Error("files/odd restored wrong")
+	}
+}
