@@ -25,7 +25,8 @@ const maxAgentLevel = 9
 
 // BackupSpec describes a two-way backup job.
 type BackupSpec struct {
-	Agent       Agent    // data and tape agent
+	Agent       Agent    // data agent (and tape agent unless Tape is set)
+	Tape        *Agent   // tape agent of a 3-way backup; nil: Agent
 	Path        string   // directory on the agent (FILESYSTEM)
 	Drive       string   // tape drive on the agent; "" is tape0
 	Barcode     string   // cartridge in Drive, when the DMA knows it (recorded as the location)
@@ -63,7 +64,12 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	if err != nil {
 		return catalog.Backup{}, err
 	}
-	spec, _ := json.Marshal(map[string]any{"agent": s.Agent.Name, "path": s.Path, "drive": s.Drive, "barcode": s.Barcode, "level": level})
+	tapeAgent := s.Agent.Name
+	if s.Tape != nil {
+		tapeAgent = s.Tape.Name
+	}
+	spec, _ := json.Marshal(map[string]any{"agent": s.Agent.Name, "tape_agent": tapeAgent, "path": s.Path,
+		"drive": s.Drive, "barcode": s.Barcode, "level": level})
 	job := &catalog.Job{Kind: "backup", Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Started: time.Now().UTC()}
 	if _, err := cat.CreateJob(ctx, job); err != nil {
 		return catalog.Backup{}, fmt.Errorf("dma: record job: %w", err)
@@ -129,8 +135,11 @@ func hasLocation(ctx context.Context, cat catalog.Catalog, id int64) bool {
 type backupRun struct {
 	spec   BackupSpec
 	backup *catalog.Backup
-	posts  *posts
+	posts  *posts // the data agent's
 	in     *catalog.Ingester
+
+	dc, tc    *client.Conn // data and tape connections (the same in 2-way)
+	tapePosts *posts       // the tape agent's (posts in 2-way)
 
 	imageFile int
 	bytes     int64
@@ -139,18 +148,29 @@ type backupRun struct {
 
 func (r *backupRun) run(ctx context.Context) (err error) {
 	s := r.spec
-	c, err := s.Agent.Dial(ctx, r.posts.post)
+	dc, err := s.Agent.Dial(ctx, r.posts.post)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer dc.Close()
+	r.dc, r.tc, r.tapePosts = dc, dc, r.posts
+	tapeName := s.Agent.Name
+	if s.Tape != nil {
+		r.tapePosts = newPosts(nil)
+		if r.tc, err = s.Tape.Dial(ctx, r.tapePosts.post); err != nil {
+			return err
+		}
+		defer r.tc.Close()
+		tapeName = s.Tape.Name
+	}
+	c := r.tc
 	if err := c.TapeOpen(ctx, s.Drive, wire.TapeRdwrMode); err != nil {
-		return fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
+		return fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, tapeName, err)
 	}
 	started := false
 	defer func() {
 		if err != nil {
-			r.abort(c, started)
+			r.abort(started)
 		} else {
 			cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 			defer cancel()
@@ -171,17 +191,22 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 		return err
 	}
 	r.imageFile = file + 1
-	if err := connectLocal(ctx, c, s.RecordSize); err != nil {
+	if s.Tape == nil {
+		err = connectLocal(ctx, c, s.RecordSize)
+	} else {
+		err = connectRemote(ctx, r.dc, c, s.RecordSize)
+	}
+	if err != nil {
 		return err
 	}
 	started = true
-	if err := c.DataStartBackup(ctx, s.Butype, r.environment()); err != nil {
+	if err := r.dc.DataStartBackup(ctx, s.Butype, r.environment()); err != nil {
 		return fmt.Errorf("dma: start backup of %s: %w", s.Path, err)
 	}
-	if err := r.wait(ctx, c); err != nil {
+	if err := r.wait(ctx); err != nil {
 		return err
 	}
-	if r.env, err = c.DataGetEnv(ctx); err != nil {
+	if r.env, err = r.dc.DataGetEnv(ctx); err != nil {
 		return fmt.Errorf("dma: DATA_GET_ENV: %w", err)
 	}
 	ms, err := c.MoverGetState(ctx)
@@ -189,7 +214,7 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 		return fmt.Errorf("dma: MOVER_GET_STATE: %w", err)
 	}
 	r.bytes = int64(ms.BytesMoved)
-	if err := c.DataStop(ctx); err != nil {
+	if err := r.dc.DataStop(ctx); err != nil {
 		return fmt.Errorf("dma: DATA_STOP: %w", err)
 	}
 	if err := c.MoverStop(ctx); err != nil {
@@ -239,8 +264,28 @@ func (r *backupRun) environment() []wire.PVal {
 	return env
 }
 
+// connectRemote sets up a 3-way backup: the tape agent's mover listens on
+// TCP and the data agent's data service connects to it.
+func connectRemote(ctx context.Context, dc, tc *client.Conn, recordSize int) error {
+	if err := tc.MoverSetRecordSize(ctx, uint32(recordSize)); err != nil {
+		return fmt.Errorf("dma: MOVER_SET_RECORD_SIZE: %w", err)
+	}
+	if err := tc.MoverSetWindow(ctx, 0, wire.LengthInfinity); err != nil {
+		return fmt.Errorf("dma: MOVER_SET_WINDOW: %w", err)
+	}
+	a, err := tc.MoverListen(ctx, wire.MoverModeRead, wire.AddrTCP)
+	if err != nil {
+		return fmt.Errorf("dma: MOVER_LISTEN on the tape agent: %w", err)
+	}
+	if err := dc.DataConnect(ctx, a); err != nil {
+		return fmt.Errorf("dma: DATA_CONNECT of the data agent to the tape agent's mover: %w", err)
+	}
+	return nil
+}
+
 // wait waits for the data service and the mover to halt, sending progress.
-func (r *backupRun) wait(ctx context.Context, c *client.Conn) error {
+func (r *backupRun) wait(ctx context.Context) error {
+	c := r.dc
 	m := newMeter(r.spec.Progress, "backup")
 	m.send(0, 0, 0) // started
 	tick := time.NewTicker(time.Second)
@@ -251,7 +296,9 @@ func (r *backupRun) wait(ctx context.Context, c *client.Conn) error {
 			return ctx.Err()
 		case <-c.Done():
 			return fmt.Errorf("dma: agent %s closed the connection: %v", r.spec.Agent.Name, c.Err())
-		case why := <-r.posts.paused:
+		case <-r.tc.Done():
+			return fmt.Errorf("dma: tape agent closed the connection: %v", r.tc.Err())
+		case why := <-r.tapePosts.paused:
 			if why == wire.MoverPauseEOM {
 				return ErrTapeFull
 			}
@@ -260,7 +307,7 @@ func (r *backupRun) wait(ctx context.Context, c *client.Conn) error {
 			if why != wire.DataHaltSuccessful {
 				return r.agentError("backup", why.String())
 			}
-			return r.waitMover(ctx, c)
+			return r.waitMover(ctx)
 		case <-tick.C:
 			if st, err := c.DataGetState(ctx); err == nil {
 				m.send(int64(st.BytesProcessed), r.in.Count(), int64(st.EstBytesRemain))
@@ -270,9 +317,10 @@ func (r *backupRun) wait(ctx context.Context, c *client.Conn) error {
 }
 
 // waitMover waits for the mover to halt once the data service has.
-func (r *backupRun) waitMover(ctx context.Context, c *client.Conn) error {
+func (r *backupRun) waitMover(ctx context.Context) error {
+	c := r.tc
 	select {
-	case why := <-r.posts.mover:
+	case why := <-r.tapePosts.mover:
 		if why != wire.MoverHaltConnectClosed {
 			return r.agentError("mover", why.String())
 		}
@@ -294,17 +342,17 @@ func (r *backupRun) agentError(what, why string) error {
 
 // abort leaves the agent idle after a failed or cancelled job, closing the
 // partial image with a filemark so the next backup appends after it.
-func (r *backupRun) abort(c *client.Conn, started bool) {
+func (r *backupRun) abort(started bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 	defer cancel()
 	if started {
-		c.DataAbort(ctx)
-		c.MoverAbort(ctx)
-		c.DataStop(ctx)
-		c.MoverStop(ctx)
+		r.dc.DataAbort(ctx)
+		r.tc.MoverAbort(ctx)
+		r.dc.DataStop(ctx)
+		r.tc.MoverStop(ctx)
 	}
-	c.TapeMtio(ctx, wire.MtioEOF, 1)
-	c.TapeClose(ctx)
+	r.tc.TapeMtio(ctx, wire.MtioEOF, 1)
+	r.tc.TapeClose(ctx)
 }
 
 // finishBackup records the outcome of a backup job.
@@ -338,7 +386,11 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 		res.Error, job.Error = runErr.Error(), runErr.Error()
 	}
 	job.Ended = res.Ended
-	for _, l := range r.posts.lines() {
+	lines := r.posts.lines()
+	if r.tapePosts != nil && r.tapePosts != r.posts {
+		lines = append(lines, r.tapePosts.lines()...)
+	}
+	for _, l := range lines {
 		cat.Log(rctx, job.ID, l.level, l.msg)
 	}
 	err := errors.Join(cat.FinishBackup(rctx, b.ID, res), cat.UpdateJob(rctx, *job))

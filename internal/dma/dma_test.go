@@ -305,3 +305,32 @@ func TestRestoreToAgent(t *testing.T) {
 		t.Errorf("DAR of one file read %d of %d image bytes", res.Read, full.Bytes)
 	}
 }
+
+// TestThreeWay backs up with the data service on one agent and the tape on
+// another (the data connection over TCP between them), twice, and
+// restores both through the tape agent.
+func TestThreeWay(t *testing.T) {
+	data, tapeSide := newFixture(t), newFixture(t)
+	src := data.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(120, 5000))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var ids []int64
+	for range 2 {
+		b, err := dma.Backup(ctx, data.cat, dma.BackupSpec{Agent: data.agent, Tape: &tapeSide.agent, Path: src, Barcode: tapeSide.barcode(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Files < 120 || b.Locations[0].Barcode != tapeSide.barcode(t) {
+			t.Fatalf("3-way backup: %+v", b)
+		}
+		ids = append(ids, b.ID)
+	}
+	for _, id := range ids {
+		dest := filepath.Join(t.TempDir(), "dest")
+		if _, err := dma.Restore(ctx, data.cat, dma.RestoreSpec{Agent: tapeSide.agent, BackupID: id, To: dest}); err != nil {
+			t.Fatal(err)
+		}
+		fstree.Compare(t, src, dest, cmpOpts)
+	}
+}
