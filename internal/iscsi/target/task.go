@@ -246,7 +246,13 @@ func (c *conn) respond(k *task, status byte, sense []byte) {
 		over, under, resid = writeResidual(k)
 	}
 	c.lockW()
-	defer c.unlockAnswer()
+	if k.order != nil {
+		// An ordered unit's next answer is a whole command away: send
+		// this one now rather than wait for it.
+		defer c.unlockW()
+	} else {
+		defer c.unlockAnswer()
+	}
 	collapse := len(data) > 0 && sense == nil
 	dataSN := c.sendDataIn(k, data, collapse, status, over, under, resid)
 	if collapse {
