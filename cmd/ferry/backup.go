@@ -23,6 +23,7 @@ type backupOptions struct {
 	incremental bool
 	exclude     []string
 	pwFile      string
+	tapePwFile  string
 	asJSON      bool
 }
 
@@ -55,6 +56,7 @@ directory; --level N since the newest backup of a lower level.`,
 	f.BoolVar(&o.incremental, "incremental", false, "back up what changed since the newest backup of this directory")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out files whose name or relative path matches this pattern (repeatable)")
 	f.StringVar(&o.pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
+	f.StringVar(&o.tapePwFile, "tape-password-file", "", "password of an unregistered tape agent (default: as the data agent's)")
 	f.BoolVar(&o.asJSON, "json", false, "print the backup as JSON")
 	return cmd
 }
@@ -81,9 +83,6 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 			return err
 		}
 	} else {
-		if o.tape != "" {
-			return errors.New("--tape needs an agent: back up ndmp://AGENT/PATH")
-		}
 		dir, err := localDir(what)
 		if err != nil {
 			return err
@@ -96,6 +95,9 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 		defer la.stop()
 		spec.Agent, spec.Path, spec.Drive = la.agent, dir, "tape0"
 		spec.Barcode = la.barcode("tape0")
+		if err := tapeSpec(ctx, cat, localAgentName, o, &spec); err != nil {
+			return err
+		}
 	}
 	progress, stopProgress := progressLine(o.asJSON)
 	spec.Progress = progress
@@ -128,19 +130,36 @@ func remoteBackupSpec(ctx context.Context, cat catalog.Catalog, what string, o b
 		return err
 	}
 	spec.Agent, spec.Path, spec.Drive = a, t.Path, "tape0"
-	if o.tape != "" {
-		tt, err := dma.ParseTarget(o.tape)
-		if err != nil {
-			return fmt.Errorf("--tape: %w", err)
-		}
-		if tt.Agent != t.Agent {
-			return fmt.Errorf("--tape on another agent (%s) means a 3-way backup, which is not implemented yet; use a drive of %s", tt.Agent, t.Agent)
-		}
-		spec.Drive = strings.Trim(tt.Path, "/")
-		if spec.Drive == "" {
-			return errors.New("--tape ndmp://AGENT/DRIVE: name the drive")
-		}
+	return tapeSpec(ctx, cat, t.Agent, o, spec)
+}
+
+// tapeSpec applies --tape ndmp://AGENT/DRIVE: a drive of the data agent,
+// or another agent's (a 3-way backup).
+func tapeSpec(ctx context.Context, cat catalog.Catalog, dataAgent string, o backupOptions, spec *dma.BackupSpec) error {
+	if o.tape == "" {
+		return nil
 	}
+	tt, err := dma.ParseTarget(o.tape)
+	if err != nil {
+		return fmt.Errorf("--tape: %w", err)
+	}
+	spec.Drive = strings.Trim(tt.Path, "/")
+	if spec.Drive == "" || strings.Contains(spec.Drive, "/") {
+		return errors.New("--tape ndmp://AGENT/DRIVE: name one drive, e.g. tape0")
+	}
+	if tt.Agent == dataAgent {
+		return nil
+	}
+	pw := o.tapePwFile
+	if pw == "" {
+		pw = o.pwFile
+	}
+	ta, err := resolveAgent(ctx, cat, tt.Agent, pw)
+	if err != nil {
+		return fmt.Errorf("tape agent: %w", err)
+	}
+	spec.Tape = &ta
+	spec.Barcode = "" // unknown on another agent's library
 	return nil
 }
 

@@ -255,6 +255,17 @@ func TestBackupRemoteAgent(t *testing.T) {
 	if n := countFiles(t, darDest); n != 1 {
 		t.Fatalf("DAR of one file restored %d files", n)
 	}
+
+	// 3-way: data from the in-process agent, tape on the served agent;
+	// the restore reads through the tape agent named in the job.
+	local := filepath.Join(t.TempDir(), "local")
+	must(t, os.Mkdir(local, 0o755))
+	fstree.Build(t, local, fstree.ManySmall(30, 100))
+	b3 := c.backup(local, "--tape", "ndmp://nas/tape1")
+	if b3.Locations[0].File != 1 {
+		t.Fatalf("3-way backup on an unused cartridge at %+v", b3.Locations)
+	}
+	fstree.Compare(t, local, c.restore(b3.ID), treeOpts)
 }
 
 func countFiles(t *testing.T, dir string) int {

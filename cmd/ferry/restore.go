@@ -105,7 +105,7 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 			return err
 		}
 		spec.Drive = strings.Trim(t.Path, "/")
-	case b.Agent == localAgentName:
+	case jobTapeAgent(ctx, cat, b) == localAgentName:
 		la, err := startLocalAgent(state, nil)
 		if err != nil {
 			return err
@@ -118,7 +118,7 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 			}
 		}
 	default:
-		if spec.Agent, err = resolveAgent(ctx, cat, b.Agent, o.pwFile); err != nil {
+		if spec.Agent, err = resolveAgent(ctx, cat, jobTapeAgent(ctx, cat, b), o.pwFile); err != nil {
 			return err
 		}
 		spec.Drive = jobDrive(ctx, cat, b)
@@ -157,11 +157,11 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 	if o.tape != "" {
 		return errors.New("--tape with --to ndmp://... is a 3-way restore, which is not implemented yet")
 	}
-	if t.Agent != b.Agent {
-		return fmt.Errorf("backup %d is on %s's tape; restoring onto another agent (%s) is a 3-way restore, which is not implemented yet", b.ID, b.Agent, t.Agent)
+	if tape := jobTapeAgent(ctx, cat, b); t.Agent != tape {
+		return fmt.Errorf("backup %d is on %s's tape; restoring onto another agent (%s) is a 3-way restore, which is not implemented yet", b.ID, tape, t.Agent)
 	}
 	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite}
-	if b.Agent == localAgentName {
+	if t.Agent == localAgentName {
 		if err := os.MkdirAll(t.Path, 0o755); err != nil {
 			return fmt.Errorf("restore destination: %w", err)
 		}
@@ -177,7 +177,7 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 			}
 		}
 	} else {
-		if spec.Agent, err = resolveAgent(ctx, cat, b.Agent, o.pwFile); err != nil {
+		if spec.Agent, err = resolveAgent(ctx, cat, t.Agent, o.pwFile); err != nil {
 			return err
 		}
 		spec.Drive = jobDrive(ctx, cat, b)
@@ -204,17 +204,33 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 	return nil
 }
 
+// jobSpec is what restores read back from a backup job's spec.
+type jobSpec struct {
+	Drive     string `json:"drive"`
+	TapeAgent string `json:"tape_agent"`
+}
+
+func backupJob(ctx context.Context, cat catalog.Catalog, b catalog.Backup) jobSpec {
+	var spec jobSpec
+	if j, err := cat.Job(ctx, b.JobID); err == nil {
+		json.Unmarshal([]byte(j.Spec), &spec)
+	}
+	return spec
+}
+
 // jobDrive returns the drive a backup was written with, from its job.
 func jobDrive(ctx context.Context, cat catalog.Catalog, b catalog.Backup) string {
-	j, err := cat.Job(ctx, b.JobID)
-	if err != nil {
-		return "tape0"
+	if d := backupJob(ctx, cat, b).Drive; d != "" {
+		return d
 	}
-	var spec struct {
-		Drive string `json:"drive"`
+	return "tape0"
+}
+
+// jobTapeAgent returns the agent whose drive holds a backup: the data
+// agent unless the backup was 3-way.
+func jobTapeAgent(ctx context.Context, cat catalog.Catalog, b catalog.Backup) string {
+	if a := backupJob(ctx, cat, b).TapeAgent; a != "" {
+		return a
 	}
-	if json.Unmarshal([]byte(j.Spec), &spec) != nil || spec.Drive == "" {
-		return "tape0"
-	}
-	return spec.Drive
+	return b.Agent
 }
