@@ -20,7 +20,8 @@ func (s *Service) StartBackup(butype string, env []wire.PVal) error {
 }
 
 // StartRecover answers DATA_START_RECOVER: run the butype's engine reading the
-// data connection to restore nlist (at least one entry).
+// data connection to restore nlist. An empty nlist asks for the whole backup:
+// that is what NDMJOB's DMA sends for a restore without a file list.
 func (s *Service) StartRecover(butype string, env []wire.PVal, nlist []wire.Name) error {
 	return s.start(wire.DataOpRecover, butype, env, nlist)
 }
@@ -53,9 +54,6 @@ func (s *Service) start(op wire.DataOperation, butype string, env []wire.PVal, n
 	eng := s.cfg.Engines[butype]
 	if eng == nil {
 		return &noEngineError{butype: butype, code: s.errFor(wire.ErrIllegalArgs)}
-	}
-	if op != wire.DataOpBackup && len(nlist) == 0 {
-		return s.errFor(wire.ErrIllegalArgs)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

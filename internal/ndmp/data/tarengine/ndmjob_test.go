@@ -63,6 +63,14 @@ func TestNdmjobBackupListRestore(t *testing.T) {
 			}
 			fstree.Compare(t, src, dst, fstree.Options{})
 
+			// Without a file list ndmjob sends an empty nlist: the whole backup.
+			whole := a.dir(t, "whole")
+			r = ndmjob(t, append([]string{"-v", "-x", "-D", a.spec("4m"), "-B", "tar", "-C", whole}, tapeArgs...)...)
+			if !strings.Contains(r.Output, "Operation ended OKAY") {
+				t.Errorf("restore without a file list:\n%s", r.Output)
+			}
+			fstree.Compare(t, src, whole, fstree.Options{})
+
 			// the tape's bytes through GNU tar
 			if _, err := exec.LookPath("tar"); err != nil {
 				t.Skip("GNU tar not installed")
