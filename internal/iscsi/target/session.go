@@ -197,6 +197,14 @@ func (s *session) lunsChanged() {
 		m[lun] = u
 	}
 	s.umu.Lock()
+	for lun, u := range m {
+		// Commands still queued for an ordered LUN keep their place
+		// ahead of new ones.
+		if old, ok := s.units[lun]; ok && old.order != nil && u.order != nil {
+			u.order = old.order
+			m[lun] = u
+		}
+	}
 	s.units = m
 	s.umu.Unlock()
 }
