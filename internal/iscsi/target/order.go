@@ -87,23 +87,27 @@ func (o *orderQueue) remove(k *task) bool {
 	return false
 }
 
-// kick hands the task that may start now to its connection's workers.
+// kick hands the task that may start now to its connection's workers;
+// a task whose connection has closed is dropped and the next one tried.
 func (o *orderQueue) kick() {
-	if k := o.next(); k != nil {
-		k.owner.submit(k)
+	for k := o.next(); k != nil; k = o.done() {
+		if k.owner.submit(k) {
+			return
+		}
+		k.owner.drop(k)
 	}
 }
 
-// submit queues a task for the workers from any goroutine; once the
-// connection's workers are closed it drops the task instead.
-func (c *conn) submit(k *task) {
+// submit queues a task for the workers from any goroutine; it reports
+// false once the connection's workers are closed.
+func (c *conn) submit(k *task) bool {
 	c.wq.Lock()
 	defer c.wq.Unlock()
 	if c.workClosed {
-		c.drop(k)
-		return
+		return false
 	}
 	c.work <- k
+	return true
 }
 
 // closeWork stops the workers once they have drained the queue.

@@ -113,20 +113,24 @@ func (s *session) advance() bool {
 // received (and aborted).
 func (s *session) skipCmdSN(ref, tmfSN uint32) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if serialLess(ref, s.expCmdSN) || !serialLess(ref, tmfSN) {
+		s.mu.Unlock()
 		return false
 	}
 	if _, got := s.ahead[ref]; got {
+		s.mu.Unlock()
 		return false
 	}
+	filled := false
 	if ref == s.expCmdSN {
-		if s.advance() {
-			go s.kickOrdered() // s.mu is held; rare: a gap filled by an abort
-		}
-		return true
+		filled = s.advance()
+	} else {
+		s.ahead[ref] = struct{}{}
 	}
-	s.ahead[ref] = struct{}{}
+	s.mu.Unlock()
+	if filled {
+		s.kickOrdered()
+	}
 	return true
 }
 
