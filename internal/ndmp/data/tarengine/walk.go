@@ -3,11 +3,11 @@ package tarengine
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +32,7 @@ const (
 // then closes ready.
 type item struct {
 	name     string
+	dir      *dirRef // the open parent directory (nil for a walk root)
 	st       unix.Stat_t
 	link     *item // HardLink: the item that carries the data
 	children []child
@@ -51,6 +52,28 @@ type item struct {
 type child struct {
 	name string
 	ino  uint64
+}
+
+// dirRef is an open directory shared by the walker and the workers that read
+// its entries: each worker stats and opens relative to it (no path walk per
+// file, and Dir.Open cannot hang on a FIFO swapped in). The last user closes it.
+type dirRef struct {
+	d    *fsmeta.Dir
+	refs atomic.Int32
+}
+
+func newDirRef(d *fsmeta.Dir) *dirRef {
+	r := &dirRef{d: d}
+	r.refs.Store(1)
+	return r
+}
+
+func (r *dirRef) hold() { r.refs.Add(1) }
+
+func (r *dirRef) release() {
+	if r.refs.Add(-1) == 0 {
+		r.d.Close()
+	}
 }
 
 // errSocket reports a file tar cannot hold (a socket, or a kind Linux
@@ -76,14 +99,14 @@ type walker struct {
 	links map[[2]uint64]*item
 	warn  func(name string, err error)
 	mem   chan struct{} // tokens of 64 KiB of prefetch memory
-	meta  *fsmeta.FS
+	fsm   *fsmeta.FS
 }
 
 const memUnit = 64 << 10
 
 func newWalker(ctx context.Context, root *os.Root, o walkOpts, meta *fsmeta.FS, warn func(string, error)) *walker {
 	return &walker{
-		ctx: ctx, root: root, opts: o, meta: meta, warn: warn,
+		ctx: ctx, root: root, opts: o, fsm: meta, warn: warn,
 		order: make(chan *item, pipelineDepth),
 		work:  make(chan *item, pipelineDepth),
 		links: map[[2]uint64]*item{},
@@ -112,37 +135,41 @@ func (w *walker) walk() {
 			w.warn(f, err)
 			continue
 		}
-		if !w.visit(f, &st, 0, w.opts.since == nil) {
+		if !w.visit(f, nil, &st, 0, w.opts.since == nil) {
 			return
 		}
 	}
 }
 
-// visit emits name and, for a directory, its subtree. all forces every entry
-// of the subtree into an incremental (a directory renamed since the base). It
-// returns false when the job is cancelled.
-func (w *walker) visit(name string, st *unix.Stat_t, parent uint64, all bool) bool {
+// visit emits name and, for a directory, its subtree. pdir is name's open
+// parent (nil for a walk root). all forces every entry of the subtree into an
+// incremental (a directory renamed since the base). It returns false when the
+// job is cancelled.
+func (w *walker) visit(name string, pdir *dirRef, st *unix.Stat_t, parent uint64, all bool) bool {
 	it := &item{name: name, st: *st, parent: parent, ready: make(chan struct{})}
 	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	if !isDir {
 		if !all && !w.changed(st) {
 			return true
 		}
-		return w.emit(it)
+		return w.emit(it, pdir)
 	}
 	if w.opts.since != nil && !all && w.renamed(st) {
 		all = true
 	}
 	it.listing = w.opts.since != nil
-	kids := w.readDir(name, st)
+	d, kids := w.readDir(name, pdir, st)
+	if d != nil {
+		defer d.release()
+	}
 	for _, k := range kids {
 		it.children = append(it.children, child{name: k.name, ino: k.st.Ino})
 	}
-	if !w.emit(it) {
+	if !w.emit(it, pdir) {
 		return false
 	}
 	for i := range kids {
-		if !w.visit(kids[i].name, &kids[i].st, st.Ino, all) {
+		if !w.visit(kids[i].name, d, &kids[i].st, st.Ino, all) {
 			return false
 		}
 	}
@@ -154,25 +181,27 @@ type kid struct {
 	st   unix.Stat_t
 }
 
-// readDir lists a directory's children in byte order, lstat'ed, with
-// exclusions applied; the contents of other file systems are left out.
-func (w *walker) readDir(name string, st *unix.Stat_t) []kid {
+// readDir opens a directory and lists its children in byte order, lstat'ed,
+// with exclusions applied; the contents of other file systems are left out.
+// The open directory is returned for the children's workers; release it.
+func (w *walker) readDir(name string, pdir *dirRef, st *unix.Stat_t) (*dirRef, []kid) {
 	if uint64(st.Dev) != w.opts.dev {
-		return nil
+		return nil, nil
 	}
-	f, err := w.root.Open(name)
+	d, err := w.openDir(name, pdir)
 	if err != nil {
 		w.warn(name, err)
-		return nil
+		return nil, nil
 	}
-	defer f.Close()
-	names, err := f.Readdirnames(-1)
+	// reading moves the descriptor's offset; the workers only use it as the
+	// base of *at calls, which ignore it
+	names, err := d.d.File().Readdirnames(-1)
 	if err != nil {
 		w.warn(name, err)
 	}
 	slices.Sort(names)
 	kids := make([]kid, 0, len(names))
-	dfd := int(f.Fd())
+	dfd := int(d.d.File().Fd())
 	for _, n := range names {
 		full := path.Join(name, n)
 		if w.excluded(n, full) {
@@ -186,7 +215,23 @@ func (w *walker) readDir(name string, st *unix.Stat_t) []kid {
 		}
 		kids = append(kids, k)
 	}
-	return kids
+	return d, kids
+}
+
+// openDir opens name relative to its open parent (never through a symlink)
+// or, for a walk root, from the root.
+func (w *walker) openDir(name string, pdir *dirRef) (*dirRef, error) {
+	var d *fsmeta.Dir
+	var err error
+	if pdir != nil {
+		d, err = pdir.d.OpenDir(path.Base(name))
+	} else {
+		d, err = w.fsm.OpenDir(name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return newDirRef(d), nil
 }
 
 func (w *walker) lstat(name string, st *unix.Stat_t) error {
@@ -232,8 +277,9 @@ func (w *walker) renamed(st *unix.Stat_t) bool {
 	return !ctime.Before(*w.opts.since) && ctime.After(time.Unix(st.Mtim.Sec, st.Mtim.Nsec))
 }
 
-// emit decides hard links (in stream order) and queues the item.
-func (w *walker) emit(it *item) bool {
+// emit decides hard links (in stream order) and queues the item; pdir, its
+// open parent, is held until a worker has prepared it.
+func (w *walker) emit(it *item, pdir *dirRef) bool {
 	if it.st.Mode&unix.S_IFMT == unix.S_IFREG && it.st.Nlink > 1 {
 		key := [2]uint64{uint64(it.st.Dev), it.st.Ino}
 		if first, ok := w.links[key]; ok {
@@ -242,9 +288,14 @@ func (w *walker) emit(it *item) bool {
 			w.links[key] = it
 		}
 	}
+	if pdir != nil {
+		pdir.hold()
+		it.dir = pdir
+	}
 	select {
 	case w.work <- it:
 	case <-w.ctx.Done():
+		it.releaseDir()
 		return false
 	}
 	select {
@@ -259,8 +310,28 @@ func (w *walker) emit(it *item) bool {
 func (w *walker) worker() {
 	for it := range w.work {
 		w.prepare(it)
+		it.releaseDir()
 		close(it.ready)
 	}
+}
+
+func (it *item) releaseDir() {
+	if it.dir != nil {
+		it.dir.release()
+		it.dir = nil
+	}
+}
+
+// meta reads the item's metadata relative to its open parent.
+func (w *walker) meta(it *item) (*format.Entry, error) {
+	if it.dir == nil {
+		return w.fsm.Lstat(it.name)
+	}
+	e, err := it.dir.d.Lstat(path.Base(it.name))
+	if e != nil {
+		e.Name = it.name
+	}
+	return e, err
 }
 
 func (w *walker) prepare(it *item) {
@@ -268,7 +339,7 @@ func (w *walker) prepare(it *item) {
 		it.err = w.ctx.Err()
 		return
 	}
-	e, err := w.meta.Lstat(it.name)
+	e, err := w.meta(it)
 	if e == nil {
 		it.err = err
 		return
@@ -296,10 +367,7 @@ func (w *walker) prepare(it *item) {
 // openData opens a regular file and reads it whole when it is small and
 // prefetch memory is free; otherwise the writer streams from the open file.
 func (w *walker) openData(it *item) {
-	f, err := w.root.OpenFile(it.name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NOATIME, 0)
-	if errors.Is(err, fs.ErrPermission) {
-		f, err = w.root.OpenFile(it.name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	}
+	f, err := w.open(it)
 	if err != nil {
 		it.err = err
 		return
@@ -319,6 +387,20 @@ func (w *walker) openData(it *item) {
 		return
 	}
 	it.data = buf
+}
+
+// open opens a regular file relative to its open parent: never through a
+// symlink, never blocking on a FIFO swapped in, O_NOATIME where allowed.
+func (w *walker) open(it *item) (*os.File, error) {
+	if it.dir != nil {
+		return it.dir.d.Open(path.Base(it.name))
+	}
+	d, err := w.fsm.OpenDir(path.Dir(it.name))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	return d.Open(path.Base(it.name))
 }
 
 func (w *walker) units(n int64) int { return int((n + memUnit - 1) / memUnit) }
