@@ -19,6 +19,13 @@ import (
 // DefaultRecordSize is the tape record size of backup images.
 const DefaultRecordSize = 256 << 10
 
+// DefaultThreeWayRecordSize is the record size of 3-way backups: other
+// vendors' movers may not take ferry's 256 KiB (Amanda's ndmjob stalls).
+const DefaultThreeWayRecordSize = 64 << 10
+
+// moverGrace bounds the wait for the mover once the data service halted.
+const moverGrace = time.Minute
+
 // maxAgentLevel is the highest LEVEL the NDMP environment carries; deeper
 // incrementals send it with their base's DUMP_DATE as BASE_DATE.
 const maxAgentLevel = 9
@@ -34,7 +41,7 @@ type BackupSpec struct {
 	Level       int      // 0 full; N>0 based on the newest backup of a lower level
 	Incremental bool     // based on the newest backup of the same agent and path, whatever its level
 	Exclude     []string // EXCLUDE patterns
-	RecordSize  int      // "" is DefaultRecordSize
+	RecordSize  int      // 0: DefaultRecordSize (DefaultThreeWayRecordSize for 3-way)
 	// Progress receives events about once a second; it is never waited
 	// for, and is not closed.
 	Progress chan<- Progress
@@ -49,6 +56,9 @@ func (s *BackupSpec) defaults() {
 	}
 	if s.RecordSize <= 0 {
 		s.RecordSize = DefaultRecordSize
+		if s.Tape != nil {
+			s.RecordSize = DefaultThreeWayRecordSize
+		}
 	}
 }
 
@@ -290,8 +300,12 @@ func (r *backupRun) wait(ctx context.Context) error {
 	m.send(0, 0, 0) // started
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	for {
+	dataDone, moverDone := false, false
+	var moverLate <-chan time.Time // runs once the data service is done
+	for !dataDone || !moverDone {
 		select {
+		case <-moverLate:
+			return fmt.Errorf("dma: the mover did not finish within %v of the data service (is the record size, %d, too large for the tape agent?)", moverGrace, r.spec.RecordSize)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-c.Done():
@@ -307,29 +321,22 @@ func (r *backupRun) wait(ctx context.Context) error {
 			if why != wire.DataHaltSuccessful {
 				return r.agentError("backup", why.String())
 			}
-			return r.waitMover(ctx)
+			dataDone = true
+			moverLate = time.After(moverGrace)
+		case why := <-r.tapePosts.mover:
+			// The mover halts once the data connection closes, which may
+			// be reported before the data service's halt.
+			if why != wire.MoverHaltConnectClosed {
+				return r.agentError("mover", why.String())
+			}
+			moverDone = true
 		case <-tick.C:
-			if st, err := c.DataGetState(ctx); err == nil {
+			if st, err := c.DataGetState(ctx); err == nil && !dataDone {
 				m.send(int64(st.BytesProcessed), r.in.Count(), int64(st.EstBytesRemain))
 			}
 		}
 	}
-}
-
-// waitMover waits for the mover to halt once the data service has.
-func (r *backupRun) waitMover(ctx context.Context) error {
-	c := r.tc
-	select {
-	case why := <-r.tapePosts.mover:
-		if why != wire.MoverHaltConnectClosed {
-			return r.agentError("mover", why.String())
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-c.Done():
-		return fmt.Errorf("dma: agent %s closed the connection: %v", r.spec.Agent.Name, c.Err())
-	}
+	return nil
 }
 
 func (r *backupRun) agentError(what, why string) error {
