@@ -15,6 +15,8 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/ndmp/client"
+	"ferry/internal/ndmp/wire"
 )
 
 type backupOptions struct {
@@ -104,6 +106,10 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 	b, err := dma.Backup(ctx, cat, spec)
 	stopProgress()
 	if err != nil {
+		if client.IsNDMP(err, wire.ErrDeviceBusy) {
+			err = fmt.Errorf("%w (another session holds drive %s: if ferry serve runs on this state directory, back up through it with ferry backup ndmp://ndmp@HOST:PORT%s --password-file %s)",
+				err, spec.Drive, spec.Path, filepath.Join(state, "ndmp-password"))
+		}
 		if b.ID != 0 {
 			return fmt.Errorf("backup %d of %s failed: %w", b.ID, spec.Path, err)
 		}
