@@ -125,11 +125,11 @@ func (c *conn) leaveQueue(k *task) {
 	}
 }
 
-// received reports whether every CmdSN up to sn has arrived.
+// received reports whether every CmdSN up to sn has been delivered.
 func (s *session) received(sn uint32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return serialLess(sn, s.expCmdSN)
+	return serialLess(sn, s.doneSN)
 }
 
 // kickOrdered restarts every ordered queue of the session: a gap in the

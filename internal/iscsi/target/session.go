@@ -26,9 +26,13 @@ type session struct {
 	expCmdSN uint32
 	maxCmdSN uint32
 	ahead    map[uint32]struct{} // CmdSNs received beyond expCmdSN
-	conns    map[uint16]*conn
-	inflight atomic.Int32
-	lost     atomic.Bool // the I_T nexus end was reported to the units
+	// doneSN: every CmdSN below it is delivered (see delivered);
+	// doneAhead holds those delivered beyond it.
+	doneSN    uint32
+	doneAhead map[uint32]struct{}
+	conns     map[uint16]*conn
+	inflight  atomic.Int32
+	lost      atomic.Bool // the I_T nexus end was reported to the units
 
 	umu   sync.RWMutex
 	units map[uint64]lu
@@ -57,6 +61,7 @@ func newSession(t *Target, isid [6]byte, initiator string, discovery bool, p isc
 		depth:    uint32(t.cfg.QueueDepth),
 		nexusID:  initiator + ",i,0x" + hex.EncodeToString(isid[:]),
 		expCmdSN: cmdSN, ahead: map[uint32]struct{}{},
+		doneSN: cmdSN, doneAhead: map[uint32]struct{}{},
 		conns: map[uint16]*conn{}, units: map[uint64]lu{},
 	}
 	s.maxCmdSN = cmdSN + s.depth - 1
@@ -69,19 +74,25 @@ func serialLess(a, b uint32) bool { return int32(a-b) < 0 }
 // acceptCmdSN checks a command's CmdSN against the window and advances
 // ExpCmdSN. Immediate commands do not advance it.
 func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
+	ok := s.acceptSN(sn, immediate)
+	if ok && !immediate {
+		s.delivered(sn)
+	}
+	return ok
+}
+
+// acceptSN is acceptCmdSN for a SCSI command, which the reader marks
+// delivered once it has its place in an ordered unit's queue.
+func (s *session) acceptSN(sn uint32, immediate bool) bool {
 	if immediate {
 		return true
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if sn == s.expCmdSN {
-		filled := s.advance()
-		s.mu.Unlock()
-		if filled {
-			s.kickOrdered()
-		}
+		s.advance()
 		return true
 	}
-	defer s.mu.Unlock()
 	if serialLess(s.expCmdSN, sn) && !serialLess(s.maxCmdSN, sn) {
 		if _, dup := s.ahead[sn]; dup {
 			return false
@@ -93,18 +104,44 @@ func (s *session) acceptCmdSN(sn uint32, immediate bool) bool {
 }
 
 // advance moves ExpCmdSN past the command just received and past those
-// received ahead of it; s.mu is held. It reports whether it passed any
-// received ahead: a gap filled, ordered units may go on.
-func (s *session) advance() bool {
+// received ahead of it; s.mu is held.
+func (s *session) advance() {
 	s.expCmdSN++
-	filled := false
 	for {
 		if _, ok := s.ahead[s.expCmdSN]; !ok {
-			return filled
+			return
 		}
 		delete(s.ahead, s.expCmdSN)
 		s.expCmdSN++
+	}
+}
+
+// delivered records that the reader is done placing the non-immediate
+// command sn (an ordered unit's command is in its queue). Ordered queues
+// start a command only when every lower CmdSN is delivered; when sn
+// fills a gap they are kicked.
+func (s *session) delivered(sn uint32) {
+	s.mu.Lock()
+	if sn != s.doneSN {
+		if serialLess(s.doneSN, sn) {
+			s.doneAhead[sn] = struct{}{}
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.doneSN++
+	filled := false
+	for {
+		if _, ok := s.doneAhead[s.doneSN]; !ok {
+			break
+		}
+		delete(s.doneAhead, s.doneSN)
+		s.doneSN++
 		filled = true
+	}
+	s.mu.Unlock()
+	if filled {
+		s.kickOrdered()
 	}
 }
 
@@ -121,16 +158,13 @@ func (s *session) skipCmdSN(ref, tmfSN uint32) bool {
 		s.mu.Unlock()
 		return false
 	}
-	filled := false
 	if ref == s.expCmdSN {
-		filled = s.advance()
+		s.advance()
 	} else {
 		s.ahead[ref] = struct{}{}
 	}
 	s.mu.Unlock()
-	if filled {
-		s.kickOrdered()
-	}
+	s.delivered(ref)
 	return true
 }
 

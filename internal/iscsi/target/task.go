@@ -103,7 +103,7 @@ func (c *conn) release(k *task) {
 // immediate data and either queues the command or asks for its data.
 func (c *conn) scsiCommand() error {
 	cmd := iscsi.DecodeSCSICommand(&c.pdu.BHS)
-	if !c.sess.acceptCmdSN(cmd.CmdSN, cmd.Immediate) {
+	if !c.sess.acceptSN(cmd.CmdSN, cmd.Immediate) {
 		return nil // outside the window: RFC 7143 3.2.2.1 lets us drop it
 	}
 	c.sess.inflight.Add(1)
@@ -120,12 +120,16 @@ func (c *conn) scsiCommand() error {
 	if !c.track(k) {
 		c.sess.inflight.Add(-1)
 		c.release(k)
+		if !cmd.Immediate {
+			c.sess.delivered(cmd.CmdSN)
+		}
 		return c.reject(iscsi.RejectTaskInProgress)
 	}
 	if !cmd.Immediate {
 		if k.order = c.sess.orderOf(k.lun); k.order != nil {
 			k.order.enter(k)
 		}
+		c.sess.delivered(cmd.CmdSN)
 	}
 	if !cmd.Write || cmd.ExpectedLen == 0 {
 		k.data = k.data[:0]
