@@ -144,6 +144,14 @@ func TestBackupCommands(t *testing.T) {
 	}
 	first := c.restore(b1.ID)
 	fstree.Compare(t, src, first, treeOpts)
+	var v struct {
+		OK      bool `json:"ok"`
+		Entries int  `json:"entries"`
+	}
+	c.runJSON(&v, "verify", itoa(b1.ID))
+	if !v.OK || int64(v.Entries) != b1.Files {
+		t.Fatalf("verify: %+v, backup has %d files", v, b1.Files)
+	}
 
 	one := c.restore(b1.ID, strings.TrimPrefix(found[0].Path, "/"))
 	if n := countFiles(t, one); n != 1 {
@@ -266,6 +274,9 @@ func TestBackupRemoteAgent(t *testing.T) {
 		t.Fatalf("3-way backup on an unused cartridge at %+v", b3.Locations)
 	}
 	fstree.Compare(t, local, c.restore(b3.ID), treeOpts)
+	if out := c.run("verify", itoa(b3.ID)); !strings.Contains(out, "verified") {
+		t.Fatalf("verify of the 3-way backup: %s", out)
+	}
 }
 
 func countFiles(t *testing.T, dir string) int {

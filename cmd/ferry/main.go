@@ -64,6 +64,7 @@ func newRootCommand() *cobra.Command {
 		newRestoreCommand(&g),
 		newAgentCommand(&g),
 		newJobsCommand(&g),
+		newVerifyCommand(&g),
 	)
 	return root
 }

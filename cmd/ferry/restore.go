@@ -95,34 +95,11 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 		return err
 	}
 	spec := dma.RestoreSpec{BackupID: id, To: to, Paths: paths, Overwrite: o.overwrite}
-	switch {
-	case o.tape != "":
-		t, err := dma.ParseTarget(o.tape)
-		if err != nil {
-			return fmt.Errorf("--tape: %w", err)
-		}
-		if spec.Agent, err = resolveAgent(ctx, cat, t.Agent, o.pwFile); err != nil {
-			return err
-		}
-		spec.Drive = strings.Trim(t.Path, "/")
-	case jobTapeAgent(ctx, cat, b) == localAgentName:
-		la, err := startLocalAgent(state, nil)
-		if err != nil {
-			return err
-		}
-		defer la.stop()
-		spec.Agent, spec.Drive = la.agent, "tape0"
-		if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
-			if spec.Drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
-				return err
-			}
-		}
-	default:
-		if spec.Agent, err = resolveAgent(ctx, cat, jobTapeAgent(ctx, cat, b), o.pwFile); err != nil {
-			return err
-		}
-		spec.Drive = jobDrive(ctx, cat, b)
+	var stop func()
+	if spec.Agent, spec.Drive, stop, err = tapeAgentFor(ctx, cat, state, b, o.tape, o.pwFile); err != nil {
+		return err
 	}
+	defer stop()
 	progress, stopProgress := progressLine(o.asJSON)
 	spec.Progress = progress
 	res, err := dma.Restore(ctx, cat, spec)
@@ -233,4 +210,94 @@ func jobTapeAgent(ctx context.Context, cat catalog.Catalog, b catalog.Backup) st
 		return a
 	}
 	return b.Agent
+}
+
+// tapeAgentFor returns the agent and drive to read backup b's tape with:
+// --tape when given, else the tape agent and drive of its job (ferry's
+// in-process agent for "local", started here; stop shuts it down).
+func tapeAgentFor(ctx context.Context, cat catalog.Catalog, state string, b catalog.Backup, tape, pwFile string) (a dma.Agent, drive string, stop func(), err error) {
+	stop = func() {}
+	if tape != "" {
+		t, err := dma.ParseTarget(tape)
+		if err != nil {
+			return a, "", stop, fmt.Errorf("--tape: %w", err)
+		}
+		a, err = resolveAgent(ctx, cat, t.Agent, pwFile)
+		return a, strings.Trim(t.Path, "/"), stop, err
+	}
+	name := jobTapeAgent(ctx, cat, b)
+	if name != localAgentName {
+		a, err = resolveAgent(ctx, cat, name, pwFile)
+		return a, jobDrive(ctx, cat, b), stop, err
+	}
+	la, err := startLocalAgent(state, nil)
+	if err != nil {
+		return a, "", stop, err
+	}
+	drive = "tape0"
+	if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
+		if drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
+			la.stop()
+			return a, "", stop, err
+		}
+	}
+	return la.agent, drive, la.stop, nil
+}
+
+func newVerifyCommand(g *globalOptions) *cobra.Command {
+	var tape, pwFile string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "verify BACKUP",
+		Short: "Read a backup back from tape and check it against the catalog, writing nothing",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := backupID(args[0])
+			if err != nil {
+				return err
+			}
+			state, err := stateDir(g)
+			if err != nil {
+				return err
+			}
+			cat, err := openCatalog(cmd.Context(), state)
+			if err != nil {
+				return err
+			}
+			defer cat.Close()
+			b, err := cat.Backup(cmd.Context(), id)
+			if err != nil {
+				return noBackup(id, err)
+			}
+			a, drive, stop, err := tapeAgentFor(cmd.Context(), cat, state, b, tape, pwFile)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			res, err := dma.Verify(cmd.Context(), cat, dma.VerifySpec{Agent: a, Drive: drive, BackupID: id})
+			if asJSON {
+				doc := map[string]any{"backup": id, "entries": res.Entries, "bytes": res.Bytes, "read": res.Read,
+					"differences": res.Differ, "mismatches": res.Mismatches, "ok": err == nil}
+				if err != nil {
+					doc["error"] = err.Error()
+				}
+				if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(doc); jerr != nil {
+					return jerr
+				}
+				return err
+			}
+			for _, m := range res.Mismatches {
+				fmt.Fprintln(cmd.OutOrStdout(), m)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "backup %d verified: %d entries, %s of file data, match the catalog\n", id, res.Entries, formatSize(uint64(res.Bytes)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&tape, "tape", "", "read from this drive, ndmp://AGENT/DRIVE (default: the drive the backup was written with)")
+	cmd.Flags().StringVar(&pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as JSON")
+	return cmd
 }

@@ -1,0 +1,136 @@
+package dma
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"ferry/internal/catalog"
+	"ferry/internal/format"
+	"ferry/internal/ndmp/wire"
+	"ferry/internal/restore"
+)
+
+// maxMismatches caps the differences a verify reports one by one.
+const maxMismatches = 100
+
+// VerifySpec describes a verify job: read one backup's image back and
+// check it against the catalog without writing anything.
+type VerifySpec struct {
+	Agent    Agent  // agent whose drive holds the cartridge
+	Drive    string // "" is tape0
+	BackupID int64
+}
+
+// VerifyResult is the outcome of a verify job.
+type VerifyResult struct {
+	Entries    int      // entries read from the image
+	Bytes      int64    // file data read
+	Read       int64    // image bytes read from tape
+	Mismatches []string // up to 100 differences, described
+	Differ     int      // all differences
+}
+
+// Verify reads a backup's image through the agent's TAPE_READ, every
+// entry's data included, and checks it against the catalog's file
+// history: the same names, and for regular files the same sizes. The image
+// must read to its end without a stream error.
+func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
+	if s.Drive == "" {
+		s.Drive = "tape0"
+	}
+	var res VerifyResult
+	b, err := cat.Backup(ctx, s.BackupID)
+	if err != nil {
+		return res, fmt.Errorf("%w: %d: %v", ErrNoBackup, s.BackupID, err)
+	}
+	if len(b.Locations) != 1 {
+		return res, fmt.Errorf("%w: backup %d has %d locations", ErrNotOnTape, b.ID, len(b.Locations))
+	}
+	want, err := catalogued(ctx, cat, b)
+	if err != nil {
+		return res, err
+	}
+	c, err := s.Agent.Dial(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	if err := c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
+		return res, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
+	}
+	defer c.TapeClose(context.WithoutCancel(ctx))
+	loc := b.Locations[0]
+	if err := seekFile(ctx, c, loc.FileNum-1); err != nil {
+		return res, err
+	}
+	h, err := ReadHeader(ctx, c)
+	if err != nil {
+		return res, err
+	}
+	if h.BackupID != b.ID || h.ImageFile != loc.FileNum {
+		return res, fmt.Errorf("%w: file %d holds backup %d, want %d", ErrWrongTape, loc.FileNum, h.BackupID, b.ID)
+	}
+	tr := newTapeReader(ctx, c, loc.RecordSize)
+	defer tr.Close()
+	rd := format.NewReader(tr)
+	differ := func(format string, a ...any) {
+		res.Differ++
+		if len(res.Mismatches) < maxMismatches {
+			res.Mismatches = append(res.Mismatches, fmt.Sprintf(format, a...))
+		}
+	}
+	for {
+		e, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			res.Read = tr.n.Load()
+			return res, fmt.Errorf("dma: backup %d: image unreadable after %d entries: %w", b.ID, res.Entries, err)
+		}
+		res.Entries++
+		n, err := rd.WriteTo(io.Discard)
+		res.Bytes += n
+		if err != nil {
+			return res, fmt.Errorf("dma: backup %d: data of %s unreadable: %w", b.ID, e.Name, err)
+		}
+		if e.Name == restore.ListingName {
+			continue
+		}
+		p := "/"
+		if e.Name != "." {
+			p = "/" + e.Name
+		}
+		f, ok := want[p]
+		if !ok {
+			differ("%s: in the image, not in the catalog", p)
+			continue
+		}
+		delete(want, p)
+		if e.Type == format.Regular && f.Type == catalog.TypeReg && uint64(e.Size) != f.Size {
+			differ("%s: %d bytes in the image, %d in the catalog", p, e.Size, f.Size)
+		}
+	}
+	res.Read = tr.n.Load()
+	for p := range want {
+		differ("%s: in the catalog, not in the image", p)
+	}
+	if res.Differ > 0 {
+		return res, fmt.Errorf("dma: backup %d differs from its catalog in %d places", b.ID, res.Differ)
+	}
+	return res, nil
+}
+
+// catalogued returns a backup's catalogued files by path.
+func catalogued(ctx context.Context, cat catalog.Catalog, b catalog.Backup) (map[string]catalog.File, error) {
+	ms, err := cat.Find(ctx, catalog.Query{Glob: "*", BackupID: b.ID, Limit: int(b.Files) + 1})
+	if err != nil {
+		return nil, fmt.Errorf("dma: catalog: %w", err)
+	}
+	out := make(map[string]catalog.File, len(ms))
+	for _, m := range ms {
+		out[m.Path] = m.File
+	}
+	return out, nil
+}
