@@ -2,6 +2,7 @@ package dma_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -160,7 +161,7 @@ func TestBackupRestore(t *testing.T) {
 	}
 }
 
-// TestIncrementalChain takes a full backup and incrementals with files
+// TestIncrementalChain takes a full backup and 12 incrementals with files
 // added, changed, renamed and deleted between them; restoring each
 // incremental applies its chain and yields the tree as it was then.
 func TestIncrementalChain(t *testing.T) {
@@ -183,6 +184,22 @@ func TestIncrementalChain(t *testing.T) {
 			os.WriteFile(filepath.Join(src, "change.txt"), []byte("changed twice"), 0o644)
 		},
 		func() { os.RemoveAll(filepath.Join(src, "e")) },
+	}
+	// Eight more: 12 incrementals in all, each adding, changing, renaming
+	// or deleting.
+	for i := range 8 {
+		name := func(k int) string { return filepath.Join(src, fmt.Sprintf("gen%d", k)) }
+		steps = append(steps, func() {
+			os.MkdirAll(filepath.Join(name(i), "sub"), 0o755)
+			os.WriteFile(filepath.Join(name(i), "sub", "f"), []byte(fmt.Sprint("step ", i)), 0o644)
+			os.WriteFile(filepath.Join(src, "change.txt"), []byte(fmt.Sprint("changed in step ", i)), 0o644)
+			switch {
+			case i > 0 && i%3 == 0:
+				os.Rename(name(i-1), name(i)+"-renamed")
+			case i > 0 && i%2 == 0:
+				os.RemoveAll(name(i - 1))
+			}
+		})
 	}
 	type snap struct {
 		id   int64
