@@ -57,6 +57,10 @@ type Options struct {
 	Offset func() int64
 	// NumericOwner restores owners by id even when the names resolve.
 	NumericOwner bool
+	// Workers is how many goroutines write small files while Extract reads
+	// the stream (0: 4; 1: the reading goroutine writes every file itself).
+	// Without Overwrite only; Report still sees stream order.
+	Workers int
 }
 
 // Result is the outcome of one entry.
@@ -88,8 +92,9 @@ type Extractor struct {
 	skipped  map[string]int64  // stream name -> header offset of unselected regular files
 	sum      Summary
 	tmps     map[string]bool // temporaries not yet renamed into place
-	cur      *fsmeta.Dir     // the directory of the last file
+	cur      *dirRef         // the directory of the last file
 	listing  *Listing        // an incremental stream's listing, applied at the end
+	pool     *workers        // nil: every file written in turn
 }
 
 type pendingDir struct {
@@ -107,6 +112,7 @@ func New(root *os.Root, opts Options) *Extractor {
 		links:    map[string]string{},
 		skipped:  map[string]int64{},
 		tmps:     map[string]bool{},
+		pool:     newWorkers(opts.Workers),
 	}
 }
 
@@ -117,6 +123,7 @@ func New(root *os.Root, opts Options) *Extractor {
 func (x *Extractor) Extract(ctx context.Context, src Source) (Summary, error) {
 	defer x.cleanup()
 	err := x.run(ctx, src)
+	x.drain()
 	if err == nil && x.listing != nil {
 		x.applyListing()
 	}
@@ -208,6 +215,9 @@ func (x *Extractor) entry(ctx context.Context, src Source, e *format.Entry, off 
 		return nil
 	}
 	res.Dest = dest
+	if dest != "." && x.canQueue(e) {
+		return x.queue(src, e, name, dest, res)
+	}
 	res.Err, res.Meta = x.restore(ctx, src, e, name, dest)
 	if isStreamErr(res.Err) {
 		return res.Err
@@ -220,6 +230,7 @@ func (x *Extractor) entry(ctx context.Context, src Source, e *format.Entry, off 
 // under dest, whatever its name: direct access recovery reads one entry at a
 // known offset and places it where the DMA asked.
 func (x *Extractor) RestoreEntry(ctx context.Context, src Source, e *format.Entry, dest string) Result {
+	x.drain()
 	res := Result{Name: e.Name, Type: e.Type, Dest: dest}
 	name, err := format.CleanName(e.Name)
 	if err == nil {
@@ -239,12 +250,24 @@ func (x *Extractor) RestoreEntry(ctx context.Context, src Source, e *format.Entr
 // Finish applies pending directory metadata and removes temporaries; call it
 // after the last RestoreEntry.
 func (x *Extractor) Finish() Summary {
+	x.drain()
 	x.finishDirs()
 	x.cleanup()
 	return x.sum
 }
 
+// report reports r after the results still queued for workers, or at once.
 func (x *Extractor) report(r Result) {
+	if x.pool != nil && len(x.pool.queue) > 0 {
+		x.pool.queue = append(x.pool.queue, &job{res: r})
+		x.collect(false)
+		return
+	}
+	x.count(r)
+}
+
+// count counts a result and passes it to Options.Report.
+func (x *Extractor) count(r Result) {
 	switch {
 	case r.Skipped:
 		x.sum.Skipped++
@@ -306,6 +329,7 @@ func (x *Extractor) parent(dest string) error {
 	if err := x.parent(dir); err != nil {
 		return err
 	}
+	x.barrier(dir)
 	fi, err := x.root.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -338,6 +362,7 @@ func (x *Extractor) parentCheck(dir string) error {
 
 // dir creates (or keeps) a directory; its metadata waits for Finish.
 func (x *Extractor) dir(e *format.Entry, dest string) error {
+	x.barrier(dest)
 	fi, err := x.root.Lstat(dest)
 	switch {
 	case err == nil && fi.IsDir():
@@ -363,10 +388,12 @@ func (x *Extractor) dir(e *format.Entry, dest string) error {
 // regular writes the data to a temporary, applies metadata and renames it
 // in, all relative to the open parent directory: no path walk per file.
 func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (error, error) {
-	d, err := x.openDir(path.Dir(dest))
+	x.barrier(dest)
+	r, err := x.openDir(path.Dir(dest))
 	if err != nil {
 		return err, nil
 	}
+	d := r.d
 	dfd, base := int(d.File().Fd()), path.Base(dest)
 	if err := x.mayCreateAt(dfd, dest, base); err != nil {
 		return err, nil
@@ -405,10 +432,11 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (err
 }
 
 // openDir returns the open directory dir, keeping the last one: a stream
-// holds a directory's entries together.
-func (x *Extractor) openDir(dir string) (*fsmeta.Dir, error) {
+// holds a directory's entries together. Workers still writing into the
+// previous one keep it open.
+func (x *Extractor) openDir(dir string) (*dirRef, error) {
 	dir = path.Clean(dir)
-	if x.cur != nil && x.cur.Name() == dir {
+	if x.cur != nil && x.cur.d.Name() == dir {
 		return x.cur, nil
 	}
 	x.closeDir()
@@ -416,13 +444,13 @@ func (x *Extractor) openDir(dir string) (*fsmeta.Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	x.cur = d
-	return d, nil
+	x.cur = newDirRef(d)
+	return x.cur, nil
 }
 
 func (x *Extractor) closeDir() {
 	if x.cur != nil {
-		x.cur.Close()
+		x.cur.release()
 		x.cur = nil
 	}
 }
@@ -455,6 +483,7 @@ func isWriteErr(err error) bool {
 
 // special creates a symlink, FIFO or device node under a temporary name.
 func (x *Extractor) special(e *format.Entry, dest string) (error, error) {
+	x.barrier(dest)
 	if err := x.mayCreate(dest); err != nil {
 		return err, nil
 	}
@@ -473,6 +502,7 @@ func (x *Extractor) special(e *format.Entry, dest string) (error, error) {
 // hardlink links dest to the restored target, fetching the target's data
 // through ReadAt when it was skipped.
 func (x *Extractor) hardlink(ctx context.Context, e *format.Entry, dest string) (error, error) {
+	x.drain() // the target may still be with a worker
 	target, err := format.CleanName(e.Linkname)
 	if err != nil {
 		return err, nil
@@ -590,6 +620,10 @@ func (x *Extractor) finishDirs() {
 }
 
 func (x *Extractor) cleanup() {
+	x.drain()
+	if x.pool != nil {
+		x.pool.stop()
+	}
 	x.closeDir()
 	for tmp := range x.tmps {
 		x.root.Remove(tmp)
