@@ -188,6 +188,19 @@ func TestBackupCommands(t *testing.T) {
 	}
 	fstree.Compare(t, src, c.restore(prev.ID), treeOpts)
 
+	// The cartridge describes itself: a header before each of the 5 images.
+	var scan []struct {
+		File   int `json:"file"`
+		Header *struct {
+			BackupID  int64 `json:"backup_id"`
+			ImageFile int   `json:"image_file"`
+		} `json:"header"`
+	}
+	c.runJSON(&scan, "catalog", "scan", "--drive", "tape0")
+	if len(scan) != 10 || scan[8].Header == nil || scan[8].Header.BackupID != prev.ID || scan[8].Header.ImageFile != 9 {
+		t.Fatalf("catalog scan: %d files, last header %+v", len(scan), scan[len(scan)-2].Header)
+	}
+
 	// Errors: exit status 1 and a message saying what to do.
 	if out, err := c.exec("restore", "999", "--to", t.TempDir()); err == nil || !strings.Contains(out, "ferry backups") {
 		t.Fatalf("restore of an unknown backup: %v %s", err, out)

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"ferry/internal/catalog"
+	"ferry/internal/dma"
 )
 
 func newBackupsCommand(g *globalOptions) *cobra.Command {
@@ -284,4 +286,90 @@ func jobJSON(j catalog.Job) jobOut {
 		o.Ended = &j.Ended
 	}
 	return o
+}
+
+func newCatalogCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "catalog",
+		Short: "Look at what cartridges hold, from ferry's image headers",
+	}
+	cmd.AddCommand(newCatalogScanCommand(g))
+	return cmd
+}
+
+func newCatalogScanCommand(g *globalOptions) *cobra.Command {
+	var tape, drive, pwFile string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "scan [--drive NAME | --tape ndmp://AGENT/DRIVE]",
+		Short: "List the backup images on a cartridge from the headers ferry writes before each",
+		Long: `List the tape files of the cartridge in a drive of the state directory's
+library (--drive, through ferry's in-process agent) or of an agent
+(--tape ndmp://AGENT/DRIVE), with the backup each ferry image header
+describes. Nothing is written.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			state, err := stateDir(g)
+			if err != nil {
+				return err
+			}
+			var a dma.Agent
+			if tape != "" {
+				t, err := dma.ParseTarget(tape)
+				if err != nil {
+					return fmt.Errorf("--tape: %w", err)
+				}
+				cat, err := openCatalog(ctx, state)
+				if err != nil {
+					return err
+				}
+				a, err = resolveAgent(ctx, cat, t.Agent, pwFile)
+				cat.Close()
+				if err != nil {
+					return err
+				}
+				drive = strings.Trim(t.Path, "/")
+			} else {
+				la, err := startLocalAgent(state, nil)
+				if err != nil {
+					return err
+				}
+				defer la.stop()
+				a = la.agent
+			}
+			files, err := dma.ScanTape(ctx, a, drive)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				out := make([]scanOut, 0, len(files))
+				for _, f := range files {
+					out = append(out, scanOut{File: f.File, Header: f.Header})
+				}
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "FILE\tBACKUP\tLEVEL\tBASE\tSTARTED\tAGENT\tPATH")
+			for _, f := range files {
+				if h := f.Header; h != nil {
+					fmt.Fprintf(tw, "%d\theader of %d (image in file %d)\t%d\t%d\t%s\t%s\t%s\n", f.File, h.BackupID, h.ImageFile,
+						h.Level, h.BaseID, h.Started.Local().Format(time.DateTime), h.Agent, h.Path)
+				} else {
+					fmt.Fprintf(tw, "%d\t-\t\t\t\t\t\n", f.File)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&drive, "drive", "tape0", "drive of the state directory's library")
+	cmd.Flags().StringVar(&tape, "tape", "", "drive of an agent, ndmp://AGENT/DRIVE")
+	cmd.Flags().StringVar(&pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+type scanOut struct {
+	File   int         `json:"file"`
+	Header *dma.Header `json:"header,omitempty"`
 }

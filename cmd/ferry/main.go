@@ -65,6 +65,7 @@ func newRootCommand() *cobra.Command {
 		newAgentCommand(&g),
 		newJobsCommand(&g),
 		newVerifyCommand(&g),
+		newCatalogCommand(&g),
 	)
 	return root
 }

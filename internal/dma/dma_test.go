@@ -383,3 +383,27 @@ func TestVerify(t *testing.T) {
 	}
 	t.Logf("%v: %v", err, res.Mismatches)
 }
+
+// TestScanTape lists a cartridge holding a full backup and an incremental:
+// each header describes the image that follows it.
+func TestScanTape(t *testing.T) {
+	f := newFixture(t)
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(20, 100))
+	b1 := f.backup(t, src, false)
+	b2 := f.backup(t, src, true)
+	files, err := dma.ScanTape(context.Background(), f.agent, "tape0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 4 {
+		t.Fatalf("scan: %d files, want 4: %+v", len(files), files)
+	}
+	for i, b := range []catalog.Backup{b1, b2} {
+		h, img := files[2*i], files[2*i+1]
+		if h.Header == nil || h.Header.BackupID != b.ID || h.Header.ImageFile != img.File || img.Header != nil ||
+			h.Header.Level != b.Level || h.Header.BaseID != b.BaseID || h.Header.Path != src {
+			t.Fatalf("scan of backup %d: header %+v image %+v", b.ID, h.Header, img)
+		}
+	}
+}
