@@ -120,7 +120,7 @@ func pickBase(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.B
 	}
 	for i := len(bs) - 1; i >= 0; i-- {
 		b := bs[i]
-		if b.DumpDate == "" || len(b.Locations) == 0 && !hasLocation(ctx, cat, b.ID) {
+		if b.DumpDate == "" || (len(b.Locations) == 0 && !hasLocation(ctx, cat, b.ID)) {
 			continue
 		}
 		if s.Incremental {

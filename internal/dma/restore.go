@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"ferry/internal/catalog"
@@ -26,7 +27,8 @@ type RestoreSpec struct {
 	Overwrite bool     // replace existing files (later backups of a chain always do)
 	// Progress receives events about once a second; never waited for.
 	Progress chan<- Progress
-	// Report receives the result of every entry (nil: dropped).
+	// Report receives the result of every entry (nil: dropped), one call
+	// at a time.
 	Report func(restore.Result)
 }
 
@@ -79,9 +81,14 @@ func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreRe
 		c.TapeClose(cctx)
 	}()
 	m := newMeter(s.Progress, "restore")
-	var failed []string
+	var (
+		mu     sync.Mutex // Report may be called from the extractor's workers
+		failed []string
+	)
 	for i, b := range chain {
 		opts := restore.Options{Select: sel, Overwrite: s.Overwrite || i > 0, Report: func(r restore.Result) {
+			mu.Lock()
+			defer mu.Unlock()
 			if r.Err != nil && len(failed) < 10 {
 				failed = append(failed, r.Name+": "+r.Err.Error())
 			}
