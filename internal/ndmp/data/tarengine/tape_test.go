@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/testsupport/fstree"
 )
@@ -108,9 +110,28 @@ func benchDiv() int {
 
 func runCmd(b *testing.B, name string, args ...string) {
 	b.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+	runCPU(b, name, args...)
+}
+
+// runCPU runs a command and returns the CPU time (user + system) it used.
+func runCPU(b *testing.B, name string, args ...string) time.Duration {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
+	return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// selfCPU returns the CPU time (user + system) this process spends in f: the
+// agent, the mover and the DMA all run in it, as tar's work all runs in tar.
+func selfCPU(f func()) time.Duration {
+	var r0, r1 unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &r0)
+	f()
+	unix.Getrusage(unix.RUSAGE_SELF, &r1)
+	used := func(r *unix.Rusage) int64 { return r.Utime.Nano() + r.Stime.Nano() }
+	return time.Duration(used(&r1) - used(&r0))
 }
 
 // timed runs f between two syncs and counts the second: what f left dirty
@@ -134,16 +155,19 @@ func BenchmarkMixedTree(b *testing.B) {
 	size := treeBytes(b, src)
 	archive := filepath.Join(b.TempDir(), "tree.tar")
 	for i := range b.N {
-		tarC := timed(func() { runCmd(b, "tar", "-C", src, "-cf", archive, ".") })
+		var tarCcpu, tarXcpu, ferryCcpu, ferryXcpu time.Duration
+		tarC := timed(func() { tarCcpu = runCPU(b, "tar", "-C", src, "-cf", archive, ".") })
 		d := dial(b, a)
 		d.count = true
-		ferryC := timed(func() { d.tapeBackup(src, pv("HIST", "y")) })
+		ferryC := timed(func() { ferryCcpu = selfCPU(func() { d.tapeBackup(src, pv("HIST", "y")) }) })
 		tarDst, ferryDst := a.dir(b, "tx"+strconv.Itoa(i)), a.dir(b, "fx"+strconv.Itoa(i))
-		tarX := timed(func() { runCmd(b, "tar", "-C", tarDst, "-xf", archive) })
-		ferryX := timed(func() { dial(b, a).tapeRestore(ferryDst) })
+		tarX := timed(func() { tarXcpu = runCPU(b, "tar", "-C", tarDst, "-xf", archive) })
+		ferryX := timed(func() { ferryXcpu = selfCPU(func() { dial(b, a).tapeRestore(ferryDst) }) })
 		mbs := func(d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
 		b.Logf("tree %d MB: backup tar -cf %.0f MB/s, ferry %.0f MB/s (%d FH entries) = %.2fx; restore tar -xf %.0f MB/s, ferry %.0f MB/s = %.2fx",
 			size/1e6, mbs(tarC), mbs(ferryC), d.fh, tarC.Seconds()/ferryC.Seconds(), mbs(tarX), mbs(ferryX), tarX.Seconds()/ferryX.Seconds())
+		b.Logf("  CPU seconds: backup tar %.2f, ferry %.2f; restore tar %.2f, ferry %.2f",
+			tarCcpu.Seconds(), ferryCcpu.Seconds(), tarXcpu.Seconds(), ferryXcpu.Seconds())
 		b.ReportMetric(tarC.Seconds()/ferryC.Seconds(), "backup-x-tar")
 		b.ReportMetric(tarX.Seconds()/ferryX.Seconds(), "restore-x-tar")
 		os.RemoveAll(tarDst)
