@@ -83,7 +83,7 @@ func runAgentAdd(cmd *cobra.Command, g *globalOptions, name, rawURL, pwFile stri
 	if err := writeSecret(secret, pw); err != nil {
 		return err
 	}
-	cat, err := openCatalog(cmd.Context(), state)
+	cat, err := openCatalog(cmd.Context(), g, state)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func newAgentLsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cat, err := openCatalog(cmd.Context(), state)
+			cat, err := openCatalog(cmd.Context(), g, state)
 			if err != nil {
 				return err
 			}
@@ -158,9 +158,17 @@ type agentOut struct {
 
 func agentJSON(a catalog.Agent) agentOut { return agentOut{a.Name, a.URL, a.Created} }
 
-// openCatalog opens the state directory's catalog.
-func openCatalog(ctx context.Context, state string) (catalog.Catalog, error) {
-	cat, err := catalog.Open(ctx, filepath.Join(state, "catalog.db"))
+// openCatalog opens the catalog: --catalog (a PostgreSQL URL or DSN, or a
+// SQLite file), then $FERRY_CATALOG, else STATE/catalog.db.
+func openCatalog(ctx context.Context, g *globalOptions, state string) (catalog.Catalog, error) {
+	spec := g.catalog
+	if spec == "" {
+		spec = os.Getenv("FERRY_CATALOG")
+	}
+	if spec == "" {
+		spec = filepath.Join(state, "catalog.db")
+	}
+	cat, err := catalog.Open(ctx, spec)
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}

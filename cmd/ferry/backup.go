@@ -74,7 +74,7 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 	if err != nil {
 		return err
 	}
-	cat, err := openCatalog(ctx, state)
+	cat, err := openCatalog(ctx, g, state)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"ferry/internal/catalog/pgtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,9 +20,10 @@ import (
 
 // cli runs the ferry binary on one state directory.
 type cli struct {
-	t     *testing.T
-	bin   string
-	state string
+	t       *testing.T
+	bin     string
+	state   string
+	catalog string // --catalog, "" for the state directory's SQLite file
 }
 
 // run runs ferry with args and fails the test unless it exits 0.
@@ -35,7 +37,11 @@ func (c cli) run(args ...string) string {
 }
 
 func (c cli) exec(args ...string) (string, error) {
-	cmd := exec.Command(c.bin, append([]string{"--state", c.state}, args...)...)
+	global := []string{"--state", c.state}
+	if c.catalog != "" {
+		global = append(global, "--catalog", c.catalog)
+	}
+	cmd := exec.Command(c.bin, append(global, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -107,8 +113,26 @@ var treeOpts = fstree.Options{SkipRoot: true}
 // agent: backup of a directory, backups, ls, find, restore (whole and one
 // path), a second backup appended on the same cartridge with both
 // restorable, and an incremental chain restoring to the final state.
-func TestBackupCommands(t *testing.T) {
-	c := cli{t: t, bin: ferryBinary(t), state: t.TempDir()}
+func TestBackupCommands(t *testing.T) { testBackupCommands(t, "") }
+
+// TestBackupCommandsPostgres runs the same commands with the catalog on
+// PostgreSQL (a throwaway local server).
+func TestBackupCommandsPostgres(t *testing.T) {
+	testBackupCommands(t, postgres.Database(t))
+}
+
+// postgres is one throwaway PostgreSQL server for this test binary.
+var postgres pgtest.Shared
+
+func testBackupCommands(t *testing.T, catalogSpec string) {
+	c := cli{t: t, bin: ferryBinary(t), state: t.TempDir(), catalog: catalogSpec}
+	if catalogSpec != "" {
+		t.Cleanup(func() {
+			if _, err := os.Stat(filepath.Join(c.state, "catalog.db")); err == nil {
+				t.Errorf("--catalog %s was given, yet a SQLite catalog appeared in the state directory", catalogSpec)
+			}
+		})
+	}
 	src := filepath.Join(t.TempDir(), "src")
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)

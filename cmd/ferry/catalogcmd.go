@@ -159,7 +159,7 @@ func withCatalog(ctx context.Context, g *globalOptions, fn func(catalog.Catalog)
 	if err != nil {
 		return err
 	}
-	cat, err := openCatalog(ctx, state)
+	cat, err := openCatalog(ctx, g, state)
 	if err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ describes. Nothing is written.`,
 				if err != nil {
 					return fmt.Errorf("--tape: %w", err)
 				}
-				cat, err := openCatalog(ctx, state)
+				cat, err := openCatalog(ctx, g, state)
 				if err != nil {
 					return err
 				}

@@ -39,7 +39,8 @@ func (e exitError) Unwrap() error { return e.err }
 
 // globalOptions are the flags every command accepts.
 type globalOptions struct {
-	state string
+	state   string
+	catalog string
 }
 
 func newRootCommand() *cobra.Command {
@@ -51,6 +52,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.state, "state", "", "state directory (default $FERRY_HOME, else ~/.local/share/ferry)")
+	root.PersistentFlags().StringVar(&g.catalog, "catalog", "", "catalog: a postgres:// URL for PostgreSQL, or a SQLite file (default $FERRY_CATALOG, else STATE/catalog.db)")
 	root.AddCommand(
 		newServeCommand(&g),
 		newTapeCommand(&g),

@@ -154,5 +154,6 @@ func TestPasswordFileMustBePrivate(t *testing.T) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	ndmjobtest.Cleanup()
+	postgres.Stop()
 	os.Exit(code)
 }

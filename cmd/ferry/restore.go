@@ -78,7 +78,7 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 	if err != nil {
 		return err
 	}
-	cat, err := openCatalog(ctx, state)
+	cat, err := openCatalog(ctx, g, state)
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cat, err := openCatalog(cmd.Context(), state)
+			cat, err := openCatalog(cmd.Context(), g, state)
 			if err != nil {
 				return err
 			}
