@@ -22,6 +22,18 @@ type beneathOpener struct {
 	unavailable atomic.Bool
 }
 
+// close closes the root handle if open set one up; later opens report
+// errUnsupported, so the FS goes on through os.Root.
+func (b *beneathOpener) close() error {
+	var err error
+	b.unavailable.Store(true)
+	b.once.Do(func() { b.err = errUnsupported })
+	if b.root != nil {
+		err = b.root.Close()
+	}
+	return err
+}
+
 func (b *beneathOpener) open(root *os.Root, name string) (*os.File, error) {
 	if b.unavailable.Load() {
 		return nil, errUnsupported

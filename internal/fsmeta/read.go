@@ -33,6 +33,12 @@ func New(root *os.Root) *FS { return NewWithOwners(root, NewOwners("/etc")) }
 // NewWithOwners returns an FS that resolves names through o.
 func NewWithOwners(root *os.Root, o *Owners) *FS { return &FS{root: root, owners: o} }
 
+// Close releases the directory handle the FS keeps on its root (for openat2),
+// so that nothing keeps the root's file system busy (a snapshot to delete, a
+// mount to unmount). The FS stays usable through os.Root; Dirs opened from it
+// stay usable until closed themselves. The root itself is the caller's.
+func (fs *FS) Close() error { return fs.beneath.close() }
+
 // Owners returns the FS's name cache.
 func (fs *FS) Owners() *Owners { return fs.owners }
 

@@ -625,6 +625,7 @@ func (x *Extractor) cleanup() {
 		x.pool.stop()
 	}
 	x.closeDir()
+	x.fsm.Close()
 	for tmp := range x.tmps {
 		x.root.Remove(tmp)
 	}

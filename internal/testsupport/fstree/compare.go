@@ -193,6 +193,7 @@ func scan(dir string) (map[string]*node, error) {
 	}
 	defer root.Close()
 	fs := fsmeta.New(root)
+	defer fs.Close()
 	d, err := fs.OpenDir(".")
 	if err != nil {
 		return nil, err

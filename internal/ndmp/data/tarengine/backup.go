@@ -118,10 +118,12 @@ func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupE
 	if len(files) == 0 {
 		files = []string{"."}
 	}
+	fsm := fsmeta.New(root)
+	defer fsm.Close()
 	w := newWalker(ctx, root, walkOpts{
 		exclude: env.exclude, files: files, since: since,
 		dev: uint64(fi.Sys().(*syscall.Stat_t).Dev),
-	}, fsmeta.New(root), func(n string, err error) { warnLater(ctx, lg, st, n, err) })
+	}, fsm, func(n string, err error) { warnLater(ctx, lg, st, n, err) })
 	w.start()
 	sw := &streamWriter{w: format.NewWriter(job.Stream), hist: hist, kind: env.hist,
 		lg: lg, walker: w, st: st, incremental: since != nil}
