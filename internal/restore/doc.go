@@ -20,6 +20,10 @@
 // Options.ReadAt (a Source starting at that name's header) for it, so any one
 // name of a hard-linked set restores the data.
 //
+// Small regular files are written by a few worker goroutines while the stream
+// is read (Options.Workers), with results still reported in stream order and
+// entries of one name kept in order; see docs/restore.md.
+//
 // Every entry produces one Result: restored, skipped (not selected) or failed
 // with the reason; metadata that could not be applied is reported in
 // Result.Meta without failing the entry.
