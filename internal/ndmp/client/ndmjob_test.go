@@ -1,15 +1,9 @@
 package client
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,46 +18,7 @@ const ndmjobUser, ndmjobPassword = "ndmp", "ndmp"
 // its address; it exits when the test closes its stdin.
 func startNdmjob(t *testing.T) string {
 	t.Helper()
-	tool := ndmjobtest.Find(t)
-	conf := filepath.Join(t.TempDir(), "ndmjob.conf")
-	if err := os.WriteFile(conf, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(tool.Binary, "-o", "test-daemon", "-p", fmt.Sprint(port), "-o", "config-file="+conf)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.Contains(line, "READY") {
-		t.Fatalf("ndmjob test-daemon did not start: %q %v", line, err)
-	}
-	go io.Copy(io.Discard, stdout)
-	return fmt.Sprintf("127.0.0.1:%d", port)
+	return ndmjobtest.Find(t).StartTestDaemon(t, ndmjobtest.Daemon{})
 }
 
 func ndmjobOptions(v wire.Version, m AuthMode) Options {
