@@ -1,10 +1,10 @@
 package wire
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"ferry/internal/testsupport/ndmjobtest"
 	"flag"
 	"fmt"
 	"io"
@@ -185,42 +185,11 @@ func startTestDaemon(t *testing.T, dir string) string {
 			t.Fatal(err)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(ndmjobPath, "-o", "test-daemon", "-p", fmt.Sprint(port), "-o", "config-file="+conf)
-	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+	tool := &ndmjobtest.Tool{Binary: ndmjobPath}
+	return tool.StartTestDaemon(t, ndmjobtest.Daemon{
+		Config: conf,
+		Env:    []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH")},
 	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.Contains(line, "READY") {
-		t.Fatalf("ndmjob test-daemon did not start: %q %v", line, err)
-	}
-	go io.Copy(io.Discard, stdout)
-	return fmt.Sprintf("127.0.0.1:%d", port)
 }
 
 // capRecord is one captured record: connection number, direction ('C' from
