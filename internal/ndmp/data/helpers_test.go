@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"ferry/internal/tape/tapetest"
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,7 +15,6 @@ import (
 	"ferry/internal/ndmp/dataconn"
 	"ferry/internal/ndmp/mover"
 	"ferry/internal/ndmp/wire"
-	"ferry/internal/tape"
 
 	"go.uber.org/goleak"
 )
@@ -96,58 +95,22 @@ func newSession(t *testing.T, v wire.Version, engines map[string]Engine) *sessio
 }
 
 // lockedTape is the server's mutex-guarded view of an open cartridge.
-type lockedTape struct {
-	mu sync.Mutex
-	m  *tape.Medium
-}
-
-func (l *lockedTape) ReadOnly() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.m.ReadOnly() }
-func (l *lockedTape) WriteRecord(p []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.WriteRecord(p)
-}
-func (l *lockedTape) ReadRecord(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.ReadRecord(p)
-}
-func (l *lockedTape) SpaceRecords(n int) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.SpaceRecords(n)
-}
-func (l *lockedTape) SpaceFilemarks(n int) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.SpaceFilemarks(n)
-}
-func (l *lockedTape) EarlyWarning() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.m.EarlyWarning() }
+type lockedTape = tapetest.Locked
 
 func openTape(t *testing.T, capacity int64) *lockedTape {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "tape")
-	if err := tape.Create(path, tape.Meta{Barcode: "D00001", Capacity: capacity}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := tape.Open(path, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return &lockedTape{m: m}
+	return &lockedTape{M: tapetest.Open(t, tapetest.Create(t, capacity), false)}
 }
 
 // tapeImage rewinds and concatenates the records up to the first filemark.
 func tapeImage(t *testing.T, l *lockedTape, rs int) []byte {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.m.Rewind()
+	l.Lock()
+	defer l.Unlock()
+	l.M.Rewind()
 	var out []byte
 	buf := make([]byte, rs)
 	for {
-		n, err := l.m.ReadRecord(buf)
+		n, err := l.M.ReadRecord(buf)
 		if err != nil {
 			return out
 		}
@@ -162,12 +125,12 @@ func writeImage(t *testing.T, l *lockedTape, data []byte, rs int) {
 	for i := 0; i < len(data); i += rs {
 		rec := make([]byte, rs)
 		copy(rec, data[i:])
-		if err := l.m.WriteRecord(rec); err != nil {
+		if err := l.M.WriteRecord(rec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l.m.WriteFilemarks(1)
-	l.m.Rewind()
+	l.M.WriteFilemarks(1)
+	l.M.Rewind()
 }
 
 func wantErr(t *testing.T, what string, got error, want wire.Error) {

@@ -146,7 +146,7 @@ func TestLocalBackupAndRecover(t *testing.T) {
 			}
 
 			// Recover the other way round: data LISTEN(LOCAL), mover CONNECT(LOCAL).
-			tp.m.Rewind()
+			tp.M.Rewind()
 			if _, err := s.data.Listen(wire.AddrLocal); err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ func TestThreeWayTCP(t *testing.T) {
 			tapeSess.mover.Stop()
 
 			// Recover with DATA_LISTEN and MOVER_CONNECT, the other direction.
-			tp.m.Rewind()
+			tp.M.Rewind()
 			daddr, err := dataSess.data.Listen(wire.AddrTCP)
 			if err != nil {
 				t.Fatal(err)

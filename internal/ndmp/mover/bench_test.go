@@ -179,7 +179,7 @@ func moverCopy(b *testing.B, dir string, payload []byte, size, rs int) time.Dura
 	m := New(Config{Version: wire.V4, Notify: func(wire.Code, wire.Body) { halted <- struct{}{} }})
 	defer m.Shutdown()
 	m.SetRecordSize(uint32(rs))
-	addr, err := m.Listen(wire.MoverModeRead, wire.AddrTCP, &lockedTape{m: med})
+	addr, err := m.Listen(wire.MoverModeRead, wire.AddrTCP, &lockedTape{M: med})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -232,7 +232,7 @@ func BenchmarkLocalBackup(b *testing.B) {
 		link := dataconn.NewLink(0)
 		m := New(Config{Version: wire.V4, Link: link, Notify: func(wire.Code, wire.Body) { halted <- struct{}{} }})
 		m.SetRecordSize(rs)
-		if _, err := m.Listen(wire.MoverModeRead, wire.AddrLocal, &lockedTape{m: med}); err != nil {
+		if _, err := m.Listen(wire.MoverModeRead, wire.AddrLocal, &lockedTape{M: med}); err != nil {
 			b.Fatal(err)
 		}
 		c, err := link.Connect(dataconn.Data)
@@ -274,7 +274,7 @@ func BenchmarkRecover(b *testing.B) {
 		med.WriteRecord(rec)
 	}
 	med.WriteFilemarks(1)
-	lt := &lockedTape{m: med}
+	lt := &lockedTape{M: med}
 	b.SetBytes(size)
 	for b.Loop() {
 		med.Rewind()

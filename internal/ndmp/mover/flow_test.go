@@ -16,15 +16,15 @@ import (
 // filemarks as nil, up to end of data.
 func readBack(t *testing.T, l *lockedTape, recSize int) [][]byte {
 	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := l.m.Rewind(); err != nil {
+	l.Lock()
+	defer l.Unlock()
+	if err := l.M.Rewind(); err != nil {
 		t.Fatal(err)
 	}
 	var out [][]byte
 	for {
 		buf := make([]byte, recSize+1)
-		n, err := l.m.ReadRecord(buf)
+		n, err := l.M.ReadRecord(buf)
 		switch {
 		case err == nil:
 			out = append(out, buf[:n])
@@ -76,7 +76,7 @@ func TestBackupWindowsOverTCP(t *testing.T) {
 				t.Fatalf("at first EOW: %+v", s)
 			}
 			wantErr(t, "CONTINUE without a backup window", m.SetWindow(4*rs, 100), wire.ErrIllegalArgs)
-			tp.m.WriteFilemarks(1) // DMA metadata between segments
+			tp.M.WriteFilemarks(1) // DMA metadata between segments
 			wantErr(t, "SET_WINDOW", m.SetWindow(4*rs, 4*rs), wire.ErrNone)
 			wantErr(t, "CONTINUE", m.Continue(tp), wire.ErrNone)
 
@@ -84,7 +84,7 @@ func TestBackupWindowsOverTCP(t *testing.T) {
 			if s := m.GetState(); s.BytesMoved != 8*rs || s.RecordNum != 8 {
 				t.Fatalf("at second EOW: %+v", s)
 			}
-			tp.m.WriteFilemarks(1)
+			tp.M.WriteFilemarks(1)
 			wantErr(t, "SET_WINDOW max", m.SetWindow(8*rs, wire.LengthInfinity-8*rs), wire.ErrNone)
 			wantErr(t, "CONTINUE", m.Continue(tp), wire.ErrNone)
 
@@ -140,7 +140,7 @@ func TestBackupEarlyWarningSpansCartridges(t *testing.T) {
 	if !first.EarlyWarning() {
 		t.Fatal("paused EOM before early warning")
 	}
-	if first.m.Remaining() < rs {
+	if first.M.Remaining() < rs {
 		t.Fatal("paused only at the hard end, not at early warning")
 	}
 	onFirst := m.GetState().BytesMoved
@@ -237,14 +237,14 @@ func buildImage(t *testing.T, l *lockedTape, data []byte, rs, segRecs int) {
 	p := padded(data, rs)
 	for i := 0; i < len(p); i += rs {
 		if i > 0 && (i/rs)%segRecs == 0 {
-			l.m.WriteFilemarks(1)
+			l.M.WriteFilemarks(1)
 		}
-		if err := l.m.WriteRecord(p[i : i+rs]); err != nil {
+		if err := l.M.WriteRecord(p[i : i+rs]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	l.m.WriteFilemarks(1)
-	l.m.Rewind()
+	l.M.WriteFilemarks(1)
+	l.M.Rewind()
 }
 
 // A recover-shaped flow: MOVER_READs inside the window (forward and backward
@@ -297,7 +297,7 @@ func TestRecoverReadsAndSeeks(t *testing.T) {
 			if n.SeekPosition != 4*rs || s.SeekPosition != 2000 || s.BytesLeftToRead != 3000-(4*rs-2000) {
 				t.Fatalf("at SEEK: notify %+v state %+v", n, s)
 			}
-			tp.m.SpaceFilemarks(1) // the DMA skips the metadata
+			tp.M.SpaceFilemarks(1) // the DMA skips the metadata
 			wantErr(t, "SET_WINDOW", m.SetWindow(4*rs, 4*rs), wire.ErrNone)
 			wantErr(t, "CONTINUE", m.Continue(tp), wire.ErrNone)
 			expect(4*rs, 5000-4*rs)
@@ -305,13 +305,13 @@ func TestRecoverReadsAndSeeks(t *testing.T) {
 			// The last segment with a maximum window: EOF at its filemark.
 			wantErr(t, "READ last segment", m.Read(8*rs, wire.LengthInfinity), wire.ErrNone)
 			p.paused(t, wire.MoverPauseSeek)
-			tp.m.Rewind()
-			tp.m.SpaceFilemarks(2)
+			tp.M.Rewind()
+			tp.M.SpaceFilemarks(2)
 			wantErr(t, "SET_WINDOW max", m.SetWindow(8*rs, wire.LengthInfinity-8*rs), wire.ErrNone)
 			wantErr(t, "CONTINUE", m.Continue(tp), wire.ErrNone)
 			expect(8*rs, 3*rs)
 			p.paused(t, wire.MoverPauseEOF)
-			if pos := tp.m.Position(); pos.File != 2 || pos.Record != 3 {
+			if pos := tp.M.Position(); pos.File != 2 || pos.Record != 3 {
 				t.Fatalf("EOF pause left the tape at %+v, want before the third filemark", pos)
 			}
 			if s := m.GetState(); s.RecordNum != 11 {
@@ -441,9 +441,9 @@ func TestStatePollingDuringCopy(t *testing.T) {
 			if s.BytesMoved > uint64(len(data)) || s.RecordNum > uint32(len(data)/rs+1) {
 				t.Errorf("impossible progress %+v", s)
 			}
-			tp.mu.Lock()
-			tp.m.Position()
-			tp.mu.Unlock()
+			tp.Lock()
+			tp.M.Position()
+			tp.Unlock()
 			n++
 		}
 	}()
@@ -501,7 +501,7 @@ func TestClosedMediumIsInternalError(t *testing.T) {
 	defer c.Close()
 	go c.Write(stream(2 * rs))
 	p.paused(t, wire.MoverPauseEOW)
-	tp.m.Close()
+	tp.M.Close()
 	m.SetWindow(rs, rs)
 	wantErr(t, "CONTINUE", m.Continue(tp), wire.ErrNone)
 	p.halted(t, wire.MoverHaltInternalError)
@@ -526,8 +526,8 @@ func TestBackupContinuePastEarlyWarning(t *testing.T) {
 	atWarning := m.GetState().BytesMoved
 	wantErr(t, "CONTINUE on the same cartridge", m.Continue(first), wire.ErrNone)
 	p.paused(t, wire.MoverPauseEOM)
-	if full := m.GetState().BytesMoved; full <= atWarning || first.m.Remaining() >= rs+tape.FrameOverhead {
-		t.Fatalf("second EOM at %d bytes (first at %d), %d bytes left", full, atWarning, first.m.Remaining())
+	if full := m.GetState().BytesMoved; full <= atWarning || first.M.Remaining() >= rs+tape.FrameOverhead {
+		t.Fatalf("second EOM at %d bytes (first at %d), %d bytes left", full, atWarning, first.M.Remaining())
 	}
 	second := openTape(t, newCartridge(t, 4<<20), false)
 	wantErr(t, "CONTINUE", m.Continue(second), wire.ErrNone)

@@ -3,17 +3,15 @@ package mover
 import (
 	"encoding/binary"
 	"errors"
+	"ferry/internal/tape/tapetest"
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"ferry/internal/ndmp/dataconn"
 	"ferry/internal/ndmp/wire"
-	"ferry/internal/tape"
 
 	"go.uber.org/goleak"
 )
@@ -74,54 +72,15 @@ func (p *poster) none(t *testing.T) {
 }
 
 // lockedTape is what the server gives the mover: a *tape.Medium behind a mutex.
-type lockedTape struct {
-	mu sync.Mutex
-	m  *tape.Medium
-}
-
-func (l *lockedTape) ReadOnly() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.m.ReadOnly() }
-func (l *lockedTape) WriteRecord(p []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.WriteRecord(p)
-}
-func (l *lockedTape) ReadRecord(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.ReadRecord(p)
-}
-func (l *lockedTape) SpaceRecords(n int) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.SpaceRecords(n)
-}
-func (l *lockedTape) SpaceFilemarks(n int) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.m.SpaceFilemarks(n)
-}
-func (l *lockedTape) EarlyWarning() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.m.EarlyWarning() }
+type lockedTape = tapetest.Locked
 
 // newCartridge creates a blank cartridge in the test's temp dir and returns
 // its path.
-func newCartridge(t *testing.T, capacity int64) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "tape")
-	if err := tape.Create(path, tape.Meta{Barcode: "T00001", Capacity: capacity}); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+func newCartridge(t *testing.T, capacity int64) string { return tapetest.Create(t, capacity) }
 
 // openTape opens the cartridge at path; it is closed when the test ends.
 func openTape(t *testing.T, path string, readOnly bool) *lockedTape {
-	t.Helper()
-	m, err := tape.Open(path, readOnly)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return &lockedTape{m: m}
+	return &lockedTape{M: tapetest.Open(t, path, readOnly)}
 }
 
 // newMover returns a mover for version v whose posts go to the returned poster

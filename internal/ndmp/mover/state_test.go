@@ -84,7 +84,7 @@ func TestListenSeries(t *testing.T) {
 					listenSubr(t, m, p, v, ro, mode, at, want)
 				}
 			}
-			ro.m.Close()
+			ro.M.Close()
 			rw := openTape(t, path, false)
 			for _, mode := range modes {
 				for _, at := range addrs {
