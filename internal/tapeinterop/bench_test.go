@@ -2,6 +2,7 @@ package tapeinterop
 
 import (
 	"context"
+	"ferry/internal/tape/tapetest"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,21 +26,7 @@ func BenchmarkWrite256K(b *testing.B) {
 		data[i] = byte(i * 7)
 	}
 	b.Run("Medium", func(b *testing.B) {
-		path := filepath.Join(benchDir(b), "c.tape")
-		if err := tape.Create(path, tape.Meta{Barcode: "B00001", Capacity: 1 << 40}); err != nil {
-			b.Fatal(err)
-		}
-		m, err := tape.Open(path, false)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer m.Close()
-		b.SetBytes(benchRecord)
-		for b.Loop() {
-			if err := m.WriteRecord(data); err != nil {
-				b.Fatal(err)
-			}
-		}
+		tapetest.WriteRecords(b, filepath.Join(benchDir(b), "c.tape"), data)
 	})
 	b.Run("ISCSI", func(b *testing.B) {
 		s := benchTarget(b)

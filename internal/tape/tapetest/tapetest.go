@@ -74,3 +74,24 @@ func (l *Locked) SpaceFilemarks(n int) (int, error) {
 
 // EarlyWarning reports whether the medium is past its early-warning point.
 func (l *Locked) EarlyWarning() bool { l.Lock(); defer l.Unlock(); return l.M.EarlyWarning() }
+
+// WriteRecords is the baseline the tape LU benchmarks compare with: b.N
+// records of data written by the tape store itself to a fresh cartridge at
+// path (a large capacity, so the benchmark never meets end of medium).
+func WriteRecords(b *testing.B, path string, data []byte) {
+	b.Helper()
+	if err := tape.Create(path, tape.Meta{Barcode: "B00001", Capacity: 1 << 40}); err != nil {
+		b.Fatal(err)
+	}
+	m, err := tape.Open(path, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := m.WriteRecord(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
