@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -141,8 +142,36 @@ func newTargetCommand(g *globalOptions) *cobra.Command {
 		Use:   "target",
 		Short: "Show and configure the state directory's iSCSI target",
 	}
-	cmd.AddCommand(newTargetLsCommand(g), newTargetAllowCommand(g))
+	cmd.AddCommand(newTargetLsCommand(g), newTargetAllowCommand(g), newTargetNameCommand(g))
 	return cmd
+}
+
+func newTargetNameCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "name IQN",
+		Short: "Give the target an iSCSI name of your own naming authority",
+		Long: `Set the iSCSI name of the state directory's target, replacing the one made on
+first use (iqn.2026-01.dev.ferry:HOST-RANDOM). Sites name targets under a
+domain they own, e.g. iqn.2005-03.com.example:backup-1; eui. and naa. names
+are accepted too. Initiators that logged in before must discover the target
+again; a running server picks the name up when it restarts.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			state, err := stateDir(g)
+			if err != nil {
+				return err
+			}
+			if err := checkISCSIName(args[0]); err != nil {
+				return err
+			}
+			s, err := loadTargetState(state)
+			if err != nil {
+				return err
+			}
+			s.Name = args[0]
+			return s.save(state)
+		},
+	}
 }
 
 func newTargetLsCommand(g *globalOptions) *cobra.Command {
@@ -203,8 +232,8 @@ in STATE/iscsi/target.json, mode 0600; a running server reads it at start.`,
 
 // allowInitiator adds or replaces an ACL entry.
 func allowInitiator(state, name, secretFile string) error {
-	if !validInitiatorName(name) {
-		return fmt.Errorf("%q is not an iSCSI name (iqn., eui. or naa.)", name)
+	if err := checkISCSIName(name); err != nil {
+		return err
 	}
 	entry := iscsiACLEntry{Initiator: name}
 	if secretFile != "" {
@@ -231,11 +260,56 @@ func allowInitiator(state, name, secretFile string) error {
 	return s.save(state)
 }
 
-func validInitiatorName(n string) bool {
-	if len(n) < 5 || len(n) > 223 || strings.ContainsAny(n, " \t\n\x00") {
-		return false
+// checkISCSIName checks an iSCSI name's form (RFC 7143 section 4.2.7):
+// iqn.YYYY-MM.reversed.domain[:anything], eui. and 16 hex digits, or naa.
+// and 16 or 32 hex digits; at most 223 bytes, no spaces or upper case
+// (names compare after lower-casing, so ferry keeps them lower case).
+func checkISCSIName(n string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%q is not an iSCSI name: %s (e.g. iqn.2005-03.com.example:host1)", n, why)
 	}
-	return strings.HasPrefix(n, "iqn.") || strings.HasPrefix(n, "eui.") || strings.HasPrefix(n, "naa.")
+	if len(n) > 223 {
+		return bad("longer than 223 bytes")
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune("-.:", r)) {
+			return bad(fmt.Sprintf("%q is not allowed (lower-case letters, digits, '-', '.', ':')", r))
+		}
+	}
+	hexDigits := func(s string, sizes ...int) bool {
+		for _, r := range s {
+			if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+				return false
+			}
+		}
+		return slices.Contains(sizes, len(s))
+	}
+	decimal := func(s string, size int) bool {
+		return len(s) == size && strings.Trim(s, "0123456789") == ""
+	}
+	switch {
+	case strings.HasPrefix(n, "eui."):
+		if !hexDigits(n[4:], 16) {
+			return bad("eui. takes 16 hex digits")
+		}
+	case strings.HasPrefix(n, "naa."):
+		if !hexDigits(n[4:], 16, 32) {
+			return bad("naa. takes 16 or 32 hex digits")
+		}
+	case strings.HasPrefix(n, "iqn."):
+		rest, _, _ := strings.Cut(n[4:], ":")
+		date, domain, ok := strings.Cut(rest, ".")
+		year, month, dash := strings.Cut(date, "-")
+		if !ok || !dash || !decimal(year, 4) || !decimal(month, 2) || domain == "" {
+			return bad("iqn. takes a date YYYY-MM and a reversed domain name")
+		}
+		if month < "01" || month > "12" {
+			return bad("the month must be 01 to 12")
+		}
+	default:
+		return bad("it must start with iqn., eui. or naa.")
+	}
+	return nil
 }
 
 // Where `ferry serve --iscsi` puts its logical units.

@@ -191,3 +191,31 @@ func TestSyncDisksRecreatedName(t *testing.T) {
 		sd.d.Close()
 	}
 }
+
+func TestTargetName(t *testing.T) {
+	state := t.TempDir()
+	if _, err := runTargetCmd(t, state, "name", "iqn.2005-03.com.example:backup-1"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runTargetCmd(t, state, "ls")
+	if err != nil || !strings.HasPrefix(out, "iqn.2005-03.com.example:backup-1\n") {
+		t.Fatalf("ls after name = %q, %v", out, err)
+	}
+	for _, bad := range []string{
+		"iqn.2005-13.com.example:x", "iqn.05-03.com.example", "iqn.2005-03", "IQN.2005-03.com.example",
+		"iqn.2005-03.com.Example:x", "eui.0123", "naa.0123456789abcdeg", "host1", "iqn.2005-03.com.example:a b",
+	} {
+		if _, err := runTargetCmd(t, state, "name", bad); err == nil {
+			t.Errorf("name %q accepted", bad)
+		}
+	}
+	for _, good := range []string{"eui.02004567a425678d", "naa.52004567ba64678d", "naa.52004567ba64678d0123456789abcdef", "iqn.2001-04.com.example"} {
+		if _, err := runTargetCmd(t, state, "name", good); err != nil {
+			t.Errorf("name %q: %v", good, err)
+		}
+	}
+	out, _ = runTargetCmd(t, state, "ls")
+	if !strings.HasPrefix(out, "iqn.2001-04.com.example\n") {
+		t.Errorf("ls = %q", out)
+	}
+}
