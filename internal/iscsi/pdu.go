@@ -160,8 +160,14 @@ type Reader struct {
 	// MaxData bounds the data segment the peer may send (our
 	// MaxRecvDataSegmentLength, or the login limit); 0 means MaxDataSegment.
 	MaxData int
-	buf     []byte
-	dig     [4]byte
+	// Place, when set, may return where a PDU's data segment goes, so
+	// write data lands in its command's buffer with no copy; it must
+	// return nil or exactly DataLen bytes. The header (and its digest) is
+	// checked before Place is called.
+	Place func(h *BHS, ahs []byte) []byte
+	buf   []byte
+	dig   [4]byte
+	pad   [3]byte
 }
 
 // NewReader returns a Reader on r.
@@ -196,12 +202,33 @@ func (r *Reader) Read(p *PDU) error {
 			return err
 		}
 	}
+	if r.Place != nil && n > 0 {
+		if dst := r.Place(&p.BHS, p.AHS); dst != nil {
+			return r.readInto(p, dst[:n:n])
+		}
+	}
 	if _, err := io.ReadFull(r.r, r.buf[ahs:]); err != nil {
 		return unexpected(err)
 	}
 	p.Data = r.buf[ahs : ahs+n]
 	if r.Digests.Data && n > 0 {
 		return r.checkDigest(r.buf[ahs:], nil, ErrDataDigest)
+	}
+	return nil
+}
+
+// readInto reads a data segment into dst, then its padding and digest.
+func (r *Reader) readInto(p *PDU, dst []byte) error {
+	if _, err := io.ReadFull(r.r, dst); err != nil {
+		return unexpected(err)
+	}
+	pad := r.pad[:pad4(len(dst))-len(dst)]
+	if _, err := io.ReadFull(r.r, pad); err != nil {
+		return unexpected(err)
+	}
+	p.Data = dst
+	if r.Digests.Data {
+		return r.checkDigest(dst, pad, ErrDataDigest)
 	}
 	return nil
 }

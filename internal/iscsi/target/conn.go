@@ -20,6 +20,8 @@ type conn struct {
 	nc  net.Conn
 	r   *iscsi.Reader
 	pdu iscsi.PDU
+	// spare receives the next write command's immediate data (place.go).
+	spare []byte
 
 	wmu     sync.Mutex
 	w       *iscsi.Writer
@@ -166,6 +168,7 @@ func (c *conn) activate() {
 	d := iscsi.Digests{Header: c.params.HeaderDigest, Data: c.params.DataDigest}
 	c.r.Digests, c.w.Digests = d, d
 	c.r.MaxData = int(c.t.cfg.MaxRecvDataSegmentLength)
+	c.r.Place = c.place
 	c.maxSend = int(c.params.PeerMaxRecvDataSegmentLength)
 	if c.maxSend < 512 {
 		c.maxSend = 512

@@ -12,17 +12,20 @@ func (c *conn) startWrite(k *task) error {
 	if exp > c.t.cfg.MaxTransfer {
 		return c.refuse(k, scsi.InvalidFieldInCDB(0, -1))
 	}
-	if cap(k.data) < int(exp) {
-		k.data = make([]byte, exp)
-	}
-	k.data = k.data[:exp]
 	imm := c.pdu.Data
 	if len(imm) > 0 && (!c.params.ImmediateData || uint32(len(imm)) > min(exp, c.params.FirstBurstLength)) {
 		c.leaveQueue(k)
 		c.untrack(k)
 		return c.reject(iscsi.RejectProtocolError)
 	}
-	k.received = uint32(copy(k.data, imm))
+	if !c.takeSpare(k, imm) {
+		if cap(k.data) < int(exp) {
+			k.data = make([]byte, exp)
+		}
+		k.data = k.data[:exp]
+		copy(k.data, imm)
+	}
+	k.received = uint32(len(imm))
 	k.unsolDone = k.cmd.Final || c.params.InitialR2T
 	return c.progress(k)
 }
@@ -90,7 +93,7 @@ func (c *conn) dataOut() error {
 	}
 	r.dataSN++
 	r.got += n
-	copy(k.data[d.Offset:], c.pdu.Data)
+	fill(k.data[d.Offset:], c.pdu.Data)
 	k.received += n
 	if d.Final {
 		k.r2ts = append(k.r2ts[:i], k.r2ts[i+1:]...)
@@ -104,7 +107,7 @@ func (c *conn) unsolicited(k *task, d iscsi.DataOut, n uint32) error {
 		return c.reject(iscsi.RejectProtocolError)
 	}
 	k.unsolSN++
-	copy(k.data[d.Offset:], c.pdu.Data)
+	fill(k.data[d.Offset:], c.pdu.Data)
 	k.received += n
 	if d.Final {
 		k.unsolDone = true
