@@ -60,6 +60,7 @@ func newRootCommand() *cobra.Command {
 		newTargetCommand(&g),
 		newVersionCommand(),
 		newBackupCommand(&g),
+		newCancelCommand(&g),
 		newBackupsCommand(&g),
 		newLsCommand(&g),
 		newFindCommand(&g),

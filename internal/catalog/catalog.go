@@ -12,6 +12,7 @@ var (
 	ErrNotFound = errors.New("catalog: not found")
 	ErrClosed   = errors.New("catalog: closed")
 	ErrBadQuery = errors.New("catalog: bad query")
+	ErrJobEnded = errors.New("catalog: the job has ended")
 )
 
 // Catalog is what ferry's DMA knows about agents, backups, media, jobs and
@@ -75,6 +76,10 @@ type Catalog interface {
 	Job(ctx context.Context, id int64) (Job, error)
 	// Jobs lists jobs, oldest first; active only when active is true.
 	Jobs(ctx context.Context, active bool) ([]Job, error)
+	// RequestCancel asks for a queued or running job to be cancelled: its
+	// state becomes JobCancelling, which the process running it watches
+	// for. A job that has ended is returned with ErrJobEnded.
+	RequestCancel(ctx context.Context, id int64) (Job, error)
 	// Log appends a line to a job's log.
 	Log(ctx context.Context, jobID int64, level, msg string) error
 	// JobLog returns a job's log in order.
@@ -223,6 +228,9 @@ const (
 	JobSucceeded = "succeeded"
 	JobFailed    = "failed"
 	JobCancelled = "cancelled"
+	// JobCancelling: `ferry cancel` asked the process running the job to
+	// stop; it records cancelled (or failed) when it has.
+	JobCancelling = "cancelling"
 )
 
 // Job is one DMA job (backup, restore, copy, verify).
@@ -239,7 +247,9 @@ type Job struct {
 }
 
 // Active reports whether the job has not ended.
-func (j Job) Active() bool { return j.State == JobQueued || j.State == JobRunning }
+func (j Job) Active() bool {
+	return j.State == JobQueued || j.State == JobRunning || j.State == JobCancelling
+}
 
 // LogLine is one line of a job's log.
 type LogLine struct {

@@ -43,10 +43,27 @@ func (c *sqlCatalog) Job(ctx context.Context, id int64) (Job, error) {
 	return js[0], nil
 }
 
+// RequestCancel implements Catalog.
+func (c *sqlCatalog) RequestCancel(ctx context.Context, id int64) (Job, error) {
+	_, err := c.exec(ctx, `UPDATE jobs SET state = ? WHERE id = ? AND state IN (?, ?)`,
+		JobCancelling, id, JobQueued, JobRunning)
+	if err != nil {
+		return Job{}, fmt.Errorf("catalog: cancel job %d: %w", id, err)
+	}
+	j, err := c.Job(ctx, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.State != JobCancelling {
+		return j, fmt.Errorf("%w: job %d is %s", ErrJobEnded, id, j.State)
+	}
+	return j, nil
+}
+
 // Jobs implements Catalog.
 func (c *sqlCatalog) Jobs(ctx context.Context, active bool) ([]Job, error) {
 	if active {
-		return c.jobs(ctx, `WHERE state IN (?, ?)`, JobQueued, JobRunning)
+		return c.jobs(ctx, `WHERE state IN (?, ?, ?)`, JobQueued, JobRunning, JobCancelling)
 	}
 	return c.jobs(ctx, "")
 }

@@ -84,6 +84,8 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	if _, err := cat.CreateJob(ctx, job); err != nil {
 		return catalog.Backup{}, fmt.Errorf("dma: record job: %w", err)
 	}
+	ctx, stopWatch := watchCancel(ctx, cat, job.ID)
+	defer stopWatch()
 	b := &catalog.Backup{Agent: s.Agent.Name, Path: s.Path, Level: level, Butype: s.Butype,
 		BaseID: base.ID, BaseToken: base.DumpDate, JobID: job.ID, Started: job.Started, Status: catalog.StatusRunning}
 	if _, err := cat.CreateBackup(ctx, b); err != nil {
@@ -385,7 +387,11 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 	switch {
 	case runErr != nil && ctx.Err() != nil:
 		res.Status, job.State = catalog.StatusCancelled, catalog.JobCancelled
-		runErr = fmt.Errorf("dma: backup %d cancelled: %w", b.ID, runErr)
+		if errors.Is(context.Cause(ctx), ErrCancelRequested) {
+			runErr = fmt.Errorf("dma: backup %d %w", b.ID, ErrCancelRequested)
+		} else {
+			runErr = fmt.Errorf("dma: backup %d cancelled: %w", b.ID, runErr)
+		}
 	case runErr != nil:
 		res.Status, job.State = catalog.StatusFailed, catalog.JobFailed
 	}

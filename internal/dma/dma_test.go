@@ -236,7 +236,26 @@ func TestIncrementalChain(t *testing.T) {
 // TestCancel cancels a backup while it runs: the job ends cancelled, the
 // agent is idle (the next backup runs), and the next backup appends after
 // the earlier one, which stays restorable.
+// TestCancel cancels a running backup through its context (Ctrl-C) and
+// through the catalog (ferry cancel, possibly from another process).
 func TestCancel(t *testing.T) {
+	t.Run("context", func(t *testing.T) {
+		testCancel(t, func(t *testing.T, _ *fixture, cancel context.CancelFunc) { cancel() })
+	})
+	t.Run("request", func(t *testing.T) {
+		testCancel(t, func(t *testing.T, f *fixture, _ context.CancelFunc) {
+			jobs, err := f.cat.Jobs(context.Background(), true)
+			if err != nil || len(jobs) != 1 {
+				t.Fatalf("active jobs: %+v %v", jobs, err)
+			}
+			if _, err := f.cat.RequestCancel(context.Background(), jobs[0].ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+	})
+}
+
+func testCancel(t *testing.T, cancelJob func(*testing.T, *fixture, context.CancelFunc)) {
 	f := newFixture(t)
 	src := f.dir(t, "src")
 	fstree.Build(t, src, fstree.ManySmall(200, 1024))
@@ -258,12 +277,16 @@ func TestCancel(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("backup ended before it was cancelled: %v", err)
 	}
-	cancel()
+	cancelJob(t, f, cancel)
+	defer cancel()
 	if err := <-done; err == nil {
 		t.Fatal("cancelled backup returned no error")
 	}
 	if cancelled.Status != catalog.StatusCancelled {
 		t.Fatalf("cancelled backup has status %q", cancelled.Status)
+	}
+	if job, err := f.cat.Job(context.Background(), cancelled.JobID); err != nil || job.State != catalog.JobCancelled {
+		t.Fatalf("cancelled job: %+v %v", job, err)
 	}
 	next := f.backup(t, src, false)
 	if next.Locations[0].FileNum <= first.Locations[0].FileNum+2 {

@@ -210,6 +210,20 @@ func testJobs(t *testing.T, c catalog.Catalog) {
 	if len(active) != 1 || active[0].ID != id2 {
 		t.Fatalf("active Jobs after failure = %+v", active)
 	}
+	got, err = c.RequestCancel(x, id2)
+	must(t, err)
+	if got.State != catalog.JobCancelling || !got.Active() {
+		t.Fatalf("RequestCancel = %+v", got)
+	}
+	if active, _ := c.Jobs(x, true); len(active) != 1 || active[0].State != catalog.JobCancelling {
+		t.Fatalf("active Jobs while cancelling = %+v", active)
+	}
+	if _, err := c.RequestCancel(x, id); !errors.Is(err, catalog.ErrJobEnded) {
+		t.Fatalf("RequestCancel of a failed job: %v", err)
+	}
+	if _, err := c.RequestCancel(x, 9999); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("RequestCancel of no job: %v", err)
+	}
 	log, err := c.JobLog(x, id)
 	must(t, err)
 	if len(log) != 2 || log[0].Message != "tape A00001 loaded" || log[1].Level != "error" || log[0].At.IsZero() {
