@@ -113,8 +113,8 @@ func TestBackupAgentKilled(t *testing.T) {
 	srv = startServe(t, bin, agentState, root)
 	c.run("agent", "add", "nas", "ndmp://ndmp@"+srv.addr, "--password-file", pw)
 	b3 := c.backup("ndmp://nas" + small)
-	if b3.Locations[0].File != b1.Locations[0].File+4 {
-		t.Fatalf("backup after the kill at file %d, first image at %d: want header+partial image+header between", b3.Locations[0].File, b1.Locations[0].File)
+	if b3.Locations[0].File != b1.Locations[0].File+5 {
+		t.Fatalf("backup after the kill at file %d, first image at %d: want trailer+header+partial image+header between", b3.Locations[0].File, b1.Locations[0].File)
 	}
 	fstree.Compare(t, small, c.restore(b1.ID), treeOpts)
 	fstree.Compare(t, small, c.restore(b3.ID), treeOpts)

@@ -212,7 +212,8 @@ func testBackupCommands(t *testing.T, catalogSpec string) {
 	}
 	fstree.Compare(t, src, c.restore(prev.ID), treeOpts)
 
-	// The cartridge describes itself: a header before each of the 5 images.
+	// The cartridge describes itself: a header before each of the 5 images
+	// and a trailer after it.
 	var scan []struct {
 		File   int `json:"file"`
 		Header *struct {
@@ -221,8 +222,8 @@ func testBackupCommands(t *testing.T, catalogSpec string) {
 		} `json:"header"`
 	}
 	c.runJSON(&scan, "catalog", "scan", "--drive", "tape0")
-	if len(scan) != 10 || scan[8].Header == nil || scan[8].Header.BackupID != prev.ID || scan[8].Header.ImageFile != 9 {
-		t.Fatalf("catalog scan: %d files, last header %+v", len(scan), scan[len(scan)-2].Header)
+	if len(scan) != 15 || scan[12].Header == nil || scan[12].Header.BackupID != prev.ID || scan[12].Header.ImageFile != 13 {
+		t.Fatalf("catalog scan: %d files, last header %+v", len(scan), scan[len(scan)-3].Header)
 	}
 
 	// Errors: exit status 1 and a message saying what to do.

@@ -291,9 +291,9 @@ func jobJSON(j catalog.Job) jobOut {
 func newCatalogCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Look at what cartridges hold, from ferry's image headers",
+		Short: "Read what cartridges hold from ferry's image headers: scan one, or rebuild the catalog",
 	}
-	cmd.AddCommand(newCatalogScanCommand(g))
+	cmd.AddCommand(newCatalogScanCommand(g), newCatalogRebuildCommand(g))
 	return cmd
 }
 
@@ -345,7 +345,7 @@ describes. Nothing is written.`,
 			if asJSON {
 				out := make([]scanOut, 0, len(files))
 				for _, f := range files {
-					out = append(out, scanOut{File: f.File, Header: f.Header})
+					out = append(out, scanOut{File: f.File, Header: f.Header, Trailer: f.Trailer})
 				}
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 			}
@@ -355,6 +355,9 @@ describes. Nothing is written.`,
 				if h := f.Header; h != nil {
 					fmt.Fprintf(tw, "%d\theader of %d (image in file %d)\t%d\t%d\t%s\t%s\t%s\n", f.File, h.BackupID, h.ImageFile,
 						h.Level, h.BaseID, h.Started.Local().Format(time.DateTime), h.Agent, h.Path)
+				} else if tr := f.Trailer; tr != nil {
+					fmt.Fprintf(tw, "%d\ttrailer of %d (%s)\t\t\t%s\t\t\n", f.File, tr.BackupID, formatSize(uint64(tr.Bytes)),
+						tr.Ended.Local().Format(time.DateTime))
 				} else {
 					fmt.Fprintf(tw, "%d\t-\t\t\t\t\t\n", f.File)
 				}
@@ -370,6 +373,7 @@ describes. Nothing is written.`,
 }
 
 type scanOut struct {
-	File   int         `json:"file"`
-	Header *dma.Header `json:"header,omitempty"`
+	File    int          `json:"file"`
+	Header  *dma.Header  `json:"header,omitempty"`
+	Trailer *dma.Trailer `json:"trailer,omitempty"`
 }

@@ -31,7 +31,8 @@ type Catalog interface {
 	DeleteAgent(ctx context.Context, name string) error
 
 	// CreateBackup records a new backup (status usually Running) and
-	// returns its id, also set in b.
+	// returns its id, also set in b. A backup with an ID keeps it (a
+	// catalog rebuilt from cartridges); later ones are numbered above it.
 	CreateBackup(ctx context.Context, b *Backup) (int64, error)
 	// FinishBackup sets a backup's outcome: status, end, counts, error,
 	// the environment and dump date token the agent returned.

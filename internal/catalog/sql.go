@@ -176,6 +176,9 @@ func (c *sqlCatalog) CreateBackup(ctx context.Context, b *Backup) (int64, error)
 	if b.Status == "" {
 		b.Status = StatusRunning
 	}
+	if b.ID != 0 {
+		return b.ID, c.createBackupWithID(ctx, b)
+	}
 	id, err := c.insertID(ctx, `INSERT INTO backups (agent, path, level, butype, base_id, base_token, dump_date, env,
 		job_id, started, ended, status, bytes, files, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseToken, b.DumpDate, envJSON(b.Env),
@@ -185,6 +188,22 @@ func (c *sqlCatalog) CreateBackup(ctx context.Context, b *Backup) (int64, error)
 	}
 	b.ID = id
 	return id, nil
+}
+
+// createBackupWithID records a backup under the id it had before (a
+// catalog rebuilt from cartridges); ids given out later stay above it.
+func (c *sqlCatalog) createBackupWithID(ctx context.Context, b *Backup) error {
+	_, err := c.exec(ctx, `INSERT INTO backups (id, agent, path, level, butype, base_id, base_token, dump_date, env,
+		job_id, started, ended, status, bytes, files, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.ID, b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseToken, b.DumpDate, envJSON(b.Env),
+		b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
+	if err == nil && c.be.postgres() {
+		_, err = c.exec(ctx, `SELECT setval(pg_get_serial_sequence('backups', 'id'), (SELECT MAX(id) FROM backups))`)
+	}
+	if err != nil {
+		return fmt.Errorf("catalog: create backup %d: %w", b.ID, err)
+	}
+	return nil
 }
 
 // FinishBackup implements Catalog.

@@ -235,7 +235,19 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 	if _, err := c.TapeMtio(ctx, wire.MtioEOF, 1); err != nil {
 		return fmt.Errorf("dma: filemark after the image: %w", err)
 	}
-	return nil
+	return writeTrailer(ctx, c, r.trailer())
+}
+
+// trailer describes the finished image for a catalog rebuild.
+func (r *backupRun) trailer() Trailer {
+	t := Trailer{BackupID: r.backup.ID, Ended: time.Now().UTC(), Bytes: r.bytes}
+	for _, p := range r.env {
+		t.Env = append(t.Env, catalog.Env{Name: p.Name, Value: p.Value})
+		if p.Name == "DUMP_DATE" {
+			t.DumpDate = p.Value
+		}
+	}
+	return t
 }
 
 // connectLocal sets the mover up to write records and connects the data

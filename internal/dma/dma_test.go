@@ -141,7 +141,7 @@ func TestBackupRestore(t *testing.T) {
 
 	fstree.Build(t, src, fstree.Spec{{Path: "dir/new.txt", Type: format.Regular, Size: 5000, Seed: 3}})
 	b2 := f.backup(t, src, false)
-	if b1.Locations[0].Barcode != b2.Locations[0].Barcode || b2.Locations[0].FileNum != b1.Locations[0].FileNum+2 {
+	if b1.Locations[0].Barcode != b2.Locations[0].Barcode || b2.Locations[0].FileNum != b1.Locations[0].FileNum+3 {
 		t.Fatalf("second backup at %+v, first at %+v: want appended (header + image)", b2.Locations, b1.Locations)
 	}
 	fstree.Compare(t, src, f.restore(t, b2.ID), cmpOpts)
@@ -243,6 +243,7 @@ func TestCancel(t *testing.T) {
 		testCancel(t, func(t *testing.T, _ *fixture, cancel context.CancelFunc) { cancel() })
 	})
 	t.Run("request", func(t *testing.T) {
+		defer dma.SetCancelPoll(10 * time.Millisecond)()
 		testCancel(t, func(t *testing.T, f *fixture, _ context.CancelFunc) {
 			jobs, err := f.cat.Jobs(context.Background(), true)
 			if err != nil || len(jobs) != 1 {
@@ -408,7 +409,7 @@ func TestVerify(t *testing.T) {
 }
 
 // TestScanTape lists a cartridge holding a full backup and an incremental:
-// each header describes the image that follows it.
+// each header describes the image that follows it, each trailer its outcome.
 func TestScanTape(t *testing.T) {
 	f := newFixture(t)
 	src := f.dir(t, "src")
@@ -419,14 +420,17 @@ func TestScanTape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 4 {
-		t.Fatalf("scan: %d files, want 4: %+v", len(files), files)
+	if len(files) != 6 {
+		t.Fatalf("scan: %d files, want 6: %+v", len(files), files)
 	}
 	for i, b := range []catalog.Backup{b1, b2} {
-		h, img := files[2*i], files[2*i+1]
+		h, img, tr := files[3*i], files[3*i+1], files[3*i+2]
 		if h.Header == nil || h.Header.BackupID != b.ID || h.Header.ImageFile != img.File || img.Header != nil ||
 			h.Header.Level != b.Level || h.Header.BaseID != b.BaseID || h.Header.Path != src {
 			t.Fatalf("scan of backup %d: header %+v image %+v", b.ID, h.Header, img)
+		}
+		if tr.Trailer == nil || tr.Trailer.BackupID != b.ID || tr.Trailer.Bytes != b.Bytes || tr.Trailer.DumpDate != b.DumpDate {
+			t.Fatalf("scan of backup %d: trailer %+v, backup %+v", b.ID, tr.Trailer, b)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"ferry/internal/catalog"
 )
 
 // headerMagic starts the header record; the version follows it.
@@ -44,18 +46,58 @@ func (h Header) Encode() []byte {
 // DecodeHeader parses a header record.
 func DecodeHeader(b []byte) (Header, error) {
 	var h Header
-	if len(b) > maxHeader {
-		return h, fmt.Errorf("%w: %d bytes", ErrBadHeader, len(b))
-	}
-	rest, ok := bytes.CutPrefix(b, []byte(headerMagic))
-	if !ok {
-		return h, ErrBadHeader
-	}
-	if err := json.Unmarshal(rest, &h); err != nil {
-		return h, fmt.Errorf("%w: %v", ErrBadHeader, err)
+	if err := decodeRecord(b, headerMagic, &h); err != nil {
+		return h, err
 	}
 	if h.BackupID < 0 || h.ImageFile < 1 || h.Level < 0 {
 		return h, fmt.Errorf("%w: bad fields", ErrBadHeader)
 	}
 	return h, nil
+}
+
+// decodeRecord parses a magic line and the JSON object after it into v.
+func decodeRecord(b []byte, magic string, v any) error {
+	if len(b) > maxHeader {
+		return fmt.Errorf("%w: %d bytes", ErrBadHeader, len(b))
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(magic))
+	if !ok {
+		return ErrBadHeader
+	}
+	if err := json.Unmarshal(rest, v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadHeader, err)
+	}
+	return nil
+}
+
+// trailerMagic starts the trailer record.
+const trailerMagic = "FERRY-IMAGE-TRAILER 1\n"
+
+// Trailer is the record ferry writes as a tape file of its own after a
+// backup image the agent finished: what the header could not know yet.
+// An image without one is a backup that did not finish.
+type Trailer struct {
+	BackupID int64         `json:"backup_id"`
+	Ended    time.Time     `json:"ended"`     // UTC
+	Bytes    int64         `json:"bytes"`     // image length (the mover's bytes moved)
+	DumpDate string        `json:"dump_date"` // the agent's DUMP_DATE: the base of the next incremental
+	Env      []catalog.Env `json:"env"`       // the environment the agent returned
+}
+
+// Encode returns the trailer record: the magic line, then JSON.
+func (t Trailer) Encode() []byte {
+	b, _ := json.Marshal(t) // plain fields only: cannot fail
+	return append([]byte(trailerMagic), b...)
+}
+
+// DecodeTrailer parses a trailer record.
+func DecodeTrailer(b []byte) (Trailer, error) {
+	var t Trailer
+	if err := decodeRecord(b, trailerMagic, &t); err != nil {
+		return t, err
+	}
+	if t.BackupID <= 0 || t.Bytes < 0 {
+		return t, fmt.Errorf("%w: bad trailer fields", ErrBadHeader)
+	}
+	return t, nil
 }

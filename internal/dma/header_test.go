@@ -1,8 +1,11 @@
 package dma
 
 import (
+	"reflect"
 	"testing"
 	"time"
+
+	"ferry/internal/catalog"
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
@@ -32,6 +35,39 @@ func FuzzDecodeHeader(f *testing.F) {
 		h2, err := DecodeHeader(h.Encode())
 		if err != nil || !h2.Started.Equal(h.Started) {
 			t.Fatalf("re-decode: %v", err)
+		}
+	})
+}
+
+func TestTrailerRoundTrip(t *testing.T) {
+	tr := Trailer{BackupID: 7, Ended: time.Unix(1700000100, 9).UTC(), Bytes: 1 << 30, DumpDate: "ferry1:1:0",
+		Env: []catalog.Env{{Name: "DUMP_DATE", Value: "ferry1:1:0"}, {Name: "TYPE", Value: "tar"}}}
+	got, err := DecodeTrailer(tr.Encode())
+	if err != nil || !reflect.DeepEqual(got, tr) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	if _, err := DecodeHeader(tr.Encode()); err == nil {
+		t.Error("a trailer decoded as a header")
+	}
+	for _, bad := range []string{"", trailerMagic + "{", trailerMagic + `{"backup_id":0}`, trailerMagic + `{"backup_id":1,"bytes":-1}`} {
+		if _, err := DecodeTrailer([]byte(bad)); err == nil {
+			t.Errorf("DecodeTrailer(%q) accepted", bad)
+		}
+	}
+}
+
+// FuzzDecodeTrailer: any bytes decode or fail cleanly, and what decodes
+// encodes back to the same trailer.
+func FuzzDecodeTrailer(f *testing.F) {
+	f.Add(Trailer{BackupID: 1, Env: []catalog.Env{{Name: "A", Value: "b"}}}.Encode())
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tr, err := DecodeTrailer(b)
+		if err != nil {
+			return
+		}
+		tr2, err := DecodeTrailer(tr.Encode())
+		if err != nil || tr2.BackupID != tr.BackupID || tr2.DumpDate != tr.DumpDate || len(tr2.Env) != len(tr.Env) {
+			t.Fatalf("re-decode: %+v %v", tr2, err)
 		}
 	})
 }

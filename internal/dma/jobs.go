@@ -15,7 +15,7 @@ var ErrCancelRequested = errors.New("cancelled by request (ferry cancel)")
 // cancelPoll is how often a running job looks for a cancel request. The
 // catalog is the one place every process sharing it can reach, whether
 // the job runs in this process, another one, or on another host.
-const cancelPoll = 500 * time.Millisecond
+var cancelPoll = 200 * time.Millisecond
 
 // watchCancel returns a context of ctx that ends when job id is marked
 // cancelling in the catalog. stop ends the watch.

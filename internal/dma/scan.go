@@ -10,12 +10,14 @@ import (
 
 // TapeFile is one tape file of a scanned cartridge.
 type TapeFile struct {
-	File   int     // tape file number
-	Header *Header // the ferry image header it holds; nil for other files
+	File    int      // tape file number
+	Header  *Header  // the ferry image header it holds, if it is one
+	Trailer *Trailer // the ferry image trailer it holds, if it is one
 }
 
 // ScanTape reads a cartridge from the start and returns its tape files,
-// decoding ferry's image headers: what a catalog rebuild starts from. Only
+// decoding ferry's image headers and trailers: what a catalog rebuild
+// starts from. Only
 // each file's first record is read; the rest is spaced over.
 func ScanTape(ctx context.Context, a Agent, drive string) ([]TapeFile, error) {
 	if drive == "" {
@@ -53,6 +55,8 @@ func ScanTape(ctx context.Context, a Agent, drive string) ([]TapeFile, error) {
 			tf := TapeFile{File: file}
 			if h, err := DecodeHeader(buf[:n]); err == nil {
 				tf.Header = &h
+			} else if t, err := DecodeTrailer(buf[:n]); err == nil {
+				tf.Trailer = &t
 			}
 			out = append(out, tf)
 		}

@@ -57,6 +57,17 @@ func writeHeader(ctx context.Context, c *client.Conn, h Header) error {
 	return nil
 }
 
+// writeTrailer writes t as one record and a filemark after an image.
+func writeTrailer(ctx context.Context, c *client.Conn, t Trailer) error {
+	if _, err := c.TapeWrite(ctx, t.Encode()); err != nil {
+		return fmt.Errorf("dma: write image trailer: %w", err)
+	}
+	if _, err := c.TapeMtio(ctx, wire.MtioEOF, 1); err != nil {
+		return fmt.Errorf("dma: write image trailer: %w", err)
+	}
+	return nil
+}
+
 // ReadHeader reads the header record at the tape's position, leaving the
 // tape at the start of the next file (the image).
 func ReadHeader(ctx context.Context, c *client.Conn) (Header, error) {

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Open) {
 		{"Chain", testChain},
 		{"Media", testMedia},
 		{"Jobs", testJobs},
+		{"BackupWithID", testBackupWithID},
 		{"IngestListLookup", testIngestListLookup},
 		{"FindGlob", testFindGlob},
 		{"FindRegex", testFindRegex},
@@ -91,6 +92,29 @@ func newBackup(t *testing.T, c catalog.Catalog, base int64, level int) int64 {
 		t.Fatalf("CreateBackup id %d, b.ID %d", id, b.ID)
 	}
 	return id
+}
+
+// testBackupWithID recreates backups under given ids, as a catalog rebuild
+// does, and checks that new backups are numbered above them.
+func testBackupWithID(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	for _, id := range []int64{7, 3} {
+		b := &catalog.Backup{ID: id, Agent: "local", Path: "/data", Butype: "tar", Status: catalog.StatusSucceeded}
+		got, err := c.CreateBackup(x, b)
+		must(t, err)
+		if got != id {
+			t.Fatalf("CreateBackup with id %d = %d", id, got)
+		}
+	}
+	if _, err := c.CreateBackup(x, &catalog.Backup{ID: 7, Agent: "local", Path: "/data", Butype: "tar"}); err == nil {
+		t.Fatal("a second backup 7 was accepted")
+	}
+	next := &catalog.Backup{Agent: "local", Path: "/data", Butype: "tar"}
+	id, err := c.CreateBackup(x, next)
+	must(t, err)
+	if id <= 7 {
+		t.Fatalf("new backup after rebuilt ones got id %d", id)
+	}
 }
 
 func testBackups(t *testing.T, c catalog.Catalog) {

@@ -301,14 +301,16 @@ func (s *streamWriter) addHistory(it *item) {
 		return
 	}
 	off := it.offset
+	st := fileStat(it.entry, uint32(it.st.Nlink))
 	if it.link != nil {
 		off = it.link.offset // DAR of any name reads the data
+		st.Size = uint64(max(it.link.entry.Size, 0))
 	}
 	switch s.kind {
 	case histFile:
 		s.hist.add(fhItem{kind: fhFile, file: wire.FhFile{
 			Names: unixName(fhPath(it.name)),
-			Stats: []wire.FileStat{fileStat(it.entry, uint32(it.st.Nlink))},
+			Stats: []wire.FileStat{st},
 			Node:  it.st.Ino, FhInfo: uint64(off),
 		}})
 	case histDir:
