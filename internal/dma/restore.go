@@ -85,17 +85,28 @@ func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreRe
 		mu     sync.Mutex // Report may be called from the extractor's workers
 		failed []string
 	)
+	report := func(r restore.Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Err != nil && len(failed) < 10 {
+			failed = append(failed, r.Name+": "+r.Err.Error())
+		}
+		if s.Report != nil {
+			s.Report(r)
+		}
+	}
+	if files, ok := darPlan(ctx, cat, chain[len(chain)-1], s.Paths); ok {
+		// Chosen files the newest backup holds: read just their entries.
+		chain = chain[len(chain)-1:]
+		sum, n, err := restoreDAR(ctx, c, chain[0], files, root, restore.Options{Overwrite: s.Overwrite, Report: report})
+		res.Read, res.Chain, res.Summary = n, []int64{chain[0].ID}, sum
+		if err != nil {
+			return res, err
+		}
+		chain = nil
+	}
 	for i, b := range chain {
-		opts := restore.Options{Select: sel, Overwrite: s.Overwrite || i > 0, Report: func(r restore.Result) {
-			mu.Lock()
-			defer mu.Unlock()
-			if r.Err != nil && len(failed) < 10 {
-				failed = append(failed, r.Name+": "+r.Err.Error())
-			}
-			if s.Report != nil {
-				s.Report(r)
-			}
-		}}
+		opts := restore.Options{Select: sel, Overwrite: s.Overwrite || i > 0, Report: report}
 		sum, n, err := restoreImage(ctx, c, b, root, opts, m, res.Summary)
 		res.Read += n
 		res.Chain = append(res.Chain, b.ID)

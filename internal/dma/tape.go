@@ -123,14 +123,19 @@ type tapeReader struct {
 }
 
 func newTapeReader(ctx context.Context, c *client.Conn, recordSize int) *tapeReader {
+	return newTapeReaderAhead(ctx, c, recordSize, readAhead)
+}
+
+// newTapeReaderAhead is newTapeReader reading at most ahead records ahead.
+func newTapeReaderAhead(ctx context.Context, c *client.Conn, recordSize, ahead int) *tapeReader {
 	r := &tapeReader{
-		recs: make(chan []byte, readAhead),
-		free: make(chan []byte, readAhead+2),
+		recs: make(chan []byte, ahead),
+		free: make(chan []byte, ahead+2),
 		stop: make(chan struct{}),
 		done: make(chan struct{}),
 	}
 	size := max(recordSize, 256<<10)
-	for range readAhead + 2 {
+	for range ahead + 2 {
 		r.free <- make([]byte, size)
 	}
 	go r.fill(ctx, c)
