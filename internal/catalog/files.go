@@ -109,6 +109,12 @@ func (c *sqlCatalog) Find(ctx context.Context, q Query) ([]Match, error) {
 		limit = DefaultFindLimit
 	}
 	if !m.narrowed {
+		if frag := fragment(q); len(frag) >= minFragment {
+			out, ok, err := c.fragmentFind(ctx, m, frag, q.BackupID, limit)
+			if err != nil || ok {
+				return out, err
+			}
+		}
 		return c.scanFind(ctx, m, q.BackupID, limit)
 	}
 	query, args := findSQL(m, q.BackupID)

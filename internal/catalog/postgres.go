@@ -59,6 +59,7 @@ func (b pgBackend) newSink(ctx context.Context) (fileSink, error) {
 type pgSink struct {
 	conn   *sql.Conn
 	dirs   map[string]int64
+	names  nameSet
 	staged bool
 	rows   [][]any
 }
@@ -92,6 +93,11 @@ func (s *pgSink) writeTx(ctx context.Context, c *pgx.Conn, backupID int64, files
 	defer tx.Rollback(ctx)
 	if err := s.resolveDirs(ctx, tx, files); err != nil {
 		return err
+	}
+	if fresh := s.names.fresh(files); len(fresh) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO names (name) SELECT unnest($1::bytea[]) ON CONFLICT DO NOTHING`, fresh); err != nil {
+			return err
+		}
 	}
 	rows := s.fileRows(backupID, files)
 	// Fast path: COPY straight into files. A duplicate path makes it fail

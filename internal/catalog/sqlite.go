@@ -97,8 +97,9 @@ func (b sqliteBackend) newSink(ctx context.Context) (fileSink, error) {
 // sqliteSink writes file history with multi-row INSERTs in one
 // transaction per write, on a connection of its own.
 type sqliteSink struct {
-	conn *sql.Conn
-	dirs map[string]int64 // directory path -> dirs.id
+	conn  *sql.Conn
+	dirs  map[string]int64 // directory path -> dirs.id
+	names nameSet
 	args []any
 	rev  []byte // reversed names of the current statement, one buffer
 }
@@ -121,6 +122,9 @@ func (s *sqliteSink) write(ctx context.Context, backupID int64, files []File) er
 	}
 	defer tx.Rollback()
 	if err := s.resolveDirs(ctx, tx, files); err != nil {
+		return err
+	}
+	if err := s.addNames(ctx, tx, files); err != nil {
 		return err
 	}
 	full, err := tx.PrepareContext(ctx, insertFilesSQL(rowsPerInsert, "INSERT OR IGNORE"))
@@ -168,6 +172,25 @@ func (s *sqliteSink) rowArgs(backupID int64, files []File) []any {
 			int64(f.FhInfo), int64(f.Node))
 	}
 	return s.args
+}
+
+// addNames records the names of files this sink has not seen yet in the
+// names table, a multi-row INSERT OR IGNORE per thousand.
+func (s *sqliteSink) addNames(ctx context.Context, tx *sql.Tx, files []File) error {
+	fresh := s.names.fresh(files)
+	for len(fresh) > 0 {
+		n := min(len(fresh), rowsPerInsert)
+		q := "INSERT OR IGNORE INTO names (name) VALUES " + strings.Repeat("(?),", n-1) + "(?)"
+		args := make([]any, n)
+		for i, name := range fresh[:n] {
+			args[i] = name
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+		fresh = fresh[n:]
+	}
+	return nil
 }
 
 // resolveDirs makes sure every directory of files has an id in s.dirs.

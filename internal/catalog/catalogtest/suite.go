@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"FindGlob", testFindGlob},
 		{"FindRegex", testFindRegex},
 		{"FindBytes", testFindBytes},
+		{"FindFragments", testFindFragments},
 		{"DuplicateKeepsFirst", testDuplicateKeepsFirst},
 		{"DeleteBackup", testDeleteBackup},
 		{"ConcurrentIngest", testConcurrentIngest},
@@ -552,5 +554,83 @@ func testIngestCancelled(t *testing.T, c catalog.Catalog) {
 	}
 	if cerr := in.Close(); err == nil && cerr == nil {
 		t.Fatal("ingest with a cancelled context reported no error")
+	}
+}
+
+// testFindFragments checks Find against a brute-force match of every path
+// for patterns the name and directory search narrows (a literal fragment
+// in the name, in a directory, across the two, bytes >= 0x80, regular
+// expressions) and ones it cannot (short or case-folded text), over three
+// backups sharing most names.
+func testFindFragments(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	var all []catalog.Match
+	var ids []int64
+	for i := range 3 {
+		b := newBackup(t, c, 0, 0)
+		ids = append(ids, b)
+		var files []catalog.File
+		add := func(p string, typ catalog.FileType) {
+			files = append(files, catalog.File{Path: p, Type: typ})
+			all = append(all, catalog.Match{BackupID: b, File: catalog.File{Path: p}})
+		}
+		add("/home", catalog.TypeDir)
+		for _, u := range []string{"alice", "bob", "caf\xe9"} {
+			add("/home/"+u, catalog.TypeDir)
+			add("/home/"+u+"/projects", catalog.TypeDir)
+			for j := range 4 {
+				add(fmt.Sprintf("/home/%s/projects/main%d.c", u, j), catalog.TypeReg)
+				add(fmt.Sprintf("/home/%s/projects/report-2023-%02d.txt", u, j+i), catalog.TypeReg)
+			}
+			add("/home/"+u+"/README", catalog.TypeReg)
+			add(fmt.Sprintf("/home/%s/only-in-%d", u, i), catalog.TypeReg)
+		}
+		ingest(t, c, b, files, catalog.IngestOptions{})
+	}
+	for _, q := range []catalog.Query{
+		{Glob: "*/report-2023*"},
+		{Glob: "/home/*/proj*/*.c*"},
+		{Glob: "*/projects/*"},
+		{Glob: "*proj*"},
+		{Glob: "*caf\xe9*"},
+		{Glob: "*ects/mai*"},
+		{Glob: "*only-in-1*"},
+		{Glob: "*/R*"},
+		{Glob: "*"},
+		{Glob: "*report-2023-0[2-3]*", Limit: 3},
+		{Regex: `report-2023-0[0-2]\.txt$`},
+		{Regex: `^/home/(alice|bob)/.*ME$`},
+		{Regex: `(?i)readme`},
+		{Regex: `/projects/main[13]`},
+		{Glob: "*/main2.c", BackupID: ids[1]},
+		{Regex: `ects/main`, BackupID: ids[2]},
+	} {
+		got, err := c.Find(x, q)
+		must(t, err)
+		var want []string
+		var m func(string) bool
+		if q.Regex != "" {
+			m = regexp.MustCompile(q.Regex).MatchString
+		} else {
+			g, err := catalog.CompileGlob(q.Glob)
+			must(t, err)
+			m = g.Match
+		}
+		for _, a := range all {
+			if (q.BackupID == 0 || a.BackupID == q.BackupID) && m(a.Path) {
+				want = append(want, fmt.Sprintf("%d:%s", a.BackupID, a.Path))
+			}
+		}
+		slices.Sort(want)
+		if q.Limit > 0 && len(want) > q.Limit {
+			want = want[:q.Limit]
+		}
+		var gotPaths []string
+		for _, g := range got {
+			gotPaths = append(gotPaths, fmt.Sprintf("%d:%s", g.BackupID, g.Path))
+		}
+		if !slices.Equal(gotPaths, want) {
+			t.Errorf("Find %+v = %q, want %q", q, gotPaths, want)
+		}
 	}
 }
