@@ -100,8 +100,8 @@ type sqliteSink struct {
 	conn  *sql.Conn
 	dirs  map[string]int64 // directory path -> dirs.id
 	names nameSet
-	args []any
-	rev  []byte // reversed names of the current statement, one buffer
+	args  []any
+	rev   []byte // reversed names of the current statement, one buffer
 }
 
 const (
