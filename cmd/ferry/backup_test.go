@@ -315,6 +315,17 @@ func TestBackupRemoteAgent(t *testing.T) {
 	if out := c.run("verify", itoa(b3.ID)); !strings.Contains(out, "verified") {
 		t.Fatalf("verify of the 3-way backup: %s", out)
 	}
+
+	// 3-way restores: the in-process agent's data service writes, the
+	// served agent's mover reads its tape.
+	threeWay := filepath.Join(t.TempDir(), "threeway")
+	c.run("restore", itoa(b3.ID), "--to", "ndmp://local"+threeWay)
+	fstree.Compare(t, local, threeWay, treeOpts)
+	fromNas := filepath.Join(t.TempDir(), "fromnas")
+	c.run("restore", itoa(b2.ID), "--to", "ndmp://local"+fromNas, "--tape", "ndmp://nas/tape0", "d0000/f000042")
+	if n := countFiles(t, fromNas); n != 1 {
+		t.Fatalf("3-way DAR of one file restored %d files", n)
+	}
 }
 
 func countFiles(t *testing.T, dir string) int {

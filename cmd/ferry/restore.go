@@ -1,9 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -125,19 +125,34 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 }
 
 // runAgentRestore restores onto an agent's file system (--to
-// ndmp://AGENT/PATH) through the agent that holds the backup's tape.
+// ndmp://AGENT/PATH): through that agent's own tape when it holds the
+// backup's cartridge, else 3-way from the agent that does (--tape, or the
+// backup job's tape agent).
 func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b catalog.Backup, paths []string, o restoreOptions, out io.Writer) error {
 	t, err := dma.ParseTarget(o.to)
 	if err != nil {
 		return fmt.Errorf("--to: %w", err)
 	}
+	tapeName, tapeDrive := jobTapeAgent(ctx, cat, b), ""
 	if o.tape != "" {
-		return errors.New("--tape with --to ndmp://... is a 3-way restore, which is not implemented yet")
+		tt, err := dma.ParseTarget(o.tape)
+		if err != nil {
+			return fmt.Errorf("--tape: %w", err)
+		}
+		tapeName, tapeDrive = tt.Agent, strings.Trim(tt.Path, "/")
 	}
-	if tape := jobTapeAgent(ctx, cat, b); t.Agent != tape {
-		return fmt.Errorf("backup %d is on %s's tape; restoring onto another agent (%s) is a 3-way restore, which is not implemented yet", b.ID, tape, t.Agent)
-	}
+	threeWay := t.Agent != tapeName
 	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite}
+	if threeWay {
+		// The data service of the agent in --to, the tape and mover of
+		// the agent holding the cartridge.
+		ta, drive, stop, err := tapeAgentFor(ctx, cat, state, b, o.tape, o.pwFile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		spec.Tape, spec.Drive = &ta, drive
+	}
 	if t.Agent == localAgentName {
 		if err := os.MkdirAll(t.Path, 0o755); err != nil {
 			return fmt.Errorf("restore destination: %w", err)
@@ -147,17 +162,22 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 			return err
 		}
 		defer la.stop()
-		spec.Agent, spec.Drive = la.agent, "tape0"
-		if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
-			if spec.Drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
-				return err
+		spec.Agent = la.agent
+		if !threeWay {
+			spec.Drive = "tape0"
+			if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
+				if spec.Drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
+					return err
+				}
 			}
 		}
 	} else {
 		if spec.Agent, err = resolveAgent(ctx, cat, t.Agent, o.pwFile); err != nil {
 			return err
 		}
-		spec.Drive = jobDrive(ctx, cat, b)
+		if !threeWay {
+			spec.Drive = cmp.Or(tapeDrive, jobDrive(ctx, cat, b))
+		}
 	}
 	progress, stopProgress := progressLine(o.asJSON)
 	spec.Progress = progress

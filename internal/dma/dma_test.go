@@ -498,3 +498,52 @@ func TestRestoreDAR(t *testing.T) {
 		t.Errorf("directory: restored %d, read %d", res.Summary.Restored, res.Read)
 	}
 }
+
+// TestThreeWayRestoreToAgent restores a 3-way backup onto the data agent's
+// file system from the tape on the other agent: the tape agent's mover
+// listens on TCP, the data service connects, and its NOTIFY_DATA_READ
+// requests reach the mover as MOVER_READ; a whole incremental chain, and
+// one file by DAR.
+func TestThreeWayRestoreToAgent(t *testing.T) {
+	data, tapeSide := newFixture(t), newFixture(t)
+	src := data.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(300, 5000))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	backup := func(incr bool) catalog.Backup {
+		b, err := dma.Backup(ctx, data.cat, dma.BackupSpec{Agent: data.agent, Tape: &tapeSide.agent, Path: src,
+			Barcode: tapeSide.barcode(t), Incremental: incr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	backup(false)
+	must(t, os.WriteFile(filepath.Join(src, "d0000/f000007"), []byte("changed for the incremental"), 0o644))
+	must(t, os.Remove(filepath.Join(src, "d0000/f000008")))
+	incr := backup(true)
+
+	dest := filepath.Join(data.export, "restored")
+	res, err := dma.RestoreToAgent(ctx, data.cat, dma.AgentRestoreSpec{Agent: data.agent, Tape: &tapeSide.agent, BackupID: incr.ID, To: dest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Chain) != 2 {
+		t.Fatalf("chain %v", res.Chain)
+	}
+	fstree.Compare(t, src, dest, cmpOpts)
+
+	one := filepath.Join(data.export, "one")
+	res, err = dma.RestoreToAgent(ctx, data.cat, dma.AgentRestoreSpec{Agent: data.agent, Tape: &tapeSide.agent, BackupID: incr.ID,
+		To: one, Paths: []string{"d0000/f000150"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(src, "d0000/f000150"))
+	if got, err := os.ReadFile(filepath.Join(one, "d0000/f000150")); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("one file by DAR: %v", err)
+	}
+	if res.Read > 1<<20 {
+		t.Errorf("one file by DAR read %d bytes of the image", res.Read)
+	}
+}

@@ -21,8 +21,9 @@ func startNdmjob(t *testing.T) dma.Agent {
 }
 
 // TestThreeWayNdmjobTape backs up from ferry's data service to the tape
-// service of Amanda's ndmjob (a simulated tape file), twice, and restores
-// both images read back through ndmjob's TAPE_READ.
+// service of Amanda's ndmjob (a simulated tape file), twice, restores both
+// images read back through ndmjob's TAPE_READ, and one 3-way onto ferry's
+// data service through ndmjob's mover.
 func TestThreeWayNdmjobTape(t *testing.T) {
 	data := newFixture(t)
 	nj := startNdmjob(t)
@@ -50,4 +51,13 @@ func TestThreeWayNdmjobTape(t *testing.T) {
 		}
 		fstree.Compare(t, src, dest, cmpOpts)
 	}
+	// 3-way restore onto ferry's data service from ndmjob's mover: the
+	// data service's NOTIFY_DATA_READ requests go to ndmjob as MOVER_READ.
+	onAgent := filepath.Join(data.export, "restored")
+	res, err := dma.RestoreToAgent(ctx, data.cat, dma.AgentRestoreSpec{Agent: data.agent, Tape: &nj, Drive: tapeFile, BackupID: ids[1], To: onAgent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("3-way restore from ndmjob's tape: %d bytes", res.Read)
+	fstree.Compare(t, src, onAgent, cmpOpts)
 }

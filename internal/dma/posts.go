@@ -15,6 +15,9 @@ type posts struct {
 	data   chan wire.DataHaltReason
 	mover  chan wire.MoverHaltReason
 	paused chan wire.MoverPauseReason
+	// reads are the data service's NOTIFY_DATA_READ requests, which a DMA
+	// forwards to the mover as MOVER_READ when the two are not linked.
+	reads chan wire.NotifyDataRead
 
 	mu     sync.Mutex
 	recErr error
@@ -31,6 +34,7 @@ func newPosts(rec *fh.Recorder) *posts {
 		data:   make(chan wire.DataHaltReason, 1),
 		mover:  make(chan wire.MoverHaltReason, 1),
 		paused: make(chan wire.MoverPauseReason, 4),
+		reads:  make(chan wire.NotifyDataRead, 64),
 	}
 }
 
@@ -43,6 +47,8 @@ func (p *posts) post(m client.Post) {
 		offer(p.mover, b.Reason)
 	case *wire.NotifyMoverPaused:
 		offer(p.paused, b.Reason)
+	case *wire.NotifyDataRead:
+		p.reads <- *b // every request counts: wait rather than drop
 	case *wire.LogMessage:
 		p.log(logLevel(b.LogType), b.Entry)
 	case *wire.LogFile:

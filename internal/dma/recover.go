@@ -15,9 +15,10 @@ import (
 
 // AgentRestoreSpec describes a restore onto an agent's file system by the
 // agent's data service (DATA_START_RECOVER), with the tape on the same
-// agent.
+// agent or, 3-way, on another.
 type AgentRestoreSpec struct {
-	Agent     Agent    // data and tape agent
+	Agent     Agent    // data agent (and tape agent when Tape is nil)
+	Tape      *Agent   // the agent whose drive holds the cartridge, if not Agent
 	Drive     string   // "" is tape0
 	BackupID  int64    // the backup; an incremental brings its chain
 	To        string   // destination directory on the agent
@@ -49,13 +50,22 @@ func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec
 		return res, err
 	}
 	defer c.Close()
-	if err := c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
-		return res, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
+	side := tapeSide{c: c, p: p, name: s.Agent.Name}
+	if s.Tape != nil {
+		side.p = newPosts(nil)
+		if side.c, err = s.Tape.Dial(ctx, side.p.post); err != nil {
+			return res, err
+		}
+		defer side.c.Close()
+		side.name = s.Tape.Name
+	}
+	if err := side.c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
+		return res, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, side.name, err)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
-		c.TapeClose(cctx)
+		side.c.TapeClose(cctx)
 	}()
 	for i, b := range chain {
 		nlist, err := recoverNames(ctx, cat, b, s)
@@ -69,7 +79,7 @@ func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec
 		if s.Overwrite || i > 0 {
 			env = append(env, wire.PVal{Name: "OVERWRITE", Value: "y"})
 		}
-		n, err := recoverImage(ctx, c, p, b, env, nlist)
+		n, err := recoverImage(ctx, c, p, side, b, env, nlist)
 		res.Read += n
 		res.Chain = append(res.Chain, b.ID)
 		if err != nil {
@@ -103,9 +113,21 @@ func recoverNames(ctx context.Context, cat catalog.Catalog, b catalog.Backup, s 
 	return out, nil
 }
 
-// recoverImage runs DATA_START_RECOVER of one image through the agent's
-// mover, the tape positioned at the image.
-func recoverImage(ctx context.Context, c *client.Conn, p *posts, b catalog.Backup, env []wire.PVal, nlist []wire.Name) (int64, error) {
+// tapeSide is the connection holding the tape and the mover: the data
+// agent's own in a 2-way restore, another agent's in a 3-way one.
+type tapeSide struct {
+	c    *client.Conn
+	p    *posts
+	name string
+}
+
+// recoverImage runs DATA_START_RECOVER of one image on dc through the
+// tape side's mover, the tape positioned at the image. The mover listens:
+// LOCAL when it is the data agent's own (TCP if refused), TCP otherwise;
+// the data service's NOTIFY_DATA_READ requests are forwarded to the mover
+// as MOVER_READ (a linked LOCAL mover takes them directly).
+func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b catalog.Backup, env []wire.PVal, nlist []wire.Name) (int64, error) {
+	c := t.c
 	loc := b.Locations[0]
 	if err := seekFile(ctx, c, loc.FileNum-1); err != nil {
 		return 0, err
@@ -123,28 +145,36 @@ func recoverImage(ctx context.Context, c *client.Conn, p *posts, b catalog.Backu
 	if err := c.MoverSetWindow(ctx, 0, wire.LengthInfinity); err != nil {
 		return 0, fmt.Errorf("MOVER_SET_WINDOW: %w", err)
 	}
-	a, err := c.MoverListen(ctx, wire.MoverModeWrite, wire.AddrLocal)
+	addrType := wire.AddrTCP
+	if c == dc {
+		addrType = wire.AddrLocal
+	}
+	a, err := c.MoverListen(ctx, wire.MoverModeWrite, addrType)
+	if err != nil && addrType == wire.AddrLocal {
+		a, err = c.MoverListen(ctx, wire.MoverModeWrite, wire.AddrTCP)
+	}
 	if err != nil {
-		if a, err = c.MoverListen(ctx, wire.MoverModeWrite, wire.AddrTCP); err != nil {
-			return 0, fmt.Errorf("MOVER_LISTEN: %w", err)
-		}
+		return 0, fmt.Errorf("MOVER_LISTEN on %s: %w", t.name, err)
 	}
 	started := false
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 		defer cancel()
 		if started {
-			c.DataAbort(cctx)
+			dc.DataAbort(cctx)
 		}
 		c.MoverAbort(cctx)
-		c.DataStop(cctx)
+		dc.DataStop(cctx)
 		c.MoverStop(cctx)
 	}()
-	if err := c.DataConnect(ctx, a); err != nil {
-		return 0, fmt.Errorf("DATA_CONNECT: %w", err)
+	if err := dc.DataConnect(ctx, a); err != nil {
+		return 0, fmt.Errorf("DATA_CONNECT to the mover on %s: %w", t.name, err)
 	}
 	drain(p)
-	if err := c.DataStartRecover(ctx, b.Butype, env, nlist); err != nil {
+	if t.p != p {
+		drain(t.p)
+	}
+	if err := dc.DataStartRecover(ctx, b.Butype, env, nlist); err != nil {
 		return 0, fmt.Errorf("DATA_START_RECOVER: %w", err)
 	}
 	started = true
@@ -154,8 +184,14 @@ func recoverImage(ctx context.Context, c *client.Conn, p *posts, b catalog.Backu
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
+		case <-dc.Done():
+			return 0, fmt.Errorf("agent closed the connection: %v", dc.Err())
 		case <-c.Done():
-			return 0, fmt.Errorf("agent closed the connection: %v", c.Err())
+			return 0, fmt.Errorf("tape agent %s closed the connection: %v", t.name, c.Err())
+		case r := <-p.reads:
+			if err := c.MoverRead(ctx, r.Offset, r.Length); err != nil {
+				return 0, fmt.Errorf("MOVER_READ on %s: %w", t.name, err)
+			}
 		case why := <-p.data:
 			ms, _ := c.MoverGetState(ctx)
 			var n int64
@@ -173,7 +209,7 @@ func recoverImage(ctx context.Context, c *client.Conn, p *posts, b catalog.Backu
 				return n, errors.New(l)
 			}
 			return n, nil
-		case <-p.paused:
+		case <-t.p.paused:
 			// The mover reached the image's filemark; the data service
 			// has what it needs or will halt.
 		case <-tick.C:
@@ -188,6 +224,7 @@ func drain(p *posts) {
 		case <-p.data:
 		case <-p.mover:
 		case <-p.paused:
+		case <-p.reads:
 		default:
 			return
 		}
