@@ -61,6 +61,7 @@ func newRootCommand() *cobra.Command {
 		newVersionCommand(),
 		newBackupCommand(&g),
 		newCancelCommand(&g),
+		newCopyCommand(&g),
 		newBackupsCommand(&g),
 		newLsCommand(&g),
 		newFindCommand(&g),

@@ -26,8 +26,8 @@ func (c *sqlCatalog) CreateJob(ctx context.Context, j *Job) (int64, error) {
 
 // UpdateJob implements Catalog.
 func (c *sqlCatalog) UpdateJob(ctx context.Context, j Job) error {
-	res, err := c.exec(ctx, `UPDATE jobs SET state = ?, pid = ?, ended = ?, error = ?, backup_id = ? WHERE id = ?`,
-		j.State, j.PID, nanos(j.Ended), j.Error, j.BackupID, j.ID)
+	res, err := c.exec(ctx, `UPDATE jobs SET state = ?, pid = ?, ended = ?, error = ?, backup_id = ?, spec = ? WHERE id = ?`,
+		j.State, j.PID, nanos(j.Ended), j.Error, j.BackupID, j.Spec, j.ID)
 	return affected(res, err, fmt.Sprintf("job %d", j.ID))
 }
 
