@@ -327,6 +327,12 @@ func (c *conn) logoutReq() error {
 	for _, o := range others {
 		o.stop()
 	}
+	if c.closing && (l.Reason == iscsi.LogoutSession || len(c.sess.connList()) == 1) {
+		// The I_T nexus ends with this answer: release what it holds
+		// first, so a command the initiator sends after its next login
+		// (or another initiator's) already finds the unit free.
+		c.t.endNexus(c.sess)
+	}
 	c.lockW()
 	exp, max := c.sess.window()
 	r := iscsi.LogoutResp{Response: resp, ITT: l.ITT, StatSN: c.statSN, ExpCmdSN: exp, MaxCmdSN: max}

@@ -333,9 +333,7 @@ func (t *Target) addSession(s *session) {
 	if old != nil {
 		// Reinstatement ends the old I_T nexus now, before the new
 		// session can take a reservation under the same name.
-		if old.lost.CompareAndSwap(false, true) && !old.discovery {
-			t.nexusLost(old.nexusID)
-		}
+		t.endNexus(old)
 		old.close()
 	}
 }
@@ -355,9 +353,14 @@ func (t *Target) removeConn(s *session, c *conn) {
 			delete(t.sessions, s.tsih)
 		}
 		t.mu.Unlock()
-		if s.lost.CompareAndSwap(false, true) && !s.discovery {
-			t.nexusLost(s.nexusID)
-		}
+		t.endNexus(s)
+	}
+}
+
+// endNexus reports the end of a session's I_T nexus to the units, once.
+func (t *Target) endNexus(s *session) {
+	if s.lost.CompareAndSwap(false, true) && !s.discovery {
+		t.nexusLost(s.nexusID)
 	}
 }
 
