@@ -212,8 +212,8 @@ func testBackupCommands(t *testing.T, catalogSpec string) {
 	}
 	fstree.Compare(t, src, c.restore(prev.ID), treeOpts)
 
-	// The cartridge describes itself: a header before each of the 5 images
-	// and a trailer after it.
+	// The cartridge describes itself: its label first, then a header
+	// before each of the 5 images and a trailer after it.
 	var scan []struct {
 		File   int `json:"file"`
 		Header *struct {
@@ -222,7 +222,7 @@ func testBackupCommands(t *testing.T, catalogSpec string) {
 		} `json:"header"`
 	}
 	c.runJSON(&scan, "catalog", "scan", "--drive", "tape0")
-	if len(scan) != 15 || scan[12].Header == nil || scan[12].Header.BackupID != prev.ID || scan[12].Header.ImageFile != 13 {
+	if len(scan) != 16 || scan[13].Header == nil || scan[13].Header.BackupID != prev.ID || scan[13].Header.ImageFile != 14 {
 		t.Fatalf("catalog scan: %d files, last header %+v", len(scan), scan[len(scan)-3].Header)
 	}
 
@@ -308,8 +308,8 @@ func TestBackupRemoteAgent(t *testing.T) {
 	must(t, os.Mkdir(local, 0o755))
 	fstree.Build(t, local, fstree.ManySmall(30, 100))
 	b3 := c.backup(local, "--tape", "ndmp://nas/tape1")
-	if b3.Locations[0].File != 1 {
-		t.Fatalf("3-way backup on an unused cartridge at %+v", b3.Locations)
+	if b3.Locations[0].File != 2 {
+		t.Fatalf("3-way backup on an unused cartridge at %+v (want its label, its header, the image)", b3.Locations)
 	}
 	fstree.Compare(t, local, c.restore(b3.ID), treeOpts)
 	if out := c.run("verify", itoa(b3.ID)); !strings.Contains(out, "verified") {

@@ -16,7 +16,7 @@ var (
 	ErrNoBackup  = errors.New("dma: no such backup")
 	ErrNotOnTape = errors.New("dma: backup has no tape location")
 	ErrWrongTape = errors.New("dma: tape file is not the expected backup image")
-	ErrTapeFull  = errors.New("dma: cartridge full (spanning to another cartridge is not implemented)")
+	ErrTapeFull  = errors.New("dma: cartridge full and no other to continue on")
 )
 
 // Agent is an NDMP agent the jobs talk to.

@@ -36,7 +36,11 @@ type BackupSpec struct {
 	Tape        *Agent   // tape agent of a 3-way backup; nil: Agent
 	Path        string   // directory on the agent (FILESYSTEM)
 	Drive       string   // tape drive on the agent; "" is tape0
-	Barcode     string   // cartridge in Drive, when the DMA knows it (recorded as the location)
+	Barcode     string   // cartridge in Drive, when the DMA knows it (else the changer, else the label tells)
+	Changer     string   // changer device on the tape agent; "" its first SCSI device
+	// OverwriteUnlabeled labels a cartridge holding data ferry did not
+	// write (otherwise refused), losing that data.
+	OverwriteUnlabeled bool
 	Butype      string   // backup method; "" is tar
 	Level       int      // 0 full; N>0 based on the newest backup of a lower level
 	Incremental bool     // based on the newest backup of the same agent and path, whatever its level
@@ -74,10 +78,7 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	if err != nil {
 		return catalog.Backup{}, err
 	}
-	tapeAgent := s.Agent.Name
-	if s.Tape != nil {
-		tapeAgent = s.Tape.Name
-	}
+	tapeAgent := tapeAgentName(s)
 	spec, _ := json.Marshal(map[string]any{"agent": s.Agent.Name, "tape_agent": tapeAgent, "path": s.Path,
 		"drive": s.Drive, "barcode": s.Barcode, "level": level})
 	job := &catalog.Job{Kind: "backup", Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Started: time.Now().UTC()}
@@ -96,7 +97,7 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	in := cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
 	rec := fh.New(in)
 	p := newPosts(rec)
-	r := &backupRun{spec: s, backup: b, posts: p, in: in}
+	r := &backupRun{spec: s, cat: cat, backup: b, posts: p, in: in}
 	runErr := r.run(ctx)
 	// The connection is closed: every post has been delivered.
 	if err := rec.Close(); err != nil && runErr == nil {
@@ -109,6 +110,13 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 		runErr = fmt.Errorf("dma: catalog file history: %w", err)
 	}
 	return finishBackup(ctx, cat, job, b, r, runErr)
+}
+
+func tapeAgentName(s BackupSpec) string {
+	if s.Tape != nil {
+		return s.Tape.Name
+	}
+	return s.Agent.Name
 }
 
 // pickBase finds the backup an incremental is based on and its level.
@@ -146,16 +154,21 @@ func hasLocation(ctx context.Context, cat catalog.Catalog, id int64) bool {
 // backupRun is the NDMP side of one backup job.
 type backupRun struct {
 	spec   BackupSpec
+	cat    catalog.Catalog
 	backup *catalog.Backup
 	posts  *posts // the data agent's
 	in     *catalog.Ingester
 
 	dc, tc    *client.Conn // data and tape connections (the same in 2-way)
 	tapePosts *posts       // the tape agent's (posts in 2-way)
+	d         *drive       // the tape agent's drive (on tc)
 
-	imageFile int
-	bytes     int64
-	env       []wire.PVal
+	volume     string             // the cartridge written now: barcode or label
+	imageFile  int                // its tape file holding the current piece
+	partOffset int64              // stream offset the current piece starts at
+	parts      []catalog.Location // pieces on cartridges that filled up
+	bytes      int64
+	env        []wire.PVal
 }
 
 func (r *backupRun) run(ctx context.Context) (err error) {
@@ -176,33 +189,35 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 		tapeName = s.Tape.Name
 	}
 	c := r.tc
-	if err := c.TapeOpen(ctx, s.Drive, wire.TapeRdwrMode); err != nil {
-		return fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, tapeName, err)
+	ta := s.Agent
+	if s.Tape != nil {
+		ta = *s.Tape
 	}
+	r.d = newDrive(ta, c, s.Drive, wire.TapeRdwrMode)
+	r.d.robotDevice = s.Changer
 	started := false
 	defer func() {
 		if err != nil {
 			r.abort(started)
-		} else {
+			return
+		}
+		if r.d.open {
 			cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
 			defer cancel()
 			if cerr := c.TapeClose(cctx); cerr != nil {
 				err = fmt.Errorf("dma: close tape: %w", cerr)
 			}
+			r.d.open = false
 		}
+		r.d.Close()
 	}()
-	file, err := appendPosition(ctx, c)
+	barcode, err := r.d.loaded(ctx, s.Barcode, r.usable)
 	if err != nil {
+		return fmt.Errorf("dma: tape drive %s on %s: %w", s.Drive, tapeName, err)
+	}
+	if err := r.startPiece(ctx, barcode, 0); err != nil {
 		return err
 	}
-	host, _ := os.Hostname()
-	h := Header{BackupID: r.backup.ID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
-		BaseID: r.backup.BaseID, BaseToken: r.backup.BaseToken, Started: r.backup.Started, Host: host,
-		Barcode: s.Barcode, ImageFile: file + 1, RecordSize: s.RecordSize}
-	if err := writeHeader(ctx, c, h); err != nil {
-		return err
-	}
-	r.imageFile = file + 1
 	if s.Tape == nil {
 		err = connectLocal(ctx, c, s.RecordSize)
 	} else {
@@ -236,6 +251,91 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 		return fmt.Errorf("dma: filemark after the image: %w", err)
 	}
 	return writeTrailer(ctx, c, r.trailer())
+}
+
+// startPiece labels or checks the cartridge open in the drive and writes
+// the header of the image's piece starting at stream offset off.
+func (r *backupRun) startPiece(ctx context.Context, barcode string, off int64) error {
+	s, c := r.spec, r.tc
+	l, file, err := prepareVolume(ctx, c, barcode, s.OverwriteUnlabeled)
+	if err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	h := Header{BackupID: r.backup.ID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
+		BaseID: r.backup.BaseID, BaseToken: r.backup.BaseToken, Started: r.backup.Started, Host: host,
+		Barcode: l.Volume, ImageFile: file + 1, RecordSize: s.RecordSize, Part: len(r.parts), Offset: off}
+	if err := writeHeader(ctx, c, h); err != nil {
+		return err
+	}
+	r.volume, r.imageFile, r.partOffset = l.Volume, file+1, off
+	return nil
+}
+
+// span continues the image on another cartridge after the mover paused at
+// the end of the medium: the piece written is closed with a filemark and
+// recorded, the changer swaps in a cartridge the catalog does not know as
+// full, and a header for the next piece precedes the rest of the stream.
+func (r *backupRun) span(ctx context.Context) error {
+	c := r.tc
+	ms, err := c.MoverGetState(ctx)
+	if err != nil {
+		return fmt.Errorf("dma: MOVER_GET_STATE: %w", err)
+	}
+	end := int64(ms.BytesMoved)
+	// Past early warning there is room for a filemark; if not, a reader
+	// stops at the end of data all the same.
+	c.TapeMtio(ctx, wire.MtioEOF, 1)
+	r.parts = append(r.parts, r.location(end))
+	rb, err := r.d.changer(ctx)
+	if err != nil {
+		return err
+	}
+	if rb == nil {
+		return fmt.Errorf("%w: the tape agent has no changer to load another", ErrTapeFull)
+	}
+	var next string
+	err = r.d.swap(ctx, func() error {
+		els, err := rb.status(ctx)
+		if err != nil {
+			return err
+		}
+		e, ok := scratch(els, r.usable)
+		if !ok {
+			return fmt.Errorf("%w: no other usable cartridge in changer %s; import blank cartridges", ErrTapeFull, rb.device)
+		}
+		next = e.Barcode
+		_, err = rb.load(ctx, r.d.name, next)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if err := r.startPiece(ctx, next, end); err != nil {
+		return err
+	}
+	if err := c.MoverContinue(ctx); err != nil {
+		return fmt.Errorf("dma: MOVER_CONTINUE on %s: %w", next, err)
+	}
+	return nil
+}
+
+// usable reports whether the job may write on the cartridge with barcode:
+// not one it filled already, nor one the catalog knows as full.
+func (r *backupRun) usable(barcode string) bool {
+	for _, p := range r.parts {
+		if p.Barcode == barcode {
+			return false
+		}
+	}
+	m, err := r.cat.Medium(context.Background(), barcode)
+	return err != nil || m.State != "full"
+}
+
+// location is the piece being written, ending at stream offset end.
+func (r *backupRun) location(end int64) catalog.Location {
+	return catalog.Location{BackupID: r.backup.ID, Seq: len(r.parts), Barcode: r.volume, FileNum: r.imageFile,
+		RecordSize: r.spec.RecordSize, Offset: r.partOffset, Length: end - r.partOffset}
 }
 
 // trailer describes the finished image for a catalog rebuild.
@@ -326,11 +426,13 @@ func (r *backupRun) wait(ctx context.Context) error {
 			return fmt.Errorf("dma: agent %s closed the connection: %v", r.spec.Agent.Name, c.Err())
 		case <-r.tc.Done():
 			return fmt.Errorf("dma: tape agent closed the connection: %v", r.tc.Err())
-		case why := <-r.tapePosts.paused:
-			if why == wire.MoverPauseEOM {
-				return ErrTapeFull
+		case pause := <-r.tapePosts.paused:
+			if pause.Reason != wire.MoverPauseEOM {
+				return fmt.Errorf("dma: mover paused (%v)", pause.Reason)
 			}
-			return fmt.Errorf("dma: mover paused (%v)", why)
+			if err := r.span(ctx); err != nil {
+				return err
+			}
 		case why := <-r.posts.data:
 			if why != wire.DataHaltSuccessful {
 				return r.agentError("backup", why.String())
@@ -372,8 +474,10 @@ func (r *backupRun) abort(started bool) {
 		r.dc.DataStop(ctx)
 		r.tc.MoverStop(ctx)
 	}
-	r.tc.TapeMtio(ctx, wire.MtioEOF, 1)
-	r.tc.TapeClose(ctx)
+	if r.d.open {
+		r.tc.TapeMtio(ctx, wire.MtioEOF, 1)
+	}
+	r.d.Close()
 }
 
 // finishBackup records the outcome of a backup job.
@@ -392,8 +496,11 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 		runErr = fmt.Errorf("dma: agent %s returned no DUMP_DATE; incrementals could not be based on this backup", r.spec.Agent.Name)
 	}
 	if runErr == nil {
-		runErr = cat.AddLocation(rctx, catalog.Location{BackupID: b.ID, Barcode: r.spec.Barcode,
-			FileNum: r.imageFile, RecordSize: r.spec.RecordSize, Length: r.bytes})
+		for _, l := range append(r.parts, r.location(r.bytes)) {
+			if runErr = cat.AddLocation(rctx, l); runErr != nil {
+				break
+			}
+		}
 	}
 	job.State = catalog.JobSucceeded
 	switch {
@@ -419,13 +526,19 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 		cat.Log(rctx, job.ID, l.level, l.msg)
 	}
 	err := errors.Join(cat.FinishBackup(rctx, b.ID, res), cat.UpdateJob(rctx, *job))
-	if r.spec.Barcode != "" && r.imageFile > 0 {
-		m, merr := cat.Medium(rctx, r.spec.Barcode)
-		if merr != nil {
-			m = catalog.Medium{Barcode: r.spec.Barcode, Library: r.spec.Agent.Name}
+	for _, l := range append(r.parts, r.location(r.bytes)) {
+		if l.Barcode == "" || l.FileNum == 0 {
+			continue
 		}
-		m.State, m.NextFile, m.Updated = "active", r.imageFile+1, res.Ended
-		m.Used += r.bytes
+		m, merr := cat.Medium(rctx, l.Barcode)
+		if merr != nil {
+			m = catalog.Medium{Barcode: l.Barcode, Label: l.Barcode, Library: tapeAgentName(r.spec)}
+		}
+		m.State, m.NextFile, m.Updated = "active", l.FileNum+1, res.Ended
+		if l.Seq < len(r.parts) {
+			m.State = "full"
+		}
+		m.Used += l.Length
 		err = errors.Join(err, cat.PutMedium(rctx, m))
 	}
 	if err != nil {

@@ -31,10 +31,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture { return newFixtureTB(t) }
 
-func newFixtureTB(t testing.TB) *fixture {
+func newFixtureTB(t testing.TB) *fixture { return newFixtureWith(t, library.DefaultOptions()) }
+
+// newFixtureWith is newFixture over a library of the given layout.
+func newFixtureWith(t testing.TB, o library.Options) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	lib, err := library.Open(filepath.Join(dir, "library"))
+	lib, err := library.OpenWith(filepath.Join(dir, "library"), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,7 +413,8 @@ func TestVerify(t *testing.T) {
 }
 
 // TestScanTape lists a cartridge holding a full backup and an incremental:
-// each header describes the image that follows it, each trailer its outcome.
+// the volume label first, then each header describing the image that
+// follows it, each trailer its outcome.
 func TestScanTape(t *testing.T) {
 	f := newFixture(t)
 	src := f.dir(t, "src")
@@ -421,11 +425,14 @@ func TestScanTape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 6 {
-		t.Fatalf("scan: %d files, want 6: %+v", len(files), files)
+	if len(files) != 7 {
+		t.Fatalf("scan: %d files, want 7: %+v", len(files), files)
+	}
+	if l := files[0].Label; l == nil || l.Volume == "" || l.Volume != b1.Locations[0].Barcode {
+		t.Fatalf("scan: label %+v, backup on %+v", l, b1.Locations)
 	}
 	for i, b := range []catalog.Backup{b1, b2} {
-		h, img, tr := files[3*i], files[3*i+1], files[3*i+2]
+		h, img, tr := files[1+3*i], files[2+3*i], files[3+3*i]
 		if h.Header == nil || h.Header.BackupID != b.ID || h.Header.ImageFile != img.File || img.Header != nil ||
 			h.Header.Level != b.Level || h.Header.BaseID != b.BaseID || h.Header.Path != src {
 			t.Fatalf("scan of backup %d: header %+v image %+v", b.ID, h.Header, img)

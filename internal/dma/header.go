@@ -35,6 +35,9 @@ type Header struct {
 	Barcode    string    `json:"barcode"`     // cartridge, when known
 	ImageFile  int       `json:"image_file"`  // tape file number of the image (header's + 1)
 	RecordSize int       `json:"record_size"` // bytes per record of the image
+	// A backup spanning cartridges has a header before each piece.
+	Part   int   `json:"part,omitempty"`   // piece on this cartridge: 0 the first
+	Offset int64 `json:"offset,omitempty"` // stream offset the piece starts at
 }
 
 // Encode returns the header record: the magic line, then JSON.
@@ -49,7 +52,7 @@ func DecodeHeader(b []byte) (Header, error) {
 	if err := decodeRecord(b, headerMagic, &h); err != nil {
 		return h, err
 	}
-	if h.BackupID < 0 || h.ImageFile < 1 || h.Level < 0 {
+	if h.BackupID < 0 || h.ImageFile < 1 || h.Level < 0 || h.Part < 0 || h.Offset < 0 {
 		return h, fmt.Errorf("%w: bad fields", ErrBadHeader)
 	}
 	return h, nil

@@ -14,7 +14,7 @@ type posts struct {
 	rec    *fh.Recorder // nil: history dropped
 	data   chan wire.DataHaltReason
 	mover  chan wire.MoverHaltReason
-	paused chan wire.MoverPauseReason
+	paused chan wire.NotifyMoverPaused
 	// reads are the data service's NOTIFY_DATA_READ requests, which a DMA
 	// forwards to the mover as MOVER_READ when the two are not linked.
 	reads chan wire.NotifyDataRead
@@ -33,7 +33,7 @@ func newPosts(rec *fh.Recorder) *posts {
 		rec:    rec,
 		data:   make(chan wire.DataHaltReason, 1),
 		mover:  make(chan wire.MoverHaltReason, 1),
-		paused: make(chan wire.MoverPauseReason, 4),
+		paused: make(chan wire.NotifyMoverPaused, 4),
 		reads:  make(chan wire.NotifyDataRead, 64),
 	}
 }
@@ -46,7 +46,7 @@ func (p *posts) post(m client.Post) {
 	case *wire.NotifyMoverHalted:
 		offer(p.mover, b.Reason)
 	case *wire.NotifyMoverPaused:
-		offer(p.paused, b.Reason)
+		offer(p.paused, *b)
 	case *wire.NotifyDataRead:
 		p.reads <- *b // every request counts: wait rather than drop
 	case *wire.LogMessage:

@@ -1,10 +1,12 @@
 package dma
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"ferry/internal/catalog"
@@ -37,8 +39,10 @@ type RebuildResult struct {
 // the headers and trailers ferry writes around each image (ScanTape): each
 // backup under its original id with its chain, level, dump date token,
 // environment and tape location, and its file history read back from the
-// image (tar images). A backup with no trailer did not finish and is
-// recorded failed. Backups the catalog already has are left alone.
+// image (tar images). A backup spanning cartridges is complete once every
+// piece up to the one its trailer follows has been found, whatever order
+// the cartridges are read in. A backup with no trailer did not finish and
+// is recorded failed. Pieces the catalog already has are left alone.
 func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildResult, error) {
 	var res RebuildResult
 	if s.Drive == "" {
@@ -53,73 +57,131 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 		if f.Trailer != nil {
 			trailers[f.File] = f.Trailer
 		}
+		if f.Label != nil && s.Barcode == "" {
+			s.Barcode = f.Label.Volume
+		}
 	}
+	c, err := s.Agent.Dial(ctx, nil)
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	d := newDrive(s.Agent, c, s.Drive, wire.TapeReadMode)
+	if err := d.Open(ctx); err != nil {
+		return res, err
+	}
+	defer d.Close()
+	// Reading a spanned image mounts its other cartridges: leave the
+	// drive holding the one this rebuild was asked to read.
+	defer d.mount(context.WithoutCancel(ctx), s.Barcode)
 	for _, f := range files {
 		h := f.Header
 		if h == nil {
 			continue
 		}
-		if _, err := cat.Backup(ctx, h.BackupID); err == nil {
-			res.Present = append(res.Present, h.BackupID)
-			continue
-		} else if !errors.Is(err, catalog.ErrNotFound) {
-			return res, fmt.Errorf("dma: catalog: %w", err)
-		}
 		tr := trailers[h.ImageFile+1]
 		if tr != nil && tr.BackupID != h.BackupID {
 			tr = nil
 		}
-		n, err := rebuildBackup(ctx, cat, s, *h, tr)
+		added, n, err := rebuildPiece(ctx, cat, d, s, *h, tr)
 		res.Files += n
 		if err != nil {
 			return res, err
 		}
-		res.Added = append(res.Added, h.BackupID)
+		if added {
+			res.Added = append(res.Added, h.BackupID)
+		} else {
+			res.Present = append(res.Present, h.BackupID)
+		}
 	}
 	return res, nil
 }
 
-// rebuildBackup records one backup found on tape.
-func rebuildBackup(ctx context.Context, cat catalog.Catalog, s RebuildSpec, h Header, tr *Trailer) (int64, error) {
-	barcode := h.Barcode
-	if barcode == "" {
-		barcode = s.Barcode
+// rebuildPiece records one piece of a backup image found on tape,
+// creating the backup from its header when the catalog lacks it, and
+// completes the backup when this piece was the last one missing. It
+// reports whether the piece was new.
+func rebuildPiece(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h Header, tr *Trailer) (bool, int64, error) {
+	b, err := cat.Backup(ctx, h.BackupID)
+	switch {
+	case err == nil:
+		if slices.ContainsFunc(b.Locations, func(l catalog.Location) bool { return l.Seq == h.Part }) {
+			return false, 0, nil
+		}
+	case errors.Is(err, catalog.ErrNotFound):
+		b = catalog.Backup{ID: h.BackupID, Agent: h.Agent, Path: h.Path, Level: h.Level, Butype: h.Butype,
+			BaseID: h.BaseID, BaseToken: h.BaseToken, Started: h.Started, Status: catalog.StatusRunning}
+		if b.BaseID != 0 {
+			if _, err := cat.Backup(ctx, b.BaseID); err != nil {
+				b.BaseID = 0 // its base is on a cartridge not rebuilt (yet): the token still chains
+			}
+		}
+		if _, err := cat.CreateBackup(ctx, &b); err != nil {
+			return false, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
+		}
+		// Until its last piece is found the backup cannot be restored.
+		err := cat.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusFailed, Ended: h.Started,
+			Error: "no trailer on tape: the job did not finish (found by catalog rebuild)"})
+		if err != nil {
+			return false, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
+		}
+	default:
+		return false, 0, fmt.Errorf("dma: catalog: %w", err)
 	}
-	b := &catalog.Backup{ID: h.BackupID, Agent: h.Agent, Path: h.Path, Level: h.Level, Butype: h.Butype,
-		BaseID: h.BaseID, BaseToken: h.BaseToken, Started: h.Started, Status: catalog.StatusRunning}
-	if b.BaseID != 0 {
-		if _, err := cat.Backup(ctx, b.BaseID); err != nil {
-			b.BaseID = 0 // its base is on a cartridge not rebuilt (yet): the token still chains
+	barcode := cmp.Or(h.Barcode, s.Barcode)
+	loc := catalog.Location{BackupID: h.BackupID, Seq: h.Part, Barcode: barcode, FileNum: h.ImageFile,
+		RecordSize: h.RecordSize, Offset: h.Offset}
+	if tr != nil {
+		loc.Length = tr.Bytes - h.Offset
+		// The trailer's outcome waits in the backup for its other pieces.
+		err := cat.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusFailed, Ended: tr.Ended, Bytes: tr.Bytes,
+			DumpDate: tr.DumpDate, Env: tr.Env, Error: "pieces of the image on other cartridges not found yet: rebuild them"})
+		if err != nil {
+			return true, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
 		}
 	}
-	if _, err := cat.CreateBackup(ctx, b); err != nil {
-		return 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
+	err = cat.AddLocation(ctx, loc)
+	if err == nil && barcode != "" {
+		err = noteMedium(ctx, cat, barcode, h.ImageFile+2, loc.Length)
 	}
-	res := catalog.BackupResult{Status: catalog.StatusFailed, Ended: h.Started,
-		Error: "no trailer on tape: the job did not finish (found by catalog rebuild)"}
-	if tr != nil {
-		res = catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: tr.Ended, Bytes: tr.Bytes,
-			DumpDate: tr.DumpDate, Env: tr.Env}
+	if err != nil {
+		return true, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
 	}
+	if b, err = cat.Backup(ctx, h.BackupID); err != nil {
+		return true, 0, fmt.Errorf("dma: catalog: %w", err)
+	}
+	if !complete(b) {
+		return true, 0, nil
+	}
+	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: b.Ended, Bytes: b.Bytes, DumpDate: b.DumpDate, Env: b.Env}
 	var n int64
-	var ferr error
-	if !s.NoFiles && h.Butype == "tar" {
-		n, ferr = rebuildFiles(ctx, cat, s, h)
+	if !s.NoFiles && b.Butype == "tar" {
+		var ferr error
+		n, ferr = rebuildFiles(ctx, cat, d, b)
 		res.Files = n
-		if ferr != nil && tr != nil {
+		if ferr != nil {
 			res.Error = ferr.Error()
 		}
 	}
-	loc := catalog.Location{BackupID: h.BackupID, Barcode: barcode, FileNum: h.ImageFile, RecordSize: h.RecordSize,
-		Length: res.Bytes}
-	err := errors.Join(cat.AddLocation(ctx, loc), cat.FinishBackup(ctx, h.BackupID, res))
-	if err == nil && barcode != "" {
-		err = noteMedium(ctx, cat, barcode, h.ImageFile+2, res.Bytes)
+	if err := cat.FinishBackup(ctx, b.ID, res); err != nil {
+		return true, n, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
 	}
-	if err != nil {
-		return n, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
+	return true, n, nil
+}
+
+// complete reports whether a rebuilt backup has its trailer's outcome and
+// every piece of its image, the first to the one the trailer follows.
+func complete(b catalog.Backup) bool {
+	if b.DumpDate == "" && b.Bytes == 0 {
+		return false // no trailer found yet
 	}
-	return n, nil
+	ls := slices.SortedFunc(slices.Values(b.Locations), func(x, y catalog.Location) int { return cmp.Compare(x.Seq, y.Seq) })
+	for i, l := range ls {
+		if l.Seq != i {
+			return false
+		}
+	}
+	return len(ls) > 0 && ls[len(ls)-1].Length > 0 && ls[len(ls)-1].Offset+ls[len(ls)-1].Length == b.Bytes
 }
 
 // noteMedium records a cartridge seen by a rebuild, with the tape file
@@ -127,7 +189,7 @@ func rebuildBackup(ctx context.Context, cat catalog.Catalog, s RebuildSpec, h He
 func noteMedium(ctx context.Context, cat catalog.Catalog, barcode string, next int, used int64) error {
 	m, err := cat.Medium(ctx, barcode)
 	if errors.Is(err, catalog.ErrNotFound) {
-		m, err = catalog.Medium{Barcode: barcode, State: "active"}, nil
+		m, err = catalog.Medium{Barcode: barcode, Label: barcode, State: "active"}, nil
 	}
 	if err != nil {
 		return err
@@ -138,26 +200,17 @@ func noteMedium(ctx context.Context, cat catalog.Catalog, barcode string, next i
 	return cat.PutMedium(ctx, m)
 }
 
-// rebuildFiles reads a tar image back and records its file history as
-// ferry's tar engine reports it: the path below the backed-up directory
-// with a leading slash, the NDMP attributes, and fh_info = the offset of
-// the entry's first header block in the stream (a hard link's, that of the
-// entry holding the data).
-func rebuildFiles(ctx context.Context, cat catalog.Catalog, s RebuildSpec, h Header) (int64, error) {
-	c, err := s.Agent.Dial(ctx, nil)
+// rebuildFiles reads a tar image back, across its cartridges, and records
+// its file history as ferry's tar engine reports it: the path below the
+// backed-up directory with a leading slash, the NDMP attributes, and
+// fh_info = the offset of the entry's first header block in the stream (a
+// hard link's, that of the entry holding the data).
+func rebuildFiles(ctx context.Context, cat catalog.Catalog, d *drive, b catalog.Backup) (int64, error) {
+	tr, err := openImage(ctx, d, b, 0, readAhead)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
-	if err := c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
-		return 0, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
-	}
-	defer c.TapeClose(context.WithoutCancel(ctx))
-	if err := seekFile(ctx, c, h.ImageFile); err != nil {
-		return 0, err
-	}
-	in := cat.Ingest(ctx, h.BackupID, catalog.IngestOptions{})
-	tr := newTapeReader(ctx, c, h.RecordSize)
+	in := cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
 	rd := format.NewReader(tr)
 	type data struct {
 		off  int64
@@ -171,7 +224,7 @@ func rebuildFiles(ctx context.Context, cat catalog.Catalog, s RebuildSpec, h Hea
 			break
 		}
 		if err != nil {
-			rerr = fmt.Errorf("dma: backup %d: image unreadable after %d entries: %w", h.BackupID, in.Count(), err)
+			rerr = fmt.Errorf("dma: backup %d: image unreadable after %d entries: %w", b.ID, in.Count(), err)
 			break
 		}
 		if e.Name == restore.ListingName {

@@ -12,7 +12,6 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/format"
-	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/restore"
 )
@@ -72,14 +71,11 @@ func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreRe
 		return res, err
 	}
 	defer c.Close()
-	if err := c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
-		return res, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
+	d := newDrive(s.Agent, c, s.Drive, wire.TapeReadMode)
+	if err := d.Open(ctx); err != nil {
+		return res, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-		defer cancel()
-		c.TapeClose(cctx)
-	}()
+	defer d.Close()
 	m := newMeter(s.Progress, "restore")
 	var (
 		mu     sync.Mutex // Report may be called from the extractor's workers
@@ -98,7 +94,7 @@ func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreRe
 	if files, ok := darPlan(ctx, cat, chain[len(chain)-1], s.Paths); ok {
 		// Chosen files the newest backup holds: read just their entries.
 		chain = chain[len(chain)-1:]
-		sum, n, err := restoreDAR(ctx, c, chain[0], files, root, restore.Options{Overwrite: s.Overwrite, Report: report})
+		sum, n, err := restoreDAR(ctx, d, chain[0], files, root, restore.Options{Overwrite: s.Overwrite, Report: report})
 		res.Read, res.Chain, res.Summary = n, []int64{chain[0].ID}, sum
 		if err != nil {
 			return res, err
@@ -107,7 +103,7 @@ func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreRe
 	}
 	for i, b := range chain {
 		opts := restore.Options{Select: sel, Overwrite: s.Overwrite || i > 0, Report: report}
-		sum, n, err := restoreImage(ctx, c, b, root, opts, m, res.Summary)
+		sum, n, err := restoreImage(ctx, d, b, root, opts, m, res.Summary)
 		res.Read += n
 		res.Chain = append(res.Chain, b.ID)
 		res.Summary = addSummary(res.Summary, sum)
@@ -144,28 +140,17 @@ func restoreChain(ctx context.Context, cat catalog.Catalog, id int64) ([]catalog
 		if len(b.Locations) == 0 {
 			return nil, fmt.Errorf("%w: backup %d", ErrNotOnTape, b.ID)
 		}
-		if len(b.Locations) > 1 {
-			return nil, fmt.Errorf("dma: backup %d spans %d cartridges; restoring spanned backups is not implemented", b.ID, len(b.Locations))
-		}
 		out = append(out, b)
 	}
 	return out, nil
 }
 
 // restoreImage reads one backup's image and extracts it.
-func restoreImage(ctx context.Context, c *client.Conn, b catalog.Backup, root *os.Root, opts restore.Options, m *meter, before restore.Summary) (restore.Summary, int64, error) {
-	loc := b.Locations[0]
-	if err := seekFile(ctx, c, loc.FileNum-1); err != nil {
+func restoreImage(ctx context.Context, d *drive, b catalog.Backup, root *os.Root, opts restore.Options, m *meter, before restore.Summary) (restore.Summary, int64, error) {
+	ir, err := openImage(ctx, d, b, 0, readAhead)
+	if err != nil {
 		return restore.Summary{}, 0, err
 	}
-	h, err := ReadHeader(ctx, c)
-	if err != nil {
-		return restore.Summary{}, 0, fmt.Errorf("dma: backup %d: %w", b.ID, err)
-	}
-	if h.BackupID != b.ID || h.ImageFile != loc.FileNum {
-		return restore.Summary{}, 0, fmt.Errorf("%w: file %d holds backup %d, want %d: is the right cartridge (%s) loaded?", ErrWrongTape, loc.FileNum, h.BackupID, b.ID, loc.Barcode)
-	}
-	tr := newTapeReader(ctx, c, loc.RecordSize)
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(time.Second)
@@ -175,17 +160,17 @@ func restoreImage(ctx context.Context, c *client.Conn, b catalog.Backup, root *o
 			case <-done:
 				return
 			case <-t.C:
-				m.send(tr.n.Load(), int64(before.Restored), 0)
+				m.send(ir.Bytes(), int64(before.Restored), 0)
 			}
 		}
 	}()
-	sum, err := restore.Extract(ctx, root, format.NewReader(tr), opts)
+	sum, err := restore.Extract(ctx, root, format.NewReader(ir), opts)
 	close(done)
-	tr.Close()
+	ir.Close()
 	if err != nil {
-		return sum, tr.n.Load(), fmt.Errorf("dma: restore backup %d: %w", b.ID, err)
+		return sum, ir.Bytes(), fmt.Errorf("dma: restore backup %d: %w", b.ID, err)
 	}
-	return sum, tr.n.Load(), nil
+	return sum, ir.Bytes(), nil
 }
 
 // selector maps chosen paths (relative to the backed-up directory) to a

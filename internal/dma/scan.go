@@ -11,12 +11,13 @@ import (
 // TapeFile is one tape file of a scanned cartridge.
 type TapeFile struct {
 	File    int      // tape file number
+	Label   *Label   // the ferry volume label it holds (file 0), if it is one
 	Header  *Header  // the ferry image header it holds, if it is one
 	Trailer *Trailer // the ferry image trailer it holds, if it is one
 }
 
 // ScanTape reads a cartridge from the start and returns its tape files,
-// decoding ferry's image headers and trailers: what a catalog rebuild
+// decoding ferry's volume label, image headers and trailers: what a catalog rebuild
 // starts from. Only
 // each file's first record is read; the rest is spaced over.
 func ScanTape(ctx context.Context, a Agent, drive string) ([]TapeFile, error) {
@@ -57,6 +58,8 @@ func ScanTape(ctx context.Context, a Agent, drive string) ([]TapeFile, error) {
 				tf.Header = &h
 			} else if t, err := DecodeTrailer(buf[:n]); err == nil {
 				tf.Trailer = &t
+			} else if l, err := DecodeLabel(buf[:n]); err == nil && file == 0 {
+				tf.Label = &l
 			}
 			out = append(out, tf)
 		}

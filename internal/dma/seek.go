@@ -13,8 +13,6 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/format"
-	"ferry/internal/ndmp/client"
-	"ferry/internal/ndmp/wire"
 	"ferry/internal/restore"
 )
 
@@ -30,7 +28,7 @@ type darFile struct {
 // so b has its latest version. ok is false when any path does not qualify;
 // the restore then reads every image of the chain.
 func darPlan(ctx context.Context, cat catalog.Catalog, b catalog.Backup, paths []string) (files []darFile, ok bool) {
-	if len(paths) == 0 || len(b.Locations) != 1 || b.Butype != "tar" {
+	if len(paths) == 0 || len(b.Locations) == 0 || b.Butype != "tar" {
 		return nil, false
 	}
 	for _, p := range paths {
@@ -53,15 +51,14 @@ func darPlan(ctx context.Context, cat catalog.Catalog, b catalog.Backup, paths [
 const darAhead = 1
 
 // restoreDAR reads each file's entry alone: the tape is positioned at the
-// record holding the entry's first header block (MTIO FSR from the image's
-// start), the bytes before it in that record are skipped, and one entry is
-// read and restored under its chosen name.
-func restoreDAR(ctx context.Context, c *client.Conn, b catalog.Backup, files []darFile, root *os.Root, opts restore.Options) (restore.Summary, int64, error) {
-	loc := b.Locations[0]
+// record holding the entry's first header block (MTIO FSR from the start
+// of the image's piece holding it), the bytes before it in that record are
+// skipped, and one entry is read and restored under its chosen name.
+func restoreDAR(ctx context.Context, d *drive, b catalog.Backup, files []darFile, root *os.Root, opts restore.Options) (restore.Summary, int64, error) {
 	x := restore.New(root, opts)
 	var read int64
 	for _, f := range files {
-		n, err := readOneEntry(ctx, c, b, loc, f, x)
+		n, err := readOneEntry(ctx, d, b, f, x)
 		read += n
 		if err != nil {
 			return x.Finish(), read, err
@@ -70,43 +67,20 @@ func restoreDAR(ctx context.Context, c *client.Conn, b catalog.Backup, files []d
 	return x.Finish(), read, nil
 }
 
-func readOneEntry(ctx context.Context, c *client.Conn, b catalog.Backup, loc catalog.Location, f darFile, x *restore.Extractor) (int64, error) {
-	if err := seekFile(ctx, c, loc.FileNum-1); err != nil {
+func readOneEntry(ctx context.Context, d *drive, b catalog.Backup, f darFile, x *restore.Extractor) (int64, error) {
+	ir, err := openImage(ctx, d, b, int64(f.fhInfo), darAhead)
+	if err != nil {
 		return 0, err
 	}
-	h, err := ReadHeader(ctx, c)
-	if err != nil {
-		return 0, fmt.Errorf("dma: backup %d: %w", b.ID, err)
-	}
-	if h.BackupID != b.ID || h.ImageFile != loc.FileNum {
-		return 0, fmt.Errorf("%w: file %d holds backup %d, want %d: is the right cartridge (%s) loaded?", ErrWrongTape, loc.FileNum, h.BackupID, b.ID, loc.Barcode)
-	}
-	rs := uint64(loc.RecordSize)
-	if rs == 0 {
-		return 0, fmt.Errorf("dma: backup %d has no record size in the catalog", b.ID)
-	}
-	if skip := uint32(f.fhInfo / rs); skip > 0 {
-		resid, err := c.TapeMtio(ctx, wire.MtioFSR, skip)
-		if err != nil {
-			return 0, fmt.Errorf("dma: backup %d: space to record %d: %w", b.ID, skip, err)
-		}
-		if resid != 0 {
-			return 0, fmt.Errorf("dma: backup %d: the image ends before record %d (fh_info %d)", b.ID, skip, f.fhInfo)
-		}
-	}
-	tr := newTapeReaderAhead(ctx, c, loc.RecordSize, darAhead)
-	defer tr.Close()
-	if _, err := io.CopyN(io.Discard, tr, int64(f.fhInfo%rs)); err != nil {
-		return tr.n.Load(), fmt.Errorf("dma: backup %d: position at %d: %w", b.ID, f.fhInfo, err)
-	}
-	fr := format.NewReader(tr)
+	defer ir.Close()
+	fr := format.NewReader(ir)
 	e, err := fr.Next()
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		return tr.n.Load(), fmt.Errorf("dma: backup %d: entry for %s at %d: %w", b.ID, f.dest, f.fhInfo, err)
+		return ir.Bytes(), fmt.Errorf("dma: backup %d: entry for %s at %d: %w", b.ID, f.dest, f.fhInfo, err)
 	}
 	x.RestoreEntry(ctx, fr, e, f.dest)
-	return tr.n.Load(), nil
+	return ir.Bytes(), nil
 }

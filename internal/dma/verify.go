@@ -44,9 +44,6 @@ func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResul
 	if err != nil {
 		return res, fmt.Errorf("%w: %d: %v", ErrNoBackup, s.BackupID, err)
 	}
-	if len(b.Locations) != 1 {
-		return res, fmt.Errorf("%w: backup %d has %d locations", ErrNotOnTape, b.ID, len(b.Locations))
-	}
 	want, err := catalogued(ctx, cat, b)
 	if err != nil {
 		return res, err
@@ -56,22 +53,15 @@ func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResul
 		return res, err
 	}
 	defer c.Close()
-	if err := c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
-		return res, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, s.Agent.Name, err)
-	}
-	defer c.TapeClose(context.WithoutCancel(ctx))
-	loc := b.Locations[0]
-	if err := seekFile(ctx, c, loc.FileNum-1); err != nil {
+	d := newDrive(s.Agent, c, s.Drive, wire.TapeReadMode)
+	if err := d.Open(ctx); err != nil {
 		return res, err
 	}
-	h, err := ReadHeader(ctx, c)
+	defer d.Close()
+	tr, err := openImage(ctx, d, b, 0, readAhead)
 	if err != nil {
 		return res, err
 	}
-	if h.BackupID != b.ID || h.ImageFile != loc.FileNum {
-		return res, fmt.Errorf("%w: file %d holds backup %d, want %d", ErrWrongTape, loc.FileNum, h.BackupID, b.ID)
-	}
-	tr := newTapeReader(ctx, c, loc.RecordSize)
 	defer tr.Close()
 	rd := format.NewReader(tr)
 	differ := func(format string, a ...any) {
@@ -86,7 +76,7 @@ func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResul
 			break
 		}
 		if err != nil {
-			res.Read = tr.n.Load()
+			res.Read = tr.Bytes()
 			return res, fmt.Errorf("dma: backup %d: image unreadable after %d entries: %w", b.ID, res.Entries, err)
 		}
 		res.Entries++
@@ -112,7 +102,7 @@ func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResul
 			differ("%s: %d bytes in the image, %d in the catalog", p, e.Size, f.Size)
 		}
 	}
-	res.Read = tr.n.Load()
+	res.Read = tr.Bytes()
 	for p := range want {
 		differ("%s: in the catalog, not in the image", p)
 	}

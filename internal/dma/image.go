@@ -1,0 +1,287 @@
+package dma
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"sync/atomic"
+
+	"ferry/internal/catalog"
+	"ferry/internal/changer"
+	"ferry/internal/ndmp/client"
+	"ferry/internal/ndmp/wire"
+)
+
+// drive is the tape drive a job uses on its tape agent: the job's
+// connection with the drive open, and the agent's changer, opened the
+// first time a cartridge has to be loaded.
+type drive struct {
+	agent Agent
+	c     *client.Conn
+	name  string
+	mode  wire.TapeOpenMode
+	open  bool
+
+	robotDevice string // "" the agent's first SCSI device
+	robot       *robot
+	noRobot     bool // the agent has no changer
+}
+
+func newDrive(a Agent, c *client.Conn, name string, mode wire.TapeOpenMode) *drive {
+	if name == "" {
+		name = "tape0"
+	}
+	return &drive{agent: a, c: c, name: name, mode: mode}
+}
+
+// Open opens the drive with whatever cartridge it holds. An empty drive
+// is left closed for mount to load.
+func (d *drive) Open(ctx context.Context) error {
+	err := d.c.TapeOpen(ctx, d.name, d.mode)
+	if client.IsNDMP(err, wire.ErrNoTapeLoaded) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("dma: open tape drive %s on %s: %w", d.name, d.agent.Name, err)
+	}
+	d.open = true
+	return nil
+}
+
+// ensureOpen opens the drive, which must hold a cartridge.
+func (d *drive) ensureOpen(ctx context.Context) error {
+	if d.open {
+		return nil
+	}
+	if err := d.c.TapeOpen(ctx, d.name, d.mode); err != nil {
+		return fmt.Errorf("dma: open tape drive %s on %s: %w", d.name, d.agent.Name, err)
+	}
+	d.open = true
+	return nil
+}
+
+// Close closes the drive and the changer connection, whatever the job's
+// context.
+func (d *drive) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	if d.open {
+		d.c.TapeClose(ctx)
+		d.open = false
+	}
+	if d.robot != nil {
+		d.robot.Close()
+		d.robot = nil
+	}
+}
+
+// changer returns the agent's changer, or nil when it has none.
+func (d *drive) changer(ctx context.Context) (*robot, error) {
+	if d.robot != nil || d.noRobot {
+		return d.robot, nil
+	}
+	r, err := openRobot(ctx, d.agent, d.robotDevice)
+	if errors.Is(err, ErrNoChanger) {
+		d.noRobot = true
+		return nil, nil
+	}
+	d.robot = r
+	return r, err
+}
+
+// mount makes the cartridge with barcode the one open in the drive,
+// loading it through the agent's changer when the drive holds another.
+// A cartridge the changer does not know (no changer, or a name ferry gave
+// a cartridge without a barcode) is not looked for: the label or header
+// check that follows tells a wrong one.
+func (d *drive) mount(ctx context.Context, barcode string) error {
+	if barcode == "" {
+		return d.ensureOpen(ctx)
+	}
+	r, err := d.changer(ctx)
+	if err != nil {
+		return err
+	}
+	if r == nil {
+		return d.ensureOpen(ctx)
+	}
+	els, err := r.status(ctx)
+	if err != nil {
+		return err
+	}
+	de, err := r.driveElement(els, d.name)
+	if err != nil {
+		return err
+	}
+	if de.Full && de.Barcode == barcode || !slices.ContainsFunc(els, func(e changer.Element) bool { return e.Full && e.Barcode == barcode }) {
+		return d.ensureOpen(ctx)
+	}
+	return d.swap(ctx, func() error {
+		_, err := r.load(ctx, d.name, barcode)
+		return err
+	})
+}
+
+// loaded opens the drive for a backup and returns the barcode of the
+// cartridge in it ("" when nobody can tell): barcode's when given (loaded
+// through the changer if need be), else the changer's volume tag of the
+// drive's cartridge; an empty drive gets the first cartridge usable accepts.
+func (d *drive) loaded(ctx context.Context, barcode string, usable func(string) bool) (string, error) {
+	if barcode != "" {
+		return barcode, d.mount(ctx, barcode)
+	}
+	r, err := d.changer(ctx)
+	if err != nil {
+		return "", err
+	}
+	if r == nil {
+		return "", d.ensureOpen(ctx)
+	}
+	els, err := r.status(ctx)
+	if err != nil {
+		return "", err
+	}
+	de, err := r.driveElement(els, d.name)
+	if err != nil {
+		return "", err
+	}
+	if de.Full {
+		return de.Barcode, d.ensureOpen(ctx)
+	}
+	e, ok := scratch(els, usable)
+	if !ok {
+		return "", fmt.Errorf("dma: drive %s is empty and changer %s holds no usable cartridge; import one", d.name, r.device)
+	}
+	return e.Barcode, d.swap(ctx, func() error {
+		_, err := r.load(ctx, d.name, e.Barcode)
+		return err
+	})
+}
+
+// swap closes the drive, runs move, and opens the drive again.
+func (d *drive) swap(ctx context.Context, move func() error) error {
+	if d.open {
+		if err := d.c.TapeClose(ctx); err != nil {
+			return fmt.Errorf("dma: close tape drive %s to change cartridges: %w", d.name, err)
+		}
+		d.open = false
+	}
+	if err := move(); err != nil {
+		return err
+	}
+	return d.ensureOpen(ctx)
+}
+
+// imageReader reads a backup image from a stream offset to its end,
+// across the cartridges it spans: each piece is mounted, its header
+// checked, and read through TAPE_READ to its filemark.
+type imageReader struct {
+	ctx   context.Context
+	d     *drive
+	b     catalog.Backup
+	parts []catalog.Location // by Seq
+	i     int
+	ahead int
+	tr    *tapeReader
+	n     atomic.Int64 // image bytes returned, for progress
+}
+
+// openImage positions the drive at stream offset off of b's image and
+// returns a reader from there, reading at most ahead records ahead.
+func openImage(ctx context.Context, d *drive, b catalog.Backup, off int64, ahead int) (*imageReader, error) {
+	if len(b.Locations) == 0 {
+		return nil, fmt.Errorf("%w: backup %d", ErrNotOnTape, b.ID)
+	}
+	parts := slices.SortedFunc(slices.Values(b.Locations), func(x, y catalog.Location) int { return cmp.Compare(x.Seq, y.Seq) })
+	r := &imageReader{ctx: ctx, d: d, b: b, parts: parts, ahead: ahead}
+	i := len(parts) - 1
+	for i > 0 && parts[i].Offset > off {
+		i--
+	}
+	p := parts[i]
+	rs := int64(p.RecordSize)
+	if rs <= 0 {
+		return nil, fmt.Errorf("dma: backup %d has no record size in the catalog", b.ID)
+	}
+	rel := off - p.Offset
+	if err := r.start(i, uint32(rel/rs)); err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(io.Discard, r.tr, rel%rs); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("dma: backup %d: position at %d: %w", b.ID, off, err)
+	}
+	return r, nil
+}
+
+// start mounts piece i, checks its header and spaces skip records into it.
+func (r *imageReader) start(i int, skip uint32) error {
+	ctx, p, b := r.ctx, r.parts[i], r.b
+	if err := r.d.mount(ctx, p.Barcode); err != nil {
+		return err
+	}
+	c := r.d.c
+	if err := seekFile(ctx, c, p.FileNum-1); err != nil {
+		return fmt.Errorf("dma: backup %d on %s: %w", b.ID, cartridgeName(p.Barcode), err)
+	}
+	h, err := ReadHeader(ctx, c)
+	if err != nil {
+		return fmt.Errorf("dma: backup %d on %s: %w", b.ID, cartridgeName(p.Barcode), err)
+	}
+	if h.BackupID != b.ID || h.ImageFile != p.FileNum || h.Part != p.Seq {
+		return fmt.Errorf("%w: file %d holds backup %d part %d, want backup %d part %d: is the right cartridge (%s) loaded?",
+			ErrWrongTape, p.FileNum, h.BackupID, h.Part, b.ID, p.Seq, cartridgeName(p.Barcode))
+	}
+	if skip > 0 {
+		resid, err := c.TapeMtio(ctx, wire.MtioFSR, skip)
+		if err != nil {
+			return fmt.Errorf("dma: backup %d: space to record %d: %w", b.ID, skip, err)
+		}
+		if resid != 0 {
+			return fmt.Errorf("dma: backup %d: the image ends before record %d", b.ID, skip)
+		}
+	}
+	r.i = i
+	r.tr = newTapeReaderAhead(ctx, c, p.RecordSize, r.ahead)
+	return nil
+}
+
+func cartridgeName(barcode string) string {
+	if barcode == "" {
+		return "the one it was written on"
+	}
+	return barcode
+}
+
+// Read implements io.Reader.
+func (r *imageReader) Read(p []byte) (int, error) {
+	for {
+		n, err := r.tr.Read(p)
+		r.n.Add(int64(n))
+		if err != io.EOF || r.i+1 >= len(r.parts) {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+		r.tr.Close()
+		r.tr = nil
+		if err := r.start(r.i+1, 0); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// Bytes returns the image bytes read so far; any goroutine may ask.
+func (r *imageReader) Bytes() int64 { return r.n.Load() }
+
+// Close stops reading ahead.
+func (r *imageReader) Close() {
+	if r.tr != nil {
+		r.tr.Close()
+		r.tr = nil
+	}
+}

@@ -1,0 +1,197 @@
+package dma_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"ferry/internal/catalog"
+	"ferry/internal/changer"
+	"ferry/internal/dma"
+	"ferry/internal/format"
+	"ferry/internal/library"
+	"ferry/internal/testsupport/fstree"
+)
+
+// spanFixture is a library of one drive and 8 MiB cartridges, and a tree
+// of about 20 MiB of incompressible data that needs three of them.
+func spanFixture(t *testing.T) (*fixture, string) {
+	f := newFixtureWith(t, library.Options{Drives: []string{"tape0"}, Slots: 8, ImportExport: 1,
+		Capacity: 8 << 20, Prefix: "SPN", Suffix: "L8"})
+	src := f.dir(t, "src")
+	var spec fstree.Spec
+	for i := range 40 {
+		spec = append(spec, fstree.Node{Path: fmt.Sprintf("big/%02d", i), Type: format.Regular, Size: 512 << 10, Seed: uint64(i + 1)})
+	}
+	spec = append(spec, fstree.ManySmall(50, 1000)...)
+	fstree.Build(t, src, spec)
+	return f, src
+}
+
+// TestSpanning backs a tree up onto cartridges smaller than it: at the end
+// of each the DMA closes the piece, the agent's changer (driven through
+// NDMP SCSI) swaps in the next cartridge, which gets a label and a header,
+// and the mover continues. The backup restores whole and by direct access
+// from any piece, verifies, appends, restores when its cartridges are back
+// in their slots, and comes back from a catalog rebuild.
+func TestSpanning(t *testing.T) {
+	f, src := spanFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Locations) < 3 {
+		t.Fatalf("%d pieces, want at least 3: %+v", len(b.Locations), b.Locations)
+	}
+	seen := map[string]bool{}
+	var end int64
+	for i, l := range b.Locations {
+		if l.Seq != i || l.Offset != end || l.Length <= 0 || l.Barcode == "" || seen[l.Barcode] || l.Length%int64(l.RecordSize) != 0 && i < len(b.Locations)-1 {
+			t.Fatalf("piece %d: %+v (after %d bytes)", i, l, end)
+		}
+		seen[l.Barcode] = true
+		end += l.Length
+		m, err := f.cat.Medium(ctx, l.Barcode)
+		if want := map[bool]string{true: "active", false: "full"}[i == len(b.Locations)-1]; err != nil || m.State != want {
+			t.Fatalf("medium %s: %+v %v, want %s", l.Barcode, m, err, want)
+		}
+	}
+	if end != b.Bytes {
+		t.Fatalf("pieces hold %d bytes, image %d", end, b.Bytes)
+	}
+	t.Logf("%d bytes on %d cartridges", b.Bytes, len(b.Locations))
+
+	fstree.Compare(t, src, f.restore(t, b.ID), cmpOpts)
+	if res, err := dma.Verify(ctx, f.cat, dma.VerifySpec{Agent: f.agent, BackupID: b.ID}); err != nil {
+		t.Fatalf("verify: %v %+v", err, res)
+	}
+	// Direct access to a file in each piece: the changer loads its cartridge.
+	for _, l := range b.Locations {
+		ms, err := f.cat.Find(ctx, catalog.Query{Glob: "/big/*", BackupID: b.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(ms, func(m catalog.Match) bool {
+			return int64(m.FhInfo) >= l.Offset && int64(m.FhInfo) < l.Offset+l.Length
+		})
+		if i < 0 {
+			continue
+		}
+		rel := ms[i].Path[1:]
+		dest := filepath.Join(t.TempDir(), "one")
+		res, err := dma.Restore(ctx, f.cat, dma.RestoreSpec{Agent: f.agent, BackupID: b.ID, To: dest, Paths: []string{rel}})
+		if err != nil {
+			t.Fatalf("restore %s from piece %d: %v", rel, l.Seq, err)
+		}
+		want, _ := os.ReadFile(filepath.Join(src, rel))
+		got, _ := os.ReadFile(filepath.Join(dest, rel))
+		if string(got) != string(want) || res.Read > 2<<20 {
+			t.Fatalf("%s from piece %d: %d bytes, want %d; read %d", rel, l.Seq, len(got), len(want), res.Read)
+		}
+	}
+
+	// The next backup appends on the cartridge the full backup ended on
+	// (an incremental of everything: the files are as new as the full).
+	os.WriteFile(filepath.Join(src, "new"), []byte("after"), 0o644)
+	b2, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src, Incremental: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := b.Locations[len(b.Locations)-1]
+	if len(b2.Locations) == 0 || b2.Locations[0].Barcode != last.Barcode || b2.Locations[0].FileNum != last.FileNum+3 {
+		t.Fatalf("next backup at %+v, full ended at %+v", b2.Locations, last)
+	}
+
+	// Put the drive's cartridge back in a slot: restores load what they need.
+	unload(t, f.lib)
+	fstree.Compare(t, src, f.restore(t, b2.ID), cmpOpts)
+
+	// Catalog lost: read each cartridge, the last first, into a new one.
+	cat2, err := catalog.OpenSQLite(ctx, filepath.Join(t.TempDir(), "rebuilt.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat2.Close()
+	for i := len(b.Locations) - 1; i >= 0; i-- {
+		load(t, f.lib, b.Locations[i].Barcode)
+		if _, err := dma.Rebuild(ctx, cat2, dma.RebuildSpec{Agent: f.agent}); err != nil {
+			t.Fatalf("rebuild from %s: %v", b.Locations[i].Barcode, err)
+		}
+		got, err := cat2.Backup(ctx, b.ID)
+		if done := got.Status == catalog.StatusSucceeded; err != nil || done != (i == 0) {
+			t.Fatalf("after reading %s: backup %+v %v", b.Locations[i].Barcode, got, err)
+		}
+	}
+	got, _ := cat2.Backup(ctx, b.ID)
+	if got.Files != b.Files || len(got.Locations) != len(b.Locations) {
+		t.Fatalf("rebuilt %+v, was %+v", got, b)
+	}
+	dest := filepath.Join(t.TempDir(), "rebuilt")
+	if _, err := dma.Restore(ctx, cat2, dma.RestoreSpec{Agent: f.agent, BackupID: b.ID, To: dest}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := fstree.Diff(src, dest, cmpOpts); err != nil || len(d) != 1 {
+		t.Fatalf("restore after rebuild differs in %v (%v); want only the file added later", d, err)
+	}
+}
+
+// TestSpanningNoCartridge fails a backup cleanly when the changer has
+// nothing left to continue on.
+func TestSpanningNoCartridge(t *testing.T) {
+	f := newFixtureWith(t, library.Options{Drives: []string{"tape0"}, Slots: 0, Capacity: 4 << 20, Prefix: "ONE", Suffix: "L8"})
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{{Path: "big", Type: format.Regular, Size: 8 << 20, Seed: 7}})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src})
+	if err == nil || !errors.Is(err, dma.ErrTapeFull) || b.Status != catalog.StatusFailed {
+		t.Fatalf("backup onto a full library: %+v, %v", b, err)
+	}
+	t.Log(err)
+}
+
+// unload moves the cartridge in tape0 to an empty slot, or the mail slot.
+func unload(t *testing.T, lib *library.Library) {
+	t.Helper()
+	els, _ := lib.Elements()
+	var drive, slot uint16
+	for _, e := range els {
+		if e.Type == changer.DataTransfer && e.Full {
+			drive = e.Address
+		}
+		if (e.Type == changer.Storage || e.Type == changer.ImportExport) && !e.Full && slot == 0 {
+			slot = e.Address
+		}
+	}
+	if drive != 0 {
+		if err := lib.Move(drive, slot); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// load puts the cartridge with barcode into tape0.
+func load(t *testing.T, lib *library.Library, barcode string) {
+	t.Helper()
+	unload(t, lib)
+	els, _ := lib.Elements()
+	var src, drive uint16
+	for _, e := range els {
+		if e.Full && e.Barcode == barcode {
+			src = e.Address
+		}
+		if e.Type == changer.DataTransfer {
+			drive = e.Address
+		}
+	}
+	if err := lib.Move(src, drive); err != nil {
+		t.Fatal(err)
+	}
+}
