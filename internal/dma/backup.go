@@ -32,20 +32,20 @@ const maxAgentLevel = 9
 
 // BackupSpec describes a two-way backup job.
 type BackupSpec struct {
-	Agent       Agent    // data agent (and tape agent unless Tape is set)
-	Tape        *Agent   // tape agent of a 3-way backup; nil: Agent
-	Path        string   // directory on the agent (FILESYSTEM)
-	Drive       string   // tape drive on the agent; "" is tape0
-	Barcode     string   // cartridge in Drive, when the DMA knows it (else the changer, else the label tells)
-	Changer     string   // changer device on the tape agent; "" its first SCSI device
+	Agent   Agent  // data agent (and tape agent unless Tape is set)
+	Tape    *Agent // tape agent of a 3-way backup; nil: Agent
+	Path    string // directory on the agent (FILESYSTEM)
+	Drive   string // tape drive on the agent; "" is tape0
+	Barcode string // cartridge in Drive, when the DMA knows it (else the changer, else the label tells)
+	Changer string // changer device on the tape agent; "" its first SCSI device
 	// OverwriteUnlabeled labels a cartridge holding data ferry did not
 	// write (otherwise refused), losing that data.
 	OverwriteUnlabeled bool
-	Butype      string   // backup method; "" is tar
-	Level       int      // 0 full; N>0 based on the newest backup of a lower level
-	Incremental bool     // based on the newest backup of the same agent and path, whatever its level
-	Exclude     []string // EXCLUDE patterns
-	RecordSize  int      // 0: DefaultRecordSize (DefaultThreeWayRecordSize for 3-way)
+	Butype             string   // backup method; "" is tar
+	Level              int      // 0 full; N>0 based on the newest backup of a lower level
+	Incremental        bool     // based on the newest backup of the same agent and path, whatever its level
+	Exclude            []string // EXCLUDE patterns
+	RecordSize         int      // 0: DefaultRecordSize (DefaultThreeWayRecordSize for 3-way)
 	// Progress receives events about once a second; it is never waited
 	// for, and is not closed.
 	Progress chan<- Progress
