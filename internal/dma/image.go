@@ -195,12 +195,9 @@ func openImage(ctx context.Context, d *drive, b catalog.Backup, off int64, ahead
 	if len(b.Locations) == 0 {
 		return nil, fmt.Errorf("%w: backup %d", ErrNotOnTape, b.ID)
 	}
-	parts := slices.SortedFunc(slices.Values(b.Locations), func(x, y catalog.Location) int { return cmp.Compare(x.Seq, y.Seq) })
+	parts := pieces(b)
 	r := &imageReader{ctx: ctx, d: d, b: b, parts: parts, ahead: ahead}
-	i := len(parts) - 1
-	for i > 0 && parts[i].Offset > off {
-		i--
-	}
+	i := pieceAt(parts, off)
 	p := parts[i]
 	rs := int64(p.RecordSize)
 	if rs <= 0 {
@@ -219,11 +216,21 @@ func openImage(ctx context.Context, d *drive, b catalog.Backup, off int64, ahead
 
 // start mounts piece i, checks its header and spaces skip records into it.
 func (r *imageReader) start(i int, skip uint32) error {
-	ctx, p, b := r.ctx, r.parts[i], r.b
-	if err := r.d.mount(ctx, p.Barcode); err != nil {
+	if err := positionPiece(r.ctx, r.d, r.b, r.parts[i], skip); err != nil {
 		return err
 	}
-	c := r.d.c
+	r.i = i
+	r.tr = newTapeReaderAhead(r.ctx, r.d.c, r.parts[i].RecordSize, r.ahead)
+	return nil
+}
+
+// positionPiece mounts the cartridge of piece p of b's image, checks the
+// piece's header and leaves the tape skip records into the piece.
+func positionPiece(ctx context.Context, d *drive, b catalog.Backup, p catalog.Location, skip uint32) error {
+	if err := d.mount(ctx, p.Barcode); err != nil {
+		return err
+	}
+	c := d.c
 	if err := seekFile(ctx, c, p.FileNum-1); err != nil {
 		return fmt.Errorf("dma: backup %d on %s: %w", b.ID, cartridgeName(p.Barcode), err)
 	}
@@ -244,9 +251,21 @@ func (r *imageReader) start(i int, skip uint32) error {
 			return fmt.Errorf("dma: backup %d: the image ends before record %d", b.ID, skip)
 		}
 	}
-	r.i = i
-	r.tr = newTapeReaderAhead(ctx, c, p.RecordSize, r.ahead)
 	return nil
+}
+
+// pieces returns b's image pieces in order.
+func pieces(b catalog.Backup) []catalog.Location {
+	return slices.SortedFunc(slices.Values(b.Locations), func(x, y catalog.Location) int { return cmp.Compare(x.Seq, y.Seq) })
+}
+
+// pieceAt returns the index of the piece holding stream offset off.
+func pieceAt(parts []catalog.Location, off int64) int {
+	i := len(parts) - 1
+	for i > 0 && parts[i].Offset > off {
+		i--
+	}
+	return i
 }
 
 func cartridgeName(barcode string) string {

@@ -51,7 +51,9 @@ func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec
 	}
 	defer c.Close()
 	side := tapeSide{c: c, p: p, name: s.Agent.Name}
+	ta := s.Agent
 	if s.Tape != nil {
+		ta = *s.Tape
 		side.p = newPosts(nil)
 		if side.c, err = s.Tape.Dial(ctx, side.p.post); err != nil {
 			return res, err
@@ -59,14 +61,11 @@ func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec
 		defer side.c.Close()
 		side.name = s.Tape.Name
 	}
-	if err := side.c.TapeOpen(ctx, s.Drive, wire.TapeReadMode); err != nil {
-		return res, fmt.Errorf("dma: open tape drive %s on %s: %w", s.Drive, side.name, err)
+	side.d = newDrive(ta, side.c, s.Drive, wire.TapeReadMode)
+	if err := side.d.Open(ctx); err != nil {
+		return res, err
 	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-		defer cancel()
-		side.c.TapeClose(cctx)
-	}()
+	defer side.d.Close()
 	for i, b := range chain {
 		nlist, err := recoverNames(ctx, cat, b, s)
 		if err != nil {
@@ -119,6 +118,7 @@ type tapeSide struct {
 	c    *client.Conn
 	p    *posts
 	name string
+	d    *drive // the drive on c
 }
 
 // recoverImage runs DATA_START_RECOVER of one image on dc through the
@@ -128,22 +128,19 @@ type tapeSide struct {
 // as MOVER_READ (a linked LOCAL mover takes them directly).
 func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b catalog.Backup, env []wire.PVal, nlist []wire.Name) (int64, error) {
 	c := t.c
-	loc := b.Locations[0]
-	if err := seekFile(ctx, c, loc.FileNum-1); err != nil {
+	parts := pieces(b)
+	if len(parts) == 0 {
+		return 0, fmt.Errorf("%w: backup %d", ErrNotOnTape, b.ID)
+	}
+	cur := 0
+	if err := positionPiece(ctx, t.d, b, parts[0], 0); err != nil {
 		return 0, err
 	}
-	h, err := ReadHeader(ctx, c)
-	if err != nil {
-		return 0, err
-	}
-	if h.BackupID != b.ID || h.ImageFile != loc.FileNum {
-		return 0, fmt.Errorf("%w: file %d holds backup %d, want %d", ErrWrongTape, loc.FileNum, h.BackupID, b.ID)
-	}
-	if err := c.MoverSetRecordSize(ctx, uint32(loc.RecordSize)); err != nil {
+	if err := c.MoverSetRecordSize(ctx, uint32(parts[0].RecordSize)); err != nil {
 		return 0, fmt.Errorf("MOVER_SET_RECORD_SIZE: %w", err)
 	}
-	if err := c.MoverSetWindow(ctx, 0, wire.LengthInfinity); err != nil {
-		return 0, fmt.Errorf("MOVER_SET_WINDOW: %w", err)
+	if err := setPieceWindow(ctx, c, parts, 0, 0); err != nil {
+		return 0, err
 	}
 	addrType := wire.AddrTCP
 	if c == dc {
@@ -209,12 +206,59 @@ func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b 
 				return n, errors.New(l)
 			}
 			return n, nil
-		case <-t.p.paused:
-			// The mover reached the image's filemark; the data service
-			// has what it needs or will halt.
+		case pause := <-t.p.paused:
+			// The end of a piece (EOF at its filemark) or a read outside
+			// it (SEEK): the piece holding what comes next is mounted.
+			// EOF at the end of the last piece is the image's end; the
+			// data service has what it needs or will halt.
+			pos := int64(pause.SeekPosition)
+			if pause.Reason == wire.MoverPauseEOF {
+				if cur == len(parts)-1 {
+					continue
+				}
+				pos = parts[cur+1].Offset
+			} else if pause.Reason != wire.MoverPauseSeek {
+				return 0, fmt.Errorf("mover on %s paused (%v)", t.name, pause.Reason)
+			}
+			if cur, err = movePiece(ctx, t, b, parts, pos); err != nil {
+				return 0, err
+			}
 		case <-tick.C:
 		}
 	}
+}
+
+// setPieceWindow sets the mover's window to piece i of parts from record
+// rec on: the rest of the piece, or everything after for the last one.
+func setPieceWindow(ctx context.Context, c *client.Conn, parts []catalog.Location, i int, rec int64) error {
+	p := parts[i]
+	off := p.Offset + rec*int64(p.RecordSize)
+	length := uint64(wire.LengthInfinity) - uint64(off)
+	if i < len(parts)-1 {
+		length = uint64(p.Offset + p.Length - off)
+	}
+	if err := c.MoverSetWindow(ctx, uint64(off), length); err != nil {
+		return fmt.Errorf("MOVER_SET_WINDOW: %w", err)
+	}
+	return nil
+}
+
+// movePiece positions a paused mover's tape at stream offset pos, in
+// whichever piece holds it, and continues the mover; it returns the piece.
+func movePiece(ctx context.Context, t tapeSide, b catalog.Backup, parts []catalog.Location, pos int64) (int, error) {
+	i := pieceAt(parts, pos)
+	p := parts[i]
+	rec := (pos - p.Offset) / int64(p.RecordSize)
+	if err := positionPiece(ctx, t.d, b, p, uint32(rec)); err != nil {
+		return i, err
+	}
+	if err := setPieceWindow(ctx, t.c, parts, i, rec); err != nil {
+		return i, err
+	}
+	if err := t.c.MoverContinue(ctx); err != nil {
+		return i, fmt.Errorf("MOVER_CONTINUE on %s: %w", t.name, err)
+	}
+	return i, nil
 }
 
 // drain empties the halt channels left from an earlier image.

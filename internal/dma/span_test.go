@@ -97,6 +97,29 @@ func TestSpanning(t *testing.T) {
 		}
 	}
 
+	// Onto the agent, whole and one file of the last piece: the mover
+	// pauses at each piece's end (or outside it) and the DMA mounts the
+	// piece holding what comes next.
+	onAgent := f.dir(t, "onagent")
+	if _, err := dma.RestoreToAgent(ctx, f.cat, dma.AgentRestoreSpec{Agent: f.agent, BackupID: b.ID, To: onAgent}); err != nil {
+		t.Fatalf("restore onto the agent: %v", err)
+	}
+	fstree.Compare(t, src, onAgent, cmpOpts)
+	lastPiece := b.Locations[len(b.Locations)-1]
+	ms, _ := f.cat.Find(ctx, catalog.Query{Glob: "/big/*", BackupID: b.ID})
+	i := slices.IndexFunc(ms, func(m catalog.Match) bool { return int64(m.FhInfo) > lastPiece.Offset })
+	if i < 0 {
+		t.Fatal("no file in the last piece")
+	}
+	darDest := f.dir(t, "dar")
+	if _, err := dma.RestoreToAgent(ctx, f.cat, dma.AgentRestoreSpec{Agent: f.agent, BackupID: b.ID, To: darDest, Paths: []string{ms[i].Path}}); err != nil {
+		t.Fatalf("DAR onto the agent: %v", err)
+	}
+	want, _ := os.ReadFile(filepath.Join(src, ms[i].Path))
+	if got, err := os.ReadFile(filepath.Join(darDest, ms[i].Path)); err != nil || string(got) != string(want) {
+		t.Fatalf("DAR onto the agent of %s: %d bytes, %v", ms[i].Path, len(got), err)
+	}
+
 	// The next backup appends on the cartridge the full backup ended on
 	// (an incremental of everything: the files are as new as the full).
 	os.WriteFile(filepath.Join(src, "new"), []byte("after"), 0o644)
@@ -193,5 +216,39 @@ func load(t *testing.T, lib *library.Library, barcode string) {
 	}
 	if err := lib.Move(src, drive); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestForeignCartridge refuses to write on a cartridge holding data ferry
+// did not write, and labels it over when told to.
+func TestForeignCartridge(t *testing.T) {
+	f := newFixture(t)
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(5, 100))
+	m, err := f.lib.OpenDrive("tape0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(m.WriteRecord([]byte("someone else's backup")), m.WriteFilemarks(1), f.lib.CloseDrive("tape0", m)); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src})
+	if !errors.Is(err, dma.ErrForeignTape) || b.Status != catalog.StatusFailed {
+		t.Fatalf("backup onto a foreign cartridge: %+v, %v", b, err)
+	}
+	b, err = dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src, OverwriteUnlabeled: true})
+	if err != nil || b.Locations[0].FileNum != 2 || b.Locations[0].Barcode != f.barcode(t) {
+		t.Fatalf("backup over a foreign cartridge: %+v, %v", b.Locations, err)
+	}
+	fstree.Compare(t, src, f.restore(t, b.ID), cmpOpts)
+	// The barcode the changer reports must match the label.
+	files, err := dma.ScanTape(ctx, f.agent, "tape0")
+	if err != nil || files[0].Label == nil || files[0].Label.Barcode != f.barcode(t) {
+		t.Fatalf("label %+v, %v", files, err)
+	}
+	_, err = dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src, Barcode: "OTHER1L8"})
+	if !errors.Is(err, dma.ErrWrongTape) {
+		t.Fatalf("backup naming another barcode: %v", err)
 	}
 }
