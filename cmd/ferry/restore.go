@@ -292,7 +292,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 			res, err := dma.Verify(cmd.Context(), cat, dma.VerifySpec{Agent: a, Drive: drive, BackupID: id})
 			if asJSON {
 				doc := map[string]any{"backup": id, "entries": res.Entries, "bytes": res.Bytes, "read": res.Read,
-					"differences": res.Differ, "mismatches": res.Mismatches, "ok": err == nil}
+					"differences": res.Differ, "mismatches": res.Mismatches, "checksummed": res.Checksummed, "ok": err == nil}
 				if err != nil {
 					doc["error"] = err.Error()
 				}
@@ -307,7 +307,12 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "backup %d verified: %d entries, %s of file data, match the catalog\n", id, res.Entries, formatSize(uint64(res.Bytes)))
+			how := fmt.Sprintf("%d files' data match their checksums", res.Checksummed)
+			if res.Checksummed == 0 {
+				how = "no checksums recorded (names and sizes checked)"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "backup %d verified: %d entries, %s of file data, match the catalog; %s\n",
+				id, res.Entries, formatSize(uint64(res.Bytes)), how)
 			return nil
 		},
 	}

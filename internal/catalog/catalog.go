@@ -54,6 +54,11 @@ type Catalog interface {
 	// to it are written in big batches by a goroutine of its own, through
 	// a bounded queue; Close flushes them.
 	Ingest(ctx context.Context, backupID int64, o IngestOptions) *Ingester
+	// AddChecksums records data checksums of a backup's entries (a given
+	// fh_info's again replaces it).
+	AddChecksums(ctx context.Context, backupID int64, sums []Checksum) error
+	// Checksums returns a backup's data checksums by fh_info.
+	Checksums(ctx context.Context, backupID int64) (map[uint64]uint32, error)
 	// List returns the entries of directory dir in a backup, by name.
 	List(ctx context.Context, backupID int64, dir string) ([]File, error)
 	// Lookup returns one file of a backup (for DAR), or ErrNotFound.
@@ -163,6 +168,13 @@ type Location struct {
 	RecordSize int    // bytes per tape record
 	Offset     int64  // byte offset of this piece within the image
 	Length     int64  // bytes of the image in this piece
+}
+
+// Checksum is the CRC-32C of one entry's data as the backup stream holds
+// it, keyed by the entry's fh_info.
+type Checksum struct {
+	FhInfo uint64
+	CRC32C uint32
 }
 
 // File is one file-history entry of a backup.

@@ -313,7 +313,8 @@ func (c *sqlCatalog) DeleteBackup(ctx context.Context, id int64) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, s := range []string{`DELETE FROM files WHERE backup_id = ?`, `DELETE FROM locations WHERE backup_id = ?`} {
+	for _, s := range []string{`DELETE FROM files WHERE backup_id = ?`, `DELETE FROM locations WHERE backup_id = ?`,
+		`DELETE FROM checksums WHERE backup_id = ?`} {
 		if _, err := tx.ExecContext(ctx, c.q(s), id); err != nil {
 			return err
 		}
@@ -406,6 +407,58 @@ func (c *sqlCatalog) media(ctx context.Context, where string, args ...any) ([]Me
 		}
 		m.Updated = fromNanos(upd)
 		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// checksumRows is how many checksums one INSERT carries (3 parameters
+// each, within SQLite's and PostgreSQL's limits).
+const checksumRows = 4096
+
+// AddChecksums implements Catalog.
+func (c *sqlCatalog) AddChecksums(ctx context.Context, backupID int64, sums []Checksum) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var q strings.Builder
+	args := make([]any, 0, 3*min(len(sums), checksumRows))
+	for len(sums) > 0 {
+		n := min(len(sums), checksumRows)
+		q.Reset()
+		q.WriteString(`INSERT INTO checksums (backup_id, fh_info, crc32c) VALUES `)
+		args = args[:0]
+		for i, s := range sums[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?)")
+			args = append(args, backupID, int64(s.FhInfo), int64(s.CRC32C))
+		}
+		q.WriteString(` ON CONFLICT (backup_id, fh_info) DO UPDATE SET crc32c = excluded.crc32c`)
+		if _, err := tx.ExecContext(ctx, c.q(q.String()), args...); err != nil {
+			return fmt.Errorf("catalog: checksums of backup %d: %w", backupID, err)
+		}
+		sums = sums[n:]
+	}
+	return tx.Commit()
+}
+
+// Checksums implements Catalog.
+func (c *sqlCatalog) Checksums(ctx context.Context, backupID int64) (map[uint64]uint32, error) {
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT fh_info, crc32c FROM checksums WHERE backup_id = ?`), backupID)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: checksums of backup %d: %w", backupID, err)
+	}
+	defer rows.Close()
+	out := map[uint64]uint32{}
+	for rows.Next() {
+		var fh, crc int64
+		if err := rows.Scan(&fh, &crc); err != nil {
+			return nil, err
+		}
+		out[uint64(fh)] = uint32(crc)
 	}
 	return out, rows.Err()
 }

@@ -97,6 +97,7 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	in := cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
 	rec := fh.New(in)
 	p := newPosts(rec)
+	p.sums = newChecksumWriter(ctx, cat, b.ID)
 	r := &backupRun{spec: s, cat: cat, backup: b, posts: p, in: in}
 	runErr := r.run(ctx)
 	// The connection is closed: every post has been delivered.
@@ -108,6 +109,9 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	}
 	if err := in.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("dma: catalog file history: %w", err)
+	}
+	if _, err := p.sums.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("dma: catalog checksums: %w", err)
 	}
 	return finishBackup(ctx, cat, job, b, r, runErr)
 }
@@ -179,6 +183,8 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 	}
 	defer dc.Close()
 	r.dc, r.tc, r.tapePosts = dc, dc, r.posts
+	// Ferry's agents then post each file's data checksum, for verify.
+	dc.SelectFerryExtension(ctx)
 	tapeName := s.Agent.Name
 	if s.Tape != nil {
 		r.tapePosts = newPosts(nil)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -389,7 +390,7 @@ func TestVerify(t *testing.T) {
 	b := f.backup(t, src, false)
 	ctx := context.Background()
 	res, err := dma.Verify(ctx, f.cat, dma.VerifySpec{Agent: f.agent, BackupID: b.ID})
-	if err != nil || res.Entries != int(b.Files) || res.Bytes != 50*1000 {
+	if err != nil || res.Entries != int(b.Files) || res.Bytes != 50*1000 || res.Checksummed != 50 {
 		t.Fatalf("verify: %+v, %v (backup has %d files)", res, err, b.Files)
 	}
 	// A second backup whose history is tampered with: its catalog says
@@ -410,6 +411,38 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("verify of a tampered catalog: %+v, %v", res, err)
 	}
 	t.Logf("%v: %v", err, res.Mismatches)
+
+	// One byte of one file's data changes on the cartridge (the tape
+	// format checks its record headers, not the data): only the agent's
+	// checksum tells.
+	ents, _ := os.ReadDir(filepath.Join(src, "d0000"))
+	content, err := os.ReadFile(filepath.Join(src, "d0000", ents[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := f.lib.CartridgePath(f.barcode(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(img, content[:64])
+	if i < 0 {
+		t.Fatal("file data not found on the cartridge")
+	}
+	fh, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh.WriteAt([]byte{img[i+10] ^ 0x40}, int64(i+10))
+	fh.Close()
+	res, err = dma.Verify(ctx, f.cat, dma.VerifySpec{Agent: f.agent, BackupID: b.ID})
+	if err == nil || res.Differ != 1 || !strings.Contains(res.Mismatches[0], "data differs") || res.Checksummed != 49 {
+		t.Fatalf("verify of a damaged image: %+v, %v", res, err)
+	}
+	t.Log(res.Mismatches)
 }
 
 // TestScanTape lists a cartridge holding a full backup and an incremental:

@@ -18,6 +18,8 @@ type posts struct {
 	// reads are the data service's NOTIFY_DATA_READ requests, which a DMA
 	// forwards to the mover as MOVER_READ when the two are not linked.
 	reads chan wire.NotifyDataRead
+	// sums takes ferry's data checksums (nil: dropped).
+	sums *checksumWriter
 
 	mu     sync.Mutex
 	recErr error
@@ -49,6 +51,10 @@ func (p *posts) post(m client.Post) {
 		offer(p.paused, *b)
 	case *wire.NotifyDataRead:
 		p.reads <- *b // every request counts: wait rather than drop
+	case *wire.FerryFhAddChecksums:
+		if p.sums != nil {
+			p.sums.add(b.Checksums)
+		}
 	case *wire.LogMessage:
 		p.log(logLevel(b.LogType), b.Entry)
 	case *wire.LogFile:

@@ -3,6 +3,7 @@ package dma
 import (
 	"context"
 	"fmt"
+	"hash/crc32"
 	"io"
 
 	"ferry/internal/catalog"
@@ -10,6 +11,9 @@ import (
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/restore"
 )
+
+// castagnoli is CRC-32C's table.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // maxMismatches caps the differences a verify reports one by one.
 const maxMismatches = 100
@@ -29,11 +33,16 @@ type VerifyResult struct {
 	Read       int64    // image bytes read from tape
 	Mismatches []string // up to 100 differences, described
 	Differ     int      // all differences
+	// Checksummed counts the files whose data matched the checksum the
+	// agent posted at backup time; 0 when the catalog has none (an agent
+	// without ferry's extension), and only names and sizes were checked.
+	Checksummed int
 }
 
 // Verify reads a backup's image through the agent's TAPE_READ, every
-// entry's data included, and checks it against the catalog's file
-// history: the same names, and for regular files the same sizes. The image
+// entry's data included, and checks it against the catalog: the same names
+// as the file history, for regular files the same sizes, and each file's
+// data against the CRC-32C its agent posted while backing it up. The image
 // must read to its end without a stream error.
 func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
 	if s.Drive == "" {
@@ -47,6 +56,10 @@ func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResul
 	want, err := catalogued(ctx, cat, b)
 	if err != nil {
 		return res, err
+	}
+	sums, err := cat.Checksums(ctx, b.ID)
+	if err != nil {
+		return res, fmt.Errorf("dma: catalog: %w", err)
 	}
 	c, err := s.Agent.Dial(ctx, nil)
 	if err != nil {
@@ -80,7 +93,9 @@ func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResul
 			return res, fmt.Errorf("dma: backup %d: image unreadable after %d entries: %w", b.ID, res.Entries, err)
 		}
 		res.Entries++
-		n, err := rd.WriteTo(io.Discard)
+		off := uint64(rd.Offset())
+		crc := crc32.New(castagnoli)
+		n, err := rd.WriteDataTo(crc)
 		res.Bytes += n
 		if err != nil {
 			return res, fmt.Errorf("dma: backup %d: data of %s unreadable: %w", b.ID, e.Name, err)
@@ -98,6 +113,13 @@ func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResul
 			continue
 		}
 		delete(want, p)
+		if sum, ok := sums[off]; ok && e.Type == format.Regular {
+			if sum != crc.Sum32() {
+				differ("%s: data differs from what was backed up (CRC-32C %08x, at backup %08x)", p, crc.Sum32(), sum)
+			} else {
+				res.Checksummed++
+			}
+		}
 		if e.Type == format.Regular && f.Type == catalog.TypeReg && uint64(e.Size) != f.Size {
 			differ("%s: %d bytes in the image, %d in the catalog", p, e.Size, f.Size)
 		}

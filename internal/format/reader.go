@@ -494,6 +494,29 @@ func (r *Reader) WriteTo(w io.Writer) (int64, error) {
 	}
 }
 
+// WriteDataTo writes the current entry's data as the stream carries it: a
+// sparse entry's data regions in order, without its holes. It is what a
+// checksum of the stored data covers.
+func (r *Reader) WriteDataTo(w io.Writer) (int64, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.cur == nil {
+		return 0, nil
+	}
+	var total int64
+	for {
+		n, err := r.copyRaw(w, r.remain)
+		total += n
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // writeChunk writes the next piece of data straight from the read buffer.
 func (r *Reader) writeChunk(w io.Writer) (int64, error) {
 	if r.cur.Sparse != nil {

@@ -37,6 +37,7 @@ func Run(t *testing.T, open Open) {
 		{"FindFragments", testFindFragments},
 		{"DuplicateKeepsFirst", testDuplicateKeepsFirst},
 		{"DeleteBackup", testDeleteBackup},
+		{"Checksums", testChecksums},
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"IngestCancelled", testIngestCancelled},
 	}
@@ -502,6 +503,33 @@ func testDeleteBackup(t *testing.T, c catalog.Catalog) {
 	}
 	if err := c.DeleteBackup(x, b1); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+// testChecksums stores more checksums than one statement carries, with the
+// full 32 bits, replaces one, and drops them with their backup.
+func testChecksums(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	b1 := newBackup(t, c, 0, 0)
+	b2 := newBackup(t, c, 0, 0)
+	var sums []catalog.Checksum
+	for i := range 10000 {
+		sums = append(sums, catalog.Checksum{FhInfo: uint64(i) * 512, CRC32C: 0xFFFFFFFF - uint32(i)})
+	}
+	must(t, c.AddChecksums(x, b1, sums))
+	must(t, c.AddChecksums(x, b2, sums[:1]))
+	must(t, c.AddChecksums(x, b1, []catalog.Checksum{{FhInfo: 512, CRC32C: 7}}))
+	got, err := c.Checksums(x, b1)
+	must(t, err)
+	if len(got) != len(sums) || got[0] != 0xFFFFFFFF || got[512] != 7 || got[9999*512] != 0xFFFFFFFF-9999 {
+		t.Fatalf("%d checksums; [0]=%x [512]=%x", len(got), got[0], got[512])
+	}
+	must(t, c.DeleteBackup(x, b1))
+	if got, err := c.Checksums(x, b1); err != nil || len(got) != 0 {
+		t.Fatalf("checksums of a deleted backup: %d, %v", len(got), err)
+	}
+	if got, _ := c.Checksums(x, b2); len(got) != 1 {
+		t.Fatalf("other backup's checksums: %d", len(got))
 	}
 }
 

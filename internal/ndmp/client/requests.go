@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"ferry/internal/ndmp/wire"
@@ -118,6 +119,38 @@ func (c *Conn) TapeRead(ctx context.Context, p []byte) (int, error) {
 // TapeExecuteCDB is TAPE_EXECUTE_CDB.
 func (c *Conn) TapeExecuteCDB(ctx context.Context, req *wire.ScsiExecuteCdbRequest) (*wire.ScsiExecuteCdbReply, error) {
 	return call[wire.ScsiExecuteCdbReply](ctx, c, wire.CodeTapeExecuteCdb, req)
+}
+
+// ConfigGetExtList is v4 CONFIG_GET_EXT_LIST: the extension classes the
+// server offers.
+func (c *Conn) ConfigGetExtList(ctx context.Context) ([]wire.ClassList, error) {
+	r, err := call[wire.ConfigGetExtListReply](ctx, c, wire.CodeConfigGetExtList, &wire.ConfigGetExtListRequest{})
+	return r.ClassList, err
+}
+
+// ConfigSetExtList is v4 CONFIG_SET_EXT_LIST: the classes (one version each)
+// the session will use.
+func (c *Conn) ConfigSetExtList(ctx context.Context, sel []wire.ClassVersion) error {
+	return c.simple(ctx, wire.CodeConfigSetExtList, &wire.ConfigSetExtListRequest{NdmpSelectedExt: sel})
+}
+
+// SelectFerryExtension negotiates ferry's extension class when the server
+// offers it (v4 only) and reports whether it is in use.
+func (c *Conn) SelectFerryExtension(ctx context.Context) bool {
+	if c.Version() < wire.V4 {
+		return false
+	}
+	classes, err := c.ConfigGetExtList(ctx)
+	if err != nil {
+		return false
+	}
+	for _, cl := range classes {
+		if cl.ClassID == wire.FerryClass && slices.Contains(cl.ClassVersion, wire.FerryClassVersion) {
+			sel := []wire.ClassVersion{{ClassID: wire.FerryClass, ClassVersion: wire.FerryClassVersion}}
+			return c.ConfigSetExtList(ctx, sel) == nil
+		}
+	}
+	return false
 }
 
 // SCSI

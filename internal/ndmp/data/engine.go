@@ -39,6 +39,9 @@ type Job struct {
 	// Post sends file history and log posts (FH_ADD_*, LOG_MESSAGE,
 	// LOG_FILE) to the DMA. It is safe for concurrent use.
 	Post func(code wire.Code, body wire.Body)
+	// Checksums asks a backup to post its entries' data checksums
+	// (FERRY_FH_ADD_CHECKSUMS): the DMA selected ferry's extension.
+	Checksums bool
 
 	svc *Service
 }

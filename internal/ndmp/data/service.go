@@ -45,6 +45,9 @@ type Config struct {
 	Link *dataconn.Link
 	// Engines maps butype names to backup methods.
 	Engines map[string]Engine
+	// Checksums reports whether the DMA selected ferry's extension class,
+	// so backups post FERRY_FH_ADD_CHECKSUMS (nil: never).
+	Checksums func() bool
 }
 
 // Service is one session's NDMP data service.

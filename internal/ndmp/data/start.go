@@ -69,7 +69,8 @@ func (s *Service) start(op wire.DataOperation, butype string, env []wire.PVal, n
 	s.env.reset(env)
 	s.st.Operation = op
 	s.st.State = wire.DataStateActive
-	job := &Job{Version: s.cfg.Version, Operation: op, Butype: butype, Env: env, Nlist: nlist, Post: s.cfg.Notify, svc: s}
+	job := &Job{Version: s.cfg.Version, Operation: op, Butype: butype, Env: env, Nlist: nlist, Post: s.cfg.Notify, svc: s,
+		Checksums: s.cfg.Checksums != nil && s.cfg.Checksums()}
 	if job.Post == nil {
 		job.Post = func(wire.Code, wire.Body) {}
 	}

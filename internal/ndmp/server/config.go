@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -184,15 +185,16 @@ func configGetScsiInfo(s *session, _ *wire.ConfigGetScsiInfoRequest) wire.Body {
 // extState is the session's extension discovery and negotiation (v4
 // §2.5.4): GET must precede SET, and SET happens at most once.
 type extState struct {
-	listed   bool
-	selected bool
-	used     bool // an extension request was made: D+N is over
+	listed    bool
+	selected  bool
+	used      bool        // an extension request was made: D+N is over
+	checksums atomic.Bool // the DMA selected ferry's class: backups post data checksums
 }
 
-// configGetExtList offers no extensions: ferry implements none.
+// configGetExtList offers ferry's own class (FERRY_FH_ADD_CHECKSUMS).
 func configGetExtList(s *session, _ *wire.ConfigGetExtListRequest) wire.Body {
 	s.ext.listed = true
-	return &wire.ConfigGetExtListReply{}
+	return &wire.ConfigGetExtListReply{ClassList: []wire.ClassList{{ClassID: wire.FerryClass, ClassVersion: []uint16{wire.FerryClassVersion}}}}
 }
 
 func configSetExtList(s *session, r *wire.ConfigSetExtListRequest) wire.Body {
@@ -209,9 +211,15 @@ func configSetExtList(s *session, r *wire.ConfigSetExtListRequest) wire.Body {
 		}
 		seen[cv.ClassID] = true
 	}
-	if len(r.NdmpSelectedExt) > 0 {
-		return errorReply(wire.ErrClassNotSupported)
+	for _, cv := range r.NdmpSelectedExt {
+		switch {
+		case cv.ClassID != wire.FerryClass:
+			return errorReply(wire.ErrClassNotSupported)
+		case cv.ClassVersion != wire.FerryClassVersion:
+			return errorReply(wire.ErrVersionNotSupported)
+		}
 	}
+	s.ext.checksums.Store(seen[wire.FerryClass])
 	s.ext.selected = true
 	return errorReply(wire.ErrNone)
 }

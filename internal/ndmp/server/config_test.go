@@ -125,7 +125,7 @@ func TestExtensionNegotiation(t *testing.T) {
 	}
 	var gl wire.ConfigGetExtListReply
 	c.call(wire.CodeConfigGetExtList, &wire.ConfigGetExtListRequest{}, &gl)
-	if gl.Error != wire.ErrNone || len(gl.ClassList) != 0 {
+	if gl.Error != wire.ErrNone || len(gl.ClassList) != 1 || gl.ClassList[0].ClassID != wire.FerryClass {
 		t.Errorf("GET_EXT_LIST %+v", gl)
 	}
 	if e := set(wire.ClassVersion{ClassID: 0x2050, ClassVersion: 1}, wire.ClassVersion{ClassID: 0x2050, ClassVersion: 2}); e != wire.ErrExtDuplClasses {
@@ -133,6 +133,9 @@ func TestExtensionNegotiation(t *testing.T) {
 	}
 	if e := set(wire.ClassVersion{ClassID: 0x2050, ClassVersion: 1}); e != wire.ErrClassNotSupported {
 		t.Errorf("unknown class: %v", e)
+	}
+	if e := set(wire.ClassVersion{ClassID: wire.FerryClass, ClassVersion: 9}); e != wire.ErrVersionNotSupported {
+		t.Errorf("ferry's class, unknown version: %v", e)
 	}
 	if e := set(); e != wire.ErrNone {
 		t.Errorf("empty selection after failed SETs: %v", e)

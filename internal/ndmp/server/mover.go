@@ -39,11 +39,12 @@ func (s *session) services() *services {
 				Link:     link,
 			}),
 			data: data.New(data.Config{
-				Version:  s.version,
-				Notify:   notify,
-				ListenIP: localIPv4(s.conn),
-				Link:     link,
-				Engines:  s.srv.engines,
+				Version:   s.version,
+				Notify:    notify,
+				ListenIP:  localIPv4(s.conn),
+				Link:      link,
+				Engines:   s.srv.engines,
+				Checksums: s.ext.checksums.Load,
 			}),
 		}
 	}

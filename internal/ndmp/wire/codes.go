@@ -117,7 +117,7 @@ func (c Code) Class() uint16 { return uint16(c >> 16) }
 // IsPost reports whether c is a post (NOTIFY_*, LOG_*, FH_*): sent with
 // message type Request and never answered.
 func (c Code) IsPost() bool {
-	return c >= 0x500 && c < 0x800
+	return c >= 0x500 && c < 0x800 || c == CodeFerryFhAddChecksums
 }
 
 var codeNames = map[Code]string{
@@ -166,6 +166,7 @@ var codeNames = map[Code]string{
 	CodeLogFile:                  "NDMP_LOG_FILE",
 	CodeLogMessage:               "NDMP_LOG_MESSAGE",
 	CodeFhAddFile:                "NDMP_FH_ADD_FILE",
+	CodeFerryFhAddChecksums:      "FERRY_FH_ADD_CHECKSUMS",
 	CodeFhAddDir:                 "NDMP_FH_ADD_DIR",
 	CodeFhAddNode:                "NDMP_FH_ADD_NODE",
 	CodeMoverGetState:            "NDMP_MOVER_GET_STATE",

@@ -192,6 +192,9 @@ func addPosts(add addFunc, v Version) {
 		{Names: []FileName{{Path: "a.txt"}}, Node: 12, Parent: 2},
 	}}, nil)
 	add(CodeFhAddNode, &FhAddNode{Nodes: []FhNode{{Stats: []FileStat{exStat}, Node: 12, FhInfo: 1024}}}, nil)
+	if v == V4 {
+		add(CodeFerryFhAddChecksums, &FerryFhAddChecksums{Checksums: []FhChecksum{{FhInfo: 1024, CRC32C: 0xE3069283}}}, nil)
+	}
 }
 
 func addMover(add addFunc, v Version) {

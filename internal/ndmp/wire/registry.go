@@ -16,7 +16,7 @@ const (
 // codeVersions returns the versions in which c is defined.
 func codeVersions(c Code) int {
 	switch c {
-	case CodeConfigSetExtList, CodeConfigGetExtList:
+	case CodeConfigSetExtList, CodeConfigGetExtList, CodeFerryFhAddChecksums:
 		return inV4
 	case CodeScsiSetTarget, CodeScsiResetBus:
 		return inV3
@@ -148,6 +148,8 @@ func newRequest3(c Code) Body {
 		return new(FhAddDir)
 	case CodeFhAddNode:
 		return new(FhAddNode)
+	case CodeFerryFhAddChecksums:
+		return new(FerryFhAddChecksums)
 	case CodeMoverGetState:
 		return new(MoverGetStateRequest)
 	case CodeMoverListen:

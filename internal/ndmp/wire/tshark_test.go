@@ -98,7 +98,8 @@ func conversation(v Version) ([]tcpMsg, []Code) {
 	for k := range ex {
 		// The version is agreed above; another CONNECT_OPEN would switch
 		// Wireshark's idea of it, and CONNECT_CLOSE would end the session.
-		if k.typ == Request && k.code != CodeConnectClose && k.code != CodeConnectOpen {
+		// Wireshark knows no extension class (ferry's included).
+		if k.typ == Request && k.code != CodeConnectClose && k.code != CodeConnectOpen && k.code>>16 == 0 {
 			keys = append(keys, k)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path"
@@ -126,7 +127,7 @@ func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupE
 	}, fsm, func(n string, err error) { warnLater(ctx, lg, st, n, err) })
 	w.start()
 	sw := &streamWriter{w: format.NewWriter(job.Stream), hist: hist, kind: env.hist,
-		lg: lg, walker: w, st: st, incremental: since != nil}
+		lg: lg, walker: w, st: st, incremental: since != nil, sums: hist != nil && job.Checksums}
 	err = sw.writeAll(ctx)
 	cancel()
 	for it := range w.order { // let the walker and workers finish
@@ -158,6 +159,9 @@ type streamWriter struct {
 	incremental bool
 	listing     restore.Listing
 	rootDone    bool
+	sums        bool   // post data checksums (the DMA selected ferry's extension)
+	crc         uint32 // CRC-32C of the current entry's data
+	crcOK       bool   // crc covers the entry's data as streamed
 }
 
 func (s *streamWriter) writeAll(ctx context.Context) error {
@@ -233,13 +237,23 @@ func (s *streamWriter) write(it *item) error {
 func (s *streamWriter) writeData(it *item) error {
 	var err error
 	var n int64
+	s.crc, s.crcOK = 0, s.sums
 	switch {
 	case it.data != nil:
 		var k int
 		k, err = s.w.Write(it.data)
 		n = int64(k)
+		if s.sums {
+			s.crc = crc32.Update(0, castagnoli, it.data)
+		}
 	case it.file != nil:
-		n, err = s.w.CopyFrom(it.file)
+		if s.sums {
+			cr := &crcReaderAt{ra: it.file}
+			n, err = s.w.CopyFrom(cr)
+			s.crc = cr.crc
+		} else {
+			n, err = s.w.CopyFrom(it.file)
+		}
 	default:
 		return nil
 	}
@@ -247,6 +261,7 @@ func (s *streamWriter) writeData(it *item) error {
 	if err == nil && n == it.entry.DataSize() {
 		return nil
 	}
+	s.crcOK = false
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !isFileErr(err) {
 		return streamErr(err)
 	}
@@ -295,10 +310,28 @@ func (s *streamWriter) writeListing() error {
 	return nil
 }
 
-// addHistory queues the item's file history.
+// castagnoli is CRC-32C's table (hardware-assisted where the CPU has it).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcReaderAt checksums what a sequential reader reads.
+type crcReaderAt struct {
+	ra  io.ReaderAt
+	crc uint32
+}
+
+func (c *crcReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.ra.ReadAt(p, off)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	return n, err
+}
+
+// addHistory queues the item's file history, and its data's checksum.
 func (s *streamWriter) addHistory(it *item) {
 	if s.hist == nil {
 		return
+	}
+	if s.crcOK && it.link == nil && it.entry.Type == format.Regular {
+		s.hist.add(fhItem{kind: fhSum, sum: wire.FhChecksum{FhInfo: uint64(it.offset), CRC32C: s.crc}})
 	}
 	off := it.offset
 	st := fileStat(it.entry, uint32(it.st.Nlink))

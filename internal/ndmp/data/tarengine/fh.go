@@ -24,6 +24,7 @@ const (
 	fhFile fhKind = iota
 	fhDir
 	fhNode
+	fhSum // a data checksum (ferry's extension), not file history proper
 )
 
 type fhItem struct {
@@ -31,12 +32,14 @@ type fhItem struct {
 	file wire.FhFile
 	dir  wire.FhDir
 	node wire.FhNode
+	sum  wire.FhChecksum
 }
 
 // history queues file history and posts it from its own goroutine.
 type history struct {
 	post  func(wire.Code, wire.Body)
 	batch []fhItem
+	sums  []fhItem // checksums, posted after the batch's history
 	ch    chan []fhItem
 	done  chan struct{}
 	ctx   context.Context
@@ -52,13 +55,20 @@ func newHistory(ctx context.Context, post func(wire.Code, wire.Body)) *history {
 
 // add queues one entry; it blocks while the queue is full.
 func (h *history) add(it fhItem) {
+	if it.kind == fhSum {
+		h.sums = append(h.sums, it)
+		return
+	}
 	h.batch = append(h.batch, it)
 	if len(h.batch) >= fhBatch {
 		h.flush()
 	}
 }
 
+// flush queues the batch, its checksums last so they make one post.
 func (h *history) flush() {
+	h.batch = append(h.batch, h.sums...)
+	h.sums = h.sums[:0]
 	if len(h.batch) == 0 {
 		return
 	}
@@ -114,8 +124,16 @@ func (h *history) postBatch(b []fhItem) {
 				m.Nodes[i] = run[i].node
 			}
 			h.post(wire.CodeFhAddNode, m)
+		case fhSum:
+			m := &wire.FerryFhAddChecksums{Checksums: make([]wire.FhChecksum, n)}
+			for i := range run {
+				m.Checksums[i] = run[i].sum
+			}
+			h.post(wire.CodeFerryFhAddChecksums, m)
 		}
-		h.count += n
+		if run[0].kind != fhSum { // checksums are not file history
+			h.count += n
+		}
 		b = b[n:]
 	}
 }
