@@ -508,17 +508,12 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 			}
 		}
 	}
-	job.State = catalog.JobSucceeded
-	switch {
-	case runErr != nil && ctx.Err() != nil:
-		res.Status, job.State = catalog.StatusCancelled, catalog.JobCancelled
-		if errors.Is(context.Cause(ctx), ErrCancelRequested) {
-			runErr = fmt.Errorf("dma: backup %d %w", b.ID, ErrCancelRequested)
-		} else {
-			runErr = fmt.Errorf("dma: backup %d cancelled: %w", b.ID, runErr)
-		}
-	case runErr != nil:
-		res.Status, job.State = catalog.StatusFailed, catalog.JobFailed
+	job.State, runErr = outcome(ctx, fmt.Sprintf("backup %d", b.ID), runErr)
+	switch job.State {
+	case catalog.JobCancelled:
+		res.Status = catalog.StatusCancelled
+	case catalog.JobFailed:
+		res.Status = catalog.StatusFailed
 	}
 	if runErr != nil {
 		res.Error, job.Error = runErr.Error(), runErr.Error()

@@ -81,21 +81,11 @@ func Copy(ctx context.Context, cat catalog.Catalog, s CopySpec) (CopyResult, err
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	job.State, job.Ended = catalog.JobSucceeded, time.Now().UTC()
-	switch {
-	case runErr != nil && ctx.Err() != nil:
-		job.State = catalog.JobCancelled
-		if errors.Is(context.Cause(ctx), ErrCancelRequested) {
-			runErr = fmt.Errorf("dma: copy %w", ErrCancelRequested)
-		} else {
-			runErr = fmt.Errorf("dma: copy cancelled: %w", runErr)
-		}
-	case runErr == nil && res.DumpDate == "":
+	if runErr == nil && res.DumpDate == "" {
 		runErr = fmt.Errorf("dma: agent %s returned no DUMP_DATE; incremental copies could not follow this one", s.Src.Name)
-		job.State = catalog.JobFailed
-	case runErr != nil:
-		job.State = catalog.JobFailed
 	}
+	job.State, runErr = outcome(ctx, "copy", runErr)
+	job.Ended = time.Now().UTC()
 	if runErr != nil {
 		job.Error = runErr.Error()
 	}

@@ -2,7 +2,10 @@ package dma
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"time"
 
 	"ferry/internal/catalog"
@@ -43,4 +46,48 @@ func watchCancel(ctx context.Context, cat catalog.Catalog, id int64) (_ context.
 		close(done)
 		cancel(nil)
 	}
+}
+
+// outcome maps a job's error to its final state, wording a cancel as such.
+func outcome(ctx context.Context, what string, runErr error) (string, error) {
+	switch {
+	case runErr == nil:
+		return catalog.JobSucceeded, nil
+	case ctx.Err() == nil:
+		return catalog.JobFailed, runErr
+	case errors.Is(context.Cause(ctx), ErrCancelRequested):
+		return catalog.JobCancelled, fmt.Errorf("dma: %s %w", what, ErrCancelRequested)
+	}
+	return catalog.JobCancelled, fmt.Errorf("dma: %s cancelled: %w", what, runErr)
+}
+
+// runJob records a job of kind with spec (JSON), runs fn with a context
+// that `ferry cancel` ends, and records how it ended, with the agent's
+// log lines logs returns.
+func runJob(ctx context.Context, cat catalog.Catalog, kind, what string, backupID int64, spec any, fn func(ctx context.Context) error, logs func() []logLine) error {
+	js, _ := json.Marshal(spec)
+	job := &catalog.Job{Kind: kind, Spec: string(js), State: catalog.JobRunning, PID: os.Getpid(), Started: time.Now().UTC(), BackupID: backupID}
+	if _, err := cat.CreateJob(ctx, job); err != nil {
+		return fmt.Errorf("dma: record job: %w", err)
+	}
+	jctx, stop := watchCancel(ctx, cat, job.ID)
+	runErr := fn(jctx)
+	var err error
+	job.State, err = outcome(jctx, what, runErr)
+	stop()
+	job.Ended = time.Now().UTC()
+	if err != nil {
+		job.Error = err.Error()
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if logs != nil {
+		for _, l := range logs() {
+			cat.Log(rctx, job.ID, l.level, l.msg)
+		}
+	}
+	if uerr := cat.UpdateJob(rctx, *job); uerr != nil && err == nil {
+		err = fmt.Errorf("dma: record the %s: %w", what, uerr)
+	}
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,7 +33,21 @@ type AgentRestoreSpec struct {
 // the agent reads only their part of each image (direct access recovery);
 // a whole restore reads each image once. A chain member holding none of
 // the chosen paths is skipped.
+//
+// It is recorded as a restore job that ferry cancel can stop.
 func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
+	var res RestoreResult
+	err := runJob(ctx, cat, "restore", "restore of backup "+strconv.FormatInt(s.BackupID, 10), s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "tape_agent": tapeName(s.Agent, s.Tape), "drive": s.Drive, "to": s.To, "paths": s.Paths},
+		func(ctx context.Context) error {
+			var err error
+			res, err = restoreToAgentRun(ctx, cat, s)
+			return err
+		}, nil)
+	return res, err
+}
+
+// restoreToAgentRun runs a restore job.
+func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
 	if s.Drive == "" {
 		s.Drive = "tape0"
 	}
@@ -273,4 +288,11 @@ func drain(p *posts) {
 			return
 		}
 	}
+}
+
+func tapeName(a Agent, t *Agent) string {
+	if t != nil {
+		return t.Name
+	}
+	return a.Name
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +44,21 @@ type RestoreResult struct {
 // through the agent's TAPE_READ, after checking each one's header, and
 // extracted with internal/restore, which also applies each incremental's
 // listing so deleted and renamed files are gone at the end.
+//
+// It is recorded as a restore job that ferry cancel can stop.
 func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreResult, error) {
+	var res RestoreResult
+	err := runJob(ctx, cat, "restore", "restore of backup "+strconv.FormatInt(s.BackupID, 10), s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive, "to": s.To, "paths": s.Paths},
+		func(ctx context.Context) error {
+			var err error
+			res, err = restoreRun(ctx, cat, s)
+			return err
+		}, nil)
+	return res, err
+}
+
+// restoreRun runs a restore job.
+func restoreRun(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreResult, error) {
 	if s.Drive == "" {
 		s.Drive = "tape0"
 	}

@@ -252,3 +252,53 @@ func TestForeignCartridge(t *testing.T) {
 		t.Fatalf("backup naming another barcode: %v", err)
 	}
 }
+
+// TestCancelRestore stops a running restore through the catalog, as
+// ferry cancel does from another process: the job ends cancelled.
+func TestCancelRestore(t *testing.T) {
+	defer dma.SetCancelPoll(10 * time.Millisecond)()
+	f := newFixture(t)
+	big := f.dir(t, "big")
+	fstree.Build(t, big, fstree.Spec{{Path: "huge", Type: format.Regular, Size: 256 << 20, Seed: 9}})
+	b := f.backup(t, big, false)
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		_, err := dma.Restore(ctx, f.cat, dma.RestoreSpec{Agent: f.agent, BackupID: b.ID, To: filepath.Join(t.TempDir(), "dest")})
+		done <- err
+	}()
+	var job catalog.Job
+	for job.ID == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("restore ended before it was cancelled: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+		jobs, _ := f.cat.Jobs(ctx, true)
+		for _, j := range jobs {
+			if j.Kind == "restore" {
+				job = j
+			}
+		}
+	}
+	if job.BackupID != b.ID {
+		t.Fatalf("restore job %+v", job)
+	}
+	if _, err := f.cat.RequestCancel(ctx, job.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, dma.ErrCancelRequested) {
+		t.Fatalf("cancelled restore: %v", err)
+	}
+	if j, err := f.cat.Job(ctx, job.ID); err != nil || j.State != catalog.JobCancelled {
+		t.Fatalf("job after cancel: %+v %v", j, err)
+	}
+	// The drive is free again: a verify runs and is recorded too.
+	if _, err := dma.Verify(ctx, f.cat, dma.VerifySpec{Agent: f.agent, BackupID: b.ID}); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := f.cat.Jobs(ctx, false)
+	if last := jobs[len(jobs)-1]; last.Kind != "verify" || last.State != catalog.JobSucceeded {
+		t.Fatalf("verify job %+v", last)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strconv"
 
 	"ferry/internal/catalog"
 	"ferry/internal/format"
@@ -44,7 +45,21 @@ type VerifyResult struct {
 // as the file history, for regular files the same sizes, and each file's
 // data against the CRC-32C its agent posted while backing it up. The image
 // must read to its end without a stream error.
+//
+// It is recorded as a verify job that ferry cancel can stop.
 func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
+	var res VerifyResult
+	err := runJob(ctx, cat, "verify", "verify of backup "+strconv.FormatInt(s.BackupID, 10), s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive},
+		func(ctx context.Context) error {
+			var err error
+			res, err = verifyRun(ctx, cat, s)
+			return err
+		}, nil)
+	return res, err
+}
+
+// verifyRun runs a verify job.
+func verifyRun(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
 	if s.Drive == "" {
 		s.Drive = "tape0"
 	}
