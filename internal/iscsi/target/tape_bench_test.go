@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -67,7 +68,9 @@ func BenchmarkTapeWrite256K(b *testing.B) {
 // in phases of 32 records, so load on the machine falls on both alike;
 // speed-ratio is the iSCSI path's speed as a fraction of WriteRecord's,
 // cpu-ratio the same for the process's CPU time (user and system) per
-// record: initiator, TCP and target together, on any core.
+// record: initiator, TCP and target together, on any core. A third phase
+// copies the same records from a loopback socket to a file (socketCopy);
+// socket-ratio is the iSCSI path's speed as a fraction of that.
 // FERRY_BENCH_DIR (e.g. /dev/shm) chooses where both cartridges live.
 func BenchmarkTapeWrite256KRatio(b *testing.B) {
 	for _, depth := range []int{1, 2, 4, 8} {
@@ -79,6 +82,7 @@ func benchRatio(b *testing.B, depth int) {
 	dir := benchDir(b)
 	m := directCartridge(b, dir)
 	s := tapeTarget(b, dir)
+	sc := newSocketCopy(b, dir)
 	const n, phase = 256 << 10, 32
 	data := make([]byte, n)
 	for i := range data {
@@ -86,28 +90,38 @@ func benchRatio(b *testing.B, depth int) {
 	}
 	ctx := b.Context()
 	w := pipeline{s: s, cdb: write6(n), data: data, pending: make([]*initiator.Pending, 0, depth)}
-	var direct, remote, directCPU, remoteCPU time.Duration
-	b.SetBytes(2 * n)
+	var direct, remote, socket, directCPU, remoteCPU time.Duration
+	b.SetBytes(n)
 	for i := 0; b.Loop(); i++ {
-		if i%(2*phase) == 0 && i > 0 {
+		switch p := i % (3 * phase); {
+		case p == 0 && i > 0:
 			remote += w.drain(b, ctx)
 			remoteCPU += cpuTime() - w.cpu0
-		}
-		if i%(2*phase) < phase {
+			fallthrough
+		case p < phase:
 			c0, t0 := cpuTime(), time.Now()
 			if err := m.WriteRecord(data); err != nil {
 				b.Fatal(err)
 			}
 			direct += time.Since(t0)
 			directCPU += cpuTime() - c0
-			continue
-		}
-		if i%(2*phase) == phase {
-			w.t0, w.cpu0 = time.Now(), cpuTime()
-		}
-		w.write(b, ctx)
-		if len(w.pending) == depth {
-			w.wait(b, ctx)
+		case p < 2*phase:
+			t0 := time.Now()
+			if p == phase { // the sender streams the phase's records ahead
+				for range phase {
+					sc.send <- data
+				}
+			}
+			sc.receive(b, len(data))
+			socket += time.Since(t0)
+		default:
+			if p == 2*phase {
+				w.t0, w.cpu0 = time.Now(), cpuTime()
+			}
+			w.write(b, ctx)
+			if len(w.pending) == depth {
+				w.wait(b, ctx)
+			}
 		}
 	}
 	if w.started {
@@ -116,6 +130,57 @@ func benchRatio(b *testing.B, depth int) {
 	}
 	b.ReportMetric(float64(direct)/float64(remote), "speed-ratio")
 	b.ReportMetric(float64(directCPU)/float64(remoteCPU), "cpu-ratio")
+	b.ReportMetric(float64(socket)/float64(remote), "socket-ratio")
+}
+
+// socketCopy is the physical limit of any network target here: records
+// streamed over a loopback TCP connection, each read whole and written to
+// a file, as the simplest server would.
+type socketCopy struct {
+	send chan []byte
+	conn net.Conn
+	f    *os.File
+	buf  []byte
+}
+
+func newSocketCopy(b *testing.B, dir string) *socketCopy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	out, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "socket.copy"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc := &socketCopy{send: make(chan []byte, 64), conn: in, f: f, buf: make([]byte, 256<<10)}
+	go func() {
+		for p := range sc.send {
+			out.Write(p)
+		}
+		out.Close()
+	}()
+	b.Cleanup(func() { close(sc.send); in.Close(); f.Close() })
+	return sc
+}
+
+// receive reads one record of n bytes and writes it to the file.
+func (sc *socketCopy) receive(b *testing.B, n int) {
+	buf := sc.buf[:n]
+	if _, err := io.ReadFull(sc.conn, buf); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := sc.f.Write(buf); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // cpuTime is the process's user and system time so far.
