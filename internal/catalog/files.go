@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -156,41 +157,74 @@ type fileKey struct {
 	name            string
 }
 
+// scanPage is how many file keys one scanFind query reads.
+const scanPage = 20000
+
 // scanFind is Find without index help: it reads only the key columns of
-// every file (SQLite answers from the smaller name_rev index, which
-// covers them), joins directory paths from memory, matches in Go, and
-// fetches the full rows of the matches only.
+// the files, in primary key order a page at a time (so it stops as soon as
+// it has limit matches: PostgreSQL's driver would otherwise read a whole
+// result set to its end before closing it), joins directory paths from
+// memory, matches in Go, and fetches the full rows of the matches only.
 func (c *sqlCatalog) scanFind(ctx context.Context, m matcher, backupID int64, limit int) ([]Match, error) {
 	dirs, err := c.dirPaths(ctx)
 	if err != nil {
 		return nil, err
 	}
-	query, args := `SELECT backup_id, dir_id, name FROM files`, []any(nil)
-	if backupID != 0 {
-		query, args = query+` WHERE backup_id = ?`, []any{backupID}
-	}
-	rows, err := c.db.QueryContext(ctx, c.q(query), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var keys []fileKey
-	var k fileKey
-	var name sql.RawBytes
-	for rows.Next() && len(keys) < limit {
-		if err := rows.Scan(&k.backupID, &k.dirID, &name); err != nil {
+	var last fileKey
+	for first := true; len(keys) < limit; first = false {
+		query, args := `SELECT backup_id, dir_id, name FROM files`, []any{}
+		var where []string
+		if backupID != 0 {
+			where, args = append(where, `backup_id = ?`), append(args, backupID)
+		}
+		if !first {
+			where = append(where, `(backup_id, dir_id, name) > (?, ?, ?)`)
+			args = append(args, last.backupID, last.dirID, []byte(last.name))
+		}
+		if len(where) > 0 {
+			query += ` WHERE ` + strings.Join(where, ` AND `)
+		}
+		query += fmt.Sprintf(` ORDER BY backup_id, dir_id, name LIMIT %d`, scanPage)
+		n, err := c.scanKeys(ctx, query, args, func(k fileKey) bool {
+			last = k
+			if m.match(JoinPath(dirs[k.dirID], k.name)) {
+				keys = append(keys, k)
+			}
+			return len(keys) < limit
+		})
+		if err != nil {
 			return nil, err
 		}
-		if m.match(JoinPath(dirs[k.dirID], string(name))) {
-			k.name = string(name)
-			keys = append(keys, k)
+		if n < scanPage {
+			break
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
 	return c.fetch(ctx, keys, dirs)
+}
+
+// scanKeys runs a key query, handing each key to f until it returns false,
+// and returns how many rows it read.
+func (c *sqlCatalog) scanKeys(ctx context.Context, query string, args []any, f func(fileKey) bool) (int, error) {
+	rows, err := c.db.QueryContext(ctx, c.q(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var k fileKey
+	var name sql.RawBytes
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(&k.backupID, &k.dirID, &name); err != nil {
+			return n, err
+		}
+		n++
+		k.name = string(name)
+		if !f(k) {
+			break
+		}
+	}
+	return n, rows.Err()
 }
 
 // dirPaths loads the directory dictionary.
