@@ -30,6 +30,21 @@ type drive struct {
 	noRobot     bool // the agent has no changer
 }
 
+// dialDrive connects to agent a and opens its drive for reading; close
+// closes both.
+func dialDrive(ctx context.Context, a Agent, posts func(client.Post), name string) (d *drive, close func(), err error) {
+	c, err := a.Dial(ctx, posts)
+	if err != nil {
+		return nil, nil, err
+	}
+	d = newDrive(a, c, name, wire.TapeReadMode)
+	if err := d.Open(ctx); err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return d, func() { d.Close(); c.Close() }, nil
+}
+
 func newDrive(a Agent, c *client.Conn, name string, mode wire.TapeOpenMode) *drive {
 	if name == "" {
 		name = "tape0"

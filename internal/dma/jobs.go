@@ -91,3 +91,15 @@ func runJob(ctx context.Context, cat catalog.Catalog, kind, what string, backupI
 	}
 	return err
 }
+
+// backupJob runs fn as a recorded job about one backup and returns its
+// result.
+func backupJob[R any](ctx context.Context, cat catalog.Catalog, kind string, backupID int64, spec any, fn func(context.Context) (R, error)) (R, error) {
+	var res R
+	err := runJob(ctx, cat, kind, fmt.Sprintf("%s of backup %d", kind, backupID), backupID, spec, func(ctx context.Context) error {
+		var err error
+		res, err = fn(ctx)
+		return err
+	}, nil)
+	return res, err
+}

@@ -11,7 +11,6 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/format"
-	"ferry/internal/ndmp/wire"
 	"ferry/internal/restore"
 )
 
@@ -61,16 +60,11 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 			s.Barcode = f.Label.Volume
 		}
 	}
-	c, err := s.Agent.Dial(ctx, nil)
+	d, closeDrive, err := dialDrive(ctx, s.Agent, nil, s.Drive)
 	if err != nil {
 		return res, err
 	}
-	defer c.Close()
-	d := newDrive(s.Agent, c, s.Drive, wire.TapeReadMode)
-	if err := d.Open(ctx); err != nil {
-		return res, err
-	}
-	defer d.Close()
+	defer closeDrive()
 	// Reading a spanned image mounts its other cartridges: leave the
 	// drive holding the one this rebuild was asked to read.
 	defer d.mount(context.WithoutCancel(ctx), s.Barcode)

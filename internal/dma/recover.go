@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,14 +35,8 @@ type AgentRestoreSpec struct {
 //
 // It is recorded as a restore job that ferry cancel can stop.
 func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
-	var res RestoreResult
-	err := runJob(ctx, cat, "restore", "restore of backup "+strconv.FormatInt(s.BackupID, 10), s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "tape_agent": tapeName(s.Agent, s.Tape), "drive": s.Drive, "to": s.To, "paths": s.Paths},
-		func(ctx context.Context) error {
-			var err error
-			res, err = restoreToAgentRun(ctx, cat, s)
-			return err
-		}, nil)
-	return res, err
+	return backupJob(ctx, cat, "restore", s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "tape_agent": tapeName(s.Agent, s.Tape), "drive": s.Drive, "to": s.To, "paths": s.Paths},
+		func(ctx context.Context) (RestoreResult, error) { return restoreToAgentRun(ctx, cat, s) })
 }
 
 // restoreToAgentRun runs a restore job.

@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"ferry/internal/catalog"
 	"ferry/internal/format"
-	"ferry/internal/ndmp/wire"
 	"ferry/internal/restore"
 )
 
@@ -47,14 +45,8 @@ type RestoreResult struct {
 //
 // It is recorded as a restore job that ferry cancel can stop.
 func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreResult, error) {
-	var res RestoreResult
-	err := runJob(ctx, cat, "restore", "restore of backup "+strconv.FormatInt(s.BackupID, 10), s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive, "to": s.To, "paths": s.Paths},
-		func(ctx context.Context) error {
-			var err error
-			res, err = restoreRun(ctx, cat, s)
-			return err
-		}, nil)
-	return res, err
+	return backupJob(ctx, cat, "restore", s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive, "to": s.To, "paths": s.Paths},
+		func(ctx context.Context) (RestoreResult, error) { return restoreRun(ctx, cat, s) })
 }
 
 // restoreRun runs a restore job.
@@ -81,16 +73,11 @@ func restoreRun(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (Restor
 	defer root.Close()
 
 	p := newPosts(nil)
-	c, err := s.Agent.Dial(ctx, p.post)
+	d, closeDrive, err := dialDrive(ctx, s.Agent, p.post, s.Drive)
 	if err != nil {
 		return res, err
 	}
-	defer c.Close()
-	d := newDrive(s.Agent, c, s.Drive, wire.TapeReadMode)
-	if err := d.Open(ctx); err != nil {
-		return res, err
-	}
-	defer d.Close()
+	defer closeDrive()
 	m := newMeter(s.Progress, "restore")
 	var (
 		mu     sync.Mutex // Report may be called from the extractor's workers

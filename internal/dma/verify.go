@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"strconv"
 
 	"ferry/internal/catalog"
 	"ferry/internal/format"
-	"ferry/internal/ndmp/wire"
 	"ferry/internal/restore"
 )
 
@@ -48,14 +46,8 @@ type VerifyResult struct {
 //
 // It is recorded as a verify job that ferry cancel can stop.
 func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
-	var res VerifyResult
-	err := runJob(ctx, cat, "verify", "verify of backup "+strconv.FormatInt(s.BackupID, 10), s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive},
-		func(ctx context.Context) error {
-			var err error
-			res, err = verifyRun(ctx, cat, s)
-			return err
-		}, nil)
-	return res, err
+	return backupJob(ctx, cat, "verify", s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive},
+		func(ctx context.Context) (VerifyResult, error) { return verifyRun(ctx, cat, s) })
 }
 
 // verifyRun runs a verify job.
@@ -76,16 +68,11 @@ func verifyRun(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyRe
 	if err != nil {
 		return res, fmt.Errorf("dma: catalog: %w", err)
 	}
-	c, err := s.Agent.Dial(ctx, nil)
+	d, closeDrive, err := dialDrive(ctx, s.Agent, nil, s.Drive)
 	if err != nil {
 		return res, err
 	}
-	defer c.Close()
-	d := newDrive(s.Agent, c, s.Drive, wire.TapeReadMode)
-	if err := d.Open(ctx); err != nil {
-		return res, err
-	}
-	defer d.Close()
+	defer closeDrive()
 	tr, err := openImage(ctx, d, b, 0, readAhead)
 	if err != nil {
 		return res, err
