@@ -28,6 +28,7 @@ type backupOptions struct {
 	tapePwFile  string
 	asJSON      bool
 	overwrite   bool // --overwrite-unlabeled
+	changer     dma.ChangerOptions
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -66,6 +67,7 @@ backup continues on the next usable one the tape agent's changer holds.`,
 	f.StringVar(&o.tapePwFile, "tape-password-file", "", "password of an unregistered tape agent (default: as the data agent's)")
 	f.BoolVar(&o.asJSON, "json", false, "print the backup as JSON")
 	f.BoolVar(&o.overwrite, "overwrite-unlabeled", false, "label a cartridge that holds data ferry did not write, losing that data")
+	changerFlags(f, &o.changer)
 	return cmd
 }
 
@@ -85,7 +87,7 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 		return err
 	}
 	defer cat.Close()
-	spec := dma.BackupSpec{Level: o.level, Incremental: o.incremental, Exclude: o.exclude, OverwriteUnlabeled: o.overwrite}
+	spec := dma.BackupSpec{Level: o.level, Incremental: o.incremental, Exclude: o.exclude, OverwriteUnlabeled: o.overwrite, ChangerOptions: o.changer}
 	if strings.HasPrefix(what, "ndmp://") {
 		if err := remoteBackupSpec(ctx, cat, what, o, &spec); err != nil {
 			return err

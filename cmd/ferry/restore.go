@@ -22,6 +22,7 @@ type restoreOptions struct {
 	pwFile    string
 	overwrite bool
 	asJSON    bool
+	changer   dma.ChangerOptions
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
@@ -50,6 +51,7 @@ another drive.`,
 	f.StringVar(&o.to, "to", "", "destination directory")
 	f.StringVar(&o.tape, "tape", "", "read from this drive, ndmp://AGENT/DRIVE (default: the drive the backup was written with)")
 	f.StringVar(&o.pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
+	changerFlags(f, &o.changer)
 	f.BoolVar(&o.overwrite, "overwrite", false, "replace existing files")
 	f.BoolVar(&o.asJSON, "json", false, "print the outcome as JSON")
 	cmd.MarkFlagRequired("to")
@@ -94,7 +96,7 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 	if err != nil {
 		return err
 	}
-	spec := dma.RestoreSpec{BackupID: id, To: to, Paths: paths, Overwrite: o.overwrite}
+	spec := dma.RestoreSpec{BackupID: id, To: to, Paths: paths, Overwrite: o.overwrite, ChangerOptions: o.changer}
 	var stop func()
 	if spec.Agent, spec.Drive, stop, err = tapeAgentFor(ctx, cat, state, b, o.tape, o.pwFile); err != nil {
 		return err
@@ -142,7 +144,7 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 		tapeName, tapeDrive = tt.Agent, strings.Trim(tt.Path, "/")
 	}
 	threeWay := t.Agent != tapeName
-	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite}
+	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite, ChangerOptions: o.changer}
 	if threeWay {
 		// The data service of the agent in --to, the tape and mover of
 		// the agent holding the cartridge.
@@ -262,6 +264,7 @@ func tapeAgentFor(ctx context.Context, cat catalog.Catalog, state string, b cata
 func newVerifyCommand(g *globalOptions) *cobra.Command {
 	var tape, pwFile string
 	var asJSON bool
+	var co dma.ChangerOptions
 	cmd := &cobra.Command{
 		Use:   "verify BACKUP",
 		Short: "Read a backup back from tape and check it against the catalog, writing nothing",
@@ -289,7 +292,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer stop()
-			res, err := dma.Verify(cmd.Context(), cat, dma.VerifySpec{Agent: a, Drive: drive, BackupID: id})
+			res, err := dma.Verify(cmd.Context(), cat, dma.VerifySpec{Agent: a, Drive: drive, BackupID: id, ChangerOptions: co})
 			if asJSON {
 				doc := map[string]any{"backup": id, "entries": res.Entries, "bytes": res.Bytes, "read": res.Read,
 					"differences": res.Differ, "mismatches": res.Mismatches, "checksummed": res.Checksummed, "ok": err == nil}
@@ -319,5 +322,6 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&tape, "tape", "", "read from this drive, ndmp://AGENT/DRIVE (default: the drive the backup was written with)")
 	cmd.Flags().StringVar(&pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as JSON")
+	changerFlags(cmd.Flags(), &co)
 	return cmd
 }

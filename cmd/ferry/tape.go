@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"ferry/internal/dma"
 	"fmt"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"ferry/internal/changer"
 	"ferry/internal/library"
@@ -123,4 +125,12 @@ func elementsJSON(elems []changer.Element) []elementJSON {
 		out = append(out, j)
 	}
 	return out
+}
+
+// changerFlags adds --changer and --drive-element: where the tape agent's
+// changer and the job's drive in it are, for changers that do not name
+// their drives (ferry's do).
+func changerFlags(f *pflag.FlagSet, co *dma.ChangerOptions) {
+	f.StringVar(&co.Changer, "changer", "", "the tape agent's changer device (default: the first SCSI device it lists)")
+	f.Uint16Var(&co.DriveElement, "drive-element", 0, "the drive's element address in the changer (default: the element naming the drive)")
 }

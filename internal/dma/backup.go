@@ -32,12 +32,12 @@ const maxAgentLevel = 9
 
 // BackupSpec describes a two-way backup job.
 type BackupSpec struct {
-	Agent   Agent  // data agent (and tape agent unless Tape is set)
-	Tape    *Agent // tape agent of a 3-way backup; nil: Agent
-	Path    string // directory on the agent (FILESYSTEM)
-	Drive   string // tape drive on the agent; "" is tape0
+	Agent Agent  // data agent (and tape agent unless Tape is set)
+	Tape  *Agent // tape agent of a 3-way backup; nil: Agent
+	Path  string // directory on the agent (FILESYSTEM)
+	Drive string // tape drive on the agent; "" is tape0
+	ChangerOptions
 	Barcode string // cartridge in Drive, when the DMA knows it (else the changer, else the label tells)
-	Changer string // changer device on the tape agent; "" its first SCSI device
 	// OverwriteUnlabeled labels a cartridge holding data ferry did not
 	// write (otherwise refused), losing that data.
 	OverwriteUnlabeled bool
@@ -199,8 +199,7 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 	if s.Tape != nil {
 		ta = *s.Tape
 	}
-	r.d = newDrive(ta, c, s.Drive, wire.TapeRdwrMode)
-	r.d.robotDevice = s.Changer
+	r.d = newDrive(ta, c, s.Drive, wire.TapeRdwrMode, s.ChangerOptions)
 	started := false
 	defer func() {
 		if err != nil {

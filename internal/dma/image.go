@@ -15,6 +15,13 @@ import (
 	"ferry/internal/ndmp/wire"
 )
 
+// ChangerOptions find a job's drive in its tape agent's changer, for
+// changers that do not name their drives.
+type ChangerOptions struct {
+	Changer      string // changer device on the tape agent; "" its first SCSI device
+	DriveElement uint16 // the drive's element address; 0: the element naming the drive, else its place in the agent's tape device list
+}
+
 // drive is the tape drive a job uses on its tape agent: the job's
 // connection with the drive open, and the agent's changer, opened the
 // first time a cartridge has to be loaded.
@@ -25,19 +32,19 @@ type drive struct {
 	mode  wire.TapeOpenMode
 	open  bool
 
-	robotDevice string // "" the agent's first SCSI device
-	robot       *robot
-	noRobot     bool // the agent has no changer
+	co      ChangerOptions
+	robot   *robot
+	noRobot bool // the agent has no changer
 }
 
 // dialDrive connects to agent a and opens its drive for reading; close
 // closes both.
-func dialDrive(ctx context.Context, a Agent, posts func(client.Post), name string) (d *drive, close func(), err error) {
+func dialDrive(ctx context.Context, a Agent, posts func(client.Post), name string, co ChangerOptions) (d *drive, close func(), err error) {
 	c, err := a.Dial(ctx, posts)
 	if err != nil {
 		return nil, nil, err
 	}
-	d = newDrive(a, c, name, wire.TapeReadMode)
+	d = newDrive(a, c, name, wire.TapeReadMode, co)
 	if err := d.Open(ctx); err != nil {
 		c.Close()
 		return nil, nil, err
@@ -45,11 +52,11 @@ func dialDrive(ctx context.Context, a Agent, posts func(client.Post), name strin
 	return d, func() { d.Close(); c.Close() }, nil
 }
 
-func newDrive(a Agent, c *client.Conn, name string, mode wire.TapeOpenMode) *drive {
+func newDrive(a Agent, c *client.Conn, name string, mode wire.TapeOpenMode, co ChangerOptions) *drive {
 	if name == "" {
 		name = "tape0"
 	}
-	return &drive{agent: a, c: c, name: name, mode: mode}
+	return &drive{agent: a, c: c, name: name, mode: mode, co: co}
 }
 
 // Open opens the drive with whatever cartridge it holds. An empty drive
@@ -98,7 +105,7 @@ func (d *drive) changer(ctx context.Context) (*robot, error) {
 	if d.robot != nil || d.noRobot {
 		return d.robot, nil
 	}
-	r, err := openRobot(ctx, d.agent, d.robotDevice)
+	r, err := openRobot(ctx, d.agent, d.co)
 	if errors.Is(err, ErrNoChanger) {
 		d.noRobot = true
 		return nil, nil

@@ -61,3 +61,43 @@ func TestThreeWayNdmjobTape(t *testing.T) {
 	t.Logf("3-way restore from ndmjob's tape: %d bytes", res.Read)
 	fstree.Compare(t, src, onAgent, cmpOpts)
 }
+
+// TestNdmjobRobot drives the simulated changer of Amanda's ndmjob (its own
+// READ ELEMENT STATUS and MOVE MEDIUM, through its NDMP SCSI service) to
+// load cartridges for ferry's jobs: a backup into an empty drive takes the
+// first cartridge, one naming another barcode swaps it in, and restore and
+// verify swap back the cartridge each backup is on. ndmjob's changer names
+// no drives, so the drive's element address is given.
+func TestNdmjobRobot(t *testing.T) {
+	data := newFixture(t)
+	nj := startNdmjob(t)
+	robotDir := filepath.Join(t.TempDir(), "robot")
+	if err := os.Mkdir(robotDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	drive := filepath.Join(robotDir, "drive0") // the simulator's first drive, element 128
+	co := dma.ChangerOptions{Changer: robotDir, DriveElement: 128}
+	src := data.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(40, 2000))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b1, err := dma.Backup(ctx, data.cat, dma.BackupSpec{Agent: data.agent, Tape: &nj, Drive: drive, ChangerOptions: co, Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := dma.Backup(ctx, data.cat, dma.BackupSpec{Agent: data.agent, Tape: &nj, Drive: drive, ChangerOptions: co, Path: src, Barcode: "PTAG01XX"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b1.Locations[0].Barcode != "PTAG00XX" || b2.Locations[0].Barcode != "PTAG01XX" || b2.Locations[0].FileNum != 2 {
+		t.Fatalf("backups on %+v and %+v", b1.Locations, b2.Locations)
+	}
+	dest := filepath.Join(t.TempDir(), "dest")
+	if _, err := dma.Restore(ctx, data.cat, dma.RestoreSpec{Agent: nj, Drive: drive, ChangerOptions: co, BackupID: b1.ID, To: dest}); err != nil {
+		t.Fatal(err)
+	}
+	fstree.Compare(t, src, dest, cmpOpts)
+	if res, err := dma.Verify(ctx, data.cat, dma.VerifySpec{Agent: nj, Drive: drive, ChangerOptions: co, BackupID: b2.ID}); err != nil || res.Checksummed != 40 {
+		t.Fatalf("verify: %+v %v", res, err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 type RebuildSpec struct {
 	Agent Agent  // the agent whose drive holds the cartridge
 	Drive string // default tape0
+	ChangerOptions
 	// Barcode is recorded for the backups found when their headers name
 	// none (agents whose DMA could not tell the cartridge).
 	Barcode string
@@ -60,7 +61,7 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 			s.Barcode = f.Label.Volume
 		}
 	}
-	d, closeDrive, err := dialDrive(ctx, s.Agent, nil, s.Drive)
+	d, closeDrive, err := dialDrive(ctx, s.Agent, nil, s.Drive, s.ChangerOptions)
 	if err != nil {
 		return res, err
 	}

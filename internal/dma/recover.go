@@ -17,9 +17,10 @@ import (
 // agent's data service (DATA_START_RECOVER), with the tape on the same
 // agent or, 3-way, on another.
 type AgentRestoreSpec struct {
-	Agent     Agent    // data agent (and tape agent when Tape is nil)
-	Tape      *Agent   // the agent whose drive holds the cartridge, if not Agent
-	Drive     string   // "" is tape0
+	Agent Agent  // data agent (and tape agent when Tape is nil)
+	Tape  *Agent // the agent whose drive holds the cartridge, if not Agent
+	Drive string // "" is tape0
+	ChangerOptions
 	BackupID  int64    // the backup; an incremental brings its chain
 	To        string   // destination directory on the agent
 	Paths     []string // relative to the backed-up directory; none: everything
@@ -69,7 +70,7 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 		defer side.c.Close()
 		side.name = s.Tape.Name
 	}
-	side.d = newDrive(ta, side.c, s.Drive, wire.TapeReadMode)
+	side.d = newDrive(ta, side.c, s.Drive, wire.TapeReadMode, s.ChangerOptions)
 	if err := side.d.Open(ctx); err != nil {
 		return res, err
 	}

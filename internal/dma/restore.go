@@ -17,8 +17,9 @@ import (
 
 // RestoreSpec describes a restore job into a local directory.
 type RestoreSpec struct {
-	Agent     Agent    // agent whose drive holds the backup's cartridge
-	Drive     string   // "" is tape0
+	Agent Agent  // agent whose drive holds the backup's cartridge
+	Drive string // "" is tape0
+	ChangerOptions
 	BackupID  int64    // the backup; an incremental brings its chain
 	To        string   // local destination directory (created if missing)
 	Paths     []string // relative to the backed-up directory; none: everything
@@ -73,7 +74,7 @@ func restoreRun(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (Restor
 	defer root.Close()
 
 	p := newPosts(nil)
-	d, closeDrive, err := dialDrive(ctx, s.Agent, p.post, s.Drive)
+	d, closeDrive, err := dialDrive(ctx, s.Agent, p.post, s.Drive, s.ChangerOptions)
 	if err != nil {
 		return res, err
 	}

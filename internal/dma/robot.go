@@ -21,20 +21,21 @@ var ErrNoChanger = errors.New("dma: the tape agent has no changer")
 // a connection of its own: an NDMP session has one device open at a time,
 // and the job's session holds the drive.
 type robot struct {
-	c      *client.Conn
-	agent  string
-	device string
-	drives []string // the agent's tape devices in CONFIG_GET_TAPE_INFO order
+	c       *client.Conn
+	agent   string
+	device  string
+	element uint16   // the job's drive element, when configured
+	drives  []string // the agent's tape devices in CONFIG_GET_TAPE_INFO order
 }
 
-// openRobot connects to agent a and opens its changer: device, or the
+// openRobot connects to agent a and opens its changer: co.Changer, or the
 // first SCSI device the agent lists.
-func openRobot(ctx context.Context, a Agent, device string) (*robot, error) {
+func openRobot(ctx context.Context, a Agent, co ChangerOptions) (*robot, error) {
 	c, err := a.Dial(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	r := &robot{c: c, agent: a.Name, device: device}
+	r := &robot{c: c, agent: a.Name, device: co.Changer, element: co.DriveElement}
 	if err := r.open(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -132,14 +133,15 @@ func cdbError(rep *wire.ScsiExecuteCdbReply, err error) error {
 	return nil
 }
 
-// driveElement finds the changer's element for tape device drive: the one
-// whose device identifier names it (ferry's changers report the drive's
-// name), else the one at the drive's place in the agent's tape device list.
+// driveElement finds the changer's element for tape device drive: the
+// configured one, else the one whose device identifier names it (ferry's
+// changers report the drive's name), else the one at the drive's place in
+// the agent's tape device list.
 func (r *robot) driveElement(els []changer.Element, drive string) (changer.Element, error) {
 	var dts []changer.Element
 	for _, e := range els {
 		if e.Type == changer.DataTransfer {
-			if e.Drive == drive {
+			if r.element != 0 && e.Address == r.element || r.element == 0 && e.Drive == drive {
 				return e, nil
 			}
 			dts = append(dts, e)

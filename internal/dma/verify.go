@@ -20,8 +20,9 @@ const maxMismatches = 100
 // VerifySpec describes a verify job: read one backup's image back and
 // check it against the catalog without writing anything.
 type VerifySpec struct {
-	Agent    Agent  // agent whose drive holds the cartridge
-	Drive    string // "" is tape0
+	Agent Agent  // agent whose drive holds the cartridge
+	Drive string // "" is tape0
+	ChangerOptions
 	BackupID int64
 }
 
@@ -68,7 +69,7 @@ func verifyRun(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyRe
 	if err != nil {
 		return res, fmt.Errorf("dma: catalog: %w", err)
 	}
-	d, closeDrive, err := dialDrive(ctx, s.Agent, nil, s.Drive)
+	d, closeDrive, err := dialDrive(ctx, s.Agent, nil, s.Drive, s.ChangerOptions)
 	if err != nil {
 		return res, err
 	}
