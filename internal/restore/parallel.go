@@ -205,12 +205,8 @@ func (x *Extractor) finishJob(j *job) {
 func writeFile(d *fsmeta.Dir, base string, data []byte, e *format.Entry) (error, error) {
 	dfd := int(d.File().Fd())
 	dest := path.Join(d.Name(), base)
-	var st unix.Stat_t
-	if err := unix.Fstatat(dfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-		return fmt.Errorf("%w: %q", ErrExists, dest), nil
-	} else if err != unix.ENOENT {
-		return &os.PathError{Op: "lstat", Path: dest, Err: err}, nil
-	}
+	// No lstat first: a restore usually fills an empty destination, and
+	// the rename below refuses an existing name anyway.
 	tmpBase := path.Base(tempName(base))
 	f, err := d.Create(tmpBase, 0o600)
 	if err != nil {
@@ -235,12 +231,16 @@ func writeFile(d *fsmeta.Dir, base string, data []byte, e *format.Entry) (error,
 	return nil, merr
 }
 
-// renameNoReplace renames within one directory, refusing to replace a name
-// that appeared since it was checked; file systems without RENAME_NOREPLACE
-// get a plain rename.
+// renameNoReplace renames within one directory, refusing to replace an
+// existing name (EEXIST); file systems without RENAME_NOREPLACE get an
+// lstat, then a plain rename.
 func renameNoReplace(dfd int, from, to string) error {
 	err := unix.Renameat2(dfd, from, dfd, to, unix.RENAME_NOREPLACE)
 	if err == unix.EINVAL || err == unix.ENOSYS {
+		var st unix.Stat_t
+		if err = unix.Fstatat(dfd, to, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			return unix.EEXIST
+		}
 		err = unix.Renameat(dfd, from, dfd, to)
 	}
 	return err
