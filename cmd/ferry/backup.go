@@ -160,9 +160,9 @@ func tapeSpec(ctx context.Context, cat catalog.Catalog, dataAgent string, o back
 	if err != nil {
 		return fmt.Errorf("--tape: %w", err)
 	}
-	spec.Drive = strings.Trim(tt.Path, "/")
-	if spec.Drive == "" || strings.Contains(spec.Drive, "/") {
-		return errors.New("--tape ndmp://AGENT/DRIVE: name one drive, e.g. tape0")
+	spec.Drive = tt.Device()
+	if spec.Drive == "" {
+		return errors.New("--tape ndmp://AGENT/DRIVE: name the drive, e.g. tape0 or /dev/nst0")
 	}
 	if tt.Agent == dataAgent {
 		return nil

@@ -16,6 +16,7 @@ import (
 
 	"ferry/internal/format"
 	"ferry/internal/testsupport/fstree"
+	"ferry/internal/testsupport/ndmjobtest"
 )
 
 // cli runs the ferry binary on one state directory.
@@ -344,4 +345,37 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestThreeWayNdmjobDaemon is the 3-way check as run from outside: ferry's
+// in-process data service backs up to the tape service of Amanda's
+// `ndmjob -o daemon` whose config names a simulated tape, twice (a full
+// and an incremental on the same cartridge), and both restore identically
+// through ndmjob's TAPE_READ.
+func TestThreeWayNdmjobDaemon(t *testing.T) {
+	tool := ndmjobtest.Find(t)
+	dir := t.TempDir()
+	tapeFile := filepath.Join(dir, "tape.sim")
+	must(t, os.WriteFile(tapeFile, nil, 0o644))
+	conf := filepath.Join(dir, "ndmjob.conf")
+	must(t, os.WriteFile(conf, []byte("[tape simtape]\n\tdevice "+tapeFile+"\n"), 0o644))
+	addr := tool.StartDaemon(t, conf)
+	pw := filepath.Join(dir, "password")
+	must(t, os.WriteFile(pw, []byte("ndmp\n"), 0o600))
+	t.Setenv("FERRY_NDMP_PASSWORD", "ndmp") // for the restores through the unregistered agent
+	c := cli{t: t, bin: ferryBinary(t), state: t.TempDir()}
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.Mkdir(src, 0o755))
+	fstree.Build(t, src, fstree.ManySmall(60, 2500))
+	tape := "ndmp://ndmp@" + addr + tapeFile
+	full := c.backup(src, "--tape", tape, "--tape-password-file", pw)
+	fstree.Compare(t, src, c.restore(full.ID), treeOpts)
+	time.Sleep(1100 * time.Millisecond) // the incremental's files are newer than the full's DUMP_DATE
+	must(t, os.WriteFile(filepath.Join(src, "added"), []byte("after the full backup"), 0o644))
+	must(t, os.Remove(filepath.Join(src, "d0000", "f000001")))
+	incr := c.backup(src, "--tape", tape, "--tape-password-file", pw, "--incremental")
+	if incr.Level != 1 || incr.BaseID != full.ID || incr.Locations[0].File != full.Locations[0].File+3 {
+		t.Fatalf("incremental %+v after full %+v", incr, full)
+	}
+	fstree.Compare(t, src, c.restore(incr.ID), treeOpts)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -329,7 +328,7 @@ describes. Nothing is written.`,
 				if err != nil {
 					return err
 				}
-				drive = strings.Trim(t.Path, "/")
+				drive = t.Device()
 			} else {
 				la, err := startLocalAgent(state, nil)
 				if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +51,7 @@ empty drive and back. --tape reads the cartridge in a drive of an agent.`,
 					if err != nil {
 						return err
 					}
-					r, err := dma.Rebuild(ctx, cat, dma.RebuildSpec{Agent: a, Drive: strings.Trim(t.Path, "/"), NoFiles: noFiles})
+					r, err := dma.Rebuild(ctx, cat, dma.RebuildSpec{Agent: a, Drive: t.Device(), NoFiles: noFiles})
 					add(r)
 					if err != nil {
 						return err

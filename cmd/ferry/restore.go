@@ -141,7 +141,7 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 		if err != nil {
 			return fmt.Errorf("--tape: %w", err)
 		}
-		tapeName, tapeDrive = tt.Agent, strings.Trim(tt.Path, "/")
+		tapeName, tapeDrive = tt.Agent, tt.Device()
 	}
 	threeWay := t.Agent != tapeName
 	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite, ChangerOptions: o.changer}
@@ -243,7 +243,7 @@ func tapeAgentFor(ctx context.Context, cat catalog.Catalog, state string, b cata
 			return a, "", stop, fmt.Errorf("--tape: %w", err)
 		}
 		a, err = resolveAgent(ctx, cat, t.Agent, pwFile)
-		return a, strings.Trim(t.Path, "/"), stop, err
+		return a, t.Device(), stop, err
 	}
 	name := jobTapeAgent(ctx, cat, b)
 	if name != localAgentName {

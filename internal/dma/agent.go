@@ -88,6 +88,19 @@ func ParseTarget(s string) (Target, error) {
 	return t, nil
 }
 
+// Device returns the tape or changer device a ndmp://AGENT/DEVICE URL
+// names: one path element is a name as the agent lists it (tape0,
+// nrst0a); a longer path is an absolute device path (ndmp://A/dev/nst0 is
+// /dev/nst0), and a doubled slash keeps a one-element absolute path
+// (ndmp://A//nst0 is /nst0). "" when the URL names none.
+func (t Target) Device() string {
+	p := strings.TrimSuffix(strings.TrimPrefix(t.Path, "/"), "/")
+	if strings.Contains(p, "/") && !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return p
+}
+
 // AgentURL parses an agent's registration URL ndmp://USER@HOST:PORT.
 func AgentURL(s string) (user, hostport string, err error) {
 	t, err := ParseTarget(s)

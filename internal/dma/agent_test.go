@@ -38,6 +38,22 @@ func TestParseTarget(t *testing.T) {
 	}
 }
 
+func TestTargetDevice(t *testing.T) {
+	for in, want := range map[string]string{
+		"ndmp://nas/tape0":          "tape0",
+		"ndmp://nas/tape0/":         "tape0",
+		"ndmp://nas/dev/nst0":       "/dev/nst0",
+		"ndmp://nas//nst0":          "/nst0",
+		"ndmp://ndmp@h:1/srv/t.sim": "/srv/t.sim",
+		"ndmp://nas":                "",
+	} {
+		tg, err := ParseTarget(in)
+		if err != nil || tg.Device() != want {
+			t.Errorf("%s: device %q, %v; want %q", in, tg.Device(), err, want)
+		}
+	}
+}
+
 // FuzzParseTarget: any string parses or fails with ErrBadURL, and what
 // parses is consistent.
 func FuzzParseTarget(f *testing.F) {

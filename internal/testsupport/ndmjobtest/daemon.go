@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -73,4 +74,41 @@ func (tl *Tool) StartTestDaemon(t testing.TB, d Daemon) string {
 	}
 	go io.Copy(io.Discard, stdout)
 	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// StartDaemon starts `ndmjob -o daemon` (user and password "ndmp"), the
+// agent as an administrator runs it, with config file conf, on a free
+// loopback port, and returns its address once it accepts connections. The
+// daemon forks a process per connection and never exits by itself: its
+// whole process group is killed when the test ends.
+func (tl *Tool) StartDaemon(t testing.TB, conf string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	cmd := exec.Command(tl.Binary, "-o", "daemon", "-p", fmt.Sprint(port), "-o", "config-file="+conf)
+	cmd.Dir = t.TempDir()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ndmjob -o daemon does not accept on %s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
