@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -171,6 +172,7 @@ type backupRun struct {
 	imageFile  int                // its tape file holding the current piece
 	partOffset int64              // stream offset the current piece starts at
 	parts      []catalog.Location // pieces on cartridges that filled up
+	skipped    []string           // cartridges spanning found unusable
 	bytes      int64
 	env        []wire.PVal
 }
@@ -300,23 +302,33 @@ func (r *backupRun) span(ctx context.Context) error {
 		return fmt.Errorf("%w: the tape agent has no changer to load another", ErrTapeFull)
 	}
 	var next string
-	err = r.d.swap(ctx, func() error {
-		els, err := rb.status(ctx)
+	for {
+		err = r.d.swap(ctx, func() error {
+			els, err := rb.status(ctx)
+			if err != nil {
+				return err
+			}
+			e, ok := scratch(els, r.usable)
+			if !ok {
+				return fmt.Errorf("%w: no other usable cartridge in changer %s; import blank cartridges", ErrTapeFull, rb.device)
+			}
+			next = e.Barcode
+			_, err = rb.load(ctx, r.d.name, next)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		e, ok := scratch(els, r.usable)
-		if !ok {
-			return fmt.Errorf("%w: no other usable cartridge in changer %s; import blank cartridges", ErrTapeFull, rb.device)
+		err = r.startPiece(ctx, next, end)
+		if !errors.Is(err, ErrForeignTape) && !errors.Is(err, ErrWrongTape) {
+			break
 		}
-		next = e.Barcode
-		_, err = rb.load(ctx, r.d.name, next)
-		return err
-	})
-	if err != nil {
-		return err
+		// Someone else's data, or a label that belies its barcode: left
+		// as it is, and the next cartridge tried.
+		r.posts.log("warning", fmt.Sprintf("cartridge %s skipped for the rest of backup %d: %v", next, r.backup.ID, err))
+		r.skipped = append(r.skipped, next)
 	}
-	if err := r.startPiece(ctx, next, end); err != nil {
+	if err != nil {
 		return err
 	}
 	if err := c.MoverContinue(ctx); err != nil {
@@ -326,8 +338,11 @@ func (r *backupRun) span(ctx context.Context) error {
 }
 
 // usable reports whether the job may write on the cartridge with barcode:
-// not one it filled already, nor one the catalog knows as full.
+// not one it filled or skipped already, nor one the catalog knows as full.
 func (r *backupRun) usable(barcode string) bool {
+	if slices.Contains(r.skipped, barcode) {
+		return false
+	}
 	for _, p := range r.parts {
 		if p.Barcode == barcode {
 			return false

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"ferry/internal/dma"
 	"ferry/internal/format"
 	"ferry/internal/library"
+	"ferry/internal/tape"
 	"ferry/internal/testsupport/fstree"
 )
 
@@ -300,5 +302,53 @@ func TestCancelRestore(t *testing.T) {
 	jobs, _ := f.cat.Jobs(ctx, false)
 	if last := jobs[len(jobs)-1]; last.Kind != "verify" || last.State != catalog.JobSucceeded {
 		t.Fatalf("verify job %+v", last)
+	}
+}
+
+// TestSpanningSkipsForeign: the cartridge spanning would take next holds
+// someone else's data; it is left untouched and the next one used.
+func TestSpanningSkipsForeign(t *testing.T) {
+	f := newFixtureWith(t, library.Options{Drives: []string{"tape0"}, Slots: 3, Capacity: 4 << 20, Prefix: "FOR", Suffix: "L8"})
+	els, _ := f.lib.Elements()
+	var foreign string
+	for _, e := range els {
+		if e.Type == changer.Storage && e.Full && foreign == "" {
+			foreign = e.Barcode
+		}
+	}
+	path, err := f.lib.CartridgePath(foreign)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tape.Open(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(m.WriteRecord([]byte("another application's label")), m.WriteFilemarks(1), m.Close()); err != nil {
+		t.Fatal(err)
+	}
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{{Path: "big", Type: format.Regular, Size: 6 << 20, Seed: 3}})
+	ctx := context.Background()
+	b, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Locations) < 2 || slices.ContainsFunc(b.Locations, func(l catalog.Location) bool { return l.Barcode == foreign }) {
+		t.Fatalf("pieces %+v (foreign cartridge %s)", b.Locations, foreign)
+	}
+	lines, _ := f.cat.JobLog(ctx, b.JobID)
+	if !slices.ContainsFunc(lines, func(l catalog.LogLine) bool { return strings.Contains(l.Message, foreign+" skipped") }) {
+		t.Fatalf("job log %+v says nothing of %s", lines, foreign)
+	}
+	fstree.Compare(t, src, f.restore(t, b.ID), cmpOpts)
+	m, err = tape.Open(path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	buf := make([]byte, 100)
+	if n, err := m.ReadRecord(buf); err != nil || string(buf[:n]) != "another application's label" {
+		t.Fatalf("foreign cartridge now reads %q, %v", buf[:n], err)
 	}
 }
