@@ -352,3 +352,26 @@ func TestSpanningSkipsForeign(t *testing.T) {
 		t.Fatalf("foreign cartridge now reads %q, %v", buf[:n], err)
 	}
 }
+
+// TestSpanningThreeWay spans a 3-way backup: the data service on one
+// agent, the mover, drive and changer on another.
+func TestSpanningThreeWay(t *testing.T) {
+	data := newFixture(t)
+	tapes := newFixtureWith(t, library.Options{Drives: []string{"tape0"}, Slots: 4, Capacity: 4 << 20, Prefix: "TWY", Suffix: "L8"})
+	src := data.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{{Path: "big", Type: format.Regular, Size: 7 << 20, Seed: 5}, {Path: "small", Type: format.Regular, Size: 100, Seed: 6}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := dma.Backup(ctx, data.cat, dma.BackupSpec{Agent: data.agent, Tape: &tapes.agent, Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Locations) < 2 {
+		t.Fatalf("pieces %+v", b.Locations)
+	}
+	dest := filepath.Join(t.TempDir(), "dest")
+	if _, err := dma.Restore(ctx, data.cat, dma.RestoreSpec{Agent: tapes.agent, BackupID: b.ID, To: dest}); err != nil {
+		t.Fatal(err)
+	}
+	fstree.Compare(t, src, dest, cmpOpts)
+}
