@@ -25,8 +25,8 @@ var cancelPoll = 200 * time.Millisecond
 func watchCancel(ctx context.Context, cat catalog.Catalog, id int64) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
+	t := time.NewTicker(cancelPoll)
 	go func() {
-		t := time.NewTicker(cancelPoll)
 		defer t.Stop()
 		for {
 			select {
