@@ -5,6 +5,7 @@
 #   FUZZTIME=20s   how long each rotated fuzz target runs (0 skips fuzzing;
 #                  default 20s in CI, 0 elsewhere)
 #   FUZZCOUNT=3    how many fuzz targets to run this time
+#   RACE=0         skips the race-detector pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,15 @@ go vet ./...
 
 echo "== go test"
 go test -count=1 -timeout 25m ./...
+
+# The race detector over the packages where goroutines share state: the
+# jobs, the catalog's ingesters, the NDMP services, restore's workers, the
+# iSCSI target. RACE=0 skips it.
+if [ "${RACE:-1}" != 0 ]; then
+	echo "== go test -race"
+	go test -race -count=1 -timeout 25m ./internal/dma/ ./internal/catalog/... ./internal/ndmp/... \
+		./internal/restore/ ./internal/iscsi/... ./internal/tape/ ./internal/library/
+fi
 
 # Fuzzing: a different few targets each run (rotated by the commit), each for
 # a bounded time. The checked-in corpora already ran above as plain tests.

@@ -131,14 +131,13 @@ func startCapture(t *testing.T, file string) (stop func()) {
 		t.Fatalf("start tshark: %v", err)
 	}
 	ready := make(chan struct{})
-	var log strings.Builder
 	go func() {
 		sc := bufio.NewScanner(stderr)
+		capturing := false
 		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Capturing on") {
+			if !capturing && strings.Contains(sc.Text(), "Capturing on") {
+				capturing = true
 				close(ready)
-				ready = nil
 			}
 		}
 	}()
