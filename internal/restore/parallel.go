@@ -221,7 +221,7 @@ func writeFile(d *fsmeta.Dir, base string, data []byte, e *format.Entry) (error,
 		return err, nil
 	}
 	merr := d.Apply(tmpBase, e)
-	if err := renameNoReplace(dfd, tmpBase, base); err != nil {
+	if err := renameNoReplace(dfd, tmpBase, dfd, base); err != nil {
 		unix.Unlinkat(dfd, tmpBase, 0)
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("%w: %q", ErrExists, dest), nil
@@ -234,14 +234,14 @@ func writeFile(d *fsmeta.Dir, base string, data []byte, e *format.Entry) (error,
 // renameNoReplace renames within one directory, refusing to replace an
 // existing name (EEXIST); file systems without RENAME_NOREPLACE get an
 // lstat, then a plain rename.
-func renameNoReplace(dfd int, from, to string) error {
-	err := unix.Renameat2(dfd, from, dfd, to, unix.RENAME_NOREPLACE)
+func renameNoReplace(dfd int, from string, tofd int, to string) error {
+	err := unix.Renameat2(dfd, from, tofd, to, unix.RENAME_NOREPLACE)
 	if err == unix.EINVAL || err == unix.ENOSYS {
 		var st unix.Stat_t
-		if err = unix.Fstatat(dfd, to, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		if err = unix.Fstatat(tofd, to, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
 			return unix.EEXIST
 		}
-		err = unix.Renameat(dfd, from, dfd, to)
+		err = unix.Renameat(dfd, from, tofd, to)
 	}
 	return err
 }

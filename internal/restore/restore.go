@@ -395,8 +395,12 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (err
 	}
 	d := r.d
 	dfd, base := int(d.File().Fd()), path.Base(dest)
-	if err := x.mayCreateAt(dfd, dest, base); err != nil {
-		return err, nil
+	// Without Overwrite the no-replace rename below refuses an existing
+	// name: no lstat first (a restore usually fills an empty destination).
+	if x.opts.Overwrite {
+		if err := x.mayCreateAt(dfd, dest, base); err != nil {
+			return err, nil
+		}
 	}
 	tmpBase := path.Base(tempName(dest))
 	tmp := path.Join(path.Dir(dest), tmpBase)
@@ -422,8 +426,16 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (err
 		return &streamError{err}, nil
 	}
 	merr := d.Apply(tmpBase, e)
-	if err := unix.Renameat(dfd, tmpBase, dfd, base); err != nil {
+	rename := renameNoReplace
+	if x.opts.Overwrite {
+		rename = unix.Renameat
+	}
+	if err := rename(dfd, tmpBase, dfd, base); err != nil {
 		x.removeTemp(tmp)
+		if errors.Is(err, unix.EEXIST) {
+			x.sum.Bytes -= n // not restored after all
+			return fmt.Errorf("%w: %q", ErrExists, dest), nil
+		}
 		return &os.PathError{Op: "rename", Path: dest, Err: err}, nil
 	}
 	delete(x.tmps, tmp)
