@@ -257,20 +257,6 @@ func startLocalAgent(state string, exports []string) (*localAgent, error) {
 	return l, nil
 }
 
-// barcode returns the cartridge in drive ("" if none).
-func (l *localAgent) barcode(drive string) string {
-	els, err := l.lib.Elements()
-	if err != nil {
-		return ""
-	}
-	for _, e := range els {
-		if e.Drive == drive && e.Full {
-			return e.Barcode
-		}
-	}
-	return ""
-}
-
 // driveWith returns the drive holding barcode, else tape0, into which the
 // job loads it through the changer.
 func (l *localAgent) driveWith(barcode string) string {

@@ -104,7 +104,6 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 		}
 		defer la.stop()
 		spec.Agent, spec.Path, spec.Drive = la.agent, dir, "tape0"
-		spec.Barcode = la.barcode("tape0")
 		if err := tapeSpec(ctx, cat, localAgentName, o, &spec); err != nil {
 			return err
 		}

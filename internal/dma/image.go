@@ -150,7 +150,8 @@ func (d *drive) mount(ctx context.Context, barcode string) error {
 // loaded opens the drive for a backup and returns the barcode of the
 // cartridge in it ("" when nobody can tell): barcode's when given (loaded
 // through the changer if need be), else the changer's volume tag of the
-// drive's cartridge; an empty drive gets the first cartridge usable accepts.
+// drive's cartridge; an empty drive, or one holding a cartridge usable
+// refuses (full), gets the first cartridge usable accepts.
 func (d *drive) loaded(ctx context.Context, barcode string, usable func(string) bool) (string, error) {
 	if barcode != "" {
 		return barcode, d.mount(ctx, barcode)
@@ -170,10 +171,13 @@ func (d *drive) loaded(ctx context.Context, barcode string, usable func(string) 
 	if err != nil {
 		return "", err
 	}
-	if de.Full {
+	if de.Full && (de.Barcode == "" || usable(de.Barcode)) {
 		return de.Barcode, d.ensureOpen(ctx)
 	}
 	e, ok := scratch(els, usable)
+	if !ok && de.Full {
+		return "", fmt.Errorf("dma: cartridge %s in drive %s is full and changer %s holds no usable cartridge; import one", de.Barcode, d.name, r.device)
+	}
 	if !ok {
 		return "", fmt.Errorf("dma: drive %s is empty and changer %s holds no usable cartridge; import one", d.name, r.device)
 	}

@@ -375,3 +375,33 @@ func TestSpanningThreeWay(t *testing.T) {
 	}
 	fstree.Compare(t, src, dest, cmpOpts)
 }
+
+// TestBackupSkipsFullCartridge: the drive holds a cartridge the catalog
+// knows as full; the backup swaps in a usable one instead of running into
+// its end.
+func TestBackupSkipsFullCartridge(t *testing.T) {
+	f := newFixture(t)
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(5, 100))
+	ctx := context.Background()
+	b1, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.cat.Medium(ctx, b1.Locations[0].Barcode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.State = "full"
+	if err := f.cat.PutMedium(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b2.Locations[0].Barcode == m.Barcode || b2.Locations[0].FileNum != 2 {
+		t.Fatalf("second backup at %+v; %s is full", b2.Locations, m.Barcode)
+	}
+	fstree.Compare(t, src, f.restore(t, b1.ID), cmpOpts)
+}
