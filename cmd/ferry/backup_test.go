@@ -227,6 +227,18 @@ func testBackupCommands(t *testing.T, catalogSpec string) {
 		t.Fatalf("catalog scan: %d files, last header %+v", len(scan), scan[len(scan)-3].Header)
 	}
 
+	// The catalog's view of the cartridge: every backup on it, appendable.
+	var media []struct {
+		Barcode  string  `json:"barcode"`
+		State    string  `json:"state"`
+		NextFile int     `json:"next_file"`
+		Backups  []int64 `json:"backups"`
+	}
+	c.runJSON(&media, "media")
+	if len(media) != 1 || media[0].State != "active" || len(media[0].Backups) != 5 || media[0].NextFile != 16 {
+		t.Fatalf("ferry media: %+v", media)
+	}
+
 	// Errors: exit status 1 and a message saying what to do.
 	if out, err := c.exec("restore", "999", "--to", t.TempDir()); err == nil || !strings.Contains(out, "ferry backups") {
 		t.Fatalf("restore of an unknown backup: %v %s", err, out)

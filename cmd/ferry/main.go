@@ -70,6 +70,7 @@ func newRootCommand() *cobra.Command {
 		newJobsCommand(&g),
 		newVerifyCommand(&g),
 		newCatalogCommand(&g),
+		newMediaCommand(&g),
 	)
 	return root
 }

@@ -549,9 +549,13 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 		if merr != nil {
 			m = catalog.Medium{Barcode: l.Barcode, Label: l.Barcode, Library: tapeAgentName(r.spec)}
 		}
+		// The next backup starts after the image's trailer; a piece that
+		// filled its cartridge, or a failed job's partial image, has none.
 		m.State, m.NextFile, m.Updated = "active", l.FileNum+1, res.Ended
 		if l.Seq < len(r.parts) {
 			m.State = "full"
+		} else if runErr == nil {
+			m.NextFile++
 		}
 		m.Used += l.Length
 		err = errors.Join(err, cat.PutMedium(rctx, m))

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"ferry/internal/catalog"
+)
+
+// mediumJSON is one cartridge in `ferry media --json`.
+type mediumJSON struct {
+	Barcode  string    `json:"barcode"`
+	Library  string    `json:"library"`
+	State    string    `json:"state"`
+	Used     int64     `json:"used"`
+	NextFile int       `json:"next_file"`
+	Backups  []int64   `json:"backups"`
+	Updated  time.Time `json:"updated"`
+}
+
+func newMediaCommand(g *globalOptions) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "media",
+		Short: "List the cartridges the catalog knows, with their state and the backups on them",
+		Long: `List the cartridges backups were written to, by barcode (or the volume name
+ferry gave a cartridge whose barcode the agent could not tell): the agent whose
+library holds it, its state (active: backups append to it; full: a backup
+spanned onto another cartridge at its end), the image bytes on it, the tape
+file the next backup starts at, and the backups with a piece on it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withCatalog(cmd.Context(), g, func(cat catalog.Catalog) error {
+				ms, err := cat.Media(cmd.Context())
+				if err != nil {
+					return err
+				}
+				out := make([]mediumJSON, 0, len(ms))
+				for _, m := range ms {
+					locs, err := cat.OnMedium(cmd.Context(), m.Barcode)
+					if err != nil {
+						return err
+					}
+					mj := mediumJSON{Barcode: m.Barcode, Library: m.Library, State: m.State, Used: m.Used,
+						NextFile: m.NextFile, Backups: []int64{}, Updated: m.Updated}
+					for _, l := range locs {
+						mj.Backups = append(mj.Backups, l.BackupID)
+					}
+					out = append(out, mj)
+				}
+				if asJSON {
+					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "BARCODE\tLIBRARY\tSTATE\tUSED\tNEXT FILE\tBACKUPS")
+				for _, m := range out {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%v\n", m.Barcode, orDash(m.Library), orDash(m.State),
+						formatSize(uint64(m.Used)), m.NextFile, m.Backups)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the cartridges as JSON")
+	return cmd
+}
