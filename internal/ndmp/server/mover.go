@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"slices"
 	"time"
 
 	"ferry/internal/ndmp/data"
@@ -58,11 +59,66 @@ func (svc *services) shutdown() {
 	svc.mover.Shutdown()
 }
 
-// localIPv4 is the control connection's local IPv4 address, which TCP
-// listens advertise: the DMA reached us there. Nil (loopback) otherwise.
+// localIPv4 is the address TCP listens bind to and advertise: the
+// control connection's local address when it is IPv4. NDMP v4 addresses
+// are IPv4 only, so a session over IPv6 gets an IPv4 address of the
+// interface it arrived on, else of any other interface that is up; nil
+// (127.0.0.1) when it arrived on loopback or the host has none.
 func localIPv4(c net.Conn) net.IP {
-	if a, ok := c.LocalAddr().(*net.TCPAddr); ok {
-		if ip := a.IP.To4(); ip != nil && !ip.IsUnspecified() {
+	a, ok := c.LocalAddr().(*net.TCPAddr)
+	if !ok {
+		return nil
+	}
+	if ip := a.IP.To4(); ip != nil && !ip.IsUnspecified() {
+		return ip
+	}
+	if a.IP.IsLoopback() {
+		return nil
+	}
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var hosts []hostIface
+	for _, ifc := range ifs {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		h := hostIface{}
+		for _, ad := range addrs {
+			if n, ok := ad.(*net.IPNet); ok {
+				h.ips = append(h.ips, n.IP)
+			}
+		}
+		hosts = append(hosts, h)
+	}
+	return pickIPv4(a.IP, hosts)
+}
+
+// hostIface is the addresses of one interface that is up.
+type hostIface struct{ ips []net.IP }
+
+// pickIPv4 returns an IPv4 address of the interface holding local, else
+// the first IPv4 address of any interface.
+func pickIPv4(local net.IP, hosts []hostIface) net.IP {
+	first := func(h hostIface) net.IP {
+		for _, ip := range h.ips {
+			if v4 := ip.To4(); v4 != nil && !v4.IsLoopback() {
+				return v4
+			}
+		}
+		return nil
+	}
+	for _, h := range hosts {
+		if slices.ContainsFunc(h.ips, local.Equal) {
+			if ip := first(h); ip != nil {
+				return ip
+			}
+		}
+	}
+	for _, h := range hosts {
+		if ip := first(h); ip != nil {
 			return ip
 		}
 	}

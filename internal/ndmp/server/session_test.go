@@ -411,3 +411,23 @@ func TestAuthTimeout(t *testing.T) {
 		t.Errorf("authenticated session after the auth timeout: %v", he)
 	}
 }
+
+func TestPickIPv4(t *testing.T) {
+	ip := net.ParseIP
+	hosts := []hostIface{
+		{ips: []net.IP{ip("fe80::1"), ip("192.0.2.7")}},
+		{ips: []net.IP{ip("2001:db8::5"), ip("198.51.100.9")}},
+		{ips: []net.IP{ip("2001:db8::9")}},
+	}
+	for local, want := range map[string]string{
+		"2001:db8::5": "198.51.100.9", // the interface the session arrived on
+		"2001:db8::9": "192.0.2.7",    // that interface has no IPv4: any other's
+	} {
+		if got := pickIPv4(ip(local), hosts); !got.Equal(ip(want)) {
+			t.Errorf("session on %s advertises %v, want %s", local, got, want)
+		}
+	}
+	if got := pickIPv4(ip("2001:db8::9"), hosts[2:]); got != nil {
+		t.Errorf("no IPv4 anywhere: %v, want nil (127.0.0.1)", got)
+	}
+}
