@@ -301,6 +301,7 @@ func (r *backupRun) span(ctx context.Context) error {
 	if rb == nil {
 		return fmt.Errorf("%w: the tape agent has no changer to load another", ErrTapeFull)
 	}
+	defer r.d.release()
 	var next string
 	for {
 		err = r.d.swap(ctx, func() error {

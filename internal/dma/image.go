@@ -94,13 +94,20 @@ func (d *drive) Close() {
 		d.c.TapeClose(ctx)
 		d.open = false
 	}
+	d.release()
+}
+
+// release closes the changer connection, so that other jobs' drives on
+// the same library can use the changer between this job's loads.
+func (d *drive) release() {
 	if d.robot != nil {
 		d.robot.Close()
 		d.robot = nil
 	}
 }
 
-// changer returns the agent's changer, or nil when it has none.
+// changer returns the agent's changer, open until release, or nil when
+// the agent has none.
 func (d *drive) changer(ctx context.Context) (*robot, error) {
 	if d.robot != nil || d.noRobot {
 		return d.robot, nil
@@ -130,6 +137,7 @@ func (d *drive) mount(ctx context.Context, barcode string) error {
 	if r == nil {
 		return d.ensureOpen(ctx)
 	}
+	defer d.release()
 	els, err := r.status(ctx)
 	if err != nil {
 		return err
@@ -163,6 +171,7 @@ func (d *drive) loaded(ctx context.Context, barcode string, usable func(string) 
 	if r == nil {
 		return "", d.ensureOpen(ctx)
 	}
+	defer d.release()
 	els, err := r.status(ctx)
 	if err != nil {
 		return "", err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"ferry/internal/changer"
 	"ferry/internal/ndmp/client"
@@ -67,11 +68,26 @@ func (r *robot) open(ctx context.Context) error {
 			}
 		}
 	}
-	if err := r.c.ScsiOpen(ctx, r.device); err != nil {
-		return fmt.Errorf("dma: open changer %s on %s: %w", r.device, r.agent, err)
+	// Another session (another job's load) may hold the changer a moment.
+	deadline := time.Now().Add(changerWait)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := r.c.ScsiOpen(ctx, r.device)
+		if err == nil {
+			return nil
+		}
+		if !client.IsNDMP(err, wire.ErrDeviceBusy) || time.Now().After(deadline) {
+			return fmt.Errorf("dma: open changer %s on %s: %w", r.device, r.agent, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("dma: open changer %s on %s: %w (%v)", r.device, r.agent, err, ctx.Err())
+		case <-time.After(wait):
+		}
 	}
-	return nil
 }
+
+// changerWait bounds the wait for a changer another session holds.
+const changerWait = 2 * time.Minute
 
 func (r *robot) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
@@ -185,11 +201,13 @@ func (r *robot) load(ctx context.Context, drive, barcode string) (bool, error) {
 	if d.Full && d.Barcode == barcode {
 		return false, nil
 	}
+	// From a slot, a mail slot, or another drive (left there by an
+	// earlier job; a drive in use refuses to give it up).
 	src := slices.IndexFunc(els, func(e changer.Element) bool {
-		return e.Full && e.Barcode == barcode && (e.Type == changer.Storage || e.Type == changer.ImportExport)
+		return e.Full && e.Barcode == barcode && e.Type != changer.Transport
 	})
 	if src < 0 {
-		return false, fmt.Errorf("dma: cartridge %s is not in a slot of changer %s on %s (ferry tape ls shows the library; import it)", barcode, r.device, r.agent)
+		return false, fmt.Errorf("dma: cartridge %s is not in changer %s on %s (ferry tape ls shows the library; import it)", barcode, r.device, r.agent)
 	}
 	if d.Full && !slices.ContainsFunc(els, func(e changer.Element) bool { return e.Type == changer.Storage && !e.Full }) {
 		// Every slot full: the drive's cartridge takes the new one's.

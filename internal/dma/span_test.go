@@ -405,3 +405,48 @@ func TestBackupSkipsFullCartridge(t *testing.T) {
 	}
 	fstree.Compare(t, src, f.restore(t, b1.ID), cmpOpts)
 }
+
+// TestConcurrentLoads runs two backups at once on two empty drives of one
+// library: each waits its turn at the changer (one NDMP session holds it
+// at a time) and loads a cartridge of its own.
+func TestConcurrentLoads(t *testing.T) {
+	f := newFixture(t)
+	els, _ := f.lib.Elements()
+	var mail []uint16
+	for _, e := range els {
+		if e.Type == changer.ImportExport && !e.Full {
+			mail = append(mail, e.Address)
+		}
+	}
+	for _, e := range els {
+		if e.Type == changer.DataTransfer && (e.Drive == "tape0" || e.Drive == "tape1") {
+			if err := f.lib.Move(e.Address, mail[0]); err != nil {
+				t.Fatal(err)
+			}
+			mail = mail[1:]
+		}
+	}
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.ManySmall(20, 1000))
+	ctx := context.Background()
+	type result struct {
+		b   catalog.Backup
+		err error
+	}
+	done := make(chan result, 2)
+	for _, drive := range []string{"tape0", "tape1"} {
+		go func() {
+			b, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src, Drive: drive})
+			done <- result{b, err}
+		}()
+	}
+	r1, r2 := <-done, <-done
+	if r1.err != nil || r2.err != nil {
+		t.Fatalf("backups: %v; %v", r1.err, r2.err)
+	}
+	if r1.b.Locations[0].Barcode == r2.b.Locations[0].Barcode {
+		t.Fatalf("both backups on %s", r1.b.Locations[0].Barcode)
+	}
+	fstree.Compare(t, src, f.restore(t, r1.b.ID), cmpOpts)
+	fstree.Compare(t, src, f.restore(t, r2.b.ID), cmpOpts)
+}
