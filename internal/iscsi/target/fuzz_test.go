@@ -39,11 +39,16 @@ func FuzzTargetConn(f *testing.F) {
 	f.Add(append([]byte(nil), h[:]...), true)
 	f.Add(loginPrefix(), false)
 	hs := startShared(f)
-	good, err := initiator.Dial(context.Background(), hs.addr, initiator.Config{TargetName: testIQN})
-	if err != nil {
-		f.Fatal(err)
+	dial := func(tb testing.TB) *initiator.Session {
+		s, err := initiator.Dial(context.Background(), hs.addr, initiator.Config{TargetName: testIQN})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return s
 	}
+	good := dial(f)
 	f.Cleanup(func() { good.Close() })
+	resets := hs.tgt.coldResets.Load()
 	f.Fuzz(func(t *testing.T, b []byte, afterLogin bool) {
 		nc, err := net.Dial("tcp", hs.addr)
 		if err != nil {
@@ -64,7 +69,15 @@ func FuzzTargetConn(f *testing.F) {
 		nc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := good.Ping(ctx, []byte("still there")); err != nil {
+		err = good.Ping(ctx, []byte("still there"))
+		if n := hs.tgt.coldResets.Load(); n != resets {
+			// A fuzzed TARGET COLD RESET ends every session, as it must.
+			resets = n
+			good.Close()
+			good = dial(t)
+			return
+		}
+		if err != nil {
 			t.Fatalf("other session disturbed: %v", err)
 		}
 	})

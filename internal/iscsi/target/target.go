@@ -110,8 +110,9 @@ type Target struct {
 	cfg Config
 	log *slog.Logger
 
-	wg    sync.WaitGroup
-	epoch time.Time // monotonic base of connection activity times
+	wg         sync.WaitGroup
+	epoch      time.Time    // monotonic base of connection activity times
+	coldResets atomic.Int64 // TARGET COLD RESETs done: every session dropped
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}

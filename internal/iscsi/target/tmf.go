@@ -134,6 +134,7 @@ func (c *conn) waitAborted() {
 
 // dropAll closes every connection (TARGET COLD RESET).
 func (t *Target) dropAll() {
+	t.coldResets.Add(1)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for c := range t.conns {
