@@ -117,12 +117,7 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	return finishBackup(ctx, cat, job, b, r, runErr)
 }
 
-func tapeAgentName(s BackupSpec) string {
-	if s.Tape != nil {
-		return s.Tape.Name
-	}
-	return s.Agent.Name
-}
+func tapeAgentName(s BackupSpec) string { return tapeName(s.Agent, s.Tape) }
 
 // pickBase finds the backup an incremental is based on and its level.
 func pickBase(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Backup, int, error) {
@@ -314,8 +309,7 @@ func (r *backupRun) span(ctx context.Context) error {
 				return fmt.Errorf("%w: no other usable cartridge in changer %s; import blank cartridges", ErrTapeFull, rb.device)
 			}
 			next = e.Barcode
-			_, err = rb.load(ctx, r.d.name, next)
-			return err
+			return rb.load(ctx, r.d.name, next)
 		})
 		if err != nil {
 			return err

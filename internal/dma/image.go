@@ -150,8 +150,7 @@ func (d *drive) mount(ctx context.Context, barcode string) error {
 		return d.ensureOpen(ctx)
 	}
 	return d.swap(ctx, func() error {
-		_, err := r.load(ctx, d.name, barcode)
-		return err
+		return r.load(ctx, d.name, barcode)
 	})
 }
 
@@ -191,8 +190,7 @@ func (d *drive) loaded(ctx context.Context, barcode string, usable func(string) 
 		return "", fmt.Errorf("dma: drive %s is empty and changer %s holds no usable cartridge; import one", d.name, r.device)
 	}
 	return e.Barcode, d.swap(ctx, func() error {
-		_, err := r.load(ctx, d.name, e.Barcode)
-		return err
+		return r.load(ctx, d.name, e.Barcode)
 	})
 }
 

@@ -284,6 +284,7 @@ func drain(p *posts) {
 	}
 }
 
+// tapeName is the name of a job's tape agent: t, or the data agent a.
 func tapeName(a Agent, t *Agent) string {
 	if t != nil {
 		return t.Name

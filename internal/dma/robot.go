@@ -188,18 +188,18 @@ func (r *robot) unload(ctx context.Context, els []changer.Element, d changer.Ele
 }
 
 // load puts the cartridge labelled barcode into drive, unloading what the
-// drive holds first. It reports whether anything moved.
-func (r *robot) load(ctx context.Context, drive, barcode string) (bool, error) {
+// drive holds first.
+func (r *robot) load(ctx context.Context, drive, barcode string) error {
 	els, err := r.status(ctx)
 	if err != nil {
-		return false, err
+		return err
 	}
 	d, err := r.driveElement(els, drive)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if d.Full && d.Barcode == barcode {
-		return false, nil
+		return nil
 	}
 	// From a slot, a mail slot, or another drive (left there by an
 	// earlier job; a drive in use refuses to give it up).
@@ -207,16 +207,16 @@ func (r *robot) load(ctx context.Context, drive, barcode string) (bool, error) {
 		return e.Full && e.Barcode == barcode && e.Type != changer.Transport
 	})
 	if src < 0 {
-		return false, fmt.Errorf("dma: cartridge %s is not in changer %s on %s (ferry tape ls shows the library; import it)", barcode, r.device, r.agent)
+		return fmt.Errorf("dma: cartridge %s is not in changer %s on %s (ferry tape ls shows the library; import it)", barcode, r.device, r.agent)
 	}
 	if d.Full && !slices.ContainsFunc(els, func(e changer.Element) bool { return e.Type == changer.Storage && !e.Full }) {
 		// Every slot full: the drive's cartridge takes the new one's.
-		return true, r.exchange(ctx, els, els[src].Address, d.Address)
+		return r.exchange(ctx, els, els[src].Address, d.Address)
 	}
 	if err := r.unload(ctx, els, d); err != nil {
-		return false, err
+		return err
 	}
-	return true, r.move(ctx, els, els[src].Address, d.Address)
+	return r.move(ctx, els, els[src].Address, d.Address)
 }
 
 // scratch picks the cartridge to continue on after drive's cartridge
