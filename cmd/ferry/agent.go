@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -161,18 +162,28 @@ func agentJSON(a catalog.Agent) agentOut { return agentOut{a.Name, a.URL, a.Crea
 // openCatalog opens the catalog: --catalog (a PostgreSQL URL or DSN, or a
 // SQLite file), then $FERRY_CATALOG, else STATE/catalog.db.
 func openCatalog(ctx context.Context, g *globalOptions, state string) (catalog.Catalog, error) {
-	spec := g.catalog
-	if spec == "" {
-		spec = os.Getenv("FERRY_CATALOG")
-	}
-	if spec == "" {
-		spec = filepath.Join(state, "catalog.db")
-	}
-	cat, err := catalog.Open(ctx, spec)
+	cat, err := catalog.Open(ctx, catalogSpec(g, state))
 	if err != nil {
 		return nil, fmt.Errorf("open catalog: %w", err)
 	}
 	return cat, nil
+}
+
+// catalogSpec is the catalog to open: --catalog, $FERRY_CATALOG, else
+// STATE/catalog.db.
+func catalogSpec(g *globalOptions, state string) string {
+	return cmp.Or(g.catalog, os.Getenv("FERRY_CATALOG"), filepath.Join(state, "catalog.db"))
+}
+
+// ownFiles are the files of ferry's own that a local backup must never
+// store besides the state directory: a SQLite catalog kept elsewhere and
+// its journal.
+func ownFiles(g *globalOptions, state string) []string {
+	spec := catalogSpec(g, state)
+	if catalog.IsPostgres(spec) {
+		return nil
+	}
+	return []string{spec, spec + "-wal", spec + "-shm", spec + "-journal", spec + ".lock"}
 }
 
 // resolveAgent turns a catalog agent name (registered, or USER@HOST:PORT)
@@ -222,8 +233,9 @@ type localAgent struct {
 	served chan error
 }
 
-// startLocalAgent starts the in-process agent with exports (may be none).
-func startLocalAgent(state string, exports []string) (*localAgent, error) {
+// startLocalAgent starts the in-process agent with exports (may be none);
+// its backups never store protect (nor the state directory).
+func startLocalAgent(state string, exports []string, protect ...string) (*localAgent, error) {
 	lib, err := library.Open(filepath.Join(state, "library"))
 	if err != nil {
 		return nil, fmt.Errorf("open tape library: %w", err)
@@ -231,7 +243,7 @@ func startLocalAgent(state string, exports []string) (*localAgent, error) {
 	secret := make([]byte, 18)
 	rand.Read(secret)
 	pw := base64.RawURLEncoding.EncodeToString(secret)
-	tar := tarengine.New(tarengine.Config{Exports: exports, StateDir: state})
+	tar := tarengine.New(tarengine.Config{Exports: exports, StateDir: state, Protect: protect})
 	srv, err := server.New(server.Config{
 		Library:     lib,
 		Exports:     exports,

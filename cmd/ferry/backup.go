@@ -98,7 +98,7 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 			return err
 		}
 		export := filepath.Dir(dir)
-		la, err := startLocalAgent(state, []string{export})
+		la, err := startLocalAgent(state, []string{export}, ownFiles(g, state)...)
 		if err != nil {
 			return err
 		}
@@ -122,9 +122,27 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 		}
 		return err
 	}
-	if o.asJSON {
-		return json.NewEncoder(out).Encode(backupJSON(b))
+	var ps []string
+	if b.Status == catalog.StatusWarnings {
+		ps = problems(ctx, cat, b.JobID)
 	}
+	if o.asJSON {
+		doc := backupJSON(b)
+		doc.Warnings = ps
+		if err := json.NewEncoder(out).Encode(doc); err != nil {
+			return err
+		}
+	} else {
+		printBackup(out, b)
+	}
+	if b.Status == catalog.StatusWarnings {
+		return warningsExit(os.Stderr, fmt.Sprintf("backup %d of %s", b.ID, b.Path), b.JobID, ps)
+	}
+	return nil
+}
+
+// printBackup prints the one-line summary of a finished backup.
+func printBackup(out io.Writer, b catalog.Backup) {
 	var where []string
 	for _, l := range b.Locations {
 		where = append(where, fmt.Sprintf("tape %s file %d", orDash(l.Barcode), l.FileNum))
@@ -132,7 +150,6 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 	fmt.Fprintf(out, "backup %d: %s on %s, level %d, %d files, %s in %s; %s\n",
 		b.ID, b.Path, b.Agent, b.Level, b.Files, formatSize(uint64(b.Bytes)), b.Ended.Sub(b.Started).Round(time.Millisecond),
 		strings.Join(where, ", "))
-	return nil
 }
 
 // remoteBackupSpec fills spec for ndmp://AGENT/PATH.
@@ -229,6 +246,9 @@ type backupOut struct {
 	Error     string        `json:"error,omitempty"`
 	Env       []catalog.Env `json:"env,omitempty"`
 	Locations []locationOut `json:"locations"`
+	// Warnings are what the agents reported not backing up (status
+	// completed_with_warnings).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func backupJSON(b catalog.Backup) backupOut {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ferry/internal/catalog"
 	"ferry/internal/dma"
 )
 
@@ -122,7 +123,7 @@ func runCopy(ctx context.Context, g *globalOptions, src, dst string, o copyOptio
 		return err
 	}
 	if len(exports) > 0 {
-		la, err := startLocalAgent(state, exports)
+		la, err := startLocalAgent(state, exports, ownFiles(g, state)...)
 		if err != nil {
 			return err
 		}
@@ -153,12 +154,12 @@ func runCopy(ctx context.Context, g *globalOptions, src, dst string, o copyOptio
 		if jerr := json.NewEncoder(out).Encode(c); jerr != nil {
 			return jerr
 		}
-		return err
+	} else if err == nil {
+		fmt.Fprintf(out, "copied %s to %s: level %d, %s in %.1fs (job %d)\n", res.Src, res.Dst, res.Level,
+			formatSize(uint64(res.Bytes)), res.Seconds, res.JobID)
 	}
-	if err != nil {
-		return err
+	if err == nil && res.State == catalog.JobWarnings {
+		return warningsExit(os.Stderr, "copy of "+src+" to "+dst, res.JobID, problems(ctx, cat, res.JobID))
 	}
-	fmt.Fprintf(out, "copied %s to %s: level %d, %s in %.1fs (job %d)\n", res.Src, res.Dst, res.Level,
-		formatSize(uint64(res.Bytes)), res.Seconds, res.JobID)
-	return nil
+	return err
 }

@@ -24,9 +24,17 @@ func main() {
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
 		}
-		os.Exit(1)
+		os.Exit(exitFailed)
 	}
 }
+
+// Exit statuses, as GNU tar's: 0 the job did everything; 1 it completed
+// but left something out (a file not backed up, not copied), which the
+// output and `ferry log JOB` name; 2 it failed or the command was wrong.
+const (
+	exitWarnings = 1
+	exitFailed   = 2
+)
 
 // exitError carries a specific exit status out of a command.
 type exitError struct {
@@ -68,6 +76,7 @@ func newRootCommand() *cobra.Command {
 		newRestoreCommand(&g),
 		newAgentCommand(&g),
 		newJobsCommand(&g),
+		newLogCommand(&g),
 		newVerifyCommand(&g),
 		newCatalogCommand(&g),
 		newMediaCommand(&g),

@@ -109,9 +109,19 @@ type Agent struct {
 const (
 	StatusRunning   = "running"
 	StatusSucceeded = "succeeded"
+	// StatusWarnings: the image is complete and restorable, but the agent
+	// reported something it could not back up (a file unreadable, changed
+	// while read): the job's log names each.
+	StatusWarnings  = "completed_with_warnings"
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
 )
+
+// Completed reports whether the backup's image was finished: it can be
+// restored and based on.
+func (b Backup) Completed() bool {
+	return b.Status == StatusSucceeded || b.Status == StatusWarnings
+}
 
 // Backup is one backup image.
 type Backup struct {
@@ -240,6 +250,9 @@ const (
 	JobQueued    = "queued"
 	JobRunning   = "running"
 	JobSucceeded = "succeeded"
+	// JobWarnings: the job finished but something was left out or went
+	// wrong on the way; its log says what.
+	JobWarnings  = "completed_with_warnings"
 	JobFailed    = "failed"
 	JobCancelled = "cancelled"
 	// JobCancelling: `ferry cancel` asked the process running the job to
@@ -258,6 +271,12 @@ type Job struct {
 	Ended    time.Time
 	Error    string
 	BackupID int64
+}
+
+// Completed reports whether the job ended having done its work (with or
+// without warnings).
+func (j Job) Completed() bool {
+	return j.State == JobSucceeded || j.State == JobWarnings
 }
 
 // Active reports whether the job has not ended.

@@ -33,6 +33,9 @@ func OpenSQLite(ctx context.Context, path string) (Catalog, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
+	if err := private(path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", path+"?"+sqlitePragmas)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open %s: %w", path, err)
@@ -42,6 +45,27 @@ func OpenSQLite(ctx context.Context, path string) (Catalog, error) {
 		return nil, err
 	}
 	return &sqlCatalog{db: db, be: sqliteBackend{db: db}}, nil
+}
+
+// private makes the catalog file readable by its owner only, creating it
+// so: it names every backed-up path, and SQLite gives its journal the same
+// mode. A catalog made before by a more permissive ferry is tightened.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := f.Chmod(fi.Mode().Perm() &^ 0o077); err != nil {
+			return fmt.Errorf("catalog: make %s private: %w", path, err)
+		}
+	}
+	return nil
 }
 
 // migrateSQLite runs the migrations under an exclusive file lock, so two

@@ -94,6 +94,9 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 		return catalog.Backup{}, fmt.Errorf("dma: record backup: %w", err)
 	}
 	job.BackupID = b.ID
+	if err := cat.UpdateJob(ctx, *job); err != nil {
+		return catalog.Backup{}, fmt.Errorf("dma: record job: %w", err)
+	}
 
 	in := cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
 	rec := fh.New(in)
@@ -124,13 +127,13 @@ func pickBase(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.B
 	if !s.Incremental && s.Level == 0 {
 		return catalog.Backup{}, 0, nil
 	}
-	bs, err := cat.Backups(ctx, catalog.BackupFilter{Agent: s.Agent.Name, Path: s.Path, Status: catalog.StatusSucceeded})
+	bs, err := cat.Backups(ctx, catalog.BackupFilter{Agent: s.Agent.Name, Path: s.Path})
 	if err != nil {
 		return catalog.Backup{}, 0, fmt.Errorf("dma: catalog: %w", err)
 	}
 	for i := len(bs) - 1; i >= 0; i-- {
 		b := bs[i]
-		if b.DumpDate == "" || (len(b.Locations) == 0 && !hasLocation(ctx, cat, b.ID)) {
+		if !b.Completed() || b.DumpDate == "" || (len(b.Locations) == 0 && !hasLocation(ctx, cat, b.ID)) {
 			continue
 		}
 		if s.Incremental {
@@ -517,8 +520,15 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 			}
 		}
 	}
+	lines := r.posts.lines()
+	if r.tapePosts != nil && r.tapePosts != r.posts {
+		lines = append(lines, r.tapePosts.lines()...)
+	}
 	job.State, runErr = outcome(ctx, fmt.Sprintf("backup %d", b.ID), runErr)
+	job.State = warned(job.State, lines)
 	switch job.State {
+	case catalog.JobWarnings:
+		res.Status = catalog.StatusWarnings
 	case catalog.JobCancelled:
 		res.Status = catalog.StatusCancelled
 	case catalog.JobFailed:
@@ -528,10 +538,6 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 		res.Error, job.Error = runErr.Error(), runErr.Error()
 	}
 	job.Ended = res.Ended
-	lines := r.posts.lines()
-	if r.tapePosts != nil && r.tapePosts != r.posts {
-		lines = append(lines, r.tapePosts.lines()...)
-	}
 	for _, l := range lines {
 		cat.Log(rctx, job.ID, l.level, l.msg)
 	}

@@ -48,6 +48,9 @@ type CopyResult struct {
 	DumpDate  string  `json:"dump_date,omitempty"`
 	Bytes     int64   `json:"bytes"`
 	Seconds   float64 `json:"seconds"`
+	// State is the job's final state (completed_with_warnings when an
+	// agent logged files it could not copy).
+	State string `json:"state,omitempty"`
 }
 
 // copyKind is the job kind of copies in the catalog.
@@ -84,14 +87,17 @@ func Copy(ctx context.Context, cat catalog.Catalog, s CopySpec) (CopyResult, err
 	if runErr == nil && res.DumpDate == "" {
 		runErr = fmt.Errorf("dma: agent %s returned no DUMP_DATE; incremental copies could not follow this one", s.Src.Name)
 	}
+	lines := append(sp.lines(), dp.lines()...)
 	job.State, runErr = outcome(ctx, "copy", runErr)
+	job.State = warned(job.State, lines)
+	res.State = job.State
 	job.Ended = time.Now().UTC()
 	if runErr != nil {
 		job.Error = runErr.Error()
 	}
 	spec, _ = json.Marshal(res)
 	job.Spec = string(spec)
-	for _, l := range append(sp.lines(), dp.lines()...) {
+	for _, l := range lines {
 		cat.Log(rctx, job.ID, l.level, l.msg)
 	}
 	if err := cat.UpdateJob(rctx, *job); err != nil && runErr == nil {
@@ -121,7 +127,7 @@ func copyBase(ctx context.Context, cat catalog.Catalog, src, dst string, s CopyS
 	}
 	for i := len(jobs) - 1; i >= 0; i-- {
 		j := jobs[i]
-		if j.Kind != copyKind || j.State != catalog.JobSucceeded {
+		if j.Kind != copyKind || !j.Completed() {
 			continue
 		}
 		var r CopyResult

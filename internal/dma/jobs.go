@@ -61,6 +61,20 @@ func outcome(ctx context.Context, what string, runErr error) (string, error) {
 	return catalog.JobCancelled, fmt.Errorf("dma: %s cancelled: %w", what, runErr)
 }
 
+// warned turns a succeeded job whose agents logged warnings or errors (a
+// file not backed up, not recovered) into one completed with warnings.
+func warned(state string, lines []logLine) string {
+	if state != catalog.JobSucceeded {
+		return state
+	}
+	for _, l := range lines {
+		if l.level == "warning" || l.level == "error" {
+			return catalog.JobWarnings
+		}
+	}
+	return state
+}
+
 // runJob records a job of kind with spec (JSON), runs fn with a context
 // that `ferry cancel` ends, and records how it ended, with the agent's
 // log lines logs returns.
@@ -82,7 +96,9 @@ func runJob(ctx context.Context, cat catalog.Catalog, kind, what string, backupI
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
 	if logs != nil {
-		for _, l := range logs() {
+		lines := logs()
+		job.State = warned(job.State, lines)
+		for _, l := range lines {
 			cat.Log(rctx, job.ID, l.level, l.msg)
 		}
 	}

@@ -137,7 +137,7 @@ func restoreChain(ctx context.Context, cat catalog.Catalog, id int64) ([]catalog
 		if err != nil {
 			return nil, fmt.Errorf("dma: catalog: backup %d: %w", c.ID, err)
 		}
-		if b.Status != catalog.StatusSucceeded {
+		if !b.Completed() {
 			return nil, fmt.Errorf("dma: backup %d (in the chain of %d) %s; it cannot be restored", b.ID, id, b.Status)
 		}
 		if len(b.Locations) == 0 {

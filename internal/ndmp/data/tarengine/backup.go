@@ -113,8 +113,8 @@ func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupE
 	if env.hist != histNone {
 		hist = newHistory(ctx, job.Post)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	files := env.files
 	if len(files) == 0 {
 		files = []string{"."}
@@ -123,13 +123,19 @@ func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupE
 	defer fsm.Close()
 	w := newWalker(ctx, root, walkOpts{
 		exclude: env.exclude, files: files, since: since,
-		dev: uint64(fi.Sys().(*syscall.Stat_t).Dev),
-	}, fsm, func(n string, err error) { warnLater(ctx, lg, st, n, err) })
+		dev:     uint64(fi.Sys().(*syscall.Stat_t).Dev),
+		protect: e.protected(),
+	}, fsm, func(n string, err error) { warnLater(ctx, lg, st, n, err) },
+		func(n, why string) { lg.message(wire.LogNormal, "%s: %s; not backed up", fhPath(n), why) })
+	w.stop = cancel
 	w.start()
 	sw := &streamWriter{w: format.NewWriter(job.Stream), hist: hist, kind: env.hist,
 		lg: lg, walker: w, st: st, incremental: since != nil, sums: hist != nil && job.Checksums}
 	err = sw.writeAll(ctx)
-	cancel()
+	if errors.Is(err, errNoDescriptors) {
+		lg.message(wire.LogError, "%v", err)
+	}
+	cancel(nil)
 	for it := range w.order { // let the walker and workers finish
 		sw.discard(it)
 	}
@@ -137,6 +143,24 @@ func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupE
 		st.history = int64(hist.close())
 	}
 	return st, err
+}
+
+// protected returns ferry's own files by device and inode: its state
+// directory (cartridges, catalog) and Config.Protect. A backup of a tree
+// holding them would otherwise store its own cartridges, doubling each time.
+func (e *Engine) protected() map[[2]uint64]string {
+	m := map[[2]uint64]string{}
+	add := func(p, why string) {
+		var st syscall.Stat_t
+		if p != "" && syscall.Stat(p, &st) == nil {
+			m[[2]uint64{uint64(st.Dev), st.Ino}] = why
+		}
+	}
+	add(e.cfg.StateDir, "ferry's state directory (cartridges, catalog)")
+	for _, p := range e.cfg.Protect {
+		add(p, "ferry's own file (catalog or cartridge)")
+	}
+	return m
 }
 
 // warnLater reports a walker problem (file vanished, unreadable directory).
@@ -166,12 +190,14 @@ type streamWriter struct {
 
 func (s *streamWriter) writeAll(ctx context.Context) error {
 	for it := range s.walker.order {
-		if err := ctx.Err(); err != nil {
+		if ctx.Err() != nil {
 			s.discard(it)
-			return err
+			return context.Cause(ctx)
 		}
 		<-it.ready
-		if err := s.write(it); err != nil {
+		err := s.write(it)
+		s.walker.written.Add(1)
+		if err != nil {
 			s.discard(it)
 			return err
 		}
@@ -194,9 +220,14 @@ func (s *streamWriter) writeAll(ctx context.Context) error {
 // memory); calling it again does nothing.
 func (s *streamWriter) discard(it *item) {
 	<-it.ready
+	it.releaseDir()
 	if it.file != nil {
 		it.file.Close()
 		it.file = nil
+	}
+	if it.token {
+		<-s.walker.held
+		it.token = false
 	}
 	if it.held > 0 {
 		s.walker.release(it.held)
@@ -211,12 +242,33 @@ func (s *streamWriter) write(it *item) error {
 	if it.listing {
 		s.listing.Add(it.name, childNames(it.children))
 	}
+	if errors.Is(it.err, errSocket) {
+		s.lg.message(wire.LogNormal, "%s: socket ignored", fhPath(it.name))
+		return nil
+	}
+	if errors.Is(it.err, errNoDescriptors) {
+		return it.err
+	}
 	if it.err != nil {
 		s.st.problems.Add(1)
 		s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), it.err)
 		return nil
 	}
 	defer s.discard(it)
+	if it.reopen {
+		f, err := s.walker.open(it)
+		it.releaseDir()
+		if errors.Is(err, errNoDescriptors) {
+			return err
+		}
+		if err != nil {
+			s.st.problems.Add(1)
+			s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), err)
+			return nil
+		}
+		adviseSequential(f)
+		it.file = f
+	}
 	it.offset = s.w.Offset()
 	if err := s.w.WriteHeader(it.entry); err != nil {
 		if errors.Is(err, format.ErrEntry) {

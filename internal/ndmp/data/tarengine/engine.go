@@ -26,6 +26,9 @@ type Config struct {
 	// StateDir keeps the LEVEL dump dates (tar-dumpdates.json); "" disables
 	// LEVEL incrementals without BASE_DATE.
 	StateDir string
+	// Protect names files a backup never stores besides StateDir (which
+	// never is either): a catalog kept elsewhere, its journal.
+	Protect []string
 	// Snapshot makes SNAPSHOT=y the default.
 	Snapshot bool
 	// Logger receives the engine's own diagnostics; nil discards them.

@@ -3,6 +3,7 @@ package tarengine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"slices"
@@ -42,8 +43,13 @@ type item struct {
 	entry *format.Entry
 	data  []byte
 	file  *os.File
-	err   error
-	ready chan struct{}
+	// reopen: the data is streamed but no descriptor was spare to hold
+	// the file open in the pipeline; the writer opens it when it gets
+	// there.
+	reopen bool
+	token  bool // file holds one of walker.held
+	err    error
+	ready  chan struct{}
 
 	offset int64 // stream offset of the header, set by the writer
 	held   int64 // prefetch bytes to release after writing
@@ -83,6 +89,10 @@ var errSocket = errors.New("tarengine: sockets cannot be stored in a tar stream"
 // walkOpts is what the walker needs from the backup's environment.
 type walkOpts struct {
 	exclude []string
+	// protect: files and directories never backed up, by device and
+	// inode (ferry's own state: catalog, cartridges), with the message
+	// the job log gets for each.
+	protect map[[2]uint64]string
 	files   []string   // roots to walk; [.] for the whole tree
 	since   *time.Time // incremental: changed at or after
 	dev     uint64     // the file system not to leave
@@ -99,19 +109,97 @@ type walker struct {
 	links map[[2]uint64]*item
 	warn  func(name string, err error)
 	mem   chan struct{} // tokens of 64 KiB of prefetch memory
-	fsm   *fsmeta.FS
+	// held: tokens for descriptors items keep open in the pipeline, a
+	// share of those the process may still open, so the file the writer
+	// waits for always finds one.
+	held chan struct{}
+	fsm  *fsmeta.FS
+	// stop ends the backup when the walker cannot go on (set before the
+	// walk starts).
+	stop context.CancelCauseFunc
+	// opened is when an open last succeeded (UnixNano).
+	opened atomic.Int64
+	// scarce: an open found no descriptor free. From then on the walker
+	// lets the pipeline drain before it opens a directory, so the
+	// directories held by queued items cannot take every descriptor the
+	// workers need to finish them.
+	scarce  atomic.Bool
+	emitted int64        // items emitted (the walker's)
+	written atomic.Int64 // items the writer is done with
+	// note reports something left out on purpose (info, not a problem).
+	note func(name, why string)
 }
 
 const memUnit = 64 << 10
 
-func newWalker(ctx context.Context, root *os.Root, o walkOpts, meta *fsmeta.FS, warn func(string, error)) *walker {
-	return &walker{
-		ctx: ctx, root: root, opts: o, fsm: meta, warn: warn,
+func newWalker(ctx context.Context, root *os.Root, o walkOpts, meta *fsmeta.FS, warn func(string, error), note func(name, why string)) *walker {
+	w := &walker{
+		ctx: ctx, root: root, opts: o, fsm: meta, warn: warn, note: note,
 		order: make(chan *item, pipelineDepth),
 		work:  make(chan *item, pipelineDepth),
 		links: map[[2]uint64]*item{},
 		mem:   make(chan struct{}, prefetchBytes/memUnit),
+		held:  make(chan struct{}, heldFiles()),
 	}
+	w.opened.Store(time.Now().UnixNano())
+	return w
+}
+
+// heldFiles is how many files the pipeline may keep open: a quarter of
+// the descriptors the process can still open, at most one per item.
+func heldFiles() int {
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil {
+		return pipelineDepth
+	}
+	open := pipelineDepth
+	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
+		open = len(ents)
+	}
+	return int(min(max((int64(lim.Cur)-int64(open))/4, 1), pipelineDepth))
+}
+
+// fdWaitMax bounds how long the walker waits while no open succeeds for
+// want of a descriptor: then the process's limit is too low to back up
+// anything, and the job fails saying so.
+var fdWaitMax = 20 * time.Second
+
+// errNoDescriptors ends a backup that could open no file for fdWaitMax.
+var errNoDescriptors = errors.New("tarengine: out of file descriptors")
+
+// retryFD runs op until it no longer fails for want of a descriptor
+// (EMFILE, ENFILE). Running out is transient: items ahead in the pipeline
+// and other sessions close theirs, so a file is never left out for it;
+// only a walker starved of descriptors for fdWaitMax gives up.
+func (w *walker) retryFD(op func() error) error {
+	delay := time.Millisecond
+	for {
+		err := op()
+		if !outOfFDs(err) {
+			if err == nil {
+				w.opened.Store(time.Now().UnixNano())
+			}
+			return err
+		}
+		w.scarce.Store(true)
+		if time.Since(time.Unix(0, w.opened.Load())) > fdWaitMax {
+			var lim unix.Rlimit
+			unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
+			return fmt.Errorf("%w: none came free in %v (this process may open %d; raise ulimit -n): %w", errNoDescriptors, fdWaitMax, lim.Cur, err)
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-w.ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay = min(delay*2, 100*time.Millisecond)
+	}
+}
+
+func outOfFDs(err error) bool {
+	return errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)
 }
 
 // start runs the walker and the workers; order is closed when all is emitted.
@@ -188,7 +276,14 @@ func (w *walker) readDir(name string, pdir *dirRef, st *unix.Stat_t) (*dirRef, [
 	if uint64(st.Dev) != w.opts.dev {
 		return nil, nil
 	}
+	if w.scarce.Load() {
+		w.drain()
+	}
 	d, err := w.openDir(name, pdir)
+	if errors.Is(err, errNoDescriptors) {
+		w.stop(err)
+		return nil, nil
+	}
 	if err != nil {
 		w.warn(name, err)
 		return nil, nil
@@ -213,6 +308,10 @@ func (w *walker) readDir(name string, pdir *dirRef, st *unix.Stat_t) (*dirRef, [
 			w.warn(full, &os.PathError{Op: "lstat", Path: full, Err: err})
 			continue
 		}
+		if why, ok := w.opts.protect[[2]uint64{uint64(k.st.Dev), k.st.Ino}]; ok {
+			w.note(full, why)
+			continue
+		}
 		kids = append(kids, k)
 	}
 	return d, kids
@@ -222,12 +321,14 @@ func (w *walker) readDir(name string, pdir *dirRef, st *unix.Stat_t) (*dirRef, [
 // or, for a walk root, from the root.
 func (w *walker) openDir(name string, pdir *dirRef) (*dirRef, error) {
 	var d *fsmeta.Dir
-	var err error
-	if pdir != nil {
-		d, err = pdir.d.OpenDir(path.Base(name))
-	} else {
-		d, err = w.fsm.OpenDir(name)
-	}
+	err := w.retryFD(func() (err error) {
+		if pdir != nil {
+			d, err = pdir.d.OpenDir(path.Base(name))
+		} else {
+			d, err = w.fsm.OpenDir(name)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -303,14 +404,24 @@ func (w *walker) emit(it *item, pdir *dirRef) bool {
 	case <-w.ctx.Done():
 		return false
 	}
+	w.emitted++
 	return true
+}
+
+// drain waits until the writer is done with every item emitted.
+func (w *walker) drain() {
+	for w.written.Load() < w.emitted && w.ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // worker reads metadata and opens or prefetches file data.
 func (w *walker) worker() {
 	for it := range w.work {
 		w.prepare(it)
-		it.releaseDir()
+		if !it.reopen { // else the writer opens the file in it.dir
+			it.releaseDir()
+		}
 		close(it.ready)
 	}
 }
@@ -339,7 +450,11 @@ func (w *walker) prepare(it *item) {
 		it.err = w.ctx.Err()
 		return
 	}
-	e, err := w.meta(it)
+	var e *format.Entry
+	err := w.retryFD(func() (err error) {
+		e, err = w.meta(it)
+		return err
+	})
 	if e == nil {
 		it.err = err
 		return
@@ -348,7 +463,7 @@ func (w *walker) prepare(it *item) {
 		w.warn(it.name, err) // partial metadata: the rest is backed up
 	}
 	if e.Type == 0 {
-		it.err = errSocket
+		it.err = errSocket // GNU tar leaves sockets out too
 		return
 	}
 	it.entry = e
@@ -367,15 +482,29 @@ func (w *walker) prepare(it *item) {
 // openData opens a regular file and reads it whole when it is small and
 // prefetch memory is free; otherwise the writer streams from the open file.
 func (w *walker) openData(it *item) {
+	size := it.entry.DataSize()
+	stream := it.entry.Sparse != nil || size > prefetchMax || !w.reserve(size)
+	if stream {
+		select {
+		case w.held <- struct{}{}:
+		default:
+			it.reopen = true // no descriptor to spare: the writer opens it
+			return
+		}
+	}
 	f, err := w.open(it)
 	if err != nil {
+		if stream {
+			<-w.held
+		} else {
+			w.release(size)
+		}
 		it.err = err
 		return
 	}
-	size := it.entry.DataSize()
-	if it.entry.Sparse != nil || size > prefetchMax || !w.reserve(size) {
+	if stream {
 		adviseSequential(f)
-		it.file = f
+		it.file, it.token = f, true
 		return
 	}
 	it.held = size
@@ -391,16 +520,21 @@ func (w *walker) openData(it *item) {
 
 // open opens a regular file relative to its open parent: never through a
 // symlink, never blocking on a FIFO swapped in, O_NOATIME where allowed.
-func (w *walker) open(it *item) (*os.File, error) {
-	if it.dir != nil {
-		return it.dir.d.Open(path.Base(it.name))
-	}
-	d, err := w.fsm.OpenDir(path.Dir(it.name))
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
-	return d.Open(path.Base(it.name))
+func (w *walker) open(it *item) (f *os.File, err error) {
+	err = w.retryFD(func() error {
+		if it.dir != nil {
+			f, err = it.dir.d.Open(path.Base(it.name))
+			return err
+		}
+		d, err := w.fsm.OpenDir(path.Dir(it.name))
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		f, err = d.Open(path.Base(it.name))
+		return err
+	})
+	return f, err
 }
 
 func (w *walker) units(n int64) int { return int((n + memUnit - 1) / memUnit) }
