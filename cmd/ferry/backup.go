@@ -114,8 +114,7 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 	stopProgress()
 	if err != nil {
 		if client.IsNDMP(err, wire.ErrDeviceBusy) {
-			err = fmt.Errorf("%w (another session holds drive %s: if ferry serve runs on this state directory, back up through it with ferry backup ndmp://ndmp@HOST:PORT%s --password-file %s)",
-				err, spec.Drive, spec.Path, filepath.Join(state, "ndmp-password"))
+			err = fmt.Errorf("%w (%s)", err, deviceBusyHint(spec.Drive, spec.Path, state))
 		}
 		if b.ID != 0 {
 			return fmt.Errorf("backup %d of %s failed: %w", b.ID, spec.Path, err)
@@ -295,4 +294,15 @@ func progressLine(asJSON bool) (chan<- dma.Progress, func()) {
 		}
 	}()
 	return ch, func() { close(ch); <-done }
+}
+
+// deviceBusyHint explains a DEVICE_BUSY from the local agent: most likely
+// a ferry serve on the same state directory holds the drive. Its password
+// is whatever that serve was started with, which this process cannot
+// know, so the hint names where it is kept rather than guess a file.
+func deviceBusyHint(drive, path, state string) string {
+	return fmt.Sprintf("another session holds drive %s: if ferry serve runs on this state directory, back up through it with "+
+		"ferry backup ndmp://USER@HOST:PORT%s --password-file FILE, where FILE holds the password of the ferry serve holding the drive "+
+		"(its --ndmp-password-file, default %s; USER is its --ndmp-user, default ndmp)",
+		drive, path, filepath.Join(state, "ndmp-password"))
 }

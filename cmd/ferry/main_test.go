@@ -151,6 +151,27 @@ func TestPasswordFileMustBePrivate(t *testing.T) {
 	}
 }
 
+// TestShortNDMPPasswordRefused: ferry serve refuses a password file
+// holding fewer than 12 characters, saying so.
+func TestShortNDMPPasswordRefused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(p, []byte("x\n"), 0o600)
+	_, err := readNDMPPassword(p)
+	if err == nil || !strings.Contains(err.Error(), "is 1 characters; ferry serve needs at least 12") {
+		t.Errorf("one-character password: %v, want a refusal naming the minimum", err)
+	}
+	os.WriteFile(p, []byte("twelve-chars\n"), 0o600)
+	if pw, err := readNDMPPassword(p); err != nil || pw != "twelve-chars" {
+		t.Errorf("12-character password: %q, %v", pw, err)
+	}
+	state := t.TempDir()
+	os.WriteFile(p, []byte("short\n"), 0o600)
+	err = runServe(context.Background(), &globalOptions{state: state}, serveOptions{ndmpAddr: "127.0.0.1:0", ndmpPasswordFile: p, logLevel: "info"})
+	if err == nil || !strings.Contains(err.Error(), "at least 12") {
+		t.Errorf("ferry serve with a short password: %v", err)
+	}
+}
+
 func TestMain(m *testing.M) {
 	code := m.Run()
 	ndmjobtest.Cleanup()

@@ -41,8 +41,11 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 
 The NDMP agent serves the library's drives and changer to any NDMP v4 or v3
 backup application, and backs up and restores directories under the exported
-roots. Credentials come from --ndmp-password-file; without one, ferry keeps a
-generated password in the state directory (file ndmp-password, mode 0600).
+roots. Credentials come from --ndmp-password-file (at least 12 characters);
+without one, ferry keeps a generated password in the state directory (file
+ndmp-password, mode 0600). Failed logins are slowed down and a connection
+ends after 3; a connection must authenticate within 15 s, and at most 256
+(32 per client address) may be waiting to.
 
 With --iscsi, the iSCSI target serves the same library (the changer on LUN 0,
 the drives on LUNs 1-4) and the state directory's disks (ferry disk create).`,
@@ -57,7 +60,7 @@ the drives on LUNs 1-4) and the state directory's disks (ferry disk create).`,
 	f.BoolVar(&o.snapshot, "snapshot", false, "back up from a btrfs or LVM snapshot by default (SNAPSHOT=y)")
 	f.StringArrayVar(&o.exports, "export", nil, "directory that may be backed up or restored into (repeatable)")
 	f.StringVar(&o.ndmpUser, "ndmp-user", "ndmp", "NDMP user name")
-	f.StringVar(&o.ndmpPasswordFile, "ndmp-password-file", "", "file holding the NDMP password (default: STATE/ndmp-password, generated)")
+	f.StringVar(&o.ndmpPasswordFile, "ndmp-password-file", "", "file holding the NDMP password, 12 characters or more (default: STATE/ndmp-password, generated)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }
@@ -84,7 +87,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 			return err
 		}
 	}
-	password, err := readPasswordFile(passwordFile)
+	password, err := readNDMPPassword(passwordFile)
 	if err != nil {
 		return err
 	}
@@ -221,6 +224,25 @@ func readPasswordFile(path string) (string, error) {
 	pw = strings.TrimRight(pw, "\r")
 	if pw == "" {
 		return "", fmt.Errorf("password file %s is empty", path)
+	}
+	return pw, nil
+}
+
+// minSecretLen is the shortest password or CHAP secret ferry's servers
+// accept: RFC 7143's minimum for CHAP secrets, and as much for NDMP, whose
+// TEXT and MD5 logins are as easy to guess offline or online.
+const minSecretLen = 12
+
+// readNDMPPassword reads the password of ferry serve's NDMP agent and
+// refuses one shorter than minSecretLen.
+func readNDMPPassword(path string) (string, error) {
+	pw, err := readPasswordFile(path)
+	if err != nil {
+		return "", err
+	}
+	if len(pw) < minSecretLen {
+		return "", fmt.Errorf("NDMP password in %s is %d characters; ferry serve needs at least %d (put a longer one there, or give no --ndmp-password-file to use a generated one)",
+			path, len(pw), minSecretLen)
 	}
 	return pw, nil
 }

@@ -209,13 +209,16 @@ otherwise only these, with CHAP where a secret is set.`,
 
 func newTargetAllowCommand(g *globalOptions) *cobra.Command {
 	var secretFile string
+	var noCHAP bool
 	cmd := &cobra.Command{
-		Use:   "allow INITIATOR [--chap-secret-file F]",
-		Short: "Let an initiator log in to the target, with CHAP when a secret file is given",
+		Use:   "allow INITIATOR (--chap-secret-file F | --no-chap)",
+		Short: "Let an initiator log in to the target, with CHAP (--chap-secret-file) or without (--no-chap)",
 		Long: `Add an initiator (its iSCSI name, e.g. iqn.1994-05.com.redhat:client) to the
 target's access list, or replace its entry. With --chap-secret-file the
 initiator must pass CHAP with the file's first line as the secret (12 to 255
-bytes; the file must not be readable by group or others). The list is kept
+bytes; the file must not be readable by group or others); with --no-chap it
+logs in without authentication. One of the two is required, so that an
+initiator's CHAP requirement is never dropped by accident. The list is kept
 in STATE/iscsi/target.json, mode 0600; a running server reads it at start.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -223,25 +226,28 @@ in STATE/iscsi/target.json, mode 0600; a running server reads it at start.`,
 			if err != nil {
 				return err
 			}
-			return allowInitiator(state, args[0], secretFile)
+			return allowInitiator(state, args[0], secretFile, noCHAP)
 		},
 	}
-	cmd.Flags().StringVar(&secretFile, "chap-secret-file", "", "file whose first line is the initiator's CHAP secret")
+	cmd.Flags().StringVar(&secretFile, "chap-secret-file", "", "file whose first line is the initiator's CHAP secret (12 to 255 bytes)")
+	cmd.Flags().BoolVar(&noCHAP, "no-chap", false, "let the initiator log in without CHAP (drops a secret it had)")
 	return cmd
 }
 
-// allowInitiator adds or replaces an ACL entry.
-func allowInitiator(state, name, secretFile string) error {
+// allowInitiator adds or replaces an ACL entry. Without a secret file the
+// caller must say --no-chap: an entry's CHAP secret is never dropped
+// silently.
+func allowInitiator(state, name, secretFile string, noCHAP bool) error {
 	if err := checkISCSIName(name); err != nil {
 		return err
 	}
+	if secretFile != "" && noCHAP {
+		return errors.New("give --chap-secret-file or --no-chap, not both")
+	}
 	entry := iscsiACLEntry{Initiator: name}
 	if secretFile != "" {
-		secret, err := readPasswordFile(secretFile)
+		secret, err := readCHAPSecret(secretFile)
 		if err != nil {
-			return err
-		}
-		if err := iscsi.CheckCHAPSecret([]byte(secret)); err != nil {
 			return err
 		}
 		entry.CHAPSecret = secret
@@ -249,6 +255,11 @@ func allowInitiator(state, name, secretFile string) error {
 	s, err := loadTargetState(state)
 	if err != nil {
 		return err
+	}
+	if secretFile == "" && !noCHAP {
+		if err := needCHAPChoice(s, name); err != nil {
+			return err
+		}
 	}
 	kept := s.ACL[:0]
 	for _, a := range s.ACL {
@@ -465,4 +476,33 @@ func (s *iscsiServer) Shutdown(ctx context.Context) error {
 		sd.d.Close()
 	}
 	return err
+}
+
+// needCHAPChoice explains why `allow NAME` without --chap-secret-file or
+// --no-chap is refused; nil when NAME is already allowed without CHAP
+// (nothing would change).
+func needCHAPChoice(s *iscsiState, name string) error {
+	for _, a := range s.ACL {
+		if a.Initiator != name {
+			continue
+		}
+		if a.CHAPSecret == "" {
+			return nil
+		}
+		return fmt.Errorf("initiator %s logs in with CHAP: give --chap-secret-file F to change its secret, or --no-chap to let it log in without CHAP", name)
+	}
+	return fmt.Errorf("initiator %s: give --chap-secret-file F to require CHAP, or --no-chap to let it log in without authentication", name)
+}
+
+// readCHAPSecret reads a CHAP secret file and checks the secret's length.
+func readCHAPSecret(path string) (string, error) {
+	secret, err := readPasswordFile(path)
+	if err != nil {
+		return "", err
+	}
+	if err := iscsi.CheckCHAPSecret([]byte(secret)); err != nil {
+		return "", fmt.Errorf("CHAP secret in %s is %d bytes; it must be %d to %d (RFC 7143 wants at least %d)",
+			path, len(secret), iscsi.MinCHAPSecret, iscsi.MaxCHAPSecret, iscsi.MinCHAPSecret)
+	}
+	return secret, nil
 }

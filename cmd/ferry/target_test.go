@@ -56,15 +56,16 @@ func TestTargetAllow(t *testing.T) {
 	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:host1", "--chap-secret-file", secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:host2"); err != nil {
+	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:host2", "--no-chap"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runTargetCmd(t, state, "allow", "not-a-name"); err == nil {
+	if _, err := runTargetCmd(t, state, "allow", "not-a-name", "--no-chap"); err == nil {
 		t.Error("bad initiator name accepted")
 	}
 	os.WriteFile(secret, []byte("short\n"), 0o600)
-	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:host3", "--chap-secret-file", secret); err == nil {
-		t.Error("short CHAP secret accepted")
+	_, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:host3", "--chap-secret-file", secret)
+	if err == nil || !strings.Contains(err.Error(), "is 5 bytes; it must be 12 to 255") {
+		t.Errorf("short CHAP secret: %v, want a refusal naming the length", err)
 	}
 	out, err := runTargetCmd(t, state, "ls")
 	if err != nil || !strings.Contains(out, "host1  chap") || !strings.Contains(out, "host2  none") || strings.Contains(out, "host3") {
@@ -73,6 +74,38 @@ func TestTargetAllow(t *testing.T) {
 	cfg, err := targetConfig(state)
 	if err != nil || len(cfg.ACL) != 2 || string(cfg.ACL[0].Secret) != "a-secret-of-16-b" || cfg.ACL[1].Secret != nil {
 		t.Errorf("targetConfig = %+v, %v", cfg, err)
+	}
+}
+
+// TestTargetAllowKeepsCHAP: allow without a secret file neither drops an
+// initiator's CHAP secret nor adds an initiator without saying --no-chap.
+func TestTargetAllowKeepsCHAP(t *testing.T) {
+	state := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("a-secret-of-16-b\n"), 0o600)
+	const host = "iqn.2026-01.org.example:host1"
+	if _, err := runTargetCmd(t, state, "allow", host, "--chap-secret-file", secret); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runTargetCmd(t, state, "allow", host)
+	if err == nil || !strings.Contains(err.Error(), "--no-chap") {
+		t.Errorf("allow without a secret of a CHAP initiator: %v, want a refusal naming --no-chap", err)
+	}
+	if out, _ := runTargetCmd(t, state, "ls"); !strings.Contains(out, "host1  chap") {
+		t.Errorf("the CHAP secret was dropped:\n%s", out)
+	}
+	_, err = runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:new")
+	if err == nil || !strings.Contains(err.Error(), "--chap-secret-file") || !strings.Contains(err.Error(), "--no-chap") {
+		t.Errorf("allow of a new initiator with neither flag: %v, want an error asking for one", err)
+	}
+	if _, err := runTargetCmd(t, state, "allow", host, "--chap-secret-file", secret, "--no-chap"); err == nil {
+		t.Error("both --chap-secret-file and --no-chap accepted")
+	}
+	if _, err := runTargetCmd(t, state, "allow", host, "--no-chap"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := runTargetCmd(t, state, "ls"); !strings.Contains(out, "host1  none") || strings.Contains(out, "new") {
+		t.Errorf("after --no-chap:\n%s", out)
 	}
 }
 

@@ -1,6 +1,7 @@
 package target
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -10,16 +11,22 @@ import (
 	"time"
 
 	"ferry/internal/iscsi"
+	"ferry/internal/netguard"
 )
 
 // conn is one TCP connection. Its reader goroutine (serve) owns login,
 // the task table's Data-Out state and the R2T bookkeeping; workers
 // execute commands and write their responses under wmu.
 type conn struct {
-	t   *Target
-	nc  net.Conn
-	r   *iscsi.Reader
-	pdu iscsi.PDU
+	t    *Target
+	nc   net.Conn
+	slot *netguard.Slot // place among the connections in login
+	// ctx ends when the connection is stopped; it bounds the CHAP
+	// throttle's wait.
+	ctx    context.Context
+	cancel context.CancelFunc
+	r      *iscsi.Reader
+	pdu    iscsi.PDU
 	// spare receives the next write command's immediate data (place.go).
 	spare []byte
 
@@ -52,17 +59,17 @@ type conn struct {
 	lastRead atomic.Int64  // monotonic nanoseconds of the last PDU read
 	quit     chan struct{} // closed when the reader is done: stops the pinger
 
+	loginDeadline time.Time
+
 	executing  atomic.Int32 // commands between dispatch and their answer
 	flushArmed atomic.Bool
 	flushTimer *time.Timer
 }
 
-// loginTimeout bounds the whole login phase of a connection.
-const loginTimeout = 30 * time.Second
-
 func newConn(t *Target, nc net.Conn) *conn {
 	c := &conn{t: t, nc: nc, r: iscsi.NewReader(nc), w: iscsi.NewWriter(nc),
 		tasks: map[uint32]*task{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.tcond = sync.NewCond(&c.tmu)
 	c.r.MaxData = 64 << 10 // login PDUs; raised to the negotiated size after
 	return c
@@ -72,18 +79,23 @@ func newConn(t *Target, nc net.Conn) *conn {
 // answer before the connection closes.
 func (c *conn) stop() {
 	c.stopped.Store(true)
+	c.cancel()
 	c.nc.SetReadDeadline(time.Now())
 }
 
 func (c *conn) serve() {
 	defer c.nc.Close()
+	defer c.cancel()
 	if tc, ok := c.nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
 	// A login must finish in time: a silent socket must not hold a
-	// goroutine for ever.
-	c.nc.SetDeadline(time.Now().Add(loginTimeout))
-	if err := c.runLogin(); err != nil {
+	// goroutine and a descriptor for long.
+	c.loginDeadline = time.Now().Add(c.t.cfg.LoginTimeout)
+	c.nc.SetDeadline(c.loginDeadline)
+	err := c.runLogin()
+	c.slot.Release() // logged in or gone: no longer pending
+	if err != nil {
 		c.logErr("login", err)
 		if c.sess != nil { // the final response failed to go out
 			c.t.removeConn(c.sess, c)
@@ -94,7 +106,7 @@ func (c *conn) serve() {
 	if c.stopped.Load() {
 		c.nc.SetReadDeadline(time.Now())
 	}
-	err := c.loop()
+	err = c.loop()
 	c.finish(err)
 }
 

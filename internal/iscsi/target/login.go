@@ -24,12 +24,13 @@ const (
 type loginError struct {
 	class, detail uint8
 	why           string
+	authFailed    bool // a wrong credential: throttled, logs rate-limited
 }
 
 func (e *loginError) Error() string { return "target: login failed: " + e.why }
 
 func failLogin(detail uint8, why string) error {
-	return &loginError{iscsi.LoginInitiatorErr, detail, why}
+	return &loginError{iscsi.LoginInitiatorErr, detail, why, false}
 }
 
 // login is the state of one connection's login phase.
@@ -254,7 +255,7 @@ func (l *login) chap(kvs []iscsi.KV) ([]iscsi.KV, error) {
 		}
 		id, c, err := iscsi.NewCHAPChallenge()
 		if err != nil {
-			return nil, &loginError{iscsi.LoginTargetErr, 0, err.Error()}
+			return nil, &loginError{iscsi.LoginTargetErr, 0, err.Error(), false}
 		}
 		l.chapSent, l.chapID, l.chapC = true, id, c
 		return []iscsi.KV{{Key: "CHAP_A", Value: iscsi.CHAPMD5},
@@ -278,8 +279,14 @@ func (l *login) checkCHAP(kvs []iscsi.KV, r string) ([]iscsi.KV, error) {
 	}
 	n, _ := iscsi.Lookup(kvs, "CHAP_N")
 	resp, err := iscsi.DecodeBinary(r)
+	c := l.c
+	// An address that failed recently waits its turn before its response
+	// is checked, so guessing over many connections is no faster.
+	if werr := c.t.throttle.Wait(c.ctx, c.nc.RemoteAddr(), 0, c.loginDeadline); werr != nil {
+		return nil, &loginError{iscsi.LoginInitiatorErr, detailAuthFailed, "CHAP: " + werr.Error(), true}
+	}
 	if err != nil || n != user || !iscsi.CHAPVerify(l.chapID, l.acl.Secret, l.chapC, resp) {
-		return nil, failLogin(detailAuthFailed, "CHAP response wrong")
+		return nil, &loginError{iscsi.LoginInitiatorErr, detailAuthFailed, "CHAP response wrong", true}
 	}
 	l.authDone = true
 	ci, hasI := iscsi.Lookup(kvs, "CHAP_I")
@@ -412,10 +419,18 @@ func (c *conn) loginFail(err error) error {
 	resp := iscsi.LoginResp{ISID: req.ISID, ITT: req.ITT, StatSN: c.statSN,
 		ExpCmdSN: req.CmdSN, MaxCmdSN: req.CmdSN, CSG: req.CSG,
 		StatusClass: le.class, StatusDetail: le.detail}
+	// The failure counts before the initiator hears of it, so its next
+	// attempt already waits the longer backoff.
+	remote := c.nc.RemoteAddr()
+	if !le.authFailed {
+		c.t.log.Info("iscsi login refused", "remote", remote.String(), "why", le.why)
+	} else if log, suppressed := c.t.throttle.Failed(remote); log {
+		c.t.log.Warn("iscsi login refused: authentication failed", "remote", remote.String(), "why", le.why,
+			"failures_not_logged", suppressed)
+	}
 	var h iscsi.BHS
 	resp.Encode(&h)
 	c.w.Write(&h, nil)
 	c.w.Flush()
-	c.t.log.Info("iscsi login refused", "remote", c.nc.RemoteAddr().String(), "why", le.why)
 	return err
 }

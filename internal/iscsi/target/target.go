@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"ferry/internal/iscsi"
+	"ferry/internal/netguard"
 	"ferry/internal/scsi"
 )
 
@@ -95,7 +96,28 @@ type Config struct {
 	// another interval is dropped, ending its I_T nexus (and so its
 	// reservations). Default 30 s; negative turns pings off.
 	NOPInterval time.Duration
+
+	// LoginTimeout bounds a connection's whole login phase (default
+	// 10 s). MaxPendingLogins caps the connections still in login at once
+	// (default 256), MaxPendingLoginsPerAddr those of one client address
+	// (default 32): a connection over a cap is closed as soon as it is
+	// accepted, so idle sockets cannot use up the descriptors that
+	// initiators logging in properly need.
+	LoginTimeout                              time.Duration
+	MaxPendingLogins, MaxPendingLoginsPerAddr int
+	// AuthThrottle slows CHAP guessing: after failed logins, an address's
+	// next CHAP check waits a backoff that doubles with each failure, and
+	// failures are logged once per address and interval (zero fields:
+	// netguard's defaults).
+	AuthThrottle netguard.ThrottleConfig
 }
+
+// Defaults of the login guards.
+const (
+	DefaultLoginTimeout            = 10 * time.Second
+	DefaultMaxPendingLogins        = 256
+	DefaultMaxPendingLoginsPerAddr = 32
+)
 
 // Errors of the target.
 var (
@@ -109,6 +131,10 @@ var (
 type Target struct {
 	cfg Config
 	log *slog.Logger
+
+	pending  *netguard.Limiter // connections still in login
+	throttle *netguard.Throttle
+	refused  atomic.Int64 // connections closed over the pending caps
 
 	wg         sync.WaitGroup
 	epoch      time.Time    // monotonic base of connection activity times
@@ -139,6 +165,8 @@ func New(cfg Config) (*Target, error) {
 	setDefaults(&cfg)
 	return &Target{
 		cfg: cfg, log: cfg.Logger, epoch: time.Now(),
+		pending:   netguard.NewLimiter(cfg.MaxPendingLogins, cfg.MaxPendingLoginsPerAddr),
+		throttle:  netguard.NewThrottle(cfg.AuthThrottle),
 		listeners: map[net.Listener]struct{}{}, conns: map[*conn]struct{}{},
 		sessions: map[uint16]*session{},
 	}, nil
@@ -166,30 +194,49 @@ func setDefaults(c *Config) {
 	if c.NOPInterval == 0 {
 		c.NOPInterval = 30 * time.Second
 	}
+	if c.LoginTimeout <= 0 {
+		c.LoginTimeout = DefaultLoginTimeout
+	}
+	if c.MaxPendingLogins <= 0 {
+		c.MaxPendingLogins = DefaultMaxPendingLogins
+	}
+	if c.MaxPendingLoginsPerAddr <= 0 {
+		c.MaxPendingLoginsPerAddr = DefaultMaxPendingLoginsPerAddr
+	}
 }
 
 // Name returns the target's iSCSI name.
 func (t *Target) Name() string { return t.cfg.Name }
 
 // Serve accepts connections on ln until Shutdown, serving each in its own
-// goroutine. It returns ErrClosed after Shutdown.
+// goroutine. It returns ErrClosed after Shutdown. Accept errors that pass
+// (out of file descriptors, a connection aborted early) are retried after
+// a pause of 5 ms doubling up to 1 s; any other is returned.
 func (t *Target) Serve(ln net.Listener) error {
 	if err := t.addListener(ln); err != nil {
 		return err
 	}
 	defer t.removeListener(ln)
+	var backoff netguard.Backoff
+	var warned time.Time // at most one accept warning a second
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if t.isClosed() {
 				return ErrClosed
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if netguard.Temporary(err) {
+				d := backoff.Next()
+				if time.Since(warned) >= time.Second {
+					warned = time.Now()
+					t.log.Warn("iscsi accept failed, retrying", "err", err, "retry_in", d)
+				}
+				time.Sleep(d)
 				continue
 			}
 			return fmt.Errorf("target: accept: %w", err)
 		}
+		backoff.Reset()
 		t.startConn(nc)
 	}
 }
@@ -224,11 +271,25 @@ func isLoopback(a net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
+// startConn serves a new connection, unless it is over a cap of
+// connections in login: then it is closed at once.
 func (t *Target) startConn(nc net.Conn) {
+	slot := t.pending.Admit(nc.RemoteAddr())
+	if slot == nil {
+		// Logged at the first and then every 1000th, not per connection.
+		if n := t.refused.Add(1); n%1000 == 1 {
+			t.log.Warn("iscsi connection refused: too many connections in login",
+				"remote", nc.RemoteAddr().String(), "refused", n)
+		}
+		nc.Close()
+		return
+	}
 	c := newConn(t, nc)
+	c.slot = slot
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()
+		slot.Release()
 		nc.Close()
 		return
 	}

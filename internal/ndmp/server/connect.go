@@ -34,14 +34,24 @@ func (s *session) agree(v wire.Version) {
 // ones. AUTH_NONE is accepted only by a server configured without any
 // credentials (an open agent); otherwise it is ILLEGAL_ARGS, like any
 // other type the server does not offer.
+//
+// A TEXT or MD5 check first waits its turn (netguard.Throttle): after
+// failures of this connection or of its client address, a backoff that
+// doubles with each. MaxAuthFailures failures end the connection.
 func connectClientAuth(s *session, r *wire.ConnectClientAuthRequest) wire.Body {
 	a := &r.AuthData
 	var ok bool
 	switch a.AuthType {
-	case wire.AuthText:
-		ok = s.checkText(a.AuthID, a.AuthPassword)
-	case wire.AuthMD5:
-		ok = s.checkMD5(a.AuthID, a.AuthDigest)
+	case wire.AuthText, wire.AuthMD5:
+		if err := s.srv.throttle.Wait(s.ctx, s.conn.RemoteAddr(), s.authFails, s.authBy); err != nil {
+			s.challenge = nil // a challenge is good for one attempt
+			return s.authFailed(a, err.Error())
+		}
+		if a.AuthType == wire.AuthText {
+			ok = s.checkText(a.AuthID, a.AuthPassword)
+		} else {
+			ok = s.checkMD5(a.AuthID, a.AuthDigest)
+		}
 	case wire.AuthNone:
 		if len(s.srv.cfg.Credentials) != 0 {
 			return errorReply(wire.ErrIllegalArgs)
@@ -51,12 +61,27 @@ func connectClientAuth(s *session, r *wire.ConnectClientAuthRequest) wire.Body {
 		return errorReply(wire.ErrIllegalArgs)
 	}
 	if !ok {
-		s.log.Info("ndmp: authentication failed", "user", a.AuthID, "type", a.AuthType)
-		return errorReply(wire.ErrNotAuthorized)
+		return s.authFailed(a, "wrong user or password")
 	}
 	s.authed = true
+	s.slot.Release()
 	s.log.Debug("ndmp: authenticated", "user", a.AuthID, "type", a.AuthType)
 	return errorReply(wire.ErrNone)
+}
+
+// authFailed counts a failed authentication (before the peer hears of
+// it, so its next attempt already waits longer), logs it if the address
+// has not been logged lately, and ends the session after too many.
+func (s *session) authFailed(a *wire.AuthData, why string) wire.Body {
+	s.authFails++
+	if log, suppressed := s.srv.throttle.Failed(s.conn.RemoteAddr()); log {
+		s.log.Warn("ndmp: authentication failed", "user", a.AuthID, "type", a.AuthType, "why", why,
+			"failures_not_logged", suppressed)
+	}
+	if s.authFails >= s.srv.cfg.MaxAuthFailures {
+		s.hangup = "too many failed authentications"
+	}
+	return errorReply(wire.ErrNotAuthorized)
 }
 
 func (s *session) checkText(user, password string) bool {

@@ -135,7 +135,14 @@ func (s *session) handle(in inbound) (end bool) {
 		return s.replyHeaderError(h, wire.ErrXDRDecode)
 	}
 	s.log.Debug("ndmp: request", "seq", h.Sequence, "code", h.Code, "error", replyError{body})
-	return s.out.reply(h, body, wire.ErrNone) != nil
+	if err := s.out.reply(h, body, wire.ErrNone); err != nil {
+		return true
+	}
+	if s.hangup != "" {
+		s.notifyStatus(wire.ConnectionShutdown, s.hangup)
+		return true
+	}
+	return false
 }
 
 // replyError logs the error field of a reply body, computed only when the

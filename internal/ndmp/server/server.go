@@ -17,12 +17,13 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"ferry/internal/library"
 	"ferry/internal/ndmp/data"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/netguard"
 )
 
 // Config configures a Server.
@@ -45,10 +46,30 @@ type Config struct {
 	// AuthTimeout is how long a connection may stay unauthenticated before
 	// the server closes it (0: DefaultAuthTimeout).
 	AuthTimeout time.Duration
+	// MaxUnauthenticated caps the connections not yet authenticated at
+	// once (0: DefaultMaxUnauthenticated), MaxUnauthenticatedPerAddr those
+	// of one client address (0: DefaultMaxUnauthenticatedPerAddr). A
+	// connection over a cap gets NOTIFY_CONNECTION_STATUS(REFUSED) and is
+	// closed at once, so idle sockets cannot use up the descriptors that
+	// DMAs need.
+	MaxUnauthenticated, MaxUnauthenticatedPerAddr int
+	// MaxAuthFailures is how many failed CONNECT_CLIENT_AUTHs end a
+	// connection (0: DefaultMaxAuthFailures).
+	MaxAuthFailures int
+	// AuthThrottle slows password guessing: after failures, a connection's
+	// or an address's next check waits a backoff that doubles with each
+	// failure, and failures are logged once per address and interval
+	// (zero fields: netguard's defaults).
+	AuthThrottle netguard.ThrottleConfig
 }
 
-// DefaultAuthTimeout bounds the time to CONNECT_CLIENT_AUTH.
-const DefaultAuthTimeout = 2 * time.Minute
+// Defaults of the guards against unauthenticated peers.
+const (
+	DefaultAuthTimeout               = 15 * time.Second
+	DefaultMaxUnauthenticated        = 256
+	DefaultMaxUnauthenticatedPerAddr = 32
+	DefaultMaxAuthFailures           = 3
+)
 
 // DefaultMaxRecord caps one incoming record: a 4 MiB TAPE_WRITE plus slack.
 const DefaultMaxRecord = 4<<20 + 64<<10
@@ -66,6 +87,11 @@ type Server struct {
 	routes  map[wire.Code]route
 	engines map[string]data.Engine
 	host    hostInfo
+
+	pending  *netguard.Limiter // connections not authenticated yet
+	throttle *netguard.Throttle
+	refused  atomic.Int64 // connections closed over the caps
+	timedOut atomic.Int64 // connections closed for not authenticating in time
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -98,9 +124,20 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AuthTimeout <= 0 {
 		cfg.AuthTimeout = DefaultAuthTimeout
 	}
+	if cfg.MaxUnauthenticated <= 0 {
+		cfg.MaxUnauthenticated = DefaultMaxUnauthenticated
+	}
+	if cfg.MaxUnauthenticatedPerAddr <= 0 {
+		cfg.MaxUnauthenticatedPerAddr = DefaultMaxUnauthenticatedPerAddr
+	}
+	if cfg.MaxAuthFailures <= 0 {
+		cfg.MaxAuthFailures = DefaultMaxAuthFailures
+	}
 	return &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
+		pending:   netguard.NewLimiter(cfg.MaxUnauthenticated, cfg.MaxUnauthenticatedPerAddr),
+		throttle:  netguard.NewThrottle(cfg.AuthThrottle),
 		routes:    routes(),
 		engines:   engines(cfg),
 		host:      readHostInfo(),
@@ -110,40 +147,45 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Serve accepts NDMP control connections on ln until Shutdown, then returns
-// nil; any other accept failure is returned. Serve closes ln.
+// nil. Accept errors that pass (out of file descriptors, a connection
+// aborted early) are retried after a pause of 5 ms doubling up to 1 s; any
+// other is returned. Serve closes ln.
 func (s *Server) Serve(ln net.Listener) error {
 	if !s.track(ln) {
 		ln.Close()
 		return nil
 	}
 	defer s.untrack(ln)
-	var backoff time.Duration
+	var backoff netguard.Backoff
+	var warned time.Time // at most one accept warning a second
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if s.isClosing() {
 				return nil
 			}
-			if retryable(err) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("ndmp: accept", "err", err, "retry_in", backoff)
-				time.Sleep(backoff)
+			if netguard.Temporary(err) {
+				d := backoff.Next()
+				if time.Since(warned) >= time.Second {
+					warned = time.Now()
+					s.log.Warn("ndmp: accept failed, retrying", "err", err, "retry_in", d)
+				}
+				time.Sleep(d)
 				continue
 			}
 			return fmt.Errorf("server: accept: %w", err)
 		}
-		backoff = 0
+		backoff.Reset()
 		s.start(c)
 	}
 }
 
-// retryable reports accept errors that pass: timeouts, running out of file
-// descriptors, a connection aborted before it was accepted.
-func retryable(err error) bool {
-	var ne net.Error
-	return (errors.As(err, &ne) && ne.Timeout()) ||
-		errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS) || errors.Is(err, syscall.ENOMEM)
+// countQuietly logs the first of a kind of event and then every 1000th,
+// with the count: a burst must not flood the log.
+func (s *Server) countQuietly(n *atomic.Int64, msg string, args ...any) {
+	if k := n.Add(1); k%1000 == 1 {
+		s.log.Warn(msg, append(args, "count", k)...)
+	}
 }
 
 func (s *Server) track(ln net.Listener) bool {
@@ -171,12 +213,21 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// start registers a session for c and runs it; during shutdown c is refused.
+// start registers a session for c and runs it; during shutdown, or over
+// a cap of unauthenticated connections, c is refused.
 func (s *Server) start(c net.Conn) {
 	sess := newSession(s, c)
+	sess.slot = s.pending.Admit(c.RemoteAddr())
+	if sess.slot == nil {
+		s.countQuietly(&s.refused, "ndmp: connection refused: too many unauthenticated connections",
+			"peer", c.RemoteAddr().String())
+		sess.refuseNow("too many unauthenticated connections")
+		return
+	}
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
+		sess.slot.Release()
 		sess.refuse()
 		return
 	}

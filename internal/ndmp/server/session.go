@@ -10,11 +10,16 @@ import (
 	"time"
 
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/netguard"
 )
 
 // notifyTimeout bounds the NOTIFY_CONNECTION_STATUS sent at shutdown or
 // refusal: a peer that does not read must not hold the server up.
 const notifyTimeout = 2 * time.Second
+
+// refuseTimeout bounds the notification to a connection over the caps,
+// sent from the accept loop: a fresh socket takes it at once or not at all.
+const refuseTimeout = 10 * time.Millisecond
 
 // inbound is one request as read off the connection: its header and a
 // private copy of its body bytes.
@@ -33,7 +38,8 @@ type session struct {
 	log  *slog.Logger
 	out  *writer
 
-	quit     chan struct{} // closed by shutdown
+	slot     *netguard.Slot // place among unauthenticated connections, until authenticated
+	quit     chan struct{}  // closed by shutdown
 	quitOnce sync.Once
 	ctx      context.Context // ends with the session; bounds dials and CDBs
 	cancel   context.CancelFunc
@@ -42,7 +48,10 @@ type session struct {
 	version   wire.Version
 	agreed    bool // version fixed by CONNECT_OPEN or by the first other request
 	authed    bool
-	challenge []byte // last CONFIG_GET_AUTH_ATTR(MD5) challenge
+	authFails int       // failed CONNECT_CLIENT_AUTHs
+	authBy    time.Time // the auth timeout's deadline
+	hangup    string    // set by a handler: end the session after its reply, telling why
+	challenge []byte    // last CONFIG_GET_AUTH_ATTR(MD5) challenge
 	drive     *tapeUnit
 	scsi      *scsiDevice
 	ext       extState
@@ -68,6 +77,15 @@ func newSession(s *Server, c net.Conn) *session {
 func (s *session) refuse() {
 	s.notifyStatus(wire.ConnectionRefused, "ferry is shutting down")
 	s.conn.Close()
+}
+
+// refuseNow closes a connection over the caps, telling it why if it can
+// without waiting.
+func (s *session) refuseNow(why string) {
+	body := &wire.NotifyConnectionStatus{Reason: wire.ConnectionRefused, ProtocolVersion: uint16(wire.V4), TextReason: why}
+	s.out.send(wire.Header{Type: wire.Request, Code: wire.CodeNotifyConnectionStatus}, body, refuseTimeout)
+	s.conn.Close()
+	s.cancel()
 }
 
 // shutdown asks the session to end: it posts NOTIFY_CONNECTION_STATUS
@@ -112,6 +130,7 @@ func (s *session) run() {
 	// Release the devices before the peer sees the connection close, so
 	// its next session finds them free.
 	s.release()
+	s.slot.Release()
 	close(stop)
 	s.conn.Close() // unblocks the reader
 	<-readerDone
@@ -121,6 +140,7 @@ func (s *session) run() {
 // serve dispatches requests until the session must end. A connection
 // that has not authenticated within the auth timeout is closed.
 func (s *session) serve(reqs <-chan inbound, readerDone chan error) {
+	s.authBy = time.Now().Add(s.srv.cfg.AuthTimeout)
 	authTimer := time.NewTimer(s.srv.cfg.AuthTimeout)
 	defer authTimer.Stop()
 	for {
@@ -131,7 +151,8 @@ func (s *session) serve(reqs <-chan inbound, readerDone chan error) {
 			}
 		case <-authTimer.C:
 			if !s.authed {
-				s.log.Info("ndmp: no authentication in time, closing", "timeout", s.srv.cfg.AuthTimeout)
+				s.srv.countQuietly(&s.srv.timedOut, "ndmp: no authentication in time, closing",
+					"peer", s.conn.RemoteAddr().String(), "timeout", s.srv.cfg.AuthTimeout)
 				s.notifyStatus(wire.ConnectionShutdown, "authentication timeout")
 				return
 			}

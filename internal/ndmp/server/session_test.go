@@ -54,7 +54,12 @@ func TestVersionNegotiation(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
-	ts := newTestServer(t)
+	// Five failures on one connection: allowed here, without delays, to
+	// check each case (guard_test.go checks the limits).
+	ts := newTestServer(t, func(c *Config) {
+		c.MaxAuthFailures = 10
+		c.AuthThrottle.Backoff, c.AuthThrottle.MaxBackoff = time.Microsecond, time.Microsecond
+	})
 	c := ts.client(t)
 	c.open(wire.V4)
 	auth := func(a wire.AuthData) wire.Error {
