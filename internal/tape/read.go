@@ -45,7 +45,7 @@ func (m *Medium) current() (entry, error) {
 			return entry{}, err
 		}
 		if m.pos.obj >= m.end.obj {
-			return entry{}, ErrEndOfData
+			return entry{}, m.endErr()
 		}
 	}
 	e, err := m.readEntry(m.geo.entryOff(&m.pos), m.pos.obj)
@@ -56,4 +56,14 @@ func (m *Medium) current() (entry, error) {
 		return entry{}, ErrCorrupt
 	}
 	return e, nil
+}
+
+// endErr is the error of reading or spacing into the end of data:
+// ErrEndOfData, or on a damaged cartridge its *DamageError, since the data
+// there was lost rather than never written.
+func (m *Medium) endErr() error {
+	if m.damage != nil {
+		return m.damage
+	}
+	return ErrEndOfData
 }
