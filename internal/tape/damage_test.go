@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -133,4 +135,78 @@ func TestRewriteIsNotDamage(t *testing.T) {
 		t.Fatalf("after erase: %v, damage %v", err, r.Damage())
 	}
 	r.Close()
+}
+
+// TestReadPastDamagedEntry: one damaged index entry (the first record of
+// tape file 1 of 3) fails only its own read, with the block and file in
+// the error; spacing, locating and reading work around it, so the files
+// before and after it read back whole.
+func TestReadPastDamagedEntry(t *testing.T) {
+	for _, g := range []geometry{tiny, {perSeg: defaultPerSeg, align: defaultAlign}} {
+		path := filepath.Join(t.TempDir(), "T.tape")
+		if err := create(path, Meta{Barcode: "DMG001L8", Capacity: 1 << 30}, g); err != nil {
+			t.Fatal(err)
+		}
+		m := openRW(t, path)
+		for f := range 3 {
+			for i := range 3 {
+				m.WriteRecord(pattern(700, f*10+i))
+			}
+			m.WriteFilemarks(1)
+		}
+		m.Close()
+		// Block 4 is file 1's first record; flip a byte of its entry.
+		r := openRW(t, path)
+		e, seg, err := r.entryOf(4)
+		if err != nil || e.mark {
+			t.Fatal(err)
+		}
+		r.Close()
+		f, _ := os.OpenFile(path, os.O_RDWR, 0)
+		f.WriteAt([]byte{0x5a}, seg+int64(4%g.perSeg)*entryLen+9)
+		f.Close()
+
+		r, err = Open(path, true)
+		if err != nil || r.Damage() != nil {
+			t.Fatalf("open: %v, damage %v", err, r.Damage())
+		}
+		buf := make([]byte, 1000)
+		readFile := func(file int) {
+			t.Helper()
+			for i := range 3 {
+				if n, err := r.ReadRecord(buf); err != nil || !bytes.Equal(buf[:n], pattern(700, file*10+i)) {
+					t.Fatalf("file %d record %d: %v", file, i, err)
+				}
+			}
+			wantErr(t, "filemark", func() error { _, err := r.ReadRecord(buf); return err }(), ErrFilemark)
+		}
+		readFile(0)
+		_, err = r.ReadRecord(buf)
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "DMG001L8") || !strings.Contains(err.Error(), "block 4") || !strings.Contains(err.Error(), "tape file 1") {
+			t.Fatalf("read of the damaged entry: %v", err)
+		}
+		wantPos(t, r, 4, 1, 0)
+		if n, err := r.SpaceFilemarks(1); n != 1 || err != nil {
+			t.Fatalf("space past the damaged file: %d, %v", n, err)
+		}
+		readFile(2)
+		r.Rewind()
+		if n, err := r.SpaceFilemarks(2); n != 2 || err != nil {
+			t.Fatalf("space over 2 filemarks from BOT: %d, %v", n, err)
+		}
+		wantPos(t, r, 8, 2, 0)
+		wantErr(t, "locate the damaged block", r.Locate(4), nil)
+		wantPos(t, r, 4, 1, 0)
+		if n, err := r.SpaceRecords(1); n != 1 || err != nil {
+			t.Fatalf("space over the damaged record: %d, %v", n, err)
+		}
+		if n, err := r.ReadRecord(buf); err != nil || !bytes.Equal(buf[:n], pattern(700, 11)) {
+			t.Fatalf("record after the damaged one: %v", err)
+		}
+		if n, err := r.SpaceFilemarks(-1); n != 1 || err != nil {
+			t.Fatalf("space back over the filemark: %d, %v", n, err)
+		}
+		wantPos(t, r, 3, 0, 3)
+		r.Close()
+	}
 }
