@@ -452,7 +452,7 @@ func tapeError(err error) error {
 		// Reading into the lost data; the cause goes to the DMA in a
 		// log message (a writable open is refused in openDrive).
 		return &tapeFault{code: wire.ErrIO, cause: err}
-	case errors.Is(err, tape.ErrCorrupt):
+	case errors.Is(err, tape.ErrCorrupt), errors.Is(err, tape.ErrNotCartridge), errors.Is(err, tape.ErrUnsupportedVersion):
 		return &tapeFault{code: wire.ErrIO, cause: err}
 	case errors.Is(err, tape.ErrEndOfMedium):
 		return wire.ErrIO
