@@ -21,9 +21,12 @@ const MediumError = "error"
 // before; then the cartridge is recorded in error in the catalog and the
 // error says so. Any other error is returned as it is.
 func damagedTape(ctx context.Context, cat catalog.Catalog, barcode string, p *posts, err error) error {
-	cause := p.lastError()
-	if !client.IsNDMP(err, wire.ErrWriteProtect) || cause == "" {
+	if !client.IsNDMP(err, wire.ErrWriteProtect) {
 		return err
+	}
+	cause := p.waitError()
+	if cause == "" {
+		return err // a write-protect tab, not damage
 	}
 	err = fmt.Errorf("dma: cartridge %s is damaged and was not written: %s: %w", barcode, cause, err)
 	if barcode == "" {

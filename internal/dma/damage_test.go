@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/tape"
 	"ferry/internal/testsupport/fstree"
 )
 
@@ -59,5 +63,85 @@ func TestDamagedCartridge(t *testing.T) {
 	fstree.Compare(t, src1, f.restore(t, b1.ID), cmpOpts)
 	if errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal(err)
+	}
+}
+
+// TestScanRebuildAroundDamage damages the index entry of the second of
+// three backups' header: scan lists the first and third and reports the
+// damaged tape file; a rebuild into an empty catalog recreates those two,
+// reports the damage, and they restore identically. A damaged header page
+// makes the scan fail naming the cartridge file and the cause instead of a
+// bare NDMP_IO_ERR.
+func TestScanRebuildAroundDamage(t *testing.T) {
+	f := newFixture(t)
+	var srcs []string
+	var bs []int64
+	for i, name := range []string{"a", "b", "c"} {
+		src := f.dir(t, name)
+		fstree.Build(t, src, fstree.ManySmall(10+i, 3000))
+		srcs = append(srcs, src)
+		bs = append(bs, f.backup(t, src, false).ID)
+	}
+	path, err := f.lib.CartridgePath(f.barcode(t))
+	must(t, err)
+	m, err := tape.Open(path, true)
+	must(t, err)
+	_, err = m.SpaceFilemarks(4) // label, then header, image, trailer of backup 1
+	must(t, err)
+	block := m.Position().Block
+	m.Close()
+	if block >= 4096 {
+		t.Fatalf("header of backup 2 at block %d: not in the first index block", block)
+	}
+	flip := func(off int64) {
+		t.Helper()
+		fl, err := os.OpenFile(path, os.O_RDWR, 0)
+		must(t, err)
+		b := make([]byte, 4)
+		fl.ReadAt(b, off)
+		for i := range b {
+			b[i] ^= 0xa5
+		}
+		_, err = fl.WriteAt(b, off)
+		must(t, err)
+		must(t, fl.Close())
+	}
+	flip(256<<10 + int64(block)*64 + 8) // the entry's payload offset
+
+	bg := context.Background()
+	files, err := dma.ScanTape(bg, f.agent, "tape0")
+	must(t, err)
+	var headers []int64
+	var damaged []int
+	for _, tf := range files {
+		if tf.Header != nil {
+			headers = append(headers, tf.Header.BackupID)
+		}
+		if tf.Damage != "" {
+			damaged = append(damaged, tf.File)
+			if !strings.Contains(tf.Damage, f.barcode(t)) {
+				t.Errorf("damage of file %d does not name the cartridge: %s", tf.File, tf.Damage)
+			}
+		}
+	}
+	if len(files) != 10 || !slices.Equal(headers, []int64{bs[0], bs[2]}) || !slices.Equal(damaged, []int{4}) {
+		t.Fatalf("scan: %d files, headers %v, damaged files %v", len(files), headers, damaged)
+	}
+
+	f.cat.Close()
+	f.cat, err = catalog.OpenSQLite(bg, filepath.Join(t.TempDir(), "new.db"))
+	must(t, err)
+	res, err := dma.Rebuild(bg, f.cat, dma.RebuildSpec{Agent: f.agent, Drive: "tape0"})
+	must(t, err)
+	if !slices.Equal(res.Added, []int64{bs[0], bs[2]}) || len(res.Damaged) != 1 || !strings.Contains(res.Damaged[0], "tape file 4") {
+		t.Fatalf("rebuild: %+v", res)
+	}
+	fstree.Compare(t, srcs[0], f.restore(t, bs[0]), cmpOpts)
+	fstree.Compare(t, srcs[2], f.restore(t, bs[2]), cmpOpts)
+
+	flip(20) // the metadata sector (capacity)
+	_, err = dma.ScanTape(bg, f.agent, "tape0")
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "not a ferry cartridge") {
+		t.Fatalf("scan of a cartridge with a damaged header: %v", err)
 	}
 }
