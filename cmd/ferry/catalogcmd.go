@@ -337,16 +337,21 @@ describes. Nothing is written.`,
 				defer la.stop()
 				a = la.agent
 			}
-			files, err := dma.ScanTape(ctx, a, drive)
-			if err != nil {
-				return err
+			// Past damage the scan may stop early: what it found is
+			// printed, then the error.
+			files, serr := dma.ScanTape(ctx, a, drive)
+			if serr != nil && len(files) == 0 {
+				return serr
 			}
 			if asJSON {
 				out := make([]scanOut, 0, len(files))
 				for _, f := range files {
-					out = append(out, scanOut{File: f.File, Header: f.Header, Trailer: f.Trailer})
+					out = append(out, scanOut{File: f.File, Header: f.Header, Trailer: f.Trailer, Damage: f.Damage})
 				}
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
+				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(out); err != nil {
+					return err
+				}
+				return serr
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "FILE\tBACKUP\tLEVEL\tBASE\tSTARTED\tAGENT\tPATH")
@@ -357,11 +362,16 @@ describes. Nothing is written.`,
 				} else if tr := f.Trailer; tr != nil {
 					fmt.Fprintf(tw, "%d\ttrailer of %d (%s)\t\t\t%s\t\t\n", f.File, tr.BackupID, formatSize(uint64(tr.Bytes)),
 						tr.Ended.Local().Format(time.DateTime))
+				} else if f.Damage != "" {
+					fmt.Fprintf(tw, "%d\tDAMAGED: %s\t\t\t\t\t\n", f.File, f.Damage)
 				} else {
 					fmt.Fprintf(tw, "%d\t-\t\t\t\t\t\n", f.File)
 				}
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return serr
 		},
 	}
 	cmd.Flags().StringVar(&drive, "drive", "tape0", "drive of the state directory's library")
@@ -375,4 +385,5 @@ type scanOut struct {
 	File    int          `json:"file"`
 	Header  *dma.Header  `json:"header,omitempty"`
 	Trailer *dma.Trailer `json:"trailer,omitempty"`
+	Damage  string       `json:"damage,omitempty"` // why the file could not be read
 }

@@ -41,6 +41,7 @@ empty drive and back. --tape reads the cartridge in a drive of an agent.`,
 					total.Added = append(total.Added, r.Added...)
 					total.Present = append(total.Present, r.Present...)
 					total.Files += r.Files
+					total.Damaged = append(total.Damaged, r.Damaged...)
 				}
 				if tape != "" {
 					t, err := dma.ParseTarget(tape)
@@ -79,6 +80,9 @@ empty drive and back. --tape reads the cartridge in a drive of an agent.`,
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "catalog rebuilt: %d backups added %v, %d already there, %d files\n",
 					len(total.Added), total.Added, len(total.Present), total.Files)
+				for _, d := range total.Damaged {
+					fmt.Fprintf(cmd.OutOrStdout(), "damaged, skipped: %s\n", d)
+				}
 				return nil
 			})
 		},

@@ -218,7 +218,8 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 	}()
 	barcode, err := r.d.loaded(ctx, s.Barcode, r.usable)
 	if err != nil {
-		return fmt.Errorf("dma: tape drive %s on %s: %w", s.Drive, tapeName, err)
+		err = fmt.Errorf("dma: tape drive %s on %s: %w", s.Drive, tapeName, err)
+		return damagedTape(context.WithoutCancel(ctx), r.cat, barcode, r.tapePosts, err)
 	}
 	if err := r.startPiece(ctx, barcode, 0); err != nil {
 		return err
@@ -347,7 +348,7 @@ func (r *backupRun) usable(barcode string) bool {
 		}
 	}
 	m, err := r.cat.Medium(context.Background(), barcode)
-	return err != nil || m.State != "full"
+	return err != nil || m.State != "full" && m.State != MediumError
 }
 
 // location is the piece being written, ending at stream offset end.

@@ -313,6 +313,12 @@ func (r *imageReader) Read(p []byte) (int, error) {
 	for {
 		n, err := r.tr.Read(p)
 		r.n.Add(int64(n))
+		if err != nil && err != io.EOF {
+			// Say where: a damaged cartridge's agent can only say IO_ERR.
+			pt := r.parts[r.i]
+			return n, fmt.Errorf("dma: backup %d on cartridge %s, tape file %d, %d bytes into the image: %w",
+				r.b.ID, cartridgeName(pt.Barcode), pt.FileNum, r.n.Load(), err)
+		}
 		if err != io.EOF || r.i+1 >= len(r.parts) {
 			return n, err
 		}

@@ -33,6 +33,9 @@ type RebuildResult struct {
 	Added   []int64 `json:"added"`   // backups recreated
 	Present []int64 `json:"present"` // backups the catalog had already
 	Files   int64   `json:"files"`   // file-history entries recreated
+	// Damaged lists the tape files that could not be read ("cartridge
+	// X: tape file N: cause"); the backups around them were rebuilt.
+	Damaged []string `json:"damaged,omitempty"`
 }
 
 // Rebuild recreates the catalog's record of the backups on a cartridge from
@@ -48,12 +51,17 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 	if s.Drive == "" {
 		s.Drive = "tape0"
 	}
-	files, err := ScanTape(ctx, s.Agent, s.Drive)
-	if err != nil {
-		return res, err
+	files, serr := ScanTape(ctx, s.Agent, s.Drive)
+	if serr != nil && len(files) == 0 {
+		return res, serr
 	}
+	// Past damage the scan may have stopped early (serr): what it found
+	// before is rebuilt all the same, and serr returned after.
 	trailers := map[int]*Trailer{} // by tape file number
 	for _, f := range files {
+		if f.Damage != "" {
+			res.Damaged = append(res.Damaged, fmt.Sprintf("cartridge %s: tape file %d: %s", cartridgeName(s.Barcode), f.File, f.Damage))
+		}
 		if f.Trailer != nil {
 			trailers[f.File] = f.Trailer
 		}
@@ -89,7 +97,7 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 			res.Present = append(res.Present, h.BackupID)
 		}
 	}
-	return res, nil
+	return res, serr
 }
 
 // rebuildPiece records one piece of a backup image found on tape,

@@ -17,7 +17,9 @@ import (
 // drive after a load. The drive stays exclusively open (across sessions
 // and processes) until CloseDrive. Errors: ErrNoDevice, ErrDeviceBusy,
 // ErrNoMedium, tape.ErrWriteProtected (a writable open of a protected
-// cartridge).
+// cartridge), tape.ErrDamaged (a writable open of a cartridge that lost
+// data; open it read-only to read what is left), tape.ErrNotCartridge (a
+// damaged header, with the cartridge file named).
 func (l *Library) OpenDrive(name string, readOnly bool) (*tape.Medium, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -54,6 +56,9 @@ func (l *Library) loadMedium(name string, readOnly bool) (*tape.Medium, error) {
 		return nil, fmt.Errorf("%w: %s: cartridge written elsewhere", ErrDeviceBusy, name)
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("%w: %s", ErrMissingCartridge, path)
+	case errors.Is(err, tape.ErrNotCartridge), errors.Is(err, tape.ErrUnsupportedVersion):
+		// The header page does not tell the barcode: the file does.
+		return nil, fmt.Errorf("library: drive %s: cartridge file %s: %w", name, path, err)
 	}
 	return m, err
 }

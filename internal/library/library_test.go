@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"ferry/internal/changer"
@@ -286,4 +287,34 @@ func TestCloseReleasesDrives(t *testing.T) {
 		t.Fatalf("drive still held after Close: %v", err)
 	}
 	b.CloseDrive("d0", m)
+}
+
+// TestDamagedCartridge: a drive whose cartridge lost data opens read-only
+// only (ErrDamaged for writing, so nothing is appended over the hole); one
+// whose header is damaged fails naming the cartridge file and the cause.
+func TestDamagedCartridge(t *testing.T) {
+	l := openLib(t, t.TempDir(), small())
+	m, err := l.OpenDrive("d0", false)
+	wantErr(t, "open", err, nil)
+	m.WriteRecord(bytes.Repeat([]byte("x"), 5000))
+	m.WriteFilemarks(1)
+	wantErr(t, "close", l.CloseDrive("d0", m), nil)
+	path, _ := l.CartridgePath("T004L8")
+	st, _ := os.Stat(path)
+	os.Truncate(path, st.Size()-100)
+	_, err = l.OpenDrive("d0", false)
+	wantErr(t, "writable open of a damaged cartridge", err, tape.ErrDamaged)
+	m, err = l.OpenDrive("d0", true)
+	if err != nil || m.Damage() == nil {
+		t.Fatalf("read-only open: %v", err)
+	}
+	wantErr(t, "close", l.CloseDrive("d0", m), nil)
+
+	f, _ := os.OpenFile(path, os.O_RDWR, 0)
+	f.WriteAt([]byte("garbage"), 40) // inside the metadata sector
+	f.Close()
+	_, err = l.OpenDrive("d0", true)
+	if !errors.Is(err, tape.ErrNotCartridge) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("open of a cartridge with a damaged header: %v", err)
+	}
 }

@@ -16,8 +16,10 @@ import (
 // TestTornTailAtEveryOffset cuts a cartridge at every byte offset and
 // checks that opening it finds exactly the objects whose entry and
 // payload both lie wholly before the cut (and all objects before them),
-// whatever the header slots say, and reads them back. The tiny geometry
-// puts the 13 objects in four segments.
+// whatever the header slots say, and reads them back. The slots were
+// synced, so a cut short of the end lost data: the cartridge reports the
+// damage where the data ends and refuses writers. The tiny geometry puts
+// the 13 objects in four segments.
 func TestTornTailAtEveryOffset(t *testing.T) {
 	path := newTinyCartridge(t, 1<<30)
 	m := openRW(t, path)
@@ -61,8 +63,20 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 		if got := r.EndOfData().Block; got != want {
 			t.Fatalf("cut at %d: %d objects, want %d", size, got, want)
 		}
+		d := r.Damage()
+		switch {
+		case want == 13 && d != nil:
+			t.Fatalf("cut at %d: whole cartridge taken for damaged: %v", size, d)
+		case want < 13 && (d == nil || d.End.Block != want || d.Claimed != 13):
+			t.Fatalf("cut at %d: damage %v, want data ending at block %d of 13", size, d, want)
+		}
 		checkReadable(t, r, want)
 		r.Close()
+		if w, err := Open(cut, false); want < 13 && !errors.Is(err, ErrDamaged) {
+			t.Fatalf("cut at %d: writable open of a damaged cartridge: %v", size, err)
+		} else if err == nil {
+			w.Close()
+		}
 	}
 }
 
@@ -83,8 +97,12 @@ func checkReadable(t *testing.T, m *Medium, n uint64) {
 			t.Fatalf("object %d: data differs", i)
 		}
 	}
-	if _, err := m.ReadRecord(buf); !errors.Is(err, ErrEndOfData) {
-		t.Fatalf("after %d objects: %v, want end of data", n, err)
+	want := ErrEndOfData
+	if m.Damage() != nil {
+		want = ErrDamaged // the rest was lost, not never written
+	}
+	if _, err := m.ReadRecord(buf); !errors.Is(err, want) {
+		t.Fatalf("after %d objects: %v, want %v", n, err, want)
 	}
 }
 
@@ -97,13 +115,15 @@ func expectedRecord(i int) []byte {
 }
 
 // TestWriteRepairsTornTail: a writer that opens a cartridge with a torn
-// frame at the end overwrites the torn bytes.
+// frame at the end, written after the last sync, overwrites the torn bytes.
 func TestWriteRepairsTornTail(t *testing.T) {
 	path := newCartridge(t, 1<<30)
 	m := openRW(t, path)
 	m.WriteRecord(pattern(100, 0))
+	m.WriteFilemarks(0)
 	m.WriteRecord(pattern(100, 1))
-	m.Close()
+	m.f.Close() // a crash: the second record was never synced
+	m.closed = true
 	st, _ := os.Stat(path)
 	os.Truncate(path, st.Size()-5)
 	m = openRW(t, path)

@@ -1,23 +1,66 @@
 package tape
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
 
 // findEnd sets m.end from the header page's slots and the entries written
-// after them. The slot with the most objects that still verifies is
+// after them, and m.damage if the file lacks data the synced slot says
+// was written. The slot with the most objects that still verifies is
 // trusted and only later entries are read, so opening costs the same on a
 // full 100 GiB cartridge as on a blank one.
 func (m *Medium) findEnd(page []byte) error {
-	fi, err := m.f.Stat()
-	if err != nil {
-		return err
+	for range 3 {
+		fi, err := m.f.Stat()
+		if err != nil {
+			return err
+		}
+		m.size, m.pageOff = fi.Size(), -1
+		m.end, m.lastSeg = m.bestSlot(page, m.geo.start(), 0)
+		m.scanTail()
+		m.damage = m.lostData(page)
+		if m.damage == nil || !m.ro {
+			return nil // a writer holds the lock: nothing moves under it
+		}
+		// A reader takes no lock, and a writer cutting the tape moves the
+		// slots back before it truncates: the page read before the stat
+		// may be older than the size. The verdict stands if nothing moved.
+		var again [hintSlot + slotLen]byte
+		if _, err := m.f.ReadAt(again[:], 0); err != nil {
+			return err
+		}
+		fi, err = m.f.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.Size() == m.size && bytes.Equal(again[syncedSlot:], page[syncedSlot:hintSlot+slotLen]) {
+			return nil
+		}
+		copy(page, again[:])
 	}
-	m.size = fi.Size()
-	m.end, m.lastSeg = m.bestSlot(page, m.geo.start(), 0)
-	m.scanTail()
+	// Still moving: a writer is at work, and it checked the cartridge
+	// when it opened.
+	m.damage = nil
 	return nil
+}
+
+// lostData returns the damage if the synced slot, which is written only
+// after the data it describes is on disk, claims more objects than the
+// file holds: the file was cut or its index damaged after the fact.
+func (m *Medium) lostData(page []byte) *DamageError {
+	objs, seg, ok := decodeSlot(page[syncedSlot:])
+	if !ok || objs <= m.end.obj {
+		return nil
+	}
+	d := &DamageError{Barcode: m.meta.barcode, End: m.EndOfData(), Claimed: objs, ClaimedFiles: -1}
+	if seg >= m.geo.firstSeg() && seg&(m.geo.align-1) == 0 {
+		if e, err := m.readEntry(seg+int64((objs-1)%m.geo.perSeg)*entryLen, objs-1); err == nil {
+			d.ClaimedFiles = int64(e.marks())
+		}
+	}
+	return d
 }
 
 // bestSlot returns the end cursor of the slot with the most objects that
@@ -43,7 +86,7 @@ func (m *Medium) cursorAtEnd(objs uint64, seg int64) (cursor, bool) {
 		return cursor{}, false
 	}
 	e, err := m.readEntry(seg+int64(o%m.geo.perSeg)*entryLen, o)
-	if err != nil || e.off < seg+m.geo.indexLen() || !m.payloadPresent(&e) {
+	if err != nil || e.off < seg+m.geo.indexLen() || !m.payloadPresent(&e, seg) {
 		return cursor{}, false
 	}
 	return m.geo.after(e.cursor(seg), &e), true
@@ -60,7 +103,7 @@ func (m *Medium) scanTail() {
 			return
 		}
 		e, err := m.readEntry(eo, c.obj)
-		if err != nil || !e.matches(&c) || !m.payloadPresent(&e) {
+		if err != nil || !e.matches(&c) || !m.payloadPresent(&e, c.seg) {
 			return
 		}
 		m.lastSeg = c.seg
@@ -68,10 +111,17 @@ func (m *Medium) scanTail() {
 	}
 }
 
-// payloadPresent reports whether e's payload lies within the file; an
-// empty record or a filemark has none.
-func (m *Medium) payloadPresent(e *entry) bool {
-	return e.n == 0 || e.off+int64(e.n) <= m.size
+// payloadPresent reports whether e's payload, and so every payload
+// before it, lies within the file; seg is the start of e's segment. An
+// empty record or a filemark has no payload, but its offset is where the
+// payload before it ended: a file cut short of that lost data. Only at the
+// start of a data area may it lie past the file's end (the entry, read
+// from the index block, already proves the earlier segments are there).
+func (m *Medium) payloadPresent(e *entry, seg int64) bool {
+	if e.n == 0 && e.off == seg+m.geo.indexLen() {
+		return true
+	}
+	return e.off+int64(e.n) <= m.size
 }
 
 // readEntry reads the entry of object obj at file offset off, through a

@@ -30,6 +30,11 @@ var (
 	// ErrCorrupt: an entry in the recorded data does not verify, or the
 	// file changed underneath a reader (another process erased it).
 	ErrCorrupt = errors.New("tape: cartridge data damaged")
+	// ErrDamaged: the cartridge file lost data that had been written and
+	// synced (it was cut short or its index damaged). Such a cartridge is
+	// never written again; its intact beginning stays readable. The error
+	// returned is a *DamageError saying where.
+	ErrDamaged = errors.New("tape: cartridge lost recorded data")
 	// ErrRecordTooLong: a write of more than MaxRecordLen bytes.
 	ErrRecordTooLong = errors.New("tape: record too long")
 	// ErrInvalidArgument: a negative count or a bad Meta.
@@ -49,3 +54,31 @@ type RecordLengthError struct {
 func (e *RecordLengthError) Error() string {
 	return fmt.Sprintf("tape: record of %d bytes longer than the read buffer", e.Len)
 }
+
+// DamageError says where a damaged cartridge's data ends and how much more
+// its end-of-data record says had been written. Open returns it for a
+// writable open; a read-only medium returns it from Damage, and from reads
+// and forward spaces that reach the end of what is left (where a sound
+// cartridge would report ErrEndOfData).
+type DamageError struct {
+	Barcode string
+	// End is where the intact data ends: everything before it reads back.
+	End Position
+	// Claimed is the number of objects (records and filemarks) the synced
+	// end-of-data slot says the cartridge holds.
+	Claimed uint64
+	// ClaimedFiles is the number of filemarks the cartridge held up to
+	// Claimed, or -1 when the entry that told it is lost too.
+	ClaimedFiles int64
+}
+
+func (e *DamageError) Error() string {
+	s := fmt.Sprintf("tape: cartridge %s lost recorded data: it ends in tape file %d at record %d (block %d), but %d blocks were written",
+		e.Barcode, e.End.File, e.End.Record, e.End.Block, e.Claimed)
+	if e.ClaimedFiles >= 0 {
+		s += fmt.Sprintf(" (%d filemarks)", e.ClaimedFiles)
+	}
+	return s
+}
+
+func (e *DamageError) Unwrap() error { return ErrDamaged }

@@ -48,10 +48,11 @@ type Medium struct {
 	end  cursor // end of data
 	size int64  // file length last seen (readers)
 
-	lastSeg int64 // segment of the last object before end (for the slots)
-	hintAt  int64 // end.used when the hint slot was last written
-	dirty   bool  // written since the last sync
-	clean   bool  // nothing stale lies after end: appends need no erase
+	lastSeg int64        // segment of the last object before end (for the slots)
+	hintAt  int64        // end.used when the hint slot was last written
+	dirty   bool         // written since the last sync
+	clean   bool         // nothing stale lies after end: appends need no erase
+	damage  *DamageError // data lost after it was synced: never written again
 
 	segs []int64 // known segment starts, from segment 0
 
@@ -121,7 +122,7 @@ func validBarcode(s string) bool {
 // Open opens the cartridge at path positioned at beginning of tape. A
 // writable open takes an exclusive lock on the file (ErrInUse if another
 // open holds it) and fails with ErrWriteProtected on a write-protected
-// cartridge. A read-only open takes no lock: it sees the data a concurrent
+// cartridge and with a *DamageError (ErrDamaged) on one that lost data. A read-only open takes no lock: it sees the data a concurrent
 // writer had completed when the open (or a later read at end of data)
 // looked.
 func Open(path string, readOnly bool) (*Medium, error) {
@@ -169,10 +170,18 @@ func (m *Medium) open() error {
 	if err := m.findEnd(page[:]); err != nil {
 		return err
 	}
+	if !m.ro && m.damage != nil {
+		// Appending would pad the hole with zeros that read back as data.
+		return m.damage
+	}
 	m.pos = m.geo.start()
 	m.hintAt = m.end.used
 	return nil
 }
+
+// Damage returns what the cartridge lost, nil if it is sound. Only a
+// read-only open of a damaged cartridge succeeds.
+func (m *Medium) Damage() *DamageError { return m.damage }
 
 // Meta returns the cartridge's metadata.
 func (m *Medium) Meta() Meta { return m.meta.meta() }

@@ -2,6 +2,7 @@ package tape
 
 import (
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -45,15 +46,27 @@ func (m *Medium) current() (entry, error) {
 			return entry{}, err
 		}
 		if m.pos.obj >= m.end.obj {
-			return entry{}, ErrEndOfData
+			return entry{}, m.endErr()
 		}
 	}
 	e, err := m.readEntry(m.geo.entryOff(&m.pos), m.pos.obj)
-	if err != nil {
-		return entry{}, err
+	if err == nil && !e.matches(&m.pos) {
+		err = ErrCorrupt
 	}
-	if !e.matches(&m.pos) {
-		return entry{}, ErrCorrupt
+	if err != nil {
+		// The position stays: spacing and locating work around one bad
+		// entry, so a reader can skip to the next tape file.
+		return entry{}, fmt.Errorf("%w (tape file %d, record %d)", m.corrupt(m.pos.obj, err), m.pos.file, m.pos.rec)
 	}
 	return e, nil
+}
+
+// endErr is the error of reading or spacing into the end of data:
+// ErrEndOfData, or on a damaged cartridge its *DamageError, since the data
+// there was lost rather than never written.
+func (m *Medium) endErr() error {
+	if m.damage != nil {
+		return m.damage
+	}
+	return ErrEndOfData
 }

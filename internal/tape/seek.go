@@ -1,5 +1,10 @@
 package tape
 
+import (
+	"errors"
+	"fmt"
+)
+
 // segStart returns the start of segment s, which must hold objects
 // below the end of data (or be the end's own segment). Segment starts
 // are learned once, one entry read per segment, and kept.
@@ -55,12 +60,53 @@ func (m *Medium) moveTo(o uint64) error {
 		m.pos = m.geo.start()
 		return nil
 	}
-	e, seg, err := m.entryOf(o)
+	c, err := m.cursorAt(o)
 	if err != nil {
 		return err
 	}
-	m.pos = e.cursor(seg)
+	m.pos = c
 	return nil
+}
+
+// cursorAt returns the cursor at object o (0 < o < end of data). A
+// damaged entry is worked out from the one before it (its object ends
+// where o begins), so one bad entry does not hide the objects around it.
+func (m *Medium) cursorAt(o uint64) (cursor, error) {
+	e, seg, err := m.entryOf(o)
+	if err == nil {
+		return e.cursor(seg), nil
+	}
+	p, pseg, perr := m.entryOf(o - 1)
+	if perr != nil {
+		return cursor{}, m.corrupt(o, err)
+	}
+	return m.geo.after(p.cursor(pseg), &p), nil
+}
+
+// marksThrough returns the number of filemarks at or before object o
+// (below the end of data). A damaged entry is worked out from the next
+// one, whose file number counts them.
+func (m *Medium) marksThrough(o uint64) (uint64, error) {
+	e, _, err := m.entryOf(o)
+	if err == nil {
+		return e.marks(), nil
+	}
+	if o+1 == m.end.obj {
+		return m.end.file, nil
+	}
+	n, _, nerr := m.entryOf(o + 1)
+	if nerr != nil {
+		return 0, m.corrupt(o, err)
+	}
+	return n.file, nil
+}
+
+// corrupt is the error for object o's entry that does not verify.
+func (m *Medium) corrupt(o uint64, err error) error {
+	if !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w: cartridge %s: index entry of block %d", ErrCorrupt, m.meta.barcode, o)
 }
 
 // firstMark returns the smallest object o in [lo, hi) with at least want
@@ -70,11 +116,11 @@ func (m *Medium) moveTo(o uint64) error {
 func (m *Medium) firstMark(lo, hi, want uint64) (uint64, error) {
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		e, _, err := m.entryOf(mid)
+		marks, err := m.marksThrough(mid)
 		if err != nil {
 			return 0, err
 		}
-		if e.marks() >= want {
+		if marks >= want {
 			hi = mid
 		} else {
 			lo = mid + 1

@@ -36,7 +36,7 @@ func (m *Medium) Locate(block uint64) error {
 	if block >= m.end.obj {
 		m.pos = m.end
 		if block > m.end.obj {
-			return ErrEndOfData
+			return m.endErr()
 		}
 		return nil
 	}
@@ -79,7 +79,7 @@ func (m *Medium) spaceRecordsForward(n uint64) (int, error) {
 	case mark < hi:
 		return int(done), ErrFilemark
 	case done < n:
-		return int(done), ErrEndOfData
+		return int(done), m.endErr()
 	}
 	return int(done), nil
 }
@@ -129,7 +129,7 @@ func (m *Medium) spaceMarksForward(n uint64) (int, error) {
 	avail := m.end.file - m.pos.file
 	if n > avail {
 		m.pos = m.end
-		return int(avail), ErrEndOfData
+		return int(avail), m.endErr()
 	}
 	o, err := m.firstMark(m.pos.obj, m.end.obj, m.pos.file+n)
 	if err != nil {

@@ -55,6 +55,8 @@ func (m *Medium) writable() error {
 		return ErrClosed
 	case m.meta.flags&flagWriteProtected != 0:
 		return ErrWriteProtected
+	case m.damage != nil:
+		return m.damage
 	case m.ro:
 		return ErrReadOnly
 	}
@@ -98,11 +100,11 @@ func (m *Medium) writeObject(p []byte, mark bool) error {
 	return nil
 }
 
-// erase cuts the cartridge at the position: the file is truncated after
-// the position's payload offset and the stale entries of its segment are
-// zeroed, durably, before anything new is written there. A writer does
-// this once after opening, and again whenever it writes somewhere other
-// than the end of data.
+// erase cuts the cartridge at the position: the slots are moved back to
+// it, then the file is truncated after the position's payload offset and
+// the stale entries of its segment are zeroed, durably, before anything
+// new is written there. A writer does this once after opening, and again
+// whenever it writes somewhere other than the end of data.
 func (m *Medium) erase() error {
 	c := m.pos
 	if c.obj > 0 {
@@ -112,20 +114,27 @@ func (m *Medium) erase() error {
 		}
 		m.lastSeg = seg
 	}
+	// The slots go first: a synced slot never claims data the file does
+	// not hold, or the next open would take the cartridge for damaged.
+	// A crash before the cut only leaves the old data readable.
+	m.end = c
+	if err := m.sync(); err != nil {
+		return err
+	}
 	if err := m.f.Truncate(c.data); err != nil {
 		return fmt.Errorf("tape: erase: %w", err)
 	}
 	if err := m.zeroEntries(m.geo.entryOff(&c), c.seg+m.geo.indexLen()); err != nil {
 		return err
 	}
-	m.end, m.size, m.pageOff = c, c.data, -1
+	m.size, m.pageOff = c.data, -1
 	if n := c.obj/m.geo.perSeg + 1; uint64(len(m.segs)) > n {
 		m.segs = m.segs[:n]
 	}
-	// Both slots must stop pointing past the cut before new entries land
-	// there, or a crash could leave a slot that verifies against them.
-	if err := m.sync(); err != nil {
-		return err
+	// The cut must be on disk before new entries land after it, or a
+	// crash could leave stale entries that chain to them.
+	if err := syscall.Fdatasync(int(m.f.Fd())); err != nil {
+		return fmt.Errorf("tape: erase: %w", err)
 	}
 	m.clean = true
 	return nil

@@ -44,12 +44,16 @@ func openDrive(lib *library.Library, name string, mode wire.TapeOpenMode, v wire
 		switch {
 		case errors.Is(err, library.ErrNoMedium):
 			m, err = nil, nil
-		case errors.Is(err, tape.ErrWriteProtected):
+		case errors.Is(err, tape.ErrWriteProtected), errors.Is(err, tape.ErrDamaged):
 			m, err = lib.OpenDrive(name, true)
 			u.protected = true
 		}
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, tape.ErrDamaged):
+		// Never written again: refused as a write-protected cartridge is.
+		return nil, &tapeFault{code: wire.ErrWriteProtect, cause: err}
+	case err != nil:
 		return nil, tapeError(err)
 	}
 	u.m = m
@@ -444,8 +448,25 @@ func tapeError(err error) error {
 		return wire.ErrWriteProtect
 	case errors.Is(err, tape.ErrReadOnly):
 		return wire.ErrPermission
+	case errors.Is(err, tape.ErrDamaged):
+		// Reading into the lost data; the cause goes to the DMA in a
+		// log message (a writable open is refused in openDrive).
+		return &tapeFault{code: wire.ErrIO, cause: err}
+	case errors.Is(err, tape.ErrCorrupt), errors.Is(err, tape.ErrNotCartridge), errors.Is(err, tape.ErrUnsupportedVersion):
+		return &tapeFault{code: wire.ErrIO, cause: err}
 	case errors.Is(err, tape.ErrEndOfMedium):
 		return wire.ErrIO
 	}
 	return wire.ErrIO
 }
+
+// tapeFault is the NDMP error for a damaged cartridge with the tape
+// layer's cause behind it, which NDMP has no code for: the session posts
+// it to the DMA as NDMP_LOG_MESSAGE.
+type tapeFault struct {
+	code  wire.Error
+	cause error
+}
+
+func (f *tapeFault) Error() string   { return f.cause.Error() }
+func (f *tapeFault) Unwrap() []error { return []error{f.code, f.cause} }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+
 	"ferry/internal/ndmp/wire"
 )
 
@@ -32,6 +34,7 @@ func tapeOpen(s *session, r *wire.TapeOpenRequest) wire.Body {
 	d, err := openDrive(s.srv.cfg.Library, r.Device, r.Mode, s.version)
 	if err != nil {
 		s.log.Debug("ndmp: tape open", "device", r.Device, "mode", r.Mode, "err", err)
+		s.reportTapeFault(r.Device, err)
 		return errorReply(ndmpError(err, s.version))
 	}
 	s.drive = d
@@ -85,6 +88,7 @@ func tapeMtio(s *session, r *wire.TapeMtioRequest) wire.Body {
 		return &wire.TapeMtioReply{Error: e, ResidCount: r.Count}
 	}
 	resid, err := d.MTIO(r.TapeOp, r.Count)
+	s.reportTapeFault(d.name, err)
 	return &wire.TapeMtioReply{Error: ndmpError(err, s.version), ResidCount: resid}
 }
 
@@ -94,6 +98,7 @@ func tapeWrite(s *session, r *wire.TapeWriteRequest) wire.Body {
 		return &wire.TapeWriteReply{Error: e}
 	}
 	n, err := d.Write(r.DataOut)
+	s.reportTapeFault(d.name, err)
 	return &wire.TapeWriteReply{Error: ndmpError(err, s.version), Count: uint32(n)}
 }
 
@@ -107,6 +112,7 @@ func tapeRead(s *session, r *wire.TapeReadRequest) wire.Body {
 	}
 	s.readBuf = growBuf(s.readBuf, int(r.Count))
 	data, err := d.Read(s.readBuf)
+	s.reportTapeFault(d.name, err)
 	return &wire.TapeReadReply{Error: ndmpError(err, s.version), DataIn: data}
 }
 
@@ -131,4 +137,20 @@ func tapeExecuteCdb(s *session, r *wire.TapeExecuteCdbRequest) wire.Body {
 		d.cdb = newTapeCDBDevice(d, s.srv.host.hostID)
 	}
 	return s.executeCDB(d.cdb, r)
+}
+
+// reportTapeFault tells the DMA why a tape operation failed when the NDMP
+// error cannot (a damaged cartridge: where its data ends, what was lost):
+// an NDMP_LOG_MESSAGE of type error, posted before the reply, and the
+// agent's log.
+func (s *session) reportTapeFault(device string, err error) {
+	var f *tapeFault
+	if !errors.As(err, &f) {
+		return
+	}
+	s.log.Warn("ndmp: tape", "device", device, "err", f.cause)
+	msg := &wire.LogMessage{LogType: wire.LogError, Entry: device + ": " + f.cause.Error()}
+	if err := s.out.post(wire.CodeLogMessage, msg); err != nil {
+		s.log.Debug("ndmp: log message", "err", err)
+	}
 }

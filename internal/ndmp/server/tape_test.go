@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 
 	"ferry/internal/ndmp/wire"
@@ -273,5 +275,82 @@ func TestTapeExecuteCdb(t *testing.T) {
 	r = cdbVia(c, wire.CodeTapeExecuteCdb, tur)
 	if s, err := scsi.ParseSense(r.ExtSense); r.Status != scsi.StatusCheckCondition || err != nil || s.Key != scsi.NotReady || s.ASC != 0x3A {
 		t.Errorf("TEST UNIT READY after OFF: status %#x sense % x", r.Status, r.ExtSense)
+	}
+}
+
+// TestDamagedCartridgeOverWire: a cartridge whose file was cut short is
+// refused for writing with WRITE_PROTECT, read in READ mode up to where its
+// data ends, and then NDMP_IO_ERR; each refusal is preceded by an
+// NDMP_LOG_MESSAGE naming the cartridge and where its data ends.
+func TestDamagedCartridgeOverWire(t *testing.T) {
+	ts := newTestServer(t)
+	barcode := ts.loadDrive(t, "tape1")
+	m, err := ts.lib.OpenDrive("tape1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m.WriteRecord(bytes.Repeat([]byte{byte(i)}, 1000))
+	}
+	m.WriteFilemarks(1)
+	if err := ts.lib.CloseDrive("tape1", m); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := ts.lib.CartridgePath(barcode)
+	st, _ := os.Stat(path)
+	os.Truncate(path, st.Size()-500) // the third record loses its end
+
+	c := ts.client(t)
+	c.login(wire.V4, testUser, testPassword)
+	// callLogged calls and returns the reply's error with the text of the
+	// log message posted before it.
+	callLogged := func(code wire.Code, req, reply wire.Body) (wire.Error, string) {
+		t.Helper()
+		seq := c.send(code, req)
+		var logged string
+		for {
+			h, body := c.read()
+			if h.Type == wire.Request && h.Code == wire.CodeLogMessage {
+				var lm wire.LogMessage
+				if err := decodeBody(body, &lm, wire.V4); err != nil {
+					t.Fatal(err)
+				}
+				logged = lm.Entry
+				continue
+			}
+			if h.Type == wire.Request {
+				continue
+			}
+			if h.ReplySequence != seq {
+				t.Fatalf("reply to %d, want %d", h.ReplySequence, seq)
+			}
+			if err := decodeBody(body, reply, wire.V4); err != nil {
+				t.Fatal(err)
+			}
+			return h.Error, logged
+		}
+	}
+	var er wire.ErrorReply
+	callLogged(wire.CodeTapeOpen, tapeOpenReq("tape1", wire.TapeRdwrMode), &er)
+	if er.Error != wire.ErrWriteProtect {
+		t.Fatalf("RDWR open of a damaged cartridge: %v, want WRITE_PROTECT", er.Error)
+	}
+	if e := c.callErr(wire.CodeTapeOpen, tapeOpenReq("tape1", wire.TapeReadMode)); e != wire.ErrNone {
+		t.Fatalf("READ open: %v", e)
+	}
+	for i := range 2 {
+		var rr wire.TapeReadReply
+		c.call(wire.CodeTapeRead, &wire.TapeReadRequest{Count: 4096}, &rr)
+		if rr.Error != wire.ErrNone || len(rr.DataIn) != 1000 || rr.DataIn[0] != byte(i) {
+			t.Fatalf("read %d: %v, %d bytes", i, rr.Error, len(rr.DataIn))
+		}
+	}
+	var rr wire.TapeReadReply
+	_, logged := callLogged(wire.CodeTapeRead, &wire.TapeReadRequest{Count: 4096}, &rr)
+	if rr.Error != wire.ErrIO {
+		t.Fatalf("read of the lost record: %v, want IO_ERR", rr.Error)
+	}
+	if !strings.Contains(logged, barcode) || !strings.Contains(logged, "tape file 0 at record 2") {
+		t.Fatalf("log message %q does not name the cartridge and where its data ends", logged)
 	}
 }

@@ -53,7 +53,8 @@ func (d *Device) ready() (string, error) {
 }
 
 // medium returns the held medium, opening the drive if needed: writable,
-// or read-only when the cartridge is write-protected.
+// or read-only when the cartridge is write-protected or damaged (its
+// intact data stays readable; writes get DATA PROTECT).
 func (d *Device) medium() (*tape.Medium, error) {
 	if d.st.m != nil {
 		return d.st.m, nil
@@ -62,7 +63,7 @@ func (d *Device) medium() (*tape.Medium, error) {
 		return nil, err
 	}
 	m, err := d.lib.OpenDrive(d.drive, false)
-	if errors.Is(err, tape.ErrWriteProtected) {
+	if errors.Is(err, tape.ErrWriteProtected) || errors.Is(err, tape.ErrDamaged) {
 		m, err = d.lib.OpenDrive(d.drive, true)
 	}
 	if err != nil {
@@ -133,11 +134,30 @@ func (d *Device) meta() (tape.Meta, error) {
 	return meta, nil
 }
 
-// writeProtected reports whether writes to the loaded cartridge fail.
+// writeProtected reports whether writes to the loaded cartridge fail: its
+// tab is set, or it is damaged (never written again).
 func (d *Device) writeProtected() bool {
 	if d.st.m != nil {
 		return d.st.m.ReadOnly() || d.st.m.Meta().WriteProtected
 	}
 	meta, err := d.meta()
-	return err == nil && meta.WriteProtected
+	if err != nil || meta.WriteProtected {
+		return err == nil
+	}
+	return d.damaged(meta.Barcode)
+}
+
+// damaged reports whether the cartridge lost data, with a read-only open
+// that takes no lock (a header and one entry read).
+func (d *Device) damaged(barcode string) bool {
+	path, err := d.lib.CartridgePath(barcode)
+	if err != nil {
+		return false
+	}
+	m, err := tape.Open(path, true)
+	if err != nil {
+		return false
+	}
+	defer m.Close()
+	return m.Damage() != nil
 }

@@ -223,7 +223,7 @@ func (d *Device) erase(context.Context, *scsi.Command) error {
 	if err != nil {
 		return err
 	}
-	return d.mediumSense(m.Erase())
+	return d.writeSense(m.Erase())
 }
 
 // loadUnload serves LOAD UNLOAD (SSC-3 7.2). UNLOAD rewinds, releases the

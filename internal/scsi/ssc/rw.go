@@ -211,10 +211,10 @@ func (d *Device) writeEnd(m *tape.Medium, err error, res int64, done int) error 
 	case errors.Is(err, tape.ErrEndOfMedium):
 		return overflowSense(res)
 	case err != nil:
-		return d.mediumSense(err)
+		return d.writeSense(err)
 	case !d.mode.buffered:
 		if err := m.WriteFilemarks(0); err != nil {
-			return d.mediumSense(err)
+			return d.writeSense(err)
 		}
 	}
 	if m.EarlyWarning() {

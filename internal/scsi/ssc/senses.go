@@ -60,8 +60,19 @@ func (d *Device) mediumSense(err error) error {
 	case errors.Is(err, tape.ErrWriteProtected), errors.Is(err, tape.ErrReadOnly):
 		d.st.alerts[9-1] = true // TapeAlert 09h: write protect
 		return scsi.WriteProtected()
-	case errors.Is(err, tape.ErrCorrupt):
+	case errors.Is(err, tape.ErrCorrupt), errors.Is(err, tape.ErrDamaged):
+		// A damaged cartridge's lost data is reached like a bad block.
 		return &scsi.Sense{Key: scsi.MediumError, ASC: 0x11, ASCQ: 0x00} // UNRECOVERED READ ERROR
 	}
 	return err
+}
+
+// writeSense maps a failed write, filemark write or erase: a damaged
+// cartridge is never written again, so it answers as a write-protected one
+// (DATA PROTECT) rather than with a medium error the initiator might retry.
+func (d *Device) writeSense(err error) error {
+	if errors.Is(err, tape.ErrDamaged) {
+		err = tape.ErrWriteProtected
+	}
+	return d.mediumSense(err)
 }

@@ -3,6 +3,8 @@ package ssc_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -308,5 +310,54 @@ func TestDataOutLength(t *testing.T) {
 		if n, ok := dev.DataOutLength(c.cdb); n != c.want || ok != c.ok {
 			t.Errorf("% x: %d, %v; want %d, %v", c.cdb, n, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestDamagedCartridge: a cartridge whose file was cut short answers as a
+// write-protected one (WP in MODE SENSE, DATA PROTECT for WRITE, WRITE
+// FILEMARKS and ERASE), its intact data reads back, and a READ into the
+// lost part gets MEDIUM ERROR instead of the end of data.
+func TestDamagedCartridge(t *testing.T) {
+	lib := newLibrary(t, 1<<30)
+	m, err := lib.OpenDrive("tape0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := m.WriteRecord([]byte(fmt.Sprintf("record %d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.WriteFilemarks(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := lib.CloseDrive("tape0", m); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := lib.CartridgePath("T004L8")
+	st, _ := os.Stat(path)
+	if err := os.Truncate(path, st.Size()-3); err != nil { // record 3 loses its end
+		t.Fatal(err)
+	}
+	dev := ssc.New(lib, "tape0", ssc.Identity{})
+	ssctest.RunWriteProtected(t, dev)
+	exec := func(cdb []byte) (*scsi.Command, error) {
+		cmd := &scsi.Command{CDB: cdb}
+		return cmd, dev.Execute(context.Background(), cmd)
+	}
+	exec([]byte{0x01, 0, 0, 0, 0, 0}) // REWIND
+	for i := range 3 {
+		cmd, err := exec([]byte{0x08, 0, 0, 0, 64, 0})
+		if string(cmd.DataIn) != fmt.Sprintf("record %d", i) {
+			t.Fatalf("READ %d: %q, %v", i, cmd.DataIn, err)
+		}
+	}
+	_, err = exec([]byte{0x08, 0, 0, 0, 64, 0})
+	var s *scsi.Sense
+	if !errors.As(err, &s) || s.Key != scsi.MediumError {
+		t.Fatalf("READ of the lost record: %v, want MEDIUM ERROR", err)
+	}
+	if st2, _ := os.Stat(path); st2.Size() != st.Size()-3 {
+		t.Fatalf("cartridge file grew from %d to %d bytes", st.Size()-3, st2.Size())
 	}
 }
