@@ -93,6 +93,18 @@ type Options struct {
 	// NoPrune applies no listing: an earlier part of the restore failed,
 	// and a failed restore removes nothing.
 	NoPrune bool
+	// Entries is how many entries the stream holds (its listing member
+	// apart), from the catalog; 0: unknown. A stream that ends with fewer
+	// makes Extract return a *ShortError (and apply no listing).
+	Entries int64
+}
+
+// ShortError reports a stream that ended before delivering the entries
+// Options.Entries announced.
+type ShortError struct{ Want, Got int64 }
+
+func (e *ShortError) Error() string {
+	return fmt.Sprintf("restore: the stream ended after %d of its %d entries", e.Got, e.Want)
 }
 
 // Result is the outcome of one entry.
@@ -156,6 +168,9 @@ func (x *Extractor) Extract(ctx context.Context, src Source) (Summary, error) {
 	defer x.cleanup()
 	err := x.run(ctx, src)
 	x.drain()
+	if got := int64(x.sum.Restored + x.sum.Skipped + x.sum.Failed); err == nil && got < x.opts.Entries {
+		err = &ShortError{Want: x.opts.Entries, Got: got}
+	}
 	// A failed restore removes nothing: the listing applies only when
 	// every entry was restored.
 	if err == nil && x.listing != nil && x.sum.Failed == 0 && !x.opts.NoPrune {
