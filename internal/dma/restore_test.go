@@ -134,7 +134,7 @@ func TestRestoreDamagedFile(t *testing.T) {
 	f := newFixture(t)
 	src := f.dir(t, "src")
 	fstree.Build(t, src, fstree.Spec{
-		{Path: "small", Type: format.Regular, Size: 4000, Seed: 1}, // written by the extractor's workers
+		{Path: "small", Type: format.Regular, Size: 4000, Seed: 1},  // written by the extractor's workers
 		{Path: "big", Type: format.Regular, Size: 3 << 20, Seed: 2}, // written by the reading goroutine
 		{Path: "ok", Type: format.Regular, Size: 4000, Seed: 3},
 	})
