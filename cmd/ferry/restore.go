@@ -21,6 +21,7 @@ type restoreOptions struct {
 	tape      string
 	pwFile    string
 	overwrite bool
+	keepDmg   bool
 	asJSON    bool
 	changer   dma.ChangerOptions
 }
@@ -37,7 +38,16 @@ deleted or renamed along the chain are gone at the end.
 
 Each PATH is relative to the backed-up directory and restores that file or
 subtree at the same relative place. Existing files are kept unless
---overwrite is given.
+--overwrite is given. Restoring an incremental removes only what the restore
+itself wrote from an earlier backup of the chain and the incremental no longer
+holds; with --overwrite it also removes, within the chosen PATHs (everything
+when none), what DEST held that the backup did not. A restore that fails
+removes nothing.
+
+Every file is checked against the checksum recorded when it was backed up: a
+file whose data on tape differs is left out (--keep-damaged keeps it as
+NAME.ferry-damaged), named, and the restore fails; so does an image that
+delivers fewer entries than the catalog lists.
 
 The images are read back through the NDMP agent that wrote them (ferry's own
 for backups of a plain directory); --tape ndmp://AGENT/DRIVE reads them from
@@ -52,7 +62,8 @@ another drive.`,
 	f.StringVar(&o.tape, "tape", "", "read from this drive, ndmp://AGENT/DRIVE (default: the drive the backup was written with)")
 	f.StringVar(&o.pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
 	changerFlags(f, &o.changer)
-	f.BoolVar(&o.overwrite, "overwrite", false, "replace existing files")
+	f.BoolVar(&o.overwrite, "overwrite", false, "replace existing files (and let an incremental remove what the backup did not hold)")
+	f.BoolVar(&o.keepDmg, "keep-damaged", false, "keep a file that fails its checksum as NAME.ferry-damaged")
 	f.BoolVar(&o.asJSON, "json", false, "print the outcome as JSON")
 	cmd.MarkFlagRequired("to")
 	return cmd
@@ -96,7 +107,7 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 	if err != nil {
 		return err
 	}
-	spec := dma.RestoreSpec{BackupID: id, To: to, Paths: paths, Overwrite: o.overwrite, ChangerOptions: o.changer}
+	spec := dma.RestoreSpec{BackupID: id, To: to, Paths: paths, Overwrite: o.overwrite, KeepDamaged: o.keepDmg, ChangerOptions: o.changer}
 	var stop func()
 	if spec.Agent, spec.Drive, stop, err = tapeAgentFor(ctx, cat, state, b, o.tape, o.pwFile); err != nil {
 		return err

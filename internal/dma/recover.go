@@ -2,6 +2,8 @@ package dma
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -75,17 +77,35 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 		return res, err
 	}
 	defer side.d.Close()
+	nlists := make([][]wire.Name, len(chain))
+	last := -1
 	for i, b := range chain {
-		nlist, err := recoverNames(ctx, cat, b, s)
-		if err != nil {
+		if nlists[i], err = recoverNames(ctx, cat, b, s); err != nil {
 			return res, err
 		}
+		if len(nlists[i]) > 0 {
+			last = i
+		}
+	}
+	// The recovers of one restore share the agent's record of the names
+	// written, so an incremental's listing removes only those (ferry's
+	// agent; others ignore the variables).
+	set := restoreToken()
+	for i, b := range chain {
+		nlist := nlists[i]
 		if len(nlist) == 0 {
 			continue
 		}
-		env := []wire.PVal{{Name: "PREFIX", Value: s.To}, {Name: "FILESYSTEM", Value: s.To}}
+		env := []wire.PVal{{Name: "PREFIX", Value: s.To}, {Name: "FILESYSTEM", Value: s.To},
+			{Name: "FERRY_RESTORE_SET", Value: set}}
 		if s.Overwrite || i > 0 {
 			env = append(env, wire.PVal{Name: "OVERWRITE", Value: "y"})
+		}
+		if s.Overwrite {
+			env = append(env, wire.PVal{Name: "FERRY_PRUNE_EXISTING", Value: "y"})
+		}
+		if i == last {
+			env = append(env, wire.PVal{Name: "FERRY_RESTORE_LAST", Value: "y"})
 		}
 		n, err := recoverImage(ctx, c, p, side, b, env, nlist)
 		res.Read += n
@@ -96,6 +116,13 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 	}
 	newMeter(s.Progress, "restore").send(res.Read, 0, 0)
 	return res, nil
+}
+
+// restoreToken names one restore's set of written names on the agent.
+func restoreToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // recoverNames builds the nlist of one chain member.

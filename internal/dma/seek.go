@@ -55,10 +55,12 @@ const darAhead = 1
 // of the image's piece holding it), the bytes before it in that record are
 // skipped, and one entry is read and restored under its chosen name.
 func restoreDAR(ctx context.Context, d *drive, b catalog.Backup, files []darFile, root *os.Root, opts restore.Options) (restore.Summary, int64, error) {
+	var cur *format.Reader // the entry being read: its offset locates its checksum
+	opts.Offset = func() int64 { return cur.Offset() }
 	x := restore.New(root, opts)
 	var read int64
 	for _, f := range files {
-		n, err := readOneEntry(ctx, d, b, f, x)
+		n, err := readOneEntry(ctx, d, b, f, x, &cur)
 		read += n
 		if err != nil {
 			return x.Finish(), read, err
@@ -67,13 +69,14 @@ func restoreDAR(ctx context.Context, d *drive, b catalog.Backup, files []darFile
 	return x.Finish(), read, nil
 }
 
-func readOneEntry(ctx context.Context, d *drive, b catalog.Backup, f darFile, x *restore.Extractor) (int64, error) {
+func readOneEntry(ctx context.Context, d *drive, b catalog.Backup, f darFile, x *restore.Extractor, cur **format.Reader) (int64, error) {
 	ir, err := openImage(ctx, d, b, int64(f.fhInfo), darAhead)
 	if err != nil {
 		return 0, err
 	}
 	defer ir.Close()
-	fr := format.NewReader(ir)
+	fr := format.NewReaderAt(ir, int64(f.fhInfo))
+	*cur = fr
 	e, err := fr.Next()
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF

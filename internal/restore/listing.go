@@ -97,12 +97,27 @@ func DecodeListing(b []byte) (*Listing, error) {
 	return l, nil
 }
 
+// Prune says what ApplyListing may remove.
+type Prune struct {
+	// Written holds the names the restore wrote: a name the listing lacks
+	// is removed only when the restore wrote it (with what lies below it,
+	// as far as the restore wrote that). Nil: none.
+	Written *Written
+	// Existing removes every name the listing lacks, also what the
+	// destination held before the restore (the user asked to overwrite);
+	// only within the directories dest maps.
+	Existing bool
+}
+
 // ApplyListing removes from the restored tree what the listing no longer
-// holds: for each listed directory (mapped to its destination by dest; nil
-// keeps names), every name in the destination directory that the listing
-// lacks is removed with its subtree. Restore temporaries and the listing
+// holds, as far as p allows: for each listed directory (mapped to its
+// destination by dest; nil keeps names), the names in the destination
+// directory that the listing lacks. Restore temporaries and the listing
 // member itself are kept apart. It returns the removed destination names.
-func ApplyListing(root *os.Root, l *Listing, dest func(string) (string, bool)) ([]string, error) {
+func ApplyListing(root *os.Root, l *Listing, dest func(string) (string, bool), p Prune) ([]string, error) {
+	if p.Written == nil && !p.Existing {
+		return nil, nil
+	}
 	var removed []string
 	var errs []error
 	for _, d := range l.Dirs {
@@ -113,7 +128,7 @@ func ApplyListing(root *os.Root, l *Listing, dest func(string) (string, bool)) (
 				continue
 			}
 		}
-		gone, err := pruneDir(root, to, l.Names[d], d == ".")
+		gone, err := pruneDir(root, to, l.Names[d], d == ".", p)
 		removed = append(removed, gone...)
 		if err != nil {
 			errs = append(errs, err)
@@ -122,7 +137,7 @@ func ApplyListing(root *os.Root, l *Listing, dest func(string) (string, bool)) (
 	return removed, errors.Join(errs...)
 }
 
-func pruneDir(root *os.Root, dir string, keep []string, isRoot bool) ([]string, error) {
+func pruneDir(root *os.Root, dir string, keep []string, isRoot bool, p Prune) ([]string, error) {
 	fi, err := root.Lstat(dir)
 	if err != nil || !fi.IsDir() {
 		return nil, nil // not restored here: nothing to prune
@@ -145,11 +160,19 @@ func pruneDir(root *os.Root, dir string, keep []string, isRoot bool) ([]string, 
 		if want[n] || strings.HasPrefix(n, TempPrefix) || (isRoot && n == ListingName) {
 			continue
 		}
-		p := path.Join(dir, n)
-		if err := root.RemoveAll(p); err != nil {
+		name := path.Join(dir, n)
+		if !p.Existing {
+			gone, err := removeWritten(root, name, p.Written)
+			removed = append(removed, gone...)
+			if err != nil {
+				return removed, err
+			}
+			continue
+		}
+		if err := root.RemoveAll(name); err != nil {
 			return removed, err
 		}
-		removed = append(removed, p)
+		removed = append(removed, name)
 	}
 	return removed, nil
 }

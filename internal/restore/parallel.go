@@ -3,6 +3,7 @@ package restore
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path"
 	"sync"
@@ -115,7 +116,7 @@ func (x *Extractor) canQueue(e *format.Entry) bool {
 }
 
 // queue reads the current entry's data and hands the file to a worker.
-func (x *Extractor) queue(src Source, e *format.Entry, name, dest string, res Result) error {
+func (x *Extractor) queue(src Source, e *format.Entry, name, dest string, off int64, res Result) error {
 	x.barrier(dest)
 	if err := x.parent(dest); err != nil {
 		res.Err = err
@@ -131,6 +132,13 @@ func (x *Extractor) queue(src Source, e *format.Entry, name, dest string, res Re
 	w := &sliceWriter{b: make([]byte, 0, e.Size)}
 	if _, err := src.WriteTo(w); err != nil {
 		return &streamError{err}
+	}
+	if want, ok := x.expected(off); ok {
+		if got := crc32.Checksum(w.b, castagnoli); got != want {
+			res.Err = x.damagedData(d, dest, w.b, e, got, want)
+			x.report(res)
+			return nil
+		}
 	}
 	p := x.pool
 	for len(p.queue) >= parallelDepth || (p.buffered > 0 && p.buffered+e.Size > parallelBytes) {
@@ -196,8 +204,23 @@ func (x *Extractor) finishJob(j *job) {
 	if j.res.Err == nil {
 		x.links[j.name] = j.res.Dest
 		x.sum.Bytes += int64(len(j.data))
+		x.wrote(j.res.Dest)
 	}
 	j.data = nil
+}
+
+// damagedData is damaged for a small file whose data is in memory: nothing
+// is written, or the data under the name plus DamagedSuffix.
+func (x *Extractor) damagedData(d *dirRef, dest string, data []byte, e *format.Entry, got, want uint32) error {
+	err := fmt.Errorf("%w: %q (CRC-32C %08x, at backup %08x)", ErrDamaged, dest, got, want)
+	if !x.opts.KeepDamaged {
+		return err
+	}
+	keep := path.Base(dest) + DamagedSuffix
+	if werr, _ := writeFile(d.d, keep, data, e); werr != nil {
+		return fmt.Errorf("%w; keeping it as %s: %v", err, keep, werr)
+	}
+	return fmt.Errorf("%w; kept as %q", err, dest+DamagedSuffix)
 }
 
 // writeFile creates base in d from data under a temporary name, applies e's

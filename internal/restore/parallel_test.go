@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -259,4 +260,61 @@ func BenchmarkExtractSmall(b *testing.B) {
 		}
 	}
 	b.ReportMetric(seq.Seconds()/par.Seconds(), "x-sequential")
+}
+
+// BenchmarkExtractChecksum extracts 1,000 files of 10 KiB (the workers'
+// path) and 20 of 4 MiB (the reading goroutine's) with and without
+// checking each against its CRC-32C, alternately; x-time is the time with
+// checks over the time without.
+func BenchmarkExtractChecksum(b *testing.B) {
+	var buf bytes.Buffer
+	w := tar.NewWriter(&buf)
+	small := bytes.Repeat([]byte("0123456789"), 1024)
+	big := bytes.Repeat([]byte("abcdefgh"), 512<<10)
+	for i := range 1020 {
+		data := small
+		if i%51 == 50 {
+			data = big
+		}
+		w.WriteHeader(&tar.Header{Name: fmt.Sprintf("d%d/f%04d", i/500, i), Typeflag: tar.TypeReg,
+			Mode: 0o644, Size: int64(len(data)), Format: tar.FormatPAX})
+		w.Write(data)
+	}
+	w.Close()
+	sums := map[int64]uint32{}
+	rd := format.NewReader(bytes.NewReader(buf.Bytes()))
+	for {
+		if _, err := rd.Next(); err != nil {
+			break
+		}
+		c := crc32.New(crc32.MakeTable(crc32.Castagnoli))
+		rd.WriteDataTo(c)
+		sums[rd.Offset()] = c.Sum32()
+	}
+	var with, without time.Duration
+	b.SetBytes(int64(buf.Len()))
+	for b.Loop() {
+		for _, check := range []bool{true, false} {
+			dest := b.TempDir()
+			root, _ := os.OpenRoot(dest)
+			rd := format.NewReader(bytes.NewReader(buf.Bytes()))
+			opts := Options{Offset: rd.Offset}
+			if check {
+				opts.Checksum = func(off int64) (uint32, bool) { v, ok := sums[off]; return v, ok }
+			}
+			start := time.Now()
+			sum, err := Extract(context.Background(), root, rd, opts)
+			d := time.Since(start)
+			root.Close()
+			if err != nil || sum.Failed != 0 {
+				b.Fatal(sum, err)
+			}
+			if check {
+				with += d
+			} else {
+				without += d
+			}
+		}
+	}
+	b.ReportMetric(with.Seconds()/without.Seconds(), "x-time")
 }

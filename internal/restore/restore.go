@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
@@ -27,7 +28,14 @@ var (
 	ErrNotDir        = errors.New("restore: parent is not a directory")
 	ErrLinkTarget    = errors.New("restore: hard link target not restored")
 	ErrBadEntry      = errors.New("restore: unsupported entry")
+	// ErrDamaged: a file's data does not match the checksum recorded when
+	// it was backed up; the file is not restored (see Options.KeepDamaged).
+	ErrDamaged = errors.New("restore: data differs from what was backed up")
 )
+
+// DamagedSuffix is appended to the name a damaged file is kept under
+// (Options.KeepDamaged).
+const DamagedSuffix = ".ferry-damaged"
 
 // Source is a backup stream being read: format.Reader implements it.
 type Source interface {
@@ -61,6 +69,42 @@ type Options struct {
 	// the stream (0: 4; 1: the reading goroutine writes every file itself).
 	// Without Overwrite only; Report still sees stream order.
 	Workers int
+
+	// Checksum returns the CRC-32C recorded at backup time for the data of
+	// the regular file whose header is at stream offset off (as
+	// format.Reader.WriteDataTo writes it: a sparse file's data regions);
+	// ok false: none recorded. A file that does not match fails with
+	// ErrDamaged and is not renamed into place. Needs Offset (or, for
+	// RestoreEntry, Offset too).
+	Checksum func(off int64) (sum uint32, ok bool)
+	// KeepDamaged keeps a file that fails its checksum under its name plus
+	// DamagedSuffix instead of removing it (the entry still fails).
+	KeepDamaged bool
+
+	// Written collects the names this extraction creates or replaces; an
+	// incremental's listing removes only names in it. Share one set across
+	// the Extractors of a chain restore. Nil: the listing removes nothing
+	// unless PruneExisting.
+	Written *Written
+	// PruneExisting lets the listing remove also names the restore did not
+	// write (what the destination held before), within the selected part of
+	// the tree: the user asked to overwrite.
+	PruneExisting bool
+	// NoPrune applies no listing: an earlier part of the restore failed,
+	// and a failed restore removes nothing.
+	NoPrune bool
+	// Entries is how many entries the stream holds (its listing member
+	// apart), from the catalog; 0: unknown. A stream that ends with fewer
+	// makes Extract return a *ShortError (and apply no listing).
+	Entries int64
+}
+
+// ShortError reports a stream that ended before delivering the entries
+// Options.Entries announced.
+type ShortError struct{ Want, Got int64 }
+
+func (e *ShortError) Error() string {
+	return fmt.Sprintf("restore: the stream ended after %d of its %d entries", e.Got, e.Want)
 }
 
 // Result is the outcome of one entry.
@@ -124,7 +168,12 @@ func (x *Extractor) Extract(ctx context.Context, src Source) (Summary, error) {
 	defer x.cleanup()
 	err := x.run(ctx, src)
 	x.drain()
-	if err == nil && x.listing != nil {
+	if got := int64(x.sum.Restored + x.sum.Skipped + x.sum.Failed); err == nil && got < x.opts.Entries {
+		err = &ShortError{Want: x.opts.Entries, Got: got}
+	}
+	// A failed restore removes nothing: the listing applies only when
+	// every entry was restored.
+	if err == nil && x.listing != nil && x.sum.Failed == 0 && !x.opts.NoPrune {
 		x.applyListing()
 	}
 	x.finishDirs()
@@ -154,7 +203,7 @@ func (x *Extractor) readListing(src Source, e *format.Entry) error {
 // applyListing removes what the incremental's listing no longer holds,
 // within the selected part of the tree.
 func (x *Extractor) applyListing() {
-	removed, err := ApplyListing(x.root, x.listing, x.opts.Select)
+	removed, err := ApplyListing(x.root, x.listing, x.opts.Select, Prune{Written: x.opts.Written, Existing: x.opts.PruneExisting})
 	x.sum.Removed += len(removed)
 	if err != nil && x.opts.Report != nil {
 		x.opts.Report(Result{Name: ListingName, Err: err})
@@ -216,9 +265,9 @@ func (x *Extractor) entry(ctx context.Context, src Source, e *format.Entry, off 
 	}
 	res.Dest = dest
 	if dest != "." && x.canQueue(e) {
-		return x.queue(src, e, name, dest, res)
+		return x.queue(src, e, name, dest, off, res)
 	}
-	res.Err, res.Meta = x.restore(ctx, src, e, name, dest)
+	res.Err, res.Meta = x.restore(ctx, src, e, name, dest, off)
 	if isStreamErr(res.Err) {
 		return res.Err
 	}
@@ -242,7 +291,11 @@ func (x *Extractor) RestoreEntry(ctx context.Context, src Source, e *format.Entr
 		x.report(res)
 		return res
 	}
-	res.Err, res.Meta = x.restore(ctx, src, e, name, dest)
+	var off int64 = -1
+	if x.opts.Offset != nil {
+		off = x.opts.Offset()
+	}
+	res.Err, res.Meta = x.restore(ctx, src, e, name, dest, off)
 	x.report(res)
 	return res
 }
@@ -295,7 +348,7 @@ func isStreamErr(err error) bool {
 
 // restore dispatches on the entry type; it returns the entry's error and its
 // metadata error.
-func (x *Extractor) restore(ctx context.Context, src Source, e *format.Entry, name, dest string) (error, error) {
+func (x *Extractor) restore(ctx context.Context, src Source, e *format.Entry, name, dest string, off int64) (error, error) {
 	if dest == "." {
 		if e.Type != format.Dir {
 			return fmt.Errorf("%w: %s entry names the destination itself", ErrBadEntry, e.Type), nil
@@ -310,7 +363,7 @@ func (x *Extractor) restore(ctx context.Context, src Source, e *format.Entry, na
 	case format.Dir:
 		return x.dir(e, dest), nil
 	case format.Regular:
-		return x.regular(src, e, name, dest)
+		return x.regular(src, e, name, dest, off)
 	case format.HardLink:
 		return x.hardlink(ctx, e, dest)
 	case format.Symlink, format.FIFO, format.CharDevice, format.BlockDevice:
@@ -333,7 +386,10 @@ func (x *Extractor) parent(dest string) error {
 	fi, err := x.root.Lstat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := x.root.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		switch err := x.root.Mkdir(dir, 0o700); {
+		case err == nil:
+			x.wrote(dir)
+		case !errors.Is(err, fs.ErrExist):
 			return err
 		}
 		return x.parentCheck(dir)
@@ -377,6 +433,7 @@ func (x *Extractor) dir(e *format.Entry, dest string) error {
 		if err := x.root.Mkdir(dest, 0o700); err != nil {
 			return err
 		}
+		x.wrote(dest)
 	default:
 		return err
 	}
@@ -387,7 +444,7 @@ func (x *Extractor) dir(e *format.Entry, dest string) error {
 
 // regular writes the data to a temporary, applies metadata and renames it
 // in, all relative to the open parent directory: no path walk per file.
-func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (error, error) {
+func (x *Extractor) regular(src Source, e *format.Entry, name, dest string, off int64) (error, error) {
 	x.barrier(dest)
 	r, err := x.openDir(path.Dir(dest))
 	if err != nil {
@@ -410,7 +467,13 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (err
 	}
 	x.tmps[tmp] = true
 	f := os.NewFile(uintptr(fd), tmp)
-	n, err := src.WriteTo(f)
+	want, check := x.expected(off)
+	cf := &crcFile{f: f}
+	var w io.Writer = f
+	if check {
+		w = cf
+	}
+	n, err := src.WriteTo(w)
 	x.sum.Bytes += n
 	if err == nil && e.Sparse != nil {
 		err = f.Truncate(e.Size) // a trailing hole
@@ -424,6 +487,10 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (err
 			return err, nil
 		}
 		return &streamError{err}, nil
+	}
+	if check && cf.crc != want {
+		x.sum.Bytes -= n
+		return x.damaged(dfd, tmp, dest, cf.crc, want), nil
 	}
 	merr := d.Apply(tmpBase, e)
 	rename := renameNoReplace
@@ -440,8 +507,61 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string) (err
 	}
 	delete(x.tmps, tmp)
 	x.links[name] = dest
+	x.wrote(dest)
 	return nil, merr
 }
+
+// expected returns the checksum recorded for the file at off, if any.
+func (x *Extractor) expected(off int64) (uint32, bool) {
+	if x.opts.Checksum == nil || off < 0 {
+		return 0, false
+	}
+	return x.opts.Checksum(off)
+}
+
+// damaged disposes of a file whose data failed its checksum, written to
+// the temporary tmp: removed, or kept beside dest with DamagedSuffix.
+func (x *Extractor) damaged(dfd int, tmp, dest string, got, want uint32) error {
+	err := fmt.Errorf("%w: %q (CRC-32C %08x, at backup %08x)", ErrDamaged, dest, got, want)
+	if !x.opts.KeepDamaged {
+		x.removeTemp(tmp)
+		return err
+	}
+	keep := path.Base(dest) + DamagedSuffix
+	if rerr := unix.Renameat(dfd, path.Base(tmp), dfd, keep); rerr != nil {
+		x.removeTemp(tmp)
+		return fmt.Errorf("%w; keeping it as %s: %v", err, keep, rerr)
+	}
+	delete(x.tmps, tmp)
+	return fmt.Errorf("%w; kept as %q", err, dest+DamagedSuffix)
+}
+
+// wrote records dest as written by this restore.
+func (x *Extractor) wrote(dest string) {
+	if x.opts.Written != nil {
+		x.opts.Written.add(dest)
+	}
+}
+
+// crcFile checksums what is written to a file; it seeks and truncates like
+// the file, so a sparse file keeps its holes (and the checksum covers its
+// data regions, as at backup).
+type crcFile struct {
+	f   *os.File
+	crc uint32
+}
+
+func (c *crcFile) Write(p []byte) (int, error) {
+	n, err := c.f.Write(p)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	return n, err
+}
+
+func (c *crcFile) Seek(off int64, whence int) (int64, error) { return c.f.Seek(off, whence) }
+func (c *crcFile) Truncate(size int64) error                 { return c.f.Truncate(size) }
+
+// castagnoli is CRC-32C's table (hardware-assisted where the CPU has it).
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // openDir returns the open directory dir, keeping the last one: a stream
 // holds a directory's entries together. Workers still writing into the
@@ -508,6 +628,7 @@ func (x *Extractor) special(e *format.Entry, dest string) (error, error) {
 	if err := x.rename(tmp, dest); err != nil {
 		return err, nil
 	}
+	x.wrote(dest)
 	return nil, merr
 }
 
@@ -528,7 +649,11 @@ func (x *Extractor) hardlink(ctx context.Context, e *format.Entry, dest string) 
 			return err, nil
 		}
 		x.tmps[tmp] = true
-		return x.rename(tmp, dest), nil
+		if err := x.rename(tmp, dest); err != nil {
+			return err, nil
+		}
+		x.wrote(dest)
+		return nil, nil
 	}
 	return x.fetchLinkData(ctx, target, dest)
 }
@@ -548,7 +673,7 @@ func (x *Extractor) fetchLinkData(ctx context.Context, target, dest string) (err
 		if name, _ := format.CleanName(e.Name); name != target || e.Type != format.Regular {
 			return fmt.Errorf("%q not at offset %d", target, off)
 		}
-		rerr, merr = x.regular(src, e, target, dest)
+		rerr, merr = x.regular(src, e, target, dest, off)
 		if isStreamErr(rerr) {
 			return rerr
 		}

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,13 +168,10 @@ func TestOverwrite(t *testing.T) {
 	}
 }
 
-// A listing removes what an incremental no longer holds.
+// A listing removes what an incremental no longer holds, as far as Prune
+// allows: nothing without a set of written names, only written names with
+// one, everything with Existing.
 func TestListingPrunes(t *testing.T) {
-	dest, _ := setup(t)
-	for _, n := range []string{"keep", "gone", "d/old"} {
-		os.MkdirAll(filepath.Dir(filepath.Join(dest, n)), 0o755)
-		os.WriteFile(filepath.Join(dest, n), nil, 0o644)
-	}
 	var l Listing
 	l.Add(".", []string{"keep", "d"})
 	l.Add("d", nil)
@@ -180,14 +179,164 @@ func TestListingPrunes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, _ := os.OpenRoot(dest)
-	defer root.Close()
-	removed, err := ApplyListing(root, back, nil)
-	if err != nil || len(removed) != 2 {
-		t.Fatalf("removed %q, %v", removed, err)
+	w := NewWritten()
+	w.add("gone")
+	for _, c := range []struct {
+		prune Prune
+		want  []string
+	}{
+		{Prune{}, nil},
+		{Prune{Written: w}, []string{"gone"}},
+		{Prune{Existing: true}, []string{"gone", "d/old"}},
+	} {
+		dest, _ := setup(t)
+		for _, n := range []string{"keep", "gone", "d/old"} {
+			os.MkdirAll(filepath.Dir(filepath.Join(dest, n)), 0o755)
+			os.WriteFile(filepath.Join(dest, n), nil, 0o644)
+		}
+		root, _ := os.OpenRoot(dest)
+		removed, err := ApplyListing(root, back, nil, c.prune)
+		root.Close()
+		slices.Sort(removed)
+		slices.Sort(c.want)
+		if err != nil || !slices.Equal(removed, c.want) {
+			t.Fatalf("%+v: removed %q, %v; want %q", c.prune, removed, err, c.want)
+		}
+		if _, err := os.Stat(filepath.Join(dest, "keep")); err != nil {
+			t.Error(err)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(dest, "keep")); err != nil {
-		t.Error(err)
+}
+
+// member is one entry of a test stream: a directory (name ends in /) or a
+// file with its data.
+type member struct{ name, data string }
+
+func stream(t testing.TB, ms ...member) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := tar.NewWriter(&b)
+	for _, m := range ms {
+		h := tar.Header{Name: m.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(m.data)), Format: tar.FormatPAX}
+		if strings.HasSuffix(m.name, "/") {
+			h.Typeflag, h.Mode, h.Size = tar.TypeDir, 0o755, 0
+		}
+		if err := w.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(m.data))
+	}
+	w.Close()
+	return b.Bytes()
+}
+
+func listingMember(dirs ...[]string) member {
+	var l Listing
+	for _, d := range dirs {
+		l.Add(d[0], d[1:])
+	}
+	return member{ListingName, string(l.Encode())}
+}
+
+// A chain restored into a directory holding files of the user's: the
+// incremental's listing removes what the full restore wrote and the
+// incremental no longer has, never the user's files, also inside a
+// directory the backup has.
+func TestChainKeepsExistingNames(t *testing.T) {
+	dest, _ := setup(t)
+	os.Mkdir(filepath.Join(dest, "d"), 0o755)
+	for _, n := range []string{"user.txt", "d/mine"} {
+		os.WriteFile(filepath.Join(dest, n), []byte("user's"), 0o644)
+	}
+	full := stream(t, member{"./", ""}, member{"a", "a"}, member{"d/", ""}, member{"d/x", "x"}, member{"e/", ""}, member{"e/y", "y"})
+	incr := stream(t, member{"./", ""}, member{"b", "b"}, listingMember([]string{".", "b", "d"}, []string{"d"}))
+	w := NewWritten()
+	if sum, res, err := extract(t, dest, full, Options{Written: w}); err != nil || sum.Failed != 0 {
+		t.Fatalf("full: %+v %+v %v", sum, res, err)
+	}
+	sum, res, err := extract(t, dest, incr, Options{Written: w, Overwrite: true})
+	if err != nil || sum.Failed != 0 || sum.Removed != 4 {
+		t.Fatalf("incremental: %+v %+v %v (want a, d/x, e/y, e removed)", sum, res, err)
+	}
+	for n, want := range map[string]bool{"user.txt": true, "d/mine": true, "b": true, "a": false, "d/x": false, "e": false} {
+		if _, err := os.Lstat(filepath.Join(dest, n)); (err == nil) != want {
+			t.Errorf("%s: present %v, want %v", n, err == nil, want)
+		}
+	}
+	// With PruneExisting (the user's --overwrite) the listing has its way.
+	if sum, _, _ := extract(t, dest, incr, Options{Written: w, Overwrite: true, PruneExisting: true}); sum.Removed != 2 {
+		t.Errorf("overwrite: %+v, want user.txt and d/mine removed", sum)
+	}
+}
+
+// An extraction in which an entry fails removes nothing.
+func TestFailedRestoreRemovesNothing(t *testing.T) {
+	dest, _ := setup(t)
+	os.WriteFile(filepath.Join(dest, "b"), []byte("user's"), 0o644)
+	os.WriteFile(filepath.Join(dest, "a"), []byte("restored earlier"), 0o644)
+	w := NewWritten()
+	w.add("a")
+	incr := stream(t, member{"b", "b"}, listingMember([]string{".", "b"}))
+	sum, res, err := extract(t, dest, incr, Options{Written: w})
+	if err != nil || sum.Failed != 1 || sum.Removed != 0 || !errors.Is(res[0].Err, os.ErrExist) {
+		t.Fatalf("%+v %+v %v", sum, res, err)
+	}
+	if _, err := os.Stat(filepath.Join(dest, "a")); err != nil {
+		t.Errorf("a failed restore removed a: %v", err)
+	}
+}
+
+// A file whose data does not match its recorded checksum fails with
+// ErrDamaged and is absent (or kept as NAME.ferry-damaged); the others are
+// restored. Both write paths: by the reading goroutine and by the workers.
+func TestChecksumMismatch(t *testing.T) {
+	s := stream(t, member{"good", "good data"}, member{"bad", "bad data"}, member{"big", strings.Repeat("x", 2<<20)})
+	sums := map[int64]uint32{}
+	rd := format.NewReader(bytes.NewReader(s))
+	for {
+		e, err := rd.Next()
+		if err != nil {
+			break
+		}
+		var b bytes.Buffer
+		rd.WriteDataTo(&b)
+		sums[rd.Offset()] = crc32.Checksum(b.Bytes(), crc32.MakeTable(crc32.Castagnoli))
+		if e.Name == "bad" || e.Name == "big" {
+			sums[rd.Offset()] ^= 1 // as if a byte had changed since
+		}
+	}
+	for _, workers := range []int{1, 4} {
+		for _, keep := range []bool{false, true} {
+			dest, _ := setup(t)
+			root, _ := os.OpenRoot(dest)
+			rd := format.NewReader(bytes.NewReader(s))
+			var failed []string
+			sum, err := Extract(context.Background(), root, rd, Options{
+				Workers: workers, KeepDamaged: keep, Offset: rd.Offset,
+				Checksum: func(off int64) (uint32, bool) { v, ok := sums[off]; return v, ok },
+				Report: func(r Result) {
+					if errors.Is(r.Err, ErrDamaged) {
+						failed = append(failed, r.Name)
+					}
+				},
+			})
+			root.Close()
+			if err != nil || sum.Restored != 1 || sum.Failed != 2 || !slices.Equal(failed, []string{"bad", "big"}) {
+				t.Fatalf("workers %d keep %v: %+v %v, damaged %q", workers, keep, sum, err, failed)
+			}
+			names, _ := os.ReadDir(dest)
+			var got []string
+			for _, n := range names {
+				got = append(got, n.Name())
+			}
+			want := []string{"good"}
+			if keep {
+				want = []string{"bad.ferry-damaged", "big.ferry-damaged", "good"}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("workers %d keep %v: destination holds %q, want %q", workers, keep, got, want)
+			}
+		}
 	}
 }
 

@@ -40,6 +40,7 @@ type Engine struct {
 	cfg   Config
 	dates *dumpdates
 	log   *slog.Logger
+	sets  restoreSets // names written by chain restores in progress
 }
 
 var _ data.Engine = (*Engine)(nil)

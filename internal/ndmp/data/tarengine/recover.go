@@ -33,8 +33,16 @@ type target struct {
 // recoverEnv is a recover's parsed environment.
 type recoverEnv struct {
 	recursive, direct, overwrite bool
-	base                         string // PREFIX, else FILESYSTEM: where an nlist entry without destination goes
-	hist                         histKind
+	// set names the chain restore this recover is part of
+	// (FERRY_RESTORE_SET); last ends it (FERRY_RESTORE_LAST).
+	set  string
+	last bool
+	// pruneExisting lets the listing remove what the destination held
+	// before: FERRY_PRUNE_EXISTING, or OVERWRITE from a DMA that names no
+	// restore set.
+	pruneExisting bool
+	base          string // PREFIX, else FILESYSTEM: where an nlist entry without destination goes
+	hist          histKind
 }
 
 func parseRecoverEnv(env []wire.PVal) (*recoverEnv, error) {
@@ -50,6 +58,13 @@ func parseRecoverEnv(env []wire.PVal) (*recoverEnv, error) {
 		return nil, err
 	}
 	if r.hist, err = parseHist(env); err != nil {
+		return nil, err
+	}
+	r.set, _ = envLookup(env, "FERRY_RESTORE_SET")
+	if r.last, err = yes(env, "FERRY_RESTORE_LAST", false); err != nil {
+		return nil, err
+	}
+	if r.pruneExisting, err = yes(env, "FERRY_PRUNE_EXISTING", r.set == "" && r.overwrite); err != nil {
 		return nil, err
 	}
 	r.base, _ = envLookup(env, "PREFIX")
@@ -80,10 +95,20 @@ func (e *Engine) Recover(ctx context.Context, job *data.Job) error {
 	}
 	defer root.Close()
 	r := &recovery{job: job, lg: lg, env: env, root: root, targets: targets}
+	if env.set != "" {
+		rs, err := e.sets.get(env.set)
+		if err != nil {
+			return lg.illegal(err)
+		}
+		r.written, r.noPrune = rs.written, e.sets.hasFailed(env.set)
+	}
 	if r.useDAR() {
 		err = r.direct(ctx)
 	} else {
 		err = r.sequential(ctx)
+	}
+	if env.set != "" {
+		e.sets.done(env.set, err != nil || r.sum.Failed > 0, env.last)
 	}
 	r.logFiles()
 	settle(ctx)
@@ -182,6 +207,8 @@ type recovery struct {
 	x       *restore.Extractor
 	read    int64
 	sum     restore.Summary
+	written *restore.Written // the chain restore's names written; nil: none kept
+	noPrune bool             // an earlier recover of the chain failed
 }
 
 // useDAR: every entry has a position and DIRECT allows it.
@@ -198,7 +225,10 @@ func (r *recovery) useDAR() bool {
 }
 
 func (r *recovery) options() restore.Options {
-	return restore.Options{Overwrite: r.env.overwrite, Report: r.report}
+	// Without a restore set the listing has only this recover's own
+	// writes, which it always holds: nothing to record.
+	return restore.Options{Overwrite: r.env.overwrite, Report: r.report,
+		Written: r.written, PruneExisting: r.env.pruneExisting, NoPrune: r.noPrune}
 }
 
 // sequential reads the whole stream once and restores what the nlist
