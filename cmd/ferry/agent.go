@@ -158,21 +158,11 @@ type agentOut struct {
 
 func agentJSON(a catalog.Agent) agentOut { return agentOut{a.Name, a.URL, a.Created} }
 
-// openCatalog opens the catalog: --catalog (a PostgreSQL URL or DSN, or a
-// SQLite file), then $FERRY_CATALOG, else STATE/catalog.db.
+// openCatalog opens the catalog (catalogSpec), refusing one that is
+// missing, empty or unreadable beside written cartridges
+// (openCheckedCatalog).
 func openCatalog(ctx context.Context, g *globalOptions, state string) (catalog.Catalog, error) {
-	spec := g.catalog
-	if spec == "" {
-		spec = os.Getenv("FERRY_CATALOG")
-	}
-	if spec == "" {
-		spec = filepath.Join(state, "catalog.db")
-	}
-	cat, err := catalog.Open(ctx, spec)
-	if err != nil {
-		return nil, fmt.Errorf("open catalog: %w", err)
-	}
-	return cat, nil
+	return openCheckedCatalog(ctx, g, state, false)
 }
 
 // resolveAgent turns a catalog agent name (registered, or USER@HOST:PORT)
