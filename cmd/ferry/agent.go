@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -159,20 +158,11 @@ type agentOut struct {
 
 func agentJSON(a catalog.Agent) agentOut { return agentOut{a.Name, a.URL, a.Created} }
 
-// openCatalog opens the catalog: --catalog (a PostgreSQL URL or DSN, or a
-// SQLite file), then $FERRY_CATALOG, else STATE/catalog.db.
+// openCatalog opens the catalog (catalogSpec), refusing one that is
+// missing, empty or unreadable beside written cartridges
+// (openCheckedCatalog).
 func openCatalog(ctx context.Context, g *globalOptions, state string) (catalog.Catalog, error) {
-	cat, err := catalog.Open(ctx, catalogSpec(g, state))
-	if err != nil {
-		return nil, fmt.Errorf("open catalog: %w", err)
-	}
-	return cat, nil
-}
-
-// catalogSpec is the catalog to open: --catalog, $FERRY_CATALOG, else
-// STATE/catalog.db.
-func catalogSpec(g *globalOptions, state string) string {
-	return cmp.Or(g.catalog, os.Getenv("FERRY_CATALOG"), filepath.Join(state, "catalog.db"))
+	return openCheckedCatalog(ctx, g, state, false)
 }
 
 // ownFiles are the files of ferry's own that a local backup must never

@@ -319,7 +319,7 @@ describes. Nothing is written.`,
 				if err != nil {
 					return fmt.Errorf("--tape: %w", err)
 				}
-				cat, err := openCatalog(ctx, g, state)
+				cat, err := openCheckedCatalog(ctx, g, state, true) // scanning helps recover a lost catalog
 				if err != nil {
 					return err
 				}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -23,7 +24,15 @@ token (so the next --incremental follows on), environment and tape location,
 and its file history read back from the image (--no-files skips that: the
 backups are then restorable as a whole only). A backup whose image has no
 trailer did not finish and is recorded failed. Backups the catalog still has
-are left alone, so a rebuild can be run again after adding cartridges.
+(the same identity) are left alone, so a rebuild can be run again after
+adding cartridges. A backup whose id the catalog gives another backup
+already (a catalog was lost or replaced by an older copy before it was
+written) is recorded under a new id, and the rebuild says so; incrementals
+are chained to their own full backups by identity whatever their ids.
+
+This is the command to run when the catalog is missing, empty or unreadable
+while the library holds written cartridges: other commands refuse to start
+a catalog afresh then.
 
 With no --tape every cartridge of the state directory's library is read,
 through ferry's in-process agent: a cartridge in a slot is moved into an
@@ -35,56 +44,28 @@ empty drive and back. --tape reads the cartridge in a drive of an agent.`,
 			if err != nil {
 				return err
 			}
-			return withCatalog(ctx, g, func(cat catalog.Catalog) error {
-				var total dma.RebuildResult
-				add := func(r dma.RebuildResult) {
-					total.Added = append(total.Added, r.Added...)
-					total.Present = append(total.Present, r.Present...)
-					total.Files += r.Files
-					total.Damaged = append(total.Damaged, r.Damaged...)
-				}
-				if tape != "" {
-					t, err := dma.ParseTarget(tape)
-					if err != nil {
-						return fmt.Errorf("--tape: %w", err)
-					}
-					a, err := resolveAgent(ctx, cat, t.Agent, pwFile)
-					if err != nil {
-						return err
-					}
-					r, err := dma.Rebuild(ctx, cat, dma.RebuildSpec{Agent: a, Drive: t.Device(), NoFiles: noFiles})
-					add(r)
-					if err != nil {
-						return err
-					}
-				} else {
-					la, err := startLocalAgent(state, nil)
-					if err != nil {
-						return err
-					}
-					defer la.stop()
-					err = eachCartridge(la, func(drive, barcode string) error {
-						r, err := dma.Rebuild(ctx, cat, dma.RebuildSpec{Agent: la.agent, Drive: drive, Barcode: barcode, NoFiles: noFiles})
-						add(r)
-						if err != nil {
-							return fmt.Errorf("cartridge %s: %w", barcode, err)
-						}
-						return nil
-					})
-					if err != nil {
-						return err
-					}
-				}
-				if asJSON {
-					return json.NewEncoder(cmd.OutOrStdout()).Encode(total)
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "catalog rebuilt: %d backups added %v, %d already there, %d files\n",
-					len(total.Added), total.Added, len(total.Present), total.Files)
-				for _, d := range total.Damaged {
-					fmt.Fprintf(cmd.OutOrStdout(), "damaged, skipped: %s\n", d)
-				}
-				return nil
-			})
+			cat, err := openCheckedCatalog(ctx, g, state, true)
+			if err != nil {
+				return err
+			}
+			defer cat.Close()
+			total, err := rebuildCatalog(ctx, cat, state, tape, pwFile, noFiles)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(total)
+			}
+			for _, r := range total.Renumbered {
+				fmt.Fprintf(cmd.OutOrStdout(), "backup %d (tape file %d of %s, identity %s) is recorded as backup %d: the catalog has another backup %d\n",
+					r.HeaderID, r.File, r.Barcode, r.UUID, r.ID, r.HeaderID)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "catalog rebuilt: %d backups added %v, %d already there, %d files\n",
+				len(total.Added), total.Added, len(total.Present), total.Files)
+			for _, d := range total.Damaged {
+				fmt.Fprintf(cmd.OutOrStdout(), "damaged, skipped: %s\n", d)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&tape, "tape", "", "read only the cartridge in this drive of an agent, ndmp://AGENT/DRIVE")
@@ -92,6 +73,47 @@ empty drive and back. --tape reads the cartridge in a drive of an agent.`,
 	cmd.Flags().BoolVar(&noFiles, "no-files", false, "do not read the images for their file history")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// rebuildCatalog rebuilds cat from the cartridge in drive tape
+// (ndmp://AGENT/DRIVE), or from every cartridge of the state directory's
+// library when tape is "".
+func rebuildCatalog(ctx context.Context, cat catalog.Catalog, state, tape, pwFile string, noFiles bool) (dma.RebuildResult, error) {
+	var total dma.RebuildResult
+	add := func(r dma.RebuildResult) {
+		total.Added = append(total.Added, r.Added...)
+		total.Present = append(total.Present, r.Present...)
+		total.Files += r.Files
+		total.Renumbered = append(total.Renumbered, r.Renumbered...)
+		total.Damaged = append(total.Damaged, r.Damaged...)
+	}
+	if tape != "" {
+		t, err := dma.ParseTarget(tape)
+		if err != nil {
+			return total, fmt.Errorf("--tape: %w", err)
+		}
+		a, err := resolveAgent(ctx, cat, t.Agent, pwFile)
+		if err != nil {
+			return total, err
+		}
+		r, err := dma.Rebuild(ctx, cat, dma.RebuildSpec{Agent: a, Drive: t.Device(), NoFiles: noFiles})
+		add(r)
+		return total, err
+	}
+	la, err := startLocalAgent(state, nil)
+	if err != nil {
+		return total, err
+	}
+	defer la.stop()
+	err = eachCartridge(la, func(drive, barcode string) error {
+		r, err := dma.Rebuild(ctx, cat, dma.RebuildSpec{Agent: la.agent, Drive: drive, Barcode: barcode, NoFiles: noFiles})
+		add(r)
+		if err != nil {
+			return fmt.Errorf("cartridge %s: %w", barcode, err)
+		}
+		return nil
+	})
+	return total, err
 }
 
 // eachCartridge calls fn for every cartridge of the in-process agent's

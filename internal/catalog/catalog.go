@@ -10,6 +10,10 @@ import (
 // Errors of the catalog.
 var (
 	ErrNotFound = errors.New("catalog: not found")
+	// ErrNoBase: an incremental backup's base is not in the catalog
+	// (deleted, or on a cartridge a rebuild has not read yet), so the
+	// incremental cannot be restored.
+	ErrNoBase   = errors.New("catalog: the base of an incremental backup is not in the catalog")
 	ErrClosed   = errors.New("catalog: closed")
 	ErrBadQuery = errors.New("catalog: bad query")
 	ErrJobEnded = errors.New("catalog: the job has ended")
@@ -33,15 +37,26 @@ type Catalog interface {
 	// CreateBackup records a new backup (status usually Running) and
 	// returns its id, also set in b. A backup with an ID keeps it (a
 	// catalog rebuilt from cartridges); later ones are numbered above it.
+	// A backup without a UUID is given a new one, set in b; a UUID the
+	// catalog has already is refused. The base is named by BaseUUID or
+	// BaseID; CreateBackup sets the other in b.
 	CreateBackup(ctx context.Context, b *Backup) (int64, error)
 	// FinishBackup sets a backup's outcome: status, end, counts, error,
 	// the environment and dump date token the agent returned.
 	FinishBackup(ctx context.Context, id int64, r BackupResult) error
 	// Backup returns one backup with its locations, or ErrNotFound.
 	Backup(ctx context.Context, id int64) (Backup, error)
+	// BackupByUUID returns the backup with that identity and its
+	// locations, or ErrNotFound.
+	BackupByUUID(ctx context.Context, uuid string) (Backup, error)
 	// Backups lists backups matching f, oldest first.
 	Backups(ctx context.Context, f BackupFilter) ([]Backup, error)
 	// Chain returns the backup id and its bases, the full backup first.
+	// Bases are found by identity (BaseUUID); a backup recorded before
+	// backups had one by BaseID, else (an incremental rebuilt from an old
+	// cartridge before its base was) by the one backup of the same agent
+	// and path whose DumpDate is its BaseToken. An incremental whose base
+	// is not in the catalog is ErrNoBase.
 	Chain(ctx context.Context, id int64) ([]Backup, error)
 	// DeleteBackup removes a backup with its locations and files.
 	DeleteBackup(ctx context.Context, id int64) error
@@ -125,12 +140,16 @@ func (b Backup) Completed() bool {
 
 // Backup is one backup image.
 type Backup struct {
-	ID        int64
+	ID int64 // this catalog's number for it, for display and commands
+	// UUID is the backup's identity, unique forever and written on tape
+	// with it; "" for backups recorded before identities existed.
+	UUID      string
 	Agent     string // data agent (registered name or USER@HOST:PORT)
 	Path      string // backed-up directory on the agent
 	Level     int
 	Butype    string
-	BaseID    int64  // the backup this incremental is based on; 0 for a full
+	BaseID    int64  // the backup this incremental is based on; 0 for a full (or a base not in the catalog)
+	BaseUUID  string // the identity of that backup ("" for a full, or a base without one)
 	BaseToken string // the DUMP_DATE token sent to the agent for this incremental
 	DumpDate  string // the DUMP_DATE token the agent returned (base of the next)
 	Env       []Env  // environment the agent returned (DATA_GET_ENV)

@@ -11,11 +11,18 @@ import (
 	"ferry/internal/catalog"
 )
 
-var updateSample = flag.Bool("update-sample", false, "rewrite testdata/catalog-v1.db")
+var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalog of schema version 1. A newer ferry must open every
-// released version: keep the file, and add one per new schema version.
-const sampleV1 = "testdata/catalog-v1.db"
+// The sample catalogs of schema versions 1, 3 and 4. A newer ferry must
+// open every released version: keep the files, and add one per new schema
+// version (-update-sample writes the current version's, sampleV4). v1
+// holds one full backup; v3 and v4 hold a full and an incremental based
+// on it, v3 without identities (the schema had none).
+const (
+	sampleV1 = "testdata/catalog-v1.db"
+	sampleV3 = "testdata/catalog-v3.db"
+	sampleV4 = "testdata/catalog-v4.db"
+)
 
 func writeSample(t *testing.T, path string) {
 	ctx := context.Background()
@@ -47,14 +54,18 @@ func writeSample(t *testing.T, path string) {
 	_, err = c.CreateJob(ctx, j)
 	must(err)
 	must(c.Log(ctx, j.ID, "info", "done"))
+	next := time.Unix(1_800_086_400, 0)
+	i := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Level: 1, BaseID: b.ID, BaseToken: "1800000000", Started: next}
+	_, err = c.CreateBackup(ctx, i)
+	must(err)
+	must(c.AddLocation(ctx, catalog.Location{BackupID: i.ID, Barcode: "FER001", FileNum: 4, RecordSize: 262144, Length: 1 << 16}))
+	must(c.FinishBackup(ctx, i.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: next, Bytes: 1 << 16, DumpDate: "1800086400"}))
 }
 
-func TestSampleV1(t *testing.T) {
-	if *updateSample {
-		writeSample(t, sampleV1)
-		os.Remove(sampleV1 + ".lock")
-	}
-	data, err := os.ReadFile(sampleV1)
+// openSample opens a copy of a sample catalog.
+func openSample(t *testing.T, sample string) catalog.Catalog {
+	t.Helper()
+	data, err := os.ReadFile(sample)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,12 +73,59 @@ func TestSampleV1(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	c, err := catalog.OpenSQLite(ctx, path)
+	c, err := catalog.OpenSQLite(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestSampleV3 opens a catalog of the schema before backups had
+// identities: its backups have none, their chain still holds by id, and a
+// new incremental on them is chained to them too.
+func TestSampleV3(t *testing.T) {
+	ctx := context.Background()
+	c := openSample(t, sampleV3)
+	bs, err := c.Backups(ctx, catalog.BackupFilter{})
+	if err != nil || len(bs) != 2 || bs[0].UUID != "" || bs[1].UUID != "" || bs[1].BaseID != bs[0].ID {
+		t.Fatalf("Backups = %+v, %v", bs, err)
+	}
+	next := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Level: 2, BaseID: bs[1].ID, BaseToken: bs[1].DumpDate}
+	if _, err := c.CreateBackup(ctx, next); err != nil || !catalog.ValidUUID(next.UUID) || next.BaseUUID != "" {
+		t.Fatalf("new incremental on the opened sample: %+v, %v", next, err)
+	}
+	chain, err := c.Chain(ctx, next.ID)
+	if err != nil || len(chain) != 3 || chain[0].ID != bs[0].ID || chain[1].ID != bs[1].ID {
+		t.Fatalf("Chain = %+v, %v", chain, err)
+	}
+}
+
+// TestSampleV4 opens a catalog of the current schema, written by
+// -update-sample: identities and the chain by identity.
+func TestSampleV4(t *testing.T) {
+	if *updateSample {
+		writeSample(t, sampleV4)
+		os.Remove(sampleV4 + ".lock")
+	}
+	ctx := context.Background()
+	c := openSample(t, sampleV4)
+	bs, err := c.Backups(ctx, catalog.BackupFilter{})
+	if err != nil || len(bs) != 2 || !catalog.ValidUUID(bs[0].UUID) || bs[1].BaseUUID != bs[0].UUID || bs[1].BaseID != bs[0].ID {
+		t.Fatalf("Backups = %+v, %v", bs, err)
+	}
+	chain, err := c.Chain(ctx, bs[1].ID)
+	if err != nil || len(chain) != 2 || chain[0].ID != bs[0].ID {
+		t.Fatalf("Chain = %+v, %v", chain, err)
+	}
+	if b, err := c.BackupByUUID(ctx, bs[1].UUID); err != nil || b.ID != bs[1].ID || len(b.Locations) != 1 {
+		t.Fatalf("BackupByUUID = %+v, %v", b, err)
+	}
+}
+
+func TestSampleV1(t *testing.T) {
+	ctx := context.Background()
+	c := openSample(t, sampleV1)
 	bs, err := c.Backups(ctx, catalog.BackupFilter{})
 	if err != nil || len(bs) != 1 {
 		t.Fatalf("Backups = %+v, %v", bs, err)

@@ -176,13 +176,20 @@ func (c *sqlCatalog) CreateBackup(ctx context.Context, b *Backup) (int64, error)
 	if b.Status == "" {
 		b.Status = StatusRunning
 	}
+	if b.UUID == "" {
+		b.UUID = NewUUID()
+	}
+	if err := c.resolveBase(ctx, b); err != nil {
+		return 0, fmt.Errorf("catalog: create backup: %w", err)
+	}
 	if b.ID != 0 {
 		return b.ID, c.createBackupWithID(ctx, b)
 	}
-	id, err := c.insertID(ctx, `INSERT INTO backups (agent, path, level, butype, base_id, base_token, dump_date, env,
-		job_id, started, ended, status, bytes, files, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseToken, b.DumpDate, envJSON(b.Env),
-		b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
+	id, err := c.insertID(ctx, `INSERT INTO backups (uuid, agent, path, level, butype, base_id, base_uuid, base_token,
+		dump_date, env, job_id, started, ended, status, bytes, files, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.UUID, b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseUUID, b.BaseToken,
+		b.DumpDate, envJSON(b.Env), b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: create backup: %w", err)
 	}
@@ -190,13 +197,33 @@ func (c *sqlCatalog) CreateBackup(ctx context.Context, b *Backup) (int64, error)
 	return id, nil
 }
 
+// resolveBase fills whichever of BaseID and BaseUUID b lacks. A base
+// named by identity that the catalog does not have (yet: a rebuild may
+// read an incremental's cartridge before its full's) leaves BaseID 0;
+// a base named by id must exist.
+func (c *sqlCatalog) resolveBase(ctx context.Context, b *Backup) error {
+	switch {
+	case b.BaseUUID != "":
+		err := c.db.QueryRowContext(ctx, c.q(`SELECT id FROM backups WHERE uuid = ?`), b.BaseUUID).Scan(&b.BaseID)
+		if errors.Is(err, sql.ErrNoRows) {
+			b.BaseID, err = 0, nil
+		}
+		return err
+	case b.BaseID != 0:
+		err := c.db.QueryRowContext(ctx, c.q(`SELECT uuid FROM backups WHERE id = ?`), b.BaseID).Scan(&b.BaseUUID)
+		return notFound(err, fmt.Sprintf("base backup %d", b.BaseID))
+	}
+	return nil
+}
+
 // createBackupWithID records a backup under the id it had before (a
 // catalog rebuilt from cartridges); ids given out later stay above it.
 func (c *sqlCatalog) createBackupWithID(ctx context.Context, b *Backup) error {
-	_, err := c.exec(ctx, `INSERT INTO backups (id, agent, path, level, butype, base_id, base_token, dump_date, env,
-		job_id, started, ended, status, bytes, files, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		b.ID, b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseToken, b.DumpDate, envJSON(b.Env),
-		b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
+	_, err := c.exec(ctx, `INSERT INTO backups (id, uuid, agent, path, level, butype, base_id, base_uuid, base_token,
+		dump_date, env, job_id, started, ended, status, bytes, files, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		b.ID, b.UUID, b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseUUID, b.BaseToken,
+		b.DumpDate, envJSON(b.Env), b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
 	if err == nil && c.be.postgres() {
 		_, err = c.exec(ctx, `SELECT setval(pg_get_serial_sequence('backups', 'id'), (SELECT MAX(id) FROM backups))`)
 	}
@@ -217,15 +244,20 @@ func (c *sqlCatalog) FinishBackup(ctx context.Context, id int64, r BackupResult)
 	return affected(res, err, fmt.Sprintf("backup %d", id))
 }
 
-const backupCols = `id, agent, path, level, butype, COALESCE(base_id, 0), base_token, dump_date, env,
-	job_id, started, ended, status, bytes, files, error`
+// backupCols are a backup's columns. The base's id is that of the backup
+// with the base's identity when there is one (so the catalog's numbers
+// never link a chain), else base_id (backups recorded before identities).
+const backupCols = `id, uuid, agent, path, level, butype,
+	CASE WHEN base_uuid <> '' THEN COALESCE((SELECT base.id FROM backups base WHERE base.uuid = backups.base_uuid), 0)
+		ELSE COALESCE(base_id, 0) END,
+	base_uuid, base_token, dump_date, env, job_id, started, ended, status, bytes, files, error`
 
 func scanBackup(rows *sql.Rows) (Backup, error) {
 	var b Backup
 	var env string
 	var started, ended int64
-	err := rows.Scan(&b.ID, &b.Agent, &b.Path, &b.Level, &b.Butype, &b.BaseID, &b.BaseToken, &b.DumpDate, &env,
-		&b.JobID, &started, &ended, &b.Status, &b.Bytes, &b.Files, &b.Error)
+	err := rows.Scan(&b.ID, &b.UUID, &b.Agent, &b.Path, &b.Level, &b.Butype, &b.BaseID, &b.BaseUUID, &b.BaseToken,
+		&b.DumpDate, &env, &b.JobID, &started, &ended, &b.Status, &b.Bytes, &b.Files, &b.Error)
 	if err != nil {
 		return b, err
 	}
@@ -255,15 +287,25 @@ func (c *sqlCatalog) backups(ctx context.Context, where string, args ...any) ([]
 
 // Backup implements Catalog.
 func (c *sqlCatalog) Backup(ctx context.Context, id int64) (Backup, error) {
-	bs, err := c.backups(ctx, `WHERE id = ?`, id)
+	return c.oneBackup(ctx, fmt.Sprintf("backup %d", id), `WHERE id = ?`, id)
+}
+
+// BackupByUUID implements Catalog.
+func (c *sqlCatalog) BackupByUUID(ctx context.Context, uuid string) (Backup, error) {
+	return c.oneBackup(ctx, "backup "+uuid, `WHERE uuid = ? AND uuid <> ''`, uuid)
+}
+
+// oneBackup returns the backup where selects, with its locations.
+func (c *sqlCatalog) oneBackup(ctx context.Context, what, where string, args ...any) (Backup, error) {
+	bs, err := c.backups(ctx, where, args...)
 	if err == nil && len(bs) == 0 {
-		err = fmt.Errorf("%w: backup %d", ErrNotFound, id)
+		err = fmt.Errorf("%w: %s", ErrNotFound, what)
 	}
 	if err != nil {
 		return Backup{}, err
 	}
 	b := bs[0]
-	b.Locations, err = c.locations(ctx, id)
+	b.Locations, err = c.locations(ctx, b.ID)
 	return b, err
 }
 
@@ -298,12 +340,52 @@ func (c *sqlCatalog) Chain(ctx context.Context, id int64) ([]Backup, error) {
 			return nil, err
 		}
 		chain = append(chain, b)
-		id = b.BaseID
+		if id, err = c.baseOf(ctx, b); err != nil {
+			return nil, err
+		}
 	}
 	for i, j := 0, len(chain)-1; i < j; i, j = i+1, j-1 {
 		chain[i], chain[j] = chain[j], chain[i]
 	}
 	return chain, nil
+}
+
+// baseOf returns the id of the backup b is based on, 0 for a full.
+func (c *sqlCatalog) baseOf(ctx context.Context, b Backup) (int64, error) {
+	switch {
+	case b.BaseID != 0:
+		return b.BaseID, nil
+	case b.BaseUUID != "":
+		return 0, fmt.Errorf("%w: backup %d is based on backup %s", ErrNoBase, b.ID, b.BaseUUID)
+	case b.Level == 0:
+		return 0, nil
+	}
+	// An incremental without identities whose base is not linked: one
+	// rebuilt from a cartridge written before backups had identities, read
+	// before its base's. Its base is the backup of the same agent and path
+	// whose DUMP_DATE token it was given, if exactly one has it.
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT id FROM backups WHERE agent = ? AND path = ? AND dump_date = ?
+		AND dump_date <> '' AND level < ? AND id <> ? AND status = ?`), b.Agent, b.Path, b.BaseToken, b.Level, b.ID, StatusSucceeded)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(ids) != 1 {
+		return 0, fmt.Errorf("%w: backup %d (level %d of %s:%s) is based on the backup of dump date %q; %d found",
+			ErrNoBase, b.ID, b.Level, b.Agent, b.Path, b.BaseToken, len(ids))
+	}
+	return ids[0], nil
 }
 
 // DeleteBackup implements Catalog.

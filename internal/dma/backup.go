@@ -268,8 +268,8 @@ func (r *backupRun) startPiece(ctx context.Context, barcode string, off int64) e
 		return err
 	}
 	host, _ := os.Hostname()
-	h := Header{BackupID: r.backup.ID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
-		BaseID: r.backup.BaseID, BaseToken: r.backup.BaseToken, Started: r.backup.Started, Host: host,
+	h := Header{BackupID: r.backup.ID, UUID: r.backup.UUID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
+		BaseID: r.backup.BaseID, BaseUUID: r.backup.BaseUUID, BaseToken: r.backup.BaseToken, Started: r.backup.Started, Host: host,
 		Barcode: l.Volume, ImageFile: file + 1, RecordSize: s.RecordSize, Part: len(r.parts), Offset: off}
 	if err := writeHeader(ctx, c, h); err != nil {
 		return err
@@ -359,7 +359,7 @@ func (r *backupRun) location(end int64) catalog.Location {
 
 // trailer describes the finished image for a catalog rebuild.
 func (r *backupRun) trailer() Trailer {
-	t := Trailer{BackupID: r.backup.ID, Ended: time.Now().UTC(), Bytes: r.bytes}
+	t := Trailer{BackupID: r.backup.ID, UUID: r.backup.UUID, Ended: time.Now().UTC(), Bytes: r.bytes}
 	for _, p := range r.env {
 		t.Env = append(t.Env, catalog.Env{Name: p.Name, Value: p.Value})
 		if p.Name == "DUMP_DATE" {

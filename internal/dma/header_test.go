@@ -9,17 +9,63 @@ import (
 )
 
 func TestHeaderRoundTrip(t *testing.T) {
-	h := Header{BackupID: 7, Agent: "nas1", Path: "/srv", Butype: "tar", Level: 3, BaseID: 6,
-		BaseToken: "ferry1:1:2", Started: time.Unix(1700000000, 5).UTC(), Host: "dma", Barcode: "FRY021L8",
+	h := Header{BackupID: 7, UUID: catalog.NewUUID(), Agent: "nas1", Path: "/srv", Butype: "tar", Level: 3, BaseID: 6,
+		BaseUUID: catalog.NewUUID(), BaseToken: "ferry1:1:2", Started: time.Unix(1700000000, 5).UTC(), Host: "dma", Barcode: "FRY021L8",
 		ImageFile: 5, RecordSize: 262144}
 	got, err := DecodeHeader(h.Encode())
 	if err != nil || got != h {
 		t.Fatalf("round trip: %+v, %v", got, err)
 	}
-	for _, bad := range []string{"", "FERRY-IMAGE-HEADER 2\n{}", headerMagic + "{", headerMagic + `{"image_file":0}`, headerMagic + `{"image_file":1,"level":-1}`} {
+	for _, bad := range []string{"", "FERRY-IMAGE-HEADER 2\n{}", headerMagic + "{", headerMagic + `{"image_file":0}`, headerMagic + `{"image_file":1,"level":-1}`,
+		headerMagic + `{"image_file":1,"uuid":"not-a-uuid"}`, headerMagic + `{"image_file":1,"base_uuid":"0123"}`} {
 		if _, err := DecodeHeader([]byte(bad)); err == nil {
 			t.Errorf("DecodeHeader(%q) accepted", bad)
 		}
+	}
+}
+
+// TestHeaderWithoutIdentity reads a header written before backups had
+// identities (as ferry wrote them, no uuid nor base_uuid, and a field a
+// later version might add): it decodes, and its derived identity is the
+// same for every piece of that backup and every reading, differs from any
+// other backup's, and is never a random (v4) UUID.
+func TestHeaderWithoutIdentity(t *testing.T) {
+	old := headerMagic + `{"backup_id":3,"agent":"local","path":"/srv/data","butype":"tar","level":1,"base_id":2,` +
+		`"base_token":"ferry1:1700000000000000000:0","started":"2026-11-24T18:00:00.123456789Z","host":"h",` +
+		`"barcode":"FRY021L8","image_file":3,"record_size":262144,"added_later":true}`
+	h, err := DecodeHeader([]byte(old))
+	if err != nil || h.UUID != "" || h.BaseUUID != "" || h.BackupID != 3 {
+		t.Fatalf("old header: %+v, %v", h, err)
+	}
+	id := h.Identity()
+	if !catalog.ValidUUID(id) || id[14] != '8' {
+		t.Fatalf("derived identity %q", id)
+	}
+	piece := h
+	piece.Part, piece.Offset, piece.Barcode, piece.ImageFile = 1, 1<<30, "FRY022L8", 1
+	if piece.Identity() != id {
+		t.Errorf("the second piece's identity %s, the first's %s", piece.Identity(), id)
+	}
+	for _, other := range []func(*Header){
+		func(o *Header) { o.BackupID = 4 },
+		func(o *Header) { o.Path = "/srv/other" },
+		func(o *Header) { o.Agent = "nas2" },
+		func(o *Header) { o.Started = o.Started.Add(time.Nanosecond) },
+		func(o *Header) { o.Level = 2 },
+	} {
+		o := h
+		other(&o)
+		if o.Identity() == id {
+			t.Errorf("another backup %+v has the identity %s", o, id)
+		}
+	}
+	h.UUID = catalog.NewUUID()
+	if h.Identity() != h.UUID {
+		t.Errorf("Identity %s, UUID %s", h.Identity(), h.UUID)
+	}
+	legacy := catalog.Backup{ID: 3}
+	if !piece.Heads(legacy) || !piece.Heads(catalog.Backup{ID: 9, UUID: id}) || piece.Heads(catalog.Backup{ID: 3, UUID: catalog.NewUUID()}) {
+		t.Error("Heads: by identity when the catalog has one, else by number")
 	}
 }
 
@@ -33,14 +79,14 @@ func FuzzDecodeHeader(f *testing.F) {
 			return
 		}
 		h2, err := DecodeHeader(h.Encode())
-		if err != nil || !h2.Started.Equal(h.Started) {
-			t.Fatalf("re-decode: %v", err)
+		if err != nil || !h2.Started.Equal(h.Started) || h2.UUID != h.UUID || h2.BaseUUID != h.BaseUUID || h2.Identity() != h.Identity() {
+			t.Fatalf("re-decode: %+v, %v; want %+v", h2, err, h)
 		}
 	})
 }
 
 func TestTrailerRoundTrip(t *testing.T) {
-	tr := Trailer{BackupID: 7, Ended: time.Unix(1700000100, 9).UTC(), Bytes: 1 << 30, DumpDate: "ferry1:1:0",
+	tr := Trailer{BackupID: 7, UUID: catalog.NewUUID(), Ended: time.Unix(1700000100, 9).UTC(), Bytes: 1 << 30, DumpDate: "ferry1:1:0",
 		Env: []catalog.Env{{Name: "DUMP_DATE", Value: "ferry1:1:0"}, {Name: "TYPE", Value: "tar"}}}
 	got, err := DecodeTrailer(tr.Encode())
 	if err != nil || !reflect.DeepEqual(got, tr) {
@@ -49,7 +95,16 @@ func TestTrailerRoundTrip(t *testing.T) {
 	if _, err := DecodeHeader(tr.Encode()); err == nil {
 		t.Error("a trailer decoded as a header")
 	}
-	for _, bad := range []string{"", trailerMagic + "{", trailerMagic + `{"backup_id":0}`, trailerMagic + `{"backup_id":1,"bytes":-1}`} {
+	h := Header{BackupID: 7, UUID: tr.UUID, ImageFile: 1}
+	if !tr.Follows(h) {
+		t.Error("a trailer does not follow its header")
+	}
+	h.UUID = catalog.NewUUID()
+	if tr.Follows(h) {
+		t.Error("a trailer follows the header of another backup numbered alike")
+	}
+	for _, bad := range []string{"", trailerMagic + "{", trailerMagic + `{"backup_id":0}`, trailerMagic + `{"backup_id":1,"bytes":-1}`,
+		trailerMagic + `{"backup_id":1,"uuid":"X0000000-0000-4000-8000-000000000000"}`} {
 		if _, err := DecodeTrailer([]byte(bad)); err == nil {
 			t.Errorf("DecodeTrailer(%q) accepted", bad)
 		}
@@ -66,7 +121,7 @@ func FuzzDecodeTrailer(f *testing.F) {
 			return
 		}
 		tr2, err := DecodeTrailer(tr.Encode())
-		if err != nil || tr2.BackupID != tr.BackupID || tr2.DumpDate != tr.DumpDate || len(tr2.Env) != len(tr.Env) {
+		if err != nil || tr2.BackupID != tr.BackupID || tr2.UUID != tr.UUID || tr2.DumpDate != tr.DumpDate || len(tr2.Env) != len(tr.Env) {
 			t.Fatalf("re-decode: %+v %v", tr2, err)
 		}
 	})

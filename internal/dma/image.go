@@ -271,7 +271,7 @@ func positionPiece(ctx context.Context, d *drive, b catalog.Backup, p catalog.Lo
 	if err != nil {
 		return fmt.Errorf("dma: backup %d on %s: %w", b.ID, cartridgeName(p.Barcode), err)
 	}
-	if h.BackupID != b.ID || h.ImageFile != p.FileNum || h.Part != p.Seq {
+	if !h.Heads(b) || h.ImageFile != p.FileNum || h.Part != p.Seq {
 		return fmt.Errorf("%w: file %d holds backup %d part %d, want backup %d part %d: is the right cartridge (%s) loaded?",
 			ErrWrongTape, p.FileNum, h.BackupID, h.Part, b.ID, p.Seq, cartridgeName(p.Barcode))
 	}

@@ -28,14 +28,27 @@ type RebuildSpec struct {
 	NoFiles bool
 }
 
-// RebuildResult says what a rebuild found.
+// RebuildResult says what a rebuild found, by catalog id.
 type RebuildResult struct {
-	Added   []int64 `json:"added"`   // backups recreated
-	Present []int64 `json:"present"` // backups the catalog had already
-	Files   int64   `json:"files"`   // file-history entries recreated
+	Added      []int64      `json:"added"`      // backups recreated
+	Present    []int64      `json:"present"`    // backups the catalog had already
+	Files      int64        `json:"files"`      // file-history entries recreated
+	Renumbered []Renumbered `json:"renumbered"` // backups recreated under another number than their header's
 	// Damaged lists the tape files that could not be read ("cartridge
 	// X: tape file N: cause"); the backups around them were rebuilt.
 	Damaged []string `json:"damaged,omitempty"`
+}
+
+// Renumbered is a backup a rebuild recorded under a new number because
+// the catalog has another backup (another identity) under its header's:
+// a cartridge may hold two backups numbered alike when a catalog was lost
+// or replaced by an older copy before they were written.
+type Renumbered struct {
+	HeaderID int64  `json:"header_id"` // the number in its tape header
+	ID       int64  `json:"id"`        // its number in the catalog now
+	UUID     string `json:"uuid"`      // its identity
+	Barcode  string `json:"barcode"`
+	File     int    `json:"file"` // tape file number of its header
 }
 
 // Rebuild recreates the catalog's record of the backups on a cartridge from
@@ -83,18 +96,18 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 			continue
 		}
 		tr := trailers[h.ImageFile+1]
-		if tr != nil && tr.BackupID != h.BackupID {
+		if tr != nil && !tr.Follows(*h) {
 			tr = nil
 		}
-		added, n, err := rebuildPiece(ctx, cat, d, s, *h, tr)
+		id, added, n, err := rebuildPiece(ctx, cat, d, s, *h, tr, &res)
 		res.Files += n
 		if err != nil {
 			return res, err
 		}
 		if added {
-			res.Added = append(res.Added, h.BackupID)
+			res.Added = append(res.Added, id)
 		} else {
-			res.Present = append(res.Present, h.BackupID)
+			res.Present = append(res.Present, id)
 		}
 	}
 	return res, serr
@@ -103,36 +116,102 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 // rebuildPiece records one piece of a backup image found on tape,
 // creating the backup from its header when the catalog lacks it, and
 // completes the backup when this piece was the last one missing. It
-// reports whether the piece was new.
-func rebuildPiece(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h Header, tr *Trailer) (bool, int64, error) {
-	b, err := cat.Backup(ctx, h.BackupID)
-	switch {
-	case err == nil:
-		if slices.ContainsFunc(b.Locations, func(l catalog.Location) bool { return l.Seq == h.Part }) {
-			return false, 0, nil
-		}
-	case errors.Is(err, catalog.ErrNotFound):
-		b = catalog.Backup{ID: h.BackupID, Agent: h.Agent, Path: h.Path, Level: h.Level, Butype: h.Butype,
-			BaseID: h.BaseID, BaseToken: h.BaseToken, Started: h.Started, Status: catalog.StatusRunning}
-		if b.BaseID != 0 {
-			if _, err := cat.Backup(ctx, b.BaseID); err != nil {
-				b.BaseID = 0 // its base is on a cartridge not rebuilt (yet): the token still chains
-			}
-		}
-		if _, err := cat.CreateBackup(ctx, &b); err != nil {
-			return false, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
-		}
-		// Until its last piece is found the backup cannot be restored.
-		err := cat.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusFailed, Ended: h.Started,
-			Error: "no trailer on tape: the job did not finish (found by catalog rebuild)"})
-		if err != nil {
-			return false, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
-		}
-	default:
-		return false, 0, fmt.Errorf("dma: catalog: %w", err)
+// returns the backup's catalog id and whether the piece was new.
+func rebuildPiece(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h Header, tr *Trailer, res *RebuildResult) (int64, bool, int64, error) {
+	b, created, err := recordedBackup(ctx, cat, h)
+	if err != nil {
+		return 0, false, 0, err
 	}
+	if created && b.ID != h.BackupID {
+		res.Renumbered = append(res.Renumbered, Renumbered{HeaderID: h.BackupID, ID: b.ID, UUID: b.UUID,
+			Barcode: cmp.Or(h.Barcode, s.Barcode), File: h.ImageFile - 1})
+	}
+	if !created && slices.ContainsFunc(b.Locations, func(l catalog.Location) bool { return l.Seq == h.Part }) {
+		return b.ID, false, 0, nil
+	}
+	added, n, err := rebuildLocation(ctx, cat, d, s, h, tr, b)
+	return b.ID, added, n, err
+}
+
+// recordedBackup returns the catalog's backup of header h, found by its
+// identity, or records it from h: under h's number when the catalog has
+// no backup of that number, else under a new number. A backup recorded
+// before backups had identities is found by number, agent, path and start.
+func recordedBackup(ctx context.Context, cat catalog.Catalog, h Header) (catalog.Backup, bool, error) {
+	id := h.Identity()
+	b, err := cat.BackupByUUID(ctx, id)
+	if !errors.Is(err, catalog.ErrNotFound) {
+		return b, false, wrapCatalog(err)
+	}
+	old, err := cat.Backup(ctx, h.BackupID)
+	taken := err == nil
+	switch {
+	case taken && h.UUID == "" && old.UUID == "" && old.Agent == h.Agent && old.Path == h.Path && old.Started.Equal(h.Started):
+		return old, false, nil
+	case err != nil && !errors.Is(err, catalog.ErrNotFound):
+		return b, false, wrapCatalog(err)
+	}
+	b = catalog.Backup{UUID: id, Agent: h.Agent, Path: h.Path, Level: h.Level, Butype: h.Butype, BaseUUID: h.BaseUUID,
+		BaseToken: h.BaseToken, Started: h.Started, Status: catalog.StatusRunning}
+	if !taken {
+		b.ID = h.BackupID
+	}
+	if b.BaseUUID == "" && h.BaseID != 0 {
+		if base, ok := legacyBase(ctx, cat, h); ok {
+			b.BaseID, b.BaseUUID = base.ID, base.UUID
+		}
+	}
+	if _, err := cat.CreateBackup(ctx, &b); err != nil {
+		return b, false, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
+	}
+	// Until its last piece is found the backup cannot be restored.
+	err = cat.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusFailed, Ended: h.Started,
+		Error: "no trailer on tape: the job did not finish (found by catalog rebuild)"})
+	if err != nil {
+		return b, false, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
+	}
+	return b, true, nil
+}
+
+func wrapCatalog(err error) error {
+	if err != nil {
+		return fmt.Errorf("dma: catalog: %w", err)
+	}
+	return nil
+}
+
+// legacyBase finds the base of a backup whose header names it by number
+// only (a base written before backups had identities): among the backups
+// of the same agent and path, never another's, one that succeeded, started
+// earlier at a lower level and gave the header's base token as its dump
+// date; the one of the header's base number if several do. Not found (its
+// cartridge not read yet), Chain links by the token later.
+func legacyBase(ctx context.Context, cat catalog.Catalog, h Header) (catalog.Backup, bool) {
+	if h.BaseToken == "" {
+		return catalog.Backup{}, false
+	}
+	bs, err := cat.Backups(ctx, catalog.BackupFilter{Agent: h.Agent, Path: h.Path, Status: catalog.StatusSucceeded})
+	if err != nil {
+		return catalog.Backup{}, false
+	}
+	bs = slices.DeleteFunc(bs, func(b catalog.Backup) bool {
+		return b.DumpDate != h.BaseToken || b.Level >= h.Level || !b.Started.Before(h.Started)
+	})
+	if i := slices.IndexFunc(bs, func(b catalog.Backup) bool { return b.ID == h.BaseID }); i >= 0 {
+		return bs[i], true
+	}
+	if len(bs) == 1 {
+		return bs[0], true
+	}
+	return catalog.Backup{}, false
+}
+
+// rebuildLocation records the piece of backup b that header h heads, with
+// the outcome its trailer tr gives, and completes b when this piece was
+// the last one missing.
+func rebuildLocation(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h Header, tr *Trailer, b catalog.Backup) (bool, int64, error) {
 	barcode := cmp.Or(h.Barcode, s.Barcode)
-	loc := catalog.Location{BackupID: h.BackupID, Seq: h.Part, Barcode: barcode, FileNum: h.ImageFile,
+	loc := catalog.Location{BackupID: b.ID, Seq: h.Part, Barcode: barcode, FileNum: h.ImageFile,
 		RecordSize: h.RecordSize, Offset: h.Offset}
 	if tr != nil {
 		loc.Length = tr.Bytes - h.Offset
@@ -143,14 +222,14 @@ func rebuildPiece(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildS
 			return true, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
 		}
 	}
-	err = cat.AddLocation(ctx, loc)
+	err := cat.AddLocation(ctx, loc)
 	if err == nil && barcode != "" {
 		err = noteMedium(ctx, cat, barcode, h.ImageFile+2, loc.Length)
 	}
 	if err != nil {
 		return true, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
 	}
-	if b, err = cat.Backup(ctx, h.BackupID); err != nil {
+	if b, err = cat.Backup(ctx, b.ID); err != nil {
 		return true, 0, fmt.Errorf("dma: catalog: %w", err)
 	}
 	if !complete(b) {

@@ -27,6 +27,9 @@ func Run(t *testing.T, open Open) {
 		{"Agents", testAgents},
 		{"Backups", testBackups},
 		{"Chain", testChain},
+		{"Identity", testIdentity},
+		{"ChainByIdentity", testChainByIdentity},
+		{"ChainByToken", testChainByToken},
 		{"Media", testMedia},
 		{"Jobs", testJobs},
 		{"BackupWithID", testBackupWithID},
@@ -193,6 +196,149 @@ func testChain(t *testing.T, c catalog.Catalog) {
 	if !slices.Equal(got, ids) {
 		t.Fatalf("Chain = %v, want %v", got, ids)
 	}
+}
+
+// testIdentity: every backup is given a UUID of its own, found again by
+// BackupByUUID; a UUID given is kept, and one the catalog has is refused;
+// an incremental named by its base's id gets the base's UUID.
+func testIdentity(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	full := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar"}
+	_, err := c.CreateBackup(x, full)
+	must(t, err)
+	if !catalog.ValidUUID(full.UUID) {
+		t.Fatalf("new backup's UUID %q", full.UUID)
+	}
+	incr := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Level: 1, BaseID: full.ID}
+	_, err = c.CreateBackup(x, incr)
+	must(t, err)
+	if incr.UUID == full.UUID || !catalog.ValidUUID(incr.UUID) || incr.BaseUUID != full.UUID {
+		t.Fatalf("incremental UUID %q base %q; full %q", incr.UUID, incr.BaseUUID, full.UUID)
+	}
+	got, err := c.BackupByUUID(x, incr.UUID)
+	must(t, err)
+	if got.ID != incr.ID || got.UUID != incr.UUID || got.BaseUUID != full.UUID || got.BaseID != full.ID {
+		t.Fatalf("BackupByUUID = %+v", got)
+	}
+	if b, err := c.Backup(x, full.ID); err != nil || b.UUID != full.UUID || b.BaseUUID != "" {
+		t.Fatalf("Backup = %+v, %v", b, err)
+	}
+	given := catalog.NewUUID()
+	kept := &catalog.Backup{ID: 40, UUID: given, Agent: "nas1", Path: "/x", Butype: "tar"}
+	_, err = c.CreateBackup(x, kept)
+	must(t, err)
+	if b, err := c.BackupByUUID(x, given); err != nil || b.ID != 40 {
+		t.Fatalf("BackupByUUID(given) = %+v, %v", b, err)
+	}
+	if _, err := c.CreateBackup(x, &catalog.Backup{UUID: given, Agent: "nas1", Path: "/x", Butype: "tar"}); err == nil {
+		t.Fatal("a second backup with the same UUID was accepted")
+	}
+	if _, err := c.BackupByUUID(x, catalog.NewUUID()); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("unknown UUID: %v", err)
+	}
+	if _, err := c.BackupByUUID(x, ""); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("empty UUID: %v", err)
+	}
+	if _, err := c.CreateBackup(x, &catalog.Backup{Agent: "nas1", Path: "/x", Butype: "tar", Level: 1, BaseID: 9999}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("incremental of a missing base id: %v", err)
+	}
+}
+
+// testChainByIdentity records what a rebuild finds on a cartridge that
+// holds two backups numbered 1 (a catalog was lost, then ferry started
+// afresh): the second is numbered anew, and its incremental, whose tape
+// header says "based on 1", is chained to it by identity, never to the
+// other backup 1. An incremental recorded before its base (cartridges
+// read out of order) is chained once the base is there, and refused with
+// ErrNoBase until then.
+func testChainByIdentity(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	first := &catalog.Backup{ID: 1, UUID: catalog.NewUUID(), Agent: "nas1", Path: "/a", Butype: "tar", Status: catalog.StatusSucceeded}
+	_, err := c.CreateBackup(x, first)
+	must(t, err)
+	second := &catalog.Backup{UUID: catalog.NewUUID(), Agent: "nas1", Path: "/b", Butype: "tar", Status: catalog.StatusSucceeded}
+	_, err = c.CreateBackup(x, second)
+	must(t, err)
+	// The header's base_id (1) names the other backup: the identity wins.
+	incr := &catalog.Backup{UUID: catalog.NewUUID(), Agent: "nas1", Path: "/b", Butype: "tar", Level: 1,
+		BaseID: first.ID, BaseUUID: second.UUID, Status: catalog.StatusSucceeded}
+	_, err = c.CreateBackup(x, incr)
+	must(t, err)
+	if incr.BaseID != second.ID {
+		t.Fatalf("incremental's BaseID %d, want %d", incr.BaseID, second.ID)
+	}
+	chain, err := c.Chain(x, incr.ID)
+	must(t, err)
+	if ids := chainIDs(chain); !slices.Equal(ids, []int64{second.ID, incr.ID}) {
+		t.Fatalf("Chain = %v, want [%d %d]", ids, second.ID, incr.ID)
+	}
+
+	early := &catalog.Backup{UUID: catalog.NewUUID(), Agent: "nas1", Path: "/c", Butype: "tar", Level: 1,
+		BaseUUID: catalog.NewUUID(), Status: catalog.StatusSucceeded}
+	_, err = c.CreateBackup(x, early)
+	must(t, err)
+	if early.BaseID != 0 {
+		t.Fatalf("base of a missing base: %d", early.BaseID)
+	}
+	if chain, err := c.Chain(x, early.ID); !errors.Is(err, catalog.ErrNoBase) {
+		t.Fatalf("Chain before the base is recorded = %v, %v; want ErrNoBase", chainIDs(chain), err)
+	}
+	base := &catalog.Backup{UUID: early.BaseUUID, Agent: "nas1", Path: "/c", Butype: "tar", Status: catalog.StatusSucceeded}
+	_, err = c.CreateBackup(x, base)
+	must(t, err)
+	chain, err = c.Chain(x, early.ID)
+	must(t, err)
+	if ids := chainIDs(chain); !slices.Equal(ids, []int64{base.ID, early.ID}) {
+		t.Fatalf("Chain once the base is recorded = %v, want [%d %d]", ids, base.ID, early.ID)
+	}
+	if b, err := c.Backup(x, early.ID); err != nil || b.BaseID != base.ID {
+		t.Fatalf("incremental once its base is recorded: %+v, %v", b, err)
+	}
+}
+
+// testChainByToken: an incremental with no base linked (rebuilt from a
+// cartridge written before backups had identities) is chained to the one
+// backup of its agent and path whose dump date is its base token, never
+// to a backup of another path, and refused when none or several match.
+func testChainByToken(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	full := func(path, dumpDate string) int64 {
+		b := &catalog.Backup{Agent: "nas1", Path: path, Butype: "tar"}
+		_, err := c.CreateBackup(x, b)
+		must(t, err)
+		must(t, c.FinishBackup(x, b.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, DumpDate: dumpDate}))
+		return b.ID
+	}
+	incr := func(path, token string) int64 {
+		b := &catalog.Backup{Agent: "nas1", Path: path, Butype: "tar", Level: 1, BaseToken: token}
+		_, err := c.CreateBackup(x, b)
+		must(t, err)
+		return b.ID
+	}
+	full("/other", "1800000000") // same token, another path
+	base := full("/a", "1800000000")
+	i := incr("/a", "1800000000")
+	chain, err := c.Chain(x, i)
+	must(t, err)
+	if ids := chainIDs(chain); !slices.Equal(ids, []int64{base, i}) {
+		t.Fatalf("Chain = %v, want [%d %d]", ids, base, i)
+	}
+	lone := incr("/lone", "1800000000")
+	if chain, err := c.Chain(x, lone); !errors.Is(err, catalog.ErrNoBase) {
+		t.Fatalf("Chain of an incremental with no base on its path = %v, %v", chainIDs(chain), err)
+	}
+	full("/a", "1800000000")
+	if chain, err := c.Chain(x, i); !errors.Is(err, catalog.ErrNoBase) {
+		t.Fatalf("Chain with two candidate bases = %v, %v", chainIDs(chain), err)
+	}
+}
+
+func chainIDs(chain []catalog.Backup) []int64 {
+	var ids []int64
+	for _, b := range chain {
+		ids = append(ids, b.ID)
+	}
+	return ids
 }
 
 func testMedia(t *testing.T, c catalog.Catalog) {
@@ -500,6 +646,9 @@ func testDeleteBackup(t *testing.T, c catalog.Catalog) {
 	must(t, err)
 	if rest.BaseID != 0 {
 		t.Fatalf("base of an incremental whose base was deleted: %d", rest.BaseID)
+	}
+	if chain, err := c.Chain(x, b2); !errors.Is(err, catalog.ErrNoBase) {
+		t.Fatalf("Chain of an incremental whose base was deleted = %v, %v; want ErrNoBase", chain, err)
 	}
 	if err := c.DeleteBackup(x, b1); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("delete twice: %v", err)
