@@ -161,8 +161,13 @@ func agentJSON(a catalog.Agent) agentOut { return agentOut{a.Name, a.URL, a.Crea
 // openCatalog opens the catalog (catalogSpec), refusing one that is
 // missing, empty or unreadable beside written cartridges
 // (openCheckedCatalog).
+// Jobs a process that is gone left running are reconciled first.
 func openCatalog(ctx context.Context, g *globalOptions, state string) (catalog.Catalog, error) {
-	return openCheckedCatalog(ctx, g, state, false)
+	cat, err := openCheckedCatalog(ctx, g, state, false)
+	if err == nil {
+		reconcileJobs(ctx, cat, state)
+	}
+	return cat, err
 }
 
 // ownFiles are the files of ferry's own that a local backup must never

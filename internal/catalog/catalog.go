@@ -281,11 +281,14 @@ const (
 
 // Job is one DMA job (backup, restore, copy, verify).
 type Job struct {
-	ID       int64
-	Kind     string
-	Spec     string // the job's parameters (JSON, the DMA's business)
-	State    string
-	PID      int // process running it, for cancel
+	ID    int64
+	Kind  string
+	Spec  string // the job's parameters (JSON, the DMA's business)
+	State string
+	PID   int // process running it, for cancel
+	// Owner names the process running it ("HOST BOOT_ID PID START"), so
+	// a job whose process is gone is found and reconciled (dma.Reconcile).
+	Owner    string
 	Started  time.Time
 	Ended    time.Time
 	Error    string

@@ -15,8 +15,8 @@ func (c *sqlCatalog) CreateJob(ctx context.Context, j *Job) (int64, error) {
 	if j.State == "" {
 		j.State = JobQueued
 	}
-	id, err := c.insertID(ctx, `INSERT INTO jobs (kind, spec, state, pid, started, ended, error, backup_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, j.Kind, j.Spec, j.State, j.PID, nanos(j.Started), nanos(j.Ended), j.Error, j.BackupID)
+	id, err := c.insertID(ctx, `INSERT INTO jobs (kind, spec, state, pid, owner, started, ended, error, backup_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, j.Kind, j.Spec, j.State, j.PID, j.Owner, nanos(j.Started), nanos(j.Ended), j.Error, j.BackupID)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: create job: %w", err)
 	}
@@ -69,7 +69,7 @@ func (c *sqlCatalog) Jobs(ctx context.Context, active bool) ([]Job, error) {
 }
 
 func (c *sqlCatalog) jobs(ctx context.Context, where string, args ...any) ([]Job, error) {
-	rows, err := c.db.QueryContext(ctx, c.q(`SELECT id, kind, spec, state, pid, started, ended, error, backup_id
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT id, kind, spec, state, pid, owner, started, ended, error, backup_id
 		FROM jobs `+where+` ORDER BY id`), args...)
 	if err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func (c *sqlCatalog) jobs(ctx context.Context, where string, args ...any) ([]Job
 func scanJob(rows *sql.Rows) (Job, error) {
 	var j Job
 	var started, ended int64
-	err := rows.Scan(&j.ID, &j.Kind, &j.Spec, &j.State, &j.PID, &started, &ended, &j.Error, &j.BackupID)
+	err := rows.Scan(&j.ID, &j.Kind, &j.Spec, &j.State, &j.PID, &j.Owner, &started, &ended, &j.Error, &j.BackupID)
 	j.Started, j.Ended = fromNanos(started), fromNanos(ended)
 	return j, err
 }

@@ -13,15 +13,17 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3 and 4. A newer ferry must
-// open every released version: keep the files, and add one per new schema
-// version (-update-sample writes the current version's, sampleV4). v1
-// holds one full backup; v3 and v4 hold a full and an incremental based
-// on it, v3 without identities (the schema had none).
+// The sample catalogs of schema versions 1, 3, 4 and 5. A newer ferry
+// must open every released version: keep the files, and add one per new
+// schema version (-update-sample writes the current version's, sampleV5).
+// v1 holds one full backup; v3 and later a full and an incremental based
+// on it, v3 without identities (the schema had none); v5's jobs name the
+// process that ran them.
 const (
 	sampleV1 = "testdata/catalog-v1.db"
 	sampleV3 = "testdata/catalog-v3.db"
 	sampleV4 = "testdata/catalog-v4.db"
+	sampleV5 = "testdata/catalog-v5.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -50,7 +52,8 @@ func writeSample(t *testing.T, path string) {
 	must(in.Close())
 	must(c.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: at, Bytes: 1 << 20, Files: 2, DumpDate: "1800000000"}))
 	must(c.PutMedium(ctx, catalog.Medium{Barcode: "FER001", State: "active", NextFile: 2, Updated: at}))
-	j := &catalog.Job{Kind: "backup", State: catalog.JobSucceeded, Started: at, Ended: at, BackupID: b.ID}
+	j := &catalog.Job{Kind: "backup", State: catalog.JobSucceeded, Started: at, Ended: at, BackupID: b.ID,
+		PID: 4242, Owner: "nas1 5b1f0c2e-6d1a-4b6f-9a43-0c9d1e2f3a4b 4242 123456"}
 	_, err = c.CreateJob(ctx, j)
 	must(err)
 	must(c.Log(ctx, j.ID, "info", "done"))
@@ -101,15 +104,35 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV4 opens a catalog of the current schema, written by
-// -update-sample: identities and the chain by identity.
-func TestSampleV4(t *testing.T) {
+// TestSampleV5 opens a catalog of the current schema, written by
+// -update-sample: its job names the process that ran it.
+func TestSampleV5(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV4)
-		os.Remove(sampleV4 + ".lock")
+		writeSample(t, sampleV5)
+		os.Remove(sampleV5 + ".lock")
 	}
 	ctx := context.Background()
+	c := openSample(t, sampleV5)
+	js, err := c.Jobs(ctx, false)
+	if err != nil || len(js) != 1 || js[0].Owner != "nas1 5b1f0c2e-6d1a-4b6f-9a43-0c9d1e2f3a4b 4242 123456" || js[0].PID != 4242 {
+		t.Fatalf("Jobs = %+v, %v", js, err)
+	}
+	testIdentities(t, c)
+}
+
+// TestSampleV4 opens a catalog of schema v4: identities and the chain by
+// identity; its jobs have no owner.
+func TestSampleV4(t *testing.T) {
 	c := openSample(t, sampleV4)
+	if js, err := c.Jobs(context.Background(), false); err != nil || len(js) != 1 || js[0].Owner != "" {
+		t.Fatalf("Jobs = %+v, %v", js, err)
+	}
+	testIdentities(t, c)
+}
+
+func testIdentities(t *testing.T, c catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
 	bs, err := c.Backups(ctx, catalog.BackupFilter{})
 	if err != nil || len(bs) != 2 || !catalog.ValidUUID(bs[0].UUID) || bs[1].BaseUUID != bs[0].UUID || bs[1].BaseID != bs[0].ID {
 		t.Fatalf("Backups = %+v, %v", bs, err)

@@ -82,7 +82,7 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	tapeAgent := tapeAgentName(s)
 	spec, _ := json.Marshal(map[string]any{"agent": s.Agent.Name, "tape_agent": tapeAgent, "path": s.Path,
 		"drive": s.Drive, "barcode": s.Barcode, "level": level})
-	job := &catalog.Job{Kind: "backup", Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Started: time.Now().UTC()}
+	job := &catalog.Job{Kind: "backup", Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Owner: Owner(), Started: time.Now().UTC()}
 	if _, err := cat.CreateJob(ctx, job); err != nil {
 		return catalog.Backup{}, fmt.Errorf("dma: record job: %w", err)
 	}

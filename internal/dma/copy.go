@@ -70,7 +70,7 @@ func Copy(ctx context.Context, cat catalog.Catalog, s CopySpec) (CopyResult, err
 	}
 	res.Level, res.BaseJob, res.BaseToken = level, base.JobID, base.DumpDate
 	spec, _ := json.Marshal(res)
-	job := &catalog.Job{Kind: copyKind, Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Started: time.Now().UTC()}
+	job := &catalog.Job{Kind: copyKind, Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Owner: Owner(), Started: time.Now().UTC()}
 	if _, err := cat.CreateJob(ctx, job); err != nil {
 		return res, fmt.Errorf("dma: record job: %w", err)
 	}

@@ -80,7 +80,7 @@ func warned(state string, lines []logLine) string {
 // log lines logs returns.
 func runJob(ctx context.Context, cat catalog.Catalog, kind, what string, backupID int64, spec any, fn func(ctx context.Context) error, logs func() []logLine) error {
 	js, _ := json.Marshal(spec)
-	job := &catalog.Job{Kind: kind, Spec: string(js), State: catalog.JobRunning, PID: os.Getpid(), Started: time.Now().UTC(), BackupID: backupID}
+	job := &catalog.Job{Kind: kind, Spec: string(js), State: catalog.JobRunning, PID: os.Getpid(), Owner: Owner(), Started: time.Now().UTC(), BackupID: backupID}
 	if _, err := cat.CreateJob(ctx, job); err != nil {
 		return fmt.Errorf("dma: record job: %w", err)
 	}
