@@ -97,6 +97,11 @@ func TestBackupWarnings(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("not for nobody"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A directory nobody cannot read yet: opened up after the full, with
+	// its file unchanged, the next incremental must still store it.
+	locked := filepath.Join(src, "locked")
+	must(t, os.Mkdir(locked, 0o755))
+	must(t, os.WriteFile(filepath.Join(locked, "inner.txt"), []byte("kept for later"), 0o644))
 	for _, p := range []string{top, state} {
 		os.MkdirAll(p, 0o755)
 		os.Chown(p, nobody, nobody)
@@ -109,6 +114,7 @@ func TestBackupWarnings(t *testing.T) {
 		}
 		return nil
 	})
+	must(t, os.Chmod(locked, 0o700))
 
 	run := func(args ...string) (string, string, error) {
 		cmd := exec.Command(bin, append([]string{"--state", state}, args...)...)
@@ -133,7 +139,7 @@ func TestBackupWarnings(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &b); err != nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
-	if b.Status != "completed_with_warnings" || len(b.Warnings) != 1 || !strings.Contains(b.Warnings[0], "secret.txt") {
+	if b.Status != "completed_with_warnings" || len(b.Warnings) != 2 || !strings.Contains(strings.Join(b.Warnings, "\n"), "secret.txt") {
 		t.Fatalf("backup JSON: %+v", b)
 	}
 
@@ -158,10 +164,19 @@ func TestBackupWarnings(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dest, filepath.Base(src))); err != nil && countFiles(t, dest) < 20 {
 		t.Fatalf("restore brought back %d files", countFiles(t, dest))
 	}
+	must(t, os.Chmod(locked, 0o755))
 	stdout, stderr, err = run("backup", src, "--incremental", "--json")
 	var inc backupDoc
-	if err != nil || json.Unmarshal([]byte(stdout), &inc) != nil || inc.BaseID != b.ID {
+	if exitCode(t, err) != 1 || json.Unmarshal([]byte(stdout), &inc) != nil || inc.BaseID != b.ID ||
+		!strings.Contains(stderr, "secret.txt") {
 		t.Fatalf("incremental on a backup with warnings: %v %s %s", err, stdout, stderr)
+	}
+	dest = filepath.Join(top, "dest2")
+	if out, errOut, err := run("restore", itoa(inc.ID), "--to", dest); err != nil {
+		t.Fatalf("restore: %v\n%s%s", err, out, errOut)
+	}
+	if got, err := os.ReadFile(filepath.Join(dest, "locked", "inner.txt")); err != nil || string(got) != "kept for later" {
+		t.Fatalf("a file the full could not read, unchanged since, is missing from the chain: %q %v", got, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,9 +31,18 @@ func (e *Engine) Backup(ctx context.Context, job *data.Job) error {
 	if err != nil {
 		return lg.illegal(err)
 	}
-	since, err := e.baseTime(env, dir)
+	base, err := e.baseToken(env, dir)
 	if err != nil {
 		return lg.illegal(err)
+	}
+	var since *time.Time
+	var retry map[string]bool
+	if base != nil {
+		t := base.Start
+		since = &t
+		if retry, err = e.missed.load(dir, *base); err != nil {
+			lg.message(wire.LogWarning, "files the base backup left out: %v", err)
+		}
 	}
 	// ctime comes from the kernel's coarse clock (a tick behind real time):
 	// starting the token earlier keeps a change made just after it from
@@ -53,12 +63,15 @@ func (e *Engine) Backup(ctx context.Context, job *data.Job) error {
 		lg.message(wire.LogNormal, "backing up from snapshot %s", snap.path)
 		src = snap.dir
 	}
-	st, err := e.run(ctx, job, lg, env, src, since)
+	st, err := e.run(ctx, job, lg, env, src, since, retry)
 	if err != nil {
 		return err
 	}
 	tok := Token{Start: start, Level: env.level}
 	job.SetEnv("DUMP_DATE", tok.String())
+	if err := e.missed.save(dir, tok, st.missed); err != nil {
+		lg.message(wire.LogWarning, "remembering the files left out for the next incremental: %v", err)
+	}
 	if e.dates != nil && env.update {
 		if err := e.dates.record(dir, tok); err != nil {
 			lg.message(wire.LogWarning, "UPDATE: %v", err)
@@ -72,12 +85,11 @@ func (e *Engine) Backup(ctx context.Context, job *data.Job) error {
 // ctimeSlack covers the coarse clock that stamps ctime (one tick, 1-10 ms).
 const ctimeSlack = 50 * time.Millisecond
 
-// baseTime decides what an incremental includes: changes since BASE_DATE,
-// else since the newest lower LEVEL in the dump dates, else everything.
-func (e *Engine) baseTime(env *backupEnv, dir string) (*time.Time, error) {
+// baseToken decides what an incremental includes: changes since BASE_DATE,
+// else since the newest lower LEVEL in the dump dates, else everything (nil).
+func (e *Engine) baseToken(env *backupEnv, dir string) (*Token, error) {
 	if env.base != nil {
-		t := env.base.Start
-		return &t, nil
+		return env.base, nil
 	}
 	if env.level == 0 {
 		return nil, nil
@@ -89,16 +101,28 @@ func (e *Engine) baseTime(env *backupEnv, dir string) (*time.Time, error) {
 	if err != nil || !ok {
 		return nil, err
 	}
-	return &tok.Start, nil
+	return &tok, nil
 }
 
 type backupStats struct {
 	entries, bytes, history int64
 	problems                atomic.Int64 // also counted by the walker
+
+	mu     sync.Mutex
+	missed []string // names left out or stored incomplete
+}
+
+// problem counts a name not (fully) backed up and remembers it for the
+// next incremental.
+func (st *backupStats) problem(name string) {
+	st.problems.Add(1)
+	st.mu.Lock()
+	st.missed = append(st.missed, name)
+	st.mu.Unlock()
 }
 
 // run walks dir and writes the stream.
-func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupEnv, dir string, since *time.Time) (*backupStats, error) {
+func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupEnv, dir string, since *time.Time, retry map[string]bool) (*backupStats, error) {
 	st := &backupStats{}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -122,7 +146,7 @@ func (e *Engine) run(ctx context.Context, job *data.Job, lg logger, env *backupE
 	fsm := fsmeta.New(root)
 	defer fsm.Close()
 	w := newWalker(ctx, root, walkOpts{
-		exclude: env.exclude, files: files, since: since,
+		exclude: env.exclude, files: files, since: since, retry: retry,
 		dev:     uint64(fi.Sys().(*syscall.Stat_t).Dev),
 		protect: e.protected(),
 	}, fsm, func(n string, err error) { warnLater(ctx, lg, st, n, err) },
@@ -168,7 +192,7 @@ func warnLater(ctx context.Context, lg logger, st *backupStats, name string, err
 	if ctx.Err() != nil {
 		return
 	}
-	st.problems.Add(1)
+	st.problem(name)
 	lg.message(wire.LogWarning, "%s: %v", fhPath(name), err)
 }
 
@@ -250,7 +274,7 @@ func (s *streamWriter) write(it *item) error {
 		return it.err
 	}
 	if it.err != nil {
-		s.st.problems.Add(1)
+		s.st.problem(it.name)
 		s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), it.err)
 		return nil
 	}
@@ -262,7 +286,7 @@ func (s *streamWriter) write(it *item) error {
 			return err
 		}
 		if err != nil {
-			s.st.problems.Add(1)
+			s.st.problem(it.name)
 			s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), err)
 			return nil
 		}
@@ -272,7 +296,7 @@ func (s *streamWriter) write(it *item) error {
 	it.offset = s.w.Offset()
 	if err := s.w.WriteHeader(it.entry); err != nil {
 		if errors.Is(err, format.ErrEntry) {
-			s.st.problems.Add(1)
+			s.st.problem(it.name)
 			s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), err)
 			return nil
 		}
@@ -321,7 +345,7 @@ func (s *streamWriter) writeData(it *item) error {
 	if _, ferr := s.w.FillZeros(); ferr != nil {
 		return streamErr(ferr)
 	}
-	s.st.problems.Add(1)
+	s.st.problem(it.name)
 	s.lg.message(wire.LogWarning, "%s: changed while read (%d of %d bytes), padded with zeros",
 		fhPath(it.name), n, it.entry.DataSize())
 	return nil

@@ -37,10 +37,11 @@ type Config struct {
 
 // Engine is the "tar" backup method. It is safe for concurrent jobs.
 type Engine struct {
-	cfg   Config
-	dates *dumpdates
-	log   *slog.Logger
-	sets  restoreSets // names written by chain restores in progress
+	cfg    Config
+	dates  *dumpdates
+	missed *missedFiles // nil without a StateDir
+	log    *slog.Logger
+	sets   restoreSets // names written by chain restores in progress
 }
 
 var _ data.Engine = (*Engine)(nil)
@@ -53,6 +54,7 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.StateDir != "" {
 		e.dates = &dumpdates{path: filepath.Join(cfg.StateDir, "tar-dumpdates.json")}
+		e.missed = &missedFiles{dir: filepath.Join(cfg.StateDir, "tar-missed")}
 	}
 	return e
 }

@@ -95,7 +95,10 @@ type walkOpts struct {
 	protect map[[2]uint64]string
 	files   []string   // roots to walk; [.] for the whole tree
 	since   *time.Time // incremental: changed at or after
-	dev     uint64     // the file system not to leave
+	// retry: names the base backup left out (unreadable then): stored
+	// whether they changed or not, a directory with its whole subtree.
+	retry map[string]bool
+	dev   uint64 // the file system not to leave
 }
 
 // walker traverses the tree depth first, in name order, and emits items in
@@ -237,12 +240,12 @@ func (w *walker) visit(name string, pdir *dirRef, st *unix.Stat_t, parent uint64
 	it := &item{name: name, st: *st, parent: parent, ready: make(chan struct{})}
 	isDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
 	if !isDir {
-		if !all && !w.changed(st) {
+		if !all && !w.changed(st) && !w.opts.retry[name] {
 			return true
 		}
 		return w.emit(it, pdir)
 	}
-	if w.opts.since != nil && !all && w.renamed(st) {
+	if w.opts.since != nil && !all && (w.renamed(st) || w.opts.retry[name]) {
 		all = true
 	}
 	it.listing = w.opts.since != nil
