@@ -49,8 +49,8 @@ func TestCancelCommand(t *testing.T) {
 	}
 	var active []jobOut
 	c.runJSON(&active, "jobs", "--active")
-	if len(active) != 1 {
-		t.Fatalf("active jobs: %+v", active)
+	if len(active) != 1 || active[0].BackupID == 0 {
+		t.Fatalf("active jobs: %+v (a running backup job names its backup)", active)
 	}
 	id := active[0].ID
 	var cancelled jobOut
