@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 
 	"ferry/internal/iscsi/initiator"
 	"ferry/internal/netguard"
+	"ferry/internal/testsupport/fdlimit"
 )
 
 // logBuf collects a target's log lines.
@@ -143,7 +143,7 @@ const burstEnv = "FERRY_TEST_ISCSI_FD_BURST"
 // stopped at the first EMFILE for good.
 func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	if os.Getenv(burstEnv) == "" {
-		runChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
+		fdlimit.RunChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
 		return
 	}
 	var logs logBuf
@@ -152,7 +152,7 @@ func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 		c.LoginTimeout = 300 * time.Millisecond
 		c.NOPInterval = -1
 	})
-	restore := lowerFDLimit(t, 48)
+	restore := fdlimit.Lower(t, 48)
 	burst := dialUntilEMFILE(t, h.addr, 1000)
 	waitLog(t, &logs, "too many open files")
 	restore()
@@ -171,41 +171,6 @@ func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	for _, c := range burst {
 		c.Close()
 	}
-}
-
-// runChild re-runs one test of this binary in a child process with env
-// set, and fails with its output if it fails.
-func runChild(t *testing.T, name, env string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), env+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
-		t.Fatalf("child test: %v\n%s", err, out)
-	}
-}
-
-// lowerFDLimit sets the soft descriptor limit to the descriptors open now
-// plus extra, and returns a function that restores it.
-func lowerFDLimit(t *testing.T, extra uint64) func() {
-	t.Helper()
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
-	}
-	low := old
-	low.Cur = uint64(len(fds)) + extra
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	restore := func() { once.Do(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) }) }
-	t.Cleanup(restore)
-	return restore
 }
 
 // dialUntilEMFILE opens idle connections until the process runs out of

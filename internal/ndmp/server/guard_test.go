@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,6 +17,7 @@ import (
 	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/netguard"
+	"ferry/internal/testsupport/fdlimit"
 )
 
 // logBuf collects a server's log lines.
@@ -182,12 +182,12 @@ const burstEnv = "FERRY_TEST_NDMP_FD_BURST"
 // every idle connection held its descriptor for two minutes.
 func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	if os.Getenv(burstEnv) == "" {
-		runChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
+		fdlimit.RunChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
 		return
 	}
 	var logs logBuf
 	ts := newTestServer(t, func(c *Config) { c.Logger = logs.logger() })
-	lowerFDLimit(t, 3*DefaultMaxUnauthenticatedPerAddr)
+	fdlimit.Lower(t, 3*DefaultMaxUnauthenticatedPerAddr)
 	var kept, closed []net.Conn
 	t.Cleanup(func() {
 		for _, c := range append(kept, closed...) {
@@ -273,41 +273,6 @@ func waitTaken(t *testing.T, s *Server, c net.Conn, before int, logs *logBuf) ta
 	}
 	t.Fatal("the server neither admitted nor closed a connection")
 	return 0
-}
-
-// runChild re-runs one test of this binary in a child process with env
-// set, and fails with its output if it fails.
-func runChild(t *testing.T, name, env string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), env+"=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
-		t.Fatalf("child test: %v\n%s", err, out)
-	}
-}
-
-// lowerFDLimit sets the soft descriptor limit to the descriptors open now
-// plus extra, and returns a function that restores it.
-func lowerFDLimit(t *testing.T, extra uint64) func() {
-	t.Helper()
-	var old syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
-	}
-	low := old
-	low.Cur = uint64(len(fds)) + extra
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	restore := func() { once.Do(func() { syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old) }) }
-	t.Cleanup(restore)
-	return restore
 }
 
 func waitLog(t *testing.T, l *logBuf, want string) {
