@@ -11,6 +11,9 @@ import (
 // bytes each in memory: 1 GiB at the cap, more files than any image holds).
 const MaxRecoverChecksums = 1 << 26
 
+// recoverChecksumCap is MaxRecoverChecksums; tests lower it.
+var recoverChecksumCap = MaxRecoverChecksums
+
 // RecoverChecksums are the data checksums the DMA sent for a recover
 // (FERRY_RECOVER_ADD_CHECKSUMS), sorted by fh_info: 16 bytes a file, looked
 // up by binary search.
@@ -37,7 +40,7 @@ func (s *Service) AddRecoverChecksums(batch []wire.FhChecksum) error {
 	default:
 		return s.errFor(wire.ErrIllegalState)
 	}
-	if len(s.sums)+len(batch) > MaxRecoverChecksums {
+	if len(s.sums)+len(batch) > recoverChecksumCap {
 		return s.errFor(wire.ErrIllegalArgs)
 	}
 	s.sums = append(s.sums, batch...)
