@@ -24,6 +24,10 @@ type posts struct {
 	mu     sync.Mutex
 	recErr error
 	logs   []logLine
+	// failed names the files a recover's LOG_FILE reported not recovered
+	// (up to maxNamed; nFailed counts them all), since the last takeFailed.
+	failed  []string
+	nFailed int
 }
 
 type logLine struct {
@@ -60,6 +64,7 @@ func (p *posts) post(m client.Post) {
 	case *wire.LogFile:
 		if b.Error != wire.ErrNone || b.RecoveryStatus != 0 {
 			p.log("error", "file "+b.Name+" not recovered")
+			p.fileFailed(b.Name)
 		}
 	default:
 		if p.rec == nil || m.Body == nil {
@@ -79,6 +84,44 @@ func (p *posts) log(level, msg string) {
 	p.mu.Lock()
 	p.logs = append(p.logs, logLine{level, msg})
 	p.mu.Unlock()
+}
+
+func (p *posts) fileFailed(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nFailed++
+	if len(p.failed) < maxNamed {
+		p.failed = append(p.failed, name)
+	}
+}
+
+// takeFailed returns the files reported not recovered and forgets them.
+func (p *posts) takeFailed() (names []string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	names, n = p.failed, p.nFailed
+	p.failed, p.nFailed = nil, 0
+	return names, n
+}
+
+// mark is where the log lines of what starts now begin.
+func (p *posts) mark() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.logs)
+}
+
+// errorsSince returns the error lines logged since mark m.
+func (p *posts) errorsSince(m int) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, l := range p.logs[min(m, len(p.logs)):] {
+		if l.level == "error" {
+			out = append(out, l.msg)
+		}
+	}
+	return out
 }
 
 // lastError returns the agent's last error message ("" if none).

@@ -27,7 +27,10 @@ type AgentRestoreSpec struct {
 	To        string   // destination directory on the agent
 	Paths     []string // relative to the backed-up directory; none: everything
 	Overwrite bool     // replace existing files (later backups of a chain always do)
-	Progress  chan<- Progress
+	// KeepDamaged has ferry's agent keep a file whose data fails its
+	// backup checksum as NAME.ferry-damaged (the restore still fails).
+	KeepDamaged bool
+	Progress    chan<- Progress
 }
 
 // RestoreToAgent restores a backup with its chain onto the agent's file
@@ -35,6 +38,14 @@ type AgentRestoreSpec struct {
 // the agent reads only their part of each image (direct access recovery);
 // a whole restore reads each image once. A chain member holding none of
 // the chosen paths is skipped.
+//
+// On ferry's own agent (its extension class selected) each regular file is
+// checked against the CRC-32C the catalog holds for it, and a whole
+// image's entries are counted against the catalog's: a file that differs
+// is not restored (or kept as NAME.ferry-damaged), and the restore fails
+// naming it, as it does for any file the agent reports not recovered and
+// for an image cut short (*ShortImageError). Such failures do not stop the
+// chain's later images.
 //
 // It is recorded as a restore job that ferry cancel can stop.
 func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
@@ -61,6 +72,7 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 		return res, err
 	}
 	defer c.Close()
+	ferryAgent := c.SelectFerryExtension(ctx)
 	side := tapeSide{c: c, p: p, name: s.Agent.Name}
 	ta := s.Agent
 	if s.Tape != nil {
@@ -91,6 +103,7 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 	// written, so an incremental's listing removes only those (ferry's
 	// agent; others ignore the variables).
 	set := restoreToken()
+	var failed []error // files not restored, short images: the chain goes on
 	for i, b := range chain {
 		nlist := nlists[i]
 		if len(nlist) == 0 {
@@ -107,15 +120,35 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 		if i == last {
 			env = append(env, wire.PVal{Name: "FERRY_RESTORE_LAST", Value: "y"})
 		}
-		n, err := recoverImage(ctx, c, p, side, b, env, nlist)
+		var checks func(context.Context) ([]wire.PVal, error)
+		if ferryAgent {
+			whole := nlist[0].OriginalPath == "/"
+			checks = func(ctx context.Context) ([]wire.PVal, error) {
+				return agentChecks(ctx, cat, c, b, whole, s.KeepDamaged)
+			}
+		}
+		n, err := recoverImage(ctx, c, p, side, b, env, nlist, checks)
 		res.Read += n
 		res.Chain = append(res.Chain, b.ID)
+		var fe *FilesNotRecoveredError
+		var se *agentShortError
+		hasFiles, hasShort := errors.As(err, &fe), errors.As(err, &se)
+		if hasFiles {
+			fe.Agent = s.Agent.Name
+			failed = append(failed, fe)
+		}
+		if hasShort {
+			failed = append(failed, shortOnAgent(ctx, cat, b, se))
+		}
+		if hasFiles || hasShort {
+			continue
+		}
 		if err != nil {
-			return res, fmt.Errorf("dma: restore backup %d on %s: %w", b.ID, s.Agent.Name, err)
+			return res, errors.Join(append(failed, fmt.Errorf("dma: restore backup %d on %s: %w", b.ID, s.Agent.Name, err))...)
 		}
 	}
 	newMeter(s.Progress, "restore").send(res.Read, 0, 0)
-	return res, nil
+	return res, errors.Join(failed...)
 }
 
 // restoreToken names one restore's set of written names on the agent.
@@ -162,7 +195,11 @@ type tapeSide struct {
 // LOCAL when it is the data agent's own (TCP if refused), TCP otherwise;
 // the data service's NOTIFY_DATA_READ requests are forwarded to the mover
 // as MOVER_READ (a linked LOCAL mover takes them directly).
-func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b catalog.Backup, env []wire.PVal, nlist []wire.Name) (int64, error) {
+//
+// checks, when not nil, sends ferry's agent what it checks the files
+// against, once connected, and returns the variables to add to env.
+func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b catalog.Backup, env []wire.PVal, nlist []wire.Name,
+	checks func(context.Context) ([]wire.PVal, error)) (int64, error) {
 	c := t.c
 	parts := pieces(b)
 	if len(parts) == 0 {
@@ -207,6 +244,15 @@ func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b 
 	if t.p != p {
 		drain(t.p)
 	}
+	if checks != nil {
+		more, err := checks(ctx)
+		if err != nil {
+			return 0, err
+		}
+		env = append(env, more...)
+	}
+	mark := p.mark()
+	p.takeFailed()
 	if err := dc.DataStartRecover(ctx, b.Butype, env, nlist); err != nil {
 		return 0, fmt.Errorf("DATA_START_RECOVER: %w", err)
 	}
@@ -231,17 +277,7 @@ func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b 
 			if ms != nil {
 				n = int64(ms.BytesMoved)
 			}
-			if why != wire.DataHaltSuccessful {
-				msg := fmt.Sprintf("data service halted (%v)", why)
-				if l := p.lastError(); l != "" {
-					msg += ": " + l
-				}
-				return n, errors.New(msg)
-			}
-			if l := p.lastError(); l != "" {
-				return n, errors.New(l)
-			}
-			return n, nil
+			return n, recoverFailures(ctx, dc, p, mark, why, b)
 		case pause := <-t.p.paused:
 			// The end of a piece (EOF at its filemark) or a read outside
 			// it (SEEK): the piece holding what comes next is mounted.

@@ -153,6 +153,20 @@ func (c *Conn) SelectFerryExtension(ctx context.Context) bool {
 	return false
 }
 
+// FerryRecoverAddChecksums sends the data checksums the next
+// DATA_START_RECOVER checks its files against (ferry's extension, selected
+// with SelectFerryExtension), in batches of wire.MaxRecoverChecksums.
+func (c *Conn) FerryRecoverAddChecksums(ctx context.Context, sums []wire.FhChecksum) error {
+	for len(sums) > 0 {
+		n := min(len(sums), wire.MaxRecoverChecksums)
+		if err := c.simple(ctx, wire.CodeFerryRecoverAddChecksums, &wire.FerryRecoverAddChecksums{Checksums: sums[:n]}); err != nil {
+			return err
+		}
+		sums = sums[n:]
+	}
+	return nil
+}
+
 // SCSI
 
 // ScsiOpen is SCSI_OPEN of a robot device.

@@ -42,6 +42,10 @@ type Job struct {
 	// Checksums asks a backup to post its entries' data checksums
 	// (FERRY_FH_ADD_CHECKSUMS): the DMA selected ferry's extension.
 	Checksums bool
+	// RecoverChecksums are the checksums the DMA sent for a recover's
+	// files (FERRY_RECOVER_ADD_CHECKSUMS), nil when it sent none: a file
+	// whose data differs is not restored.
+	RecoverChecksums RecoverChecksums
 
 	svc *Service
 }

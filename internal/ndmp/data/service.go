@@ -58,7 +58,8 @@ type Service struct {
 	st    wire.DataGetStateReply
 	bytes atomic.Uint64 // bytes_processed, counted by the stream wrappers
 	env   env
-	op    *op // the current LISTEN/CONNECT..STOP cycle; nil in IDLE
+	op    *op               // the current LISTEN/CONNECT..STOP cycle; nil in IDLE
+	sums  []wire.FhChecksum // FERRY_RECOVER_ADD_CHECKSUMS for the next recover
 }
 
 // op is one data connection's worth of work.
@@ -90,6 +91,7 @@ func (s *Service) resetLocked() {
 	s.bytes.Store(0)
 	s.env.reset(nil)
 	s.op = nil
+	s.sums = nil
 }
 
 func (s *Service) errFor(e wire.Error) error { return e.For(s.cfg.Version) }

@@ -71,6 +71,9 @@ func (s *Service) start(op wire.DataOperation, butype string, env []wire.PVal, n
 	s.st.State = wire.DataStateActive
 	job := &Job{Version: s.cfg.Version, Operation: op, Butype: butype, Env: env, Nlist: nlist, Post: s.cfg.Notify, svc: s,
 		Checksums: s.cfg.Checksums != nil && s.cfg.Checksums()}
+	if sums := s.takeChecksumsLocked(); op == wire.DataOpRecover && len(sums) > 0 {
+		job.RecoverChecksums = sums
+	}
 	if job.Post == nil {
 		job.Post = func(wire.Code, wire.Body) {}
 	}

@@ -155,3 +155,27 @@ func TestExtensionNegotiation(t *testing.T) {
 		t.Errorf("SET after an extension request: %v", e)
 	}
 }
+
+// TestRecoverChecksumsNeedFerryClass: FERRY_RECOVER_ADD_CHECKSUMS is
+// refused on a session that did not select ferry's class (the empty
+// selection) and taken on one that did.
+func TestRecoverChecksumsNeedFerryClass(t *testing.T) {
+	ts := newTestServer(t)
+	sums := &wire.FerryRecoverAddChecksums{Checksums: []wire.FhChecksum{{FhInfo: 512, CRC32C: 7}}}
+	for _, sel := range [][]wire.ClassVersion{nil, {{ClassID: wire.FerryClass, ClassVersion: wire.FerryClassVersion}}} {
+		c := ts.client(t)
+		c.login(wire.V4, testUser, testPassword)
+		var gl wire.ConfigGetExtListReply
+		c.call(wire.CodeConfigGetExtList, &wire.ConfigGetExtListRequest{}, &gl)
+		if e := c.callErr(wire.CodeConfigSetExtList, &wire.ConfigSetExtListRequest{NdmpSelectedExt: sel}); e != wire.ErrNone {
+			t.Fatalf("SET_EXT_LIST %v: %v", sel, e)
+		}
+		want := wire.ErrNotSupported
+		if sel != nil {
+			want = wire.ErrNone
+		}
+		if e := c.callErr(wire.CodeFerryRecoverAddChecksums, sums); e != want {
+			t.Errorf("selected %v: FERRY_RECOVER_ADD_CHECKSUMS %v, want %v", sel, e, want)
+		}
+	}
+}

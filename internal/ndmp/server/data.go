@@ -72,6 +72,15 @@ func dataStop(s *session, _ *wire.DataStopRequest) wire.Body {
 	return errorReply(ndmpError(s.services().data.Stop(), s.version))
 }
 
+// ferryRecoverAddChecksums takes a batch of the checksums the next recover
+// checks its files against; only a DMA that selected ferry's class may.
+func ferryRecoverAddChecksums(s *session, r *wire.FerryRecoverAddChecksums) wire.Body {
+	if !s.ext.checksums.Load() {
+		return errorReply(wire.ErrNotSupported)
+	}
+	return errorReply(ndmpError(s.services().data.AddRecoverChecksums(r.Checksums), s.version))
+}
+
 func dataGetEnv(s *session, _ *wire.DataGetEnvRequest) wire.Body {
 	env, err := s.services().data.GetEnv()
 	return &wire.DataGetEnvReply{Error: ndmpError(err, s.version), Env: env}

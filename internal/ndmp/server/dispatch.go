@@ -88,6 +88,7 @@ func routes() map[wire.Code]route {
 		wire.CodeDataAbort:                {serve: on(dataAbort)},
 		wire.CodeDataStop:                 {serve: on(dataStop)},
 		wire.CodeDataGetEnv:               {serve: on(dataGetEnv)},
+		wire.CodeFerryRecoverAddChecksums: {serve: on(ferryRecoverAddChecksums), only: wire.V4},
 
 		wire.CodeMoverGetState:      {serve: on(moverGetState)},
 		wire.CodeMoverListen:        {serve: on(moverListen)},

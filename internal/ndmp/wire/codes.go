@@ -167,6 +167,7 @@ var codeNames = map[Code]string{
 	CodeLogMessage:               "NDMP_LOG_MESSAGE",
 	CodeFhAddFile:                "NDMP_FH_ADD_FILE",
 	CodeFerryFhAddChecksums:      "FERRY_FH_ADD_CHECKSUMS",
+	CodeFerryRecoverAddChecksums: "FERRY_RECOVER_ADD_CHECKSUMS",
 	CodeFhAddDir:                 "NDMP_FH_ADD_DIR",
 	CodeFhAddNode:                "NDMP_FH_ADD_NODE",
 	CodeMoverGetState:            "NDMP_MOVER_GET_STATE",

@@ -194,6 +194,8 @@ func addPosts(add addFunc, v Version) {
 	add(CodeFhAddNode, &FhAddNode{Nodes: []FhNode{{Stats: []FileStat{exStat}, Node: 12, FhInfo: 1024}}}, nil)
 	if v == V4 {
 		add(CodeFerryFhAddChecksums, &FerryFhAddChecksums{Checksums: []FhChecksum{{FhInfo: 1024, CRC32C: 0xE3069283}}}, nil)
+		add(CodeFerryRecoverAddChecksums, &FerryRecoverAddChecksums{Checksums: []FhChecksum{{FhInfo: 0, CRC32C: 1}, {FhInfo: 1 << 40, CRC32C: 0xE3069283}}},
+			&ErrorReply{ErrIllegalState})
 	}
 }
 

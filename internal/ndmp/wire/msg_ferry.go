@@ -46,3 +46,30 @@ func (m *FerryFhAddChecksums) AppendXDR(b []byte, v Version) []byte {
 func (m *FerryFhAddChecksums) DecodeXDR(d *xdr.Decoder, v Version) {
 	m.Checksums = decodeArray[FhChecksum](d, v, MaxArray, 12)
 }
+
+// CodeFerryRecoverAddChecksums is the extension's request from the DMA to
+// the data service before DATA_START_RECOVER: the checksums the catalog
+// holds for the image, by fh_info, so the recover checks each file it
+// writes. The reply carries only an error.
+const CodeFerryRecoverAddChecksums Code = Code(uint32(FerryClass)<<16 | 0x0002)
+
+// MaxRecoverChecksums is the most pairs one FERRY_RECOVER_ADD_CHECKSUMS
+// carries (48 KiB of body): a DMA sends an image's checksums in batches.
+const MaxRecoverChecksums = 4096
+
+// FerryRecoverAddChecksums is the FERRY_RECOVER_ADD_CHECKSUMS request: one
+// batch of an image's checksums. Batches add up until the data service's
+// next recover takes them (or DATA_STOP drops them).
+type FerryRecoverAddChecksums struct {
+	Checksums []FhChecksum
+}
+
+// AppendXDR implements Body.
+func (m *FerryRecoverAddChecksums) AppendXDR(b []byte, v Version) []byte {
+	return appendArray(b, m.Checksums, v)
+}
+
+// DecodeXDR implements Body.
+func (m *FerryRecoverAddChecksums) DecodeXDR(d *xdr.Decoder, v Version) {
+	m.Checksums = decodeArray[FhChecksum](d, v, MaxRecoverChecksums, 12)
+}

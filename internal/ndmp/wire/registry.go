@@ -16,7 +16,7 @@ const (
 // codeVersions returns the versions in which c is defined.
 func codeVersions(c Code) int {
 	switch c {
-	case CodeConfigSetExtList, CodeConfigGetExtList, CodeFerryFhAddChecksums:
+	case CodeConfigSetExtList, CodeConfigGetExtList, CodeFerryFhAddChecksums, CodeFerryRecoverAddChecksums:
 		return inV4
 	case CodeScsiSetTarget, CodeScsiResetBus:
 		return inV3
@@ -150,6 +150,8 @@ func newRequest3(c Code) Body {
 		return new(FhAddNode)
 	case CodeFerryFhAddChecksums:
 		return new(FerryFhAddChecksums)
+	case CodeFerryRecoverAddChecksums:
+		return new(FerryRecoverAddChecksums)
 	case CodeMoverGetState:
 		return new(MoverGetStateRequest)
 	case CodeMoverListen:

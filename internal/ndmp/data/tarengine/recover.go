@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,11 @@ type recoverEnv struct {
 	pruneExisting bool
 	base          string // PREFIX, else FILESYSTEM: where an nlist entry without destination goes
 	hist          histKind
+	// keepDamaged keeps a file failing its checksum as NAME.ferry-damaged
+	// (FERRY_KEEP_DAMAGED); entries is how many entries the whole stream
+	// holds by the DMA's catalog (FERRY_ENTRIES, 0: unknown).
+	keepDamaged bool
+	entries     int64
 }
 
 func parseRecoverEnv(env []wire.PVal) (*recoverEnv, error) {
@@ -66,6 +72,14 @@ func parseRecoverEnv(env []wire.PVal) (*recoverEnv, error) {
 	}
 	if r.pruneExisting, err = yes(env, "FERRY_PRUNE_EXISTING", r.set == "" && r.overwrite); err != nil {
 		return nil, err
+	}
+	if r.keepDamaged, err = yes(env, "FERRY_KEEP_DAMAGED", false); err != nil {
+		return nil, err
+	}
+	if v, ok := envLookup(env, "FERRY_ENTRIES"); ok {
+		if r.entries, err = strconv.ParseInt(v, 10, 64); err != nil || r.entries < 0 {
+			return nil, fmt.Errorf("%w: FERRY_ENTRIES=%q is not a count", ErrBadEnv, v)
+		}
 	}
 	r.base, _ = envLookup(env, "PREFIX")
 	if r.base == "" {
@@ -209,6 +223,7 @@ type recovery struct {
 	sum     restore.Summary
 	written *restore.Written // the chain restore's names written; nil: none kept
 	noPrune bool             // an earlier recover of the chain failed
+	cur     *format.Reader   // DAR: the reader of the current nlist entry
 }
 
 // useDAR: every entry has a position and DIRECT allows it.
@@ -227,8 +242,13 @@ func (r *recovery) useDAR() bool {
 func (r *recovery) options() restore.Options {
 	// Without a restore set the listing has only this recover's own
 	// writes, which it always holds: nothing to record.
-	return restore.Options{Overwrite: r.env.overwrite, Report: r.report,
-		Written: r.written, PruneExisting: r.env.pruneExisting, NoPrune: r.noPrune}
+	opts := restore.Options{Overwrite: r.env.overwrite, Report: r.report,
+		Written: r.written, PruneExisting: r.env.pruneExisting, NoPrune: r.noPrune,
+		KeepDamaged: r.env.keepDamaged}
+	if r.job.RecoverChecksums != nil {
+		opts.Checksum = r.job.RecoverChecksums.Lookup
+	}
+	return opts
 }
 
 // sequential reads the whole stream once and restores what the nlist
@@ -243,14 +263,16 @@ func (r *recovery) sequential(ctx context.Context) error {
 			return err
 		}
 		cr := &countingReader{r: r.job.Recovery}
-		sum, err := restore.New(r.root, opts).Extract(ctx, format.NewReader(cr))
+		rd := format.NewReader(cr)
+		opts.Offset, opts.Entries = rd.Offset, r.env.entries
+		sum, err := restore.New(r.root, opts).Extract(ctx, rd)
 		r.sum, r.read = sum, cr.n
 		r.summary()
-		return r.streamErr(err)
+		return r.streamErr(r.short(err, rd))
 	}
 	d := newDemandReader(r.job.Recovery, seqMax)
 	rd := format.NewReader(d)
-	opts.Offset = rd.Offset
+	opts.Offset, opts.Entries = rd.Offset, r.env.entries
 	opts.ReadAt = func(off int64, fn func(restore.Source) error) error {
 		back := d.pos
 		if err := d.seek(off); err != nil {
@@ -265,7 +287,7 @@ func (r *recovery) sequential(ctx context.Context) error {
 	sum, err := restore.New(r.root, opts).Extract(ctx, rd)
 	r.sum, r.read = sum, d.read
 	r.summary()
-	return r.streamErr(err)
+	return r.streamErr(r.short(err, rd))
 }
 
 // full reports a restore of everything (one nlist entry for the root).
@@ -322,17 +344,49 @@ func (r *recovery) report(res restore.Result) {
 		}
 	}
 	if res.Err != nil {
-		r.lg.message(wire.LogWarning, "%s: not restored: %v", fhPath(name), res.Err)
+		// A file left out fails the restore: the DMA hears it by name, as
+		// an error and in a LOG_FILE of its own (an nlist entry's comes
+		// at the end).
+		r.lg.message(wire.LogError, "%s: not restored: %v", fhPath(name), res.Err)
+		if !r.isTarget(name) {
+			r.lg.file(fhPath(name), res.Err)
+		}
 	}
 	if res.Meta != nil {
 		r.lg.message(wire.LogWarning, "%s: %v", fhPath(name), res.Meta)
 	}
 }
 
+// isTarget reports whether name is an nlist entry's own name.
+func (r *recovery) isTarget(name string) bool {
+	for _, t := range r.targets {
+		if t.orig == name {
+			return true
+		}
+	}
+	return false
+}
+
+// short turns a stream that ended before the entries the DMA's catalog
+// lists into the recover's error, and tells the DMA, through DATA_GET_ENV,
+// how many entries came and the stream offset where they stopped, so it
+// can name the catalogued entries at or after it.
+func (r *recovery) short(err error, rd *format.Reader) error {
+	var se *restore.ShortError
+	if !errors.As(err, &se) {
+		return err
+	}
+	r.job.SetEnv("FERRY_ENTRIES_DELIVERED", strconv.FormatInt(se.Got, 10))
+	r.job.SetEnv("FERRY_STREAM_END", strconv.FormatInt(rd.Offset(), 10))
+	return err
+}
+
 // direct restores each entry from its own position (DAR), in stream order.
 func (r *recovery) direct(ctx context.Context) error {
 	d := newDemandReader(r.job.Recovery, darMax)
-	r.x = restore.New(r.root, r.options())
+	opts := r.options()
+	opts.Offset = func() int64 { return r.cur.Offset() }
+	r.x = restore.New(r.root, opts)
 	order := slices.Clone(r.targets)
 	slices.SortStableFunc(order, func(a, b *target) int { return int(a.fhInfo - b.fhInfo) })
 	var err error
@@ -371,6 +425,7 @@ func (r *recovery) directOne(ctx context.Context, d *demandReader, t *target) er
 		return err
 	}
 	rd := format.NewReaderAt(d, t.fhInfo)
+	r.cur = rd
 	e, err := rd.Next()
 	if err != nil {
 		t.err = fmt.Errorf("%w: no entry at offset %d: %v", errNotInStream, t.fhInfo, err)
