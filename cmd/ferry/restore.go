@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
@@ -54,10 +56,12 @@ for backups of a plain directory); --tape ndmp://AGENT/DRIVE reads them from
 another drive.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.changer.DriveBusy = busyNotice(cmd.ErrOrStderr())
 			return runRestore(cmd.Context(), g, args[0], args[1:], o, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
+	waitDriveFlag(f, &o.changer)
 	f.StringVar(&o.to, "to", "", "destination directory")
 	f.StringVar(&o.tape, "tape", "", "read from this drive, ndmp://AGENT/DRIVE (default: the drive the backup was written with)")
 	f.StringVar(&o.pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
@@ -303,6 +307,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			defer stop()
+			co.DriveBusy = busyNotice(cmd.ErrOrStderr())
 			res, err := dma.Verify(cmd.Context(), cat, dma.VerifySpec{Agent: a, Drive: drive, BackupID: id, ChangerOptions: co})
 			if asJSON {
 				doc := map[string]any{"backup": id, "entries": res.Entries, "bytes": res.Bytes, "read": res.Read,
@@ -334,5 +339,19 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the outcome as JSON")
 	changerFlags(cmd.Flags(), &co)
+	waitDriveFlag(cmd.Flags(), &co)
 	return cmd
+}
+
+// defaultWaitDrive is how long restore and verify wait for a drive a
+// backup holds: most backups of a file server end within it.
+const defaultWaitDrive = 10 * time.Minute
+
+func waitDriveFlag(f *pflag.FlagSet, co *dma.ChangerOptions) {
+	f.DurationVar(&co.WaitDrive, "wait-drive", defaultWaitDrive, "wait this long for a drive another job holds (0: fail at once)")
+}
+
+// busyNotice says once on w that the job waits for its drive.
+func busyNotice(w io.Writer) func(string) {
+	return func(msg string) { fmt.Fprintln(w, "ferry: "+msg) }
 }

@@ -234,7 +234,7 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 	}
 	started = true
 	if err := r.dc.DataStartBackup(ctx, s.Butype, r.environment()); err != nil {
-		return fmt.Errorf("dma: start backup of %s: %w", s.Path, err)
+		return fmt.Errorf("dma: start backup of %s: %w", s.Path, refusal(err, r.posts))
 	}
 	if err := r.wait(ctx); err != nil {
 		return err

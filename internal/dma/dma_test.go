@@ -38,7 +38,13 @@ func newFixtureTB(t testing.TB) *fixture { return newFixtureWith(t, library.Defa
 func newFixtureWith(t testing.TB, o library.Options) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	lib, err := library.OpenWith(filepath.Join(dir, "library"), o)
+	return newFixtureLib(t, dir, filepath.Join(dir, "library"), o)
+}
+
+// newFixtureLib is newFixtureWith with the library in libDir.
+func newFixtureLib(t testing.TB, dir, libDir string, o library.Options) *fixture {
+	t.Helper()
+	lib, err := library.OpenWith(libDir, o)
 	if err != nil {
 		t.Fatal(err)
 	}

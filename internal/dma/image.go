@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"ferry/internal/catalog"
 	"ferry/internal/changer"
@@ -20,6 +21,11 @@ import (
 type ChangerOptions struct {
 	Changer      string // changer device on the tape agent; "" its first SCSI device
 	DriveElement uint16 // the drive's element address; 0: the element naming the drive, else its place in the agent's tape device list
+	// WaitDrive is how long a job waits for a drive another job holds
+	// (TAPE_OPEN answers DEVICE_BUSY), retrying with backoff; 0 fails at once.
+	WaitDrive time.Duration
+	// DriveBusy, if set, is told once when the job starts waiting.
+	DriveBusy func(msg string)
 }
 
 // drive is the tape drive a job uses on its tape agent: the job's
@@ -62,15 +68,60 @@ func newDrive(a Agent, c *client.Conn, name string, mode wire.TapeOpenMode, co C
 // Open opens the drive with whatever cartridge it holds. An empty drive
 // is left closed for mount to load.
 func (d *drive) Open(ctx context.Context) error {
-	err := d.c.TapeOpen(ctx, d.name, d.mode)
+	err := d.tapeOpen(ctx)
 	if client.IsNDMP(err, wire.ErrNoTapeLoaded) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("dma: open tape drive %s on %s: %w", d.name, d.agent.Name, err)
+		return err
 	}
 	d.open = true
 	return nil
+}
+
+// Backoff of a job waiting for a busy drive.
+const (
+	busyRetryFirst = 100 * time.Millisecond
+	busyRetryMax   = 5 * time.Second
+)
+
+// tapeOpen opens the drive, waiting up to co.WaitDrive while another job
+// holds it.
+func (d *drive) tapeOpen(ctx context.Context) error {
+	err := d.c.TapeOpen(ctx, d.name, d.mode)
+	if !client.IsNDMP(err, wire.ErrDeviceBusy) {
+		return d.openErr(err)
+	}
+	if d.co.WaitDrive <= 0 {
+		return d.openErr(fmt.Errorf("%w: drive %s is busy (another job holds it; --wait-drive waits for it)", err, d.name))
+	}
+	if d.co.DriveBusy != nil {
+		d.co.DriveBusy(fmt.Sprintf("drive %s is busy (another job holds it); waiting up to %v", d.name, d.co.WaitDrive))
+	}
+	deadline := time.Now().Add(d.co.WaitDrive)
+	for wait := busyRetryFirst; ; wait = min(2*wait, busyRetryMax) {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return d.openErr(fmt.Errorf("%w: drive %s still busy after waiting %v (another job holds it)", err, d.name, d.co.WaitDrive))
+		}
+		t := time.NewTimer(min(wait, left))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return d.openErr(fmt.Errorf("waiting for busy drive %s: %w", d.name, ctx.Err()))
+		case <-t.C:
+		}
+		if err = d.c.TapeOpen(ctx, d.name, d.mode); !client.IsNDMP(err, wire.ErrDeviceBusy) {
+			return d.openErr(err)
+		}
+	}
+}
+
+func (d *drive) openErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("dma: open tape drive %s on %s: %w", d.name, d.agent.Name, err)
 }
 
 // ensureOpen opens the drive, which must hold a cartridge.
@@ -78,8 +129,8 @@ func (d *drive) ensureOpen(ctx context.Context) error {
 	if d.open {
 		return nil
 	}
-	if err := d.c.TapeOpen(ctx, d.name, d.mode); err != nil {
-		return fmt.Errorf("dma: open tape drive %s on %s: %w", d.name, d.agent.Name, err)
+	if err := d.tapeOpen(ctx); err != nil {
+		return err
 	}
 	d.open = true
 	return nil

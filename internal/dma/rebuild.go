@@ -110,7 +110,30 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 			res.Present = append(res.Present, id)
 		}
 	}
+	if err := settleNextFile(ctx, cat, s.Barcode, len(files), serr == nil); err != nil {
+		return res, fmt.Errorf("dma: catalog: %w", err)
+	}
 	return res, serr
+}
+
+// settleNextFile records where the next backup on the cartridge starts:
+// after every tape file the scan found (n), as appendPosition finds it. A
+// backup that failed leaves an empty or partial image and no trailer, so
+// the images' headers alone cannot tell. A scan stopped by damage found
+// fewer files than the cartridge holds: then n only raises the catalog's.
+func settleNextFile(ctx context.Context, cat catalog.Catalog, barcode string, n int, whole bool) error {
+	if barcode == "" {
+		return nil
+	}
+	m, err := cat.Medium(ctx, barcode)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil // no backup found on it
+	}
+	if err != nil || m.NextFile == n || (!whole && m.NextFile > n) {
+		return err
+	}
+	m.NextFile, m.Updated = n, time.Now().UTC()
+	return cat.PutMedium(ctx, m)
 }
 
 // rebuildPiece records one piece of a backup image found on tape,
@@ -224,7 +247,7 @@ func rebuildLocation(ctx context.Context, cat catalog.Catalog, d *drive, s Rebui
 	}
 	err := cat.AddLocation(ctx, loc)
 	if err == nil && barcode != "" {
-		err = noteMedium(ctx, cat, barcode, h.ImageFile+2, loc.Length)
+		err = noteMedium(ctx, cat, barcode, h.ImageFile+1, loc.Length)
 	}
 	if err != nil {
 		return true, 0, fmt.Errorf("dma: recreate backup %d: %w", h.BackupID, err)
@@ -267,7 +290,8 @@ func complete(b catalog.Backup) bool {
 }
 
 // noteMedium records a cartridge seen by a rebuild, with the tape file
-// after the last image found on it.
+// after the last image found on it (settleNextFile counts the trailer and
+// what failed backups left).
 func noteMedium(ctx context.Context, cat catalog.Catalog, barcode string, next int, used int64) error {
 	m, err := cat.Medium(ctx, barcode)
 	if errors.Is(err, catalog.ErrNotFound) {

@@ -254,7 +254,7 @@ func recoverImage(ctx context.Context, dc *client.Conn, p *posts, t tapeSide, b 
 	mark := p.mark()
 	p.takeFailed()
 	if err := dc.DataStartRecover(ctx, b.Butype, env, nlist); err != nil {
-		return 0, fmt.Errorf("DATA_START_RECOVER: %w", err)
+		return 0, fmt.Errorf("DATA_START_RECOVER: %w", refusal(err, p))
 	}
 	started = true
 	tick := time.NewTicker(time.Second)

@@ -196,3 +196,17 @@ func (r *tapeReader) Close() {
 	close(r.stop)
 	<-r.done
 }
+
+// refusal puts the agent's reason before a request it refused (a
+// DATA_START_* for a path outside its exports: the reply is only
+// ILLEGAL_ARGS, the LOG_MESSAGE before it says why). Unlike withCause the
+// messages stay in p for the job's log.
+func refusal(err error, p *posts) error {
+	if p == nil {
+		return err
+	}
+	if cause := p.waitError(); cause != "" {
+		return fmt.Errorf("%s: %w", cause, err)
+	}
+	return err
+}

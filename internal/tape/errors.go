@@ -3,6 +3,8 @@ package tape
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 )
 
 // Conditions a drive reports. Callers map them to NDMP errors or SCSI sense.
@@ -39,6 +41,9 @@ var (
 	ErrRecordTooLong = errors.New("tape: record too long")
 	// ErrInvalidArgument: a negative count or a bad Meta.
 	ErrInvalidArgument = errors.New("tape: invalid argument")
+	// ErrNoSpace: the file system holding the cartridge file is full (or
+	// the user's quota spent); the error returned is a *NoSpaceError.
+	ErrNoSpace = errors.New("tape: no space left on device")
 	// ErrClosed: the medium was closed.
 	ErrClosed = errors.New("tape: medium closed")
 )
@@ -82,3 +87,19 @@ func (e *DamageError) Error() string {
 }
 
 func (e *DamageError) Unwrap() error { return ErrDamaged }
+
+// NoSpaceError is a write the cartridge file's file system had no room
+// for: not the end of the virtual cartridge (ErrEndOfMedium) but of the
+// disk under it, which the user has to free. It is ErrNoSpace and Err.
+type NoSpaceError struct {
+	Path string // the cartridge file
+	Err  error  // ENOSPC or EDQUOT from the write
+}
+
+func (e *NoSpaceError) Error() string {
+	name := strings.TrimSuffix(filepath.Base(e.Path), ".tape")
+	return fmt.Sprintf("tape: no space left on device writing cartridge %s in %s: free space on that file system (or move the library to a larger one) and run the job again",
+		name, filepath.Dir(e.Path))
+}
+
+func (e *NoSpaceError) Unwrap() []error { return []error{ErrNoSpace, e.Err} }

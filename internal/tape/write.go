@@ -2,6 +2,7 @@ package tape
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"syscall"
 )
@@ -83,12 +84,12 @@ func (m *Medium) writeObject(p []byte, mark bool) error {
 	if len(p) > 0 {
 		if _, err := m.f.WriteAt(p, e.off); err != nil {
 			m.clean = false
-			return fmt.Errorf("tape: write: %w", err)
+			return m.ioErr("write", err)
 		}
 	}
 	if _, err := m.f.WriteAt(m.ebuf[:], m.geo.entryOff(&m.pos)); err != nil {
 		m.clean = false
-		return fmt.Errorf("tape: write: %w", err)
+		return m.ioErr("write", err)
 	}
 	m.lastSeg = m.pos.seg
 	m.pos = m.geo.after(m.pos, &e)
@@ -122,7 +123,7 @@ func (m *Medium) erase() error {
 		return err
 	}
 	if err := m.f.Truncate(c.data); err != nil {
-		return fmt.Errorf("tape: erase: %w", err)
+		return m.ioErr("erase", err)
 	}
 	if err := m.zeroEntries(m.geo.entryOff(&c), c.seg+m.geo.indexLen()); err != nil {
 		return err
@@ -134,7 +135,7 @@ func (m *Medium) erase() error {
 	// The cut must be on disk before new entries land after it, or a
 	// crash could leave stale entries that chain to them.
 	if err := syscall.Fdatasync(int(m.f.Fd())); err != nil {
-		return fmt.Errorf("tape: erase: %w", err)
+		return m.ioErr("erase", err)
 	}
 	m.clean = true
 	return nil
@@ -149,7 +150,7 @@ func (m *Medium) zeroEntries(from, to int64) error {
 	}
 	clear(b)
 	if _, err := m.f.WriteAt(b[:n], from); err != nil {
-		return fmt.Errorf("tape: erase: %w", err)
+		return m.ioErr("erase", err)
 	}
 	return nil
 }
@@ -158,7 +159,7 @@ func (m *Medium) zeroEntries(from, to int64) error {
 func (m *Medium) sync() error {
 	fd := int(m.f.Fd())
 	if err := syscall.Fdatasync(fd); err != nil {
-		return fmt.Errorf("tape: sync: %w", err)
+		return m.ioErr("sync", err)
 	}
 	if err := m.writeSlot(syncedSlot); err != nil {
 		return err
@@ -167,7 +168,7 @@ func (m *Medium) sync() error {
 		return err
 	}
 	if err := syscall.Fdatasync(fd); err != nil {
-		return fmt.Errorf("tape: sync: %w", err)
+		return m.ioErr("sync", err)
 	}
 	m.dirty = false
 	return nil
@@ -177,10 +178,19 @@ func (m *Medium) sync() error {
 func (m *Medium) writeSlot(off int64) error {
 	encodeSlot(m.slot[:], m.end.obj, m.lastSeg)
 	if _, err := m.f.WriteAt(m.slot[:], off); err != nil {
-		return fmt.Errorf("tape: header: %w", err)
+		return m.ioErr("header", err)
 	}
 	if off == hintSlot {
 		m.hintAt = m.end.used
 	}
 	return nil
+}
+
+// ioErr wraps an error of the cartridge file; a full file system becomes
+// a *NoSpaceError naming the cartridge.
+func (m *Medium) ioErr(op string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &NoSpaceError{Path: m.f.Name(), Err: err}
+	}
+	return fmt.Errorf("tape: %s: %w", op, err)
 }

@@ -47,6 +47,24 @@ func (e *noEngineError) Error() string {
 
 func (e *noEngineError) Unwrap() []error { return []error{ErrNoEngine, e.code} }
 
+// Checker is an Engine that can refuse a start request before the
+// operation starts (a path outside the exports): the request then fails
+// with ILLEGAL_ARGS after a LOG_MESSAGE saying why, and the data service
+// stays where it was, instead of halting an operation with INTERNAL_ERROR.
+type Checker interface {
+	Check(op wire.DataOperation, env []wire.PVal, nlist []wire.Name) error
+}
+
+// RefusedError is a start request an Engine's Check refused; it is
+// wire.ErrIllegalArgs (for the session's version) and the engine's error.
+type RefusedError struct {
+	Err  error
+	code error
+}
+
+func (e *RefusedError) Error() string   { return fmt.Sprintf("data: refused: %v (%v)", e.Err, e.code) }
+func (e *RefusedError) Unwrap() []error { return []error{e.Err, e.code} }
+
 // start checks a start request and launches the engine. It is taken in
 // CONNECTED and also in LISTEN, where the engine waits for the peer, so that a
 // DMA racing the data connection's accept is not refused.
@@ -54,6 +72,9 @@ func (s *Service) start(op wire.DataOperation, butype string, env []wire.PVal, n
 	eng := s.cfg.Engines[butype]
 	if eng == nil {
 		return &noEngineError{butype: butype, code: s.errFor(wire.ErrIllegalArgs)}
+	}
+	if err := s.check(eng, op, env, nlist); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,6 +101,28 @@ func (s *Service) start(op wire.DataOperation, butype string, env []wire.PVal, n
 	o.wg.Add(1)
 	go s.run(ctx, o, eng, job)
 	return nil
+}
+
+// check asks a Checker engine about the request, outside the lock (it
+// may look at the file system), and posts its refusal as an error
+// LOG_MESSAGE before the reply carries ILLEGAL_ARGS. A request in the
+// wrong state is left to start's ILLEGAL_STATE.
+func (s *Service) check(eng Engine, op wire.DataOperation, env []wire.PVal, nlist []wire.Name) error {
+	c, ok := eng.(Checker)
+	s.mu.Lock()
+	st := s.st.State
+	s.mu.Unlock()
+	if !ok || (st != wire.DataStateConnected && st != wire.DataStateListen) {
+		return nil
+	}
+	err := c.Check(op, env, nlist)
+	if err == nil {
+		return nil
+	}
+	if s.cfg.Notify != nil {
+		s.cfg.Notify(wire.CodeLogMessage, &wire.LogMessage{LogType: wire.LogError, Entry: err.Error()})
+	}
+	return &RefusedError{Err: err, code: s.errFor(wire.ErrIllegalArgs)}
 }
 
 // run is the engine goroutine: it waits for the data connection, runs the

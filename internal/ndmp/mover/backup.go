@@ -142,6 +142,11 @@ func (m *Mover) mediaError(r *run, err error) bool {
 		m.halt(r, wire.MoverHaltInternalError)
 		return false
 	}
+	// MEDIA_ERROR alone cannot tell a bad cartridge from a full disk under
+	// a virtual one (tape.NoSpaceError): the DMA reads the cause here.
+	if m.cfg.Notify != nil {
+		m.cfg.Notify(wire.CodeLogMessage, &wire.LogMessage{LogType: wire.LogError, Entry: "mover: " + err.Error()})
+	}
 	if m.cfg.Version < wire.V4 {
 		m.pause(r, wire.MoverPauseMediaError)
 		return true

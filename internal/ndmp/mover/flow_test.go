@@ -213,6 +213,8 @@ func TestBackupMediaError(t *testing.T) {
 			c, _ := link.Connect(1)
 			defer c.Close()
 			go func() { c.Write(stream(4 * rs)); c.Close() }()
+			// The cause first: MEDIA_ERROR alone does not say it.
+			p.logged(t, errMedia.Error())
 			if v >= wire.V4 {
 				p.halted(t, wire.MoverHaltMediaError)
 				m.Stop()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,6 +60,16 @@ func (p *poster) halted(t *testing.T, want wire.MoverHaltReason) {
 	n, ok := q.body.(*wire.NotifyMoverHalted)
 	if q.code != wire.CodeNotifyMoverHalted || !ok || n.Reason != want {
 		t.Fatalf("got %v %+v, want NOTIFY_MOVER_HALTED %v", q.code, q.body, want)
+	}
+}
+
+// logged takes an error LOG_MESSAGE that contains want.
+func (p *poster) logged(t *testing.T, want string) {
+	t.Helper()
+	q := p.next(t)
+	l, ok := q.body.(*wire.LogMessage)
+	if q.code != wire.CodeLogMessage || !ok || l.LogType != wire.LogError || !strings.Contains(l.Entry, want) {
+		t.Fatalf("got %v %+v, want an error NDMP_LOG_MESSAGE saying %q", q.code, q.body, want)
 	}
 }
 

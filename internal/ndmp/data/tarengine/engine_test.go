@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ferry/internal/format"
+	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/testsupport/fstree"
 )
@@ -155,8 +156,10 @@ func TestDirNodeHistoryOrder(t *testing.T) {
 	}
 }
 
-// FILESYSTEM outside the exports and an impossible snapshot fail the job
-// with a message saying why.
+// FILESYSTEM outside the exports is refused before the backup starts
+// (ILLEGAL_ARGS, with a message naming the path and the exports); a bad
+// level, base date or an impossible snapshot fail the job with a message
+// saying why.
 func TestBackupRefusals(t *testing.T) {
 	a := newAgent(t)
 	src := a.dir(t, "src")
@@ -164,12 +167,27 @@ func TestBackupRefusals(t *testing.T) {
 	if err := os.Symlink(t.TempDir(), link); err != nil {
 		t.Fatal(err)
 	}
+	outside := t.TempDir()
+	for _, fs := range []string{outside, filepath.Join(outside, "missing"), link} {
+		d := dial(t, a)
+		d.listen()
+		err := d.c.DataStartBackup(context.Background(), "tar", []wire.PVal{pv("FILESYSTEM", fs)})
+		want := fs + " "
+		if fs == link {
+			want = fs + " (resolves to "
+		}
+		want2 := "is not under an exported directory (exports: " + a.export + ")"
+		if !client.IsNDMP(err, wire.ErrIllegalArgs) || !waitLog(d, want) || !strings.Contains(logText(d), want2) {
+			t.Errorf("FILESYSTEM=%s: DATA_START_BACKUP %v, log %q; want ILLEGAL_ARGS and %q...%q", fs, err, logText(d), want, want2)
+		}
+		if st, err := d.c.DataGetState(context.Background()); err != nil || st.State != wire.DataStateConnected {
+			t.Errorf("FILESYSTEM=%s: after the refusal %+v %v, want CONNECTED", fs, st, err)
+		}
+	}
 	for _, tc := range []struct {
 		env  []wire.PVal
 		want string
 	}{
-		{[]wire.PVal{pv("FILESYSTEM", t.TempDir())}, "not under an exported directory"},
-		{[]wire.PVal{pv("FILESYSTEM", link)}, "not under an exported directory"},
 		{[]wire.PVal{pv("FILESYSTEM", src), pv("LEVEL", "12")}, "LEVEL"},
 		{[]wire.PVal{pv("FILESYSTEM", src), pv("BASE_DATE", "yesterday")}, "BASE_DATE"},
 		{[]wire.PVal{pv("FILESYSTEM", src), pv("SNAPSHOT", "y")}, "snapshot"},
@@ -183,6 +201,18 @@ func TestBackupRefusals(t *testing.T) {
 			t.Errorf("%v: halted %v, log %q", tc.env, reason, logText(d))
 		}
 	}
+}
+
+// waitLog waits a little for a LOG_MESSAGE containing s: the client hands
+// posts over on a goroutine of its own.
+func waitLog(d *dma, s string) bool {
+	for range 100 {
+		if strings.Contains(logText(d), s) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
 }
 
 // RECOVER_FILEHIST lists the stream without writing.

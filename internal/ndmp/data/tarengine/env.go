@@ -190,19 +190,58 @@ func resolveExported(dir string, exports []string) (string, error) {
 	}
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
+		// A path that does not exist outside the exports is refused for
+		// where it is, not for being missing.
+		if underExport(filepath.Clean(dir), exports, false) == "" {
+			return "", &NotExportedError{Path: dir, Exports: exports}
+		}
 		return "", fmt.Errorf("tarengine: %q: %w", dir, err)
 	}
+	if underExport(real, exports, true) != "" {
+		return real, nil
+	}
+	return "", &NotExportedError{Path: dir, Resolved: real, Exports: exports}
+}
+
+// underExport returns the export holding dir ("" if none), comparing with
+// the exports' symbolic links resolved (dir resolved too) or as written.
+func underExport(dir string, exports []string, resolve bool) string {
 	for _, e := range exports {
-		re, err := filepath.EvalSymlinks(e)
-		if err != nil {
-			continue
+		re := filepath.Clean(e)
+		if resolve {
+			var err error
+			if re, err = filepath.EvalSymlinks(e); err != nil {
+				continue
+			}
 		}
-		if real == re || strings.HasPrefix(real, strings.TrimSuffix(re, "/")+"/") {
-			return real, nil
+		if dir == re || strings.HasPrefix(dir, strings.TrimSuffix(re, "/")+"/") {
+			return re
 		}
 	}
-	return "", fmt.Errorf("%w: %q (resolves to %q)", ErrNotExported, dir, real)
+	return ""
 }
+
+// NotExportedError is a backup source or recover destination outside the
+// agent's exports; it is ErrNotExported.
+type NotExportedError struct {
+	Path     string   // as the DMA sent it
+	Resolved string   // with symbolic links resolved, when that differs
+	Exports  []string // the agent's exports
+}
+
+func (e *NotExportedError) Error() string {
+	p := e.Path
+	if e.Resolved != "" && e.Resolved != filepath.Clean(e.Path) {
+		p += " (resolves to " + e.Resolved + ")"
+	}
+	ex := strings.Join(e.Exports, ", ")
+	if ex == "" {
+		ex = "none"
+	}
+	return fmt.Sprintf("%s is not under an exported directory (exports: %s)", p, ex)
+}
+
+func (e *NotExportedError) Is(target error) bool { return target == ErrNotExported }
 
 // resolveDest resolves a recover destination that may not exist yet: its
 // deepest existing ancestor must be under an export. It returns that
@@ -215,6 +254,10 @@ func resolveDest(dest string, exports []string) (base, rest string, err error) {
 	for {
 		if _, err := os.Lstat(cur); err == nil {
 			real, err := resolveExported(cur, exports)
+			var ne *NotExportedError
+			if errors.As(err, &ne) {
+				return "", "", &NotExportedError{Path: dest, Exports: exports} // named as the DMA sent it
+			}
 			if err != nil {
 				return "", "", err
 			}
@@ -226,7 +269,7 @@ func resolveDest(dest string, exports []string) (base, rest string, err error) {
 		}
 		parent := filepath.Dir(cur)
 		if parent == cur {
-			return "", "", fmt.Errorf("%w: %q", ErrNotExported, dest)
+			return "", "", &NotExportedError{Path: dest, Exports: exports}
 		}
 		cur = parent
 	}
