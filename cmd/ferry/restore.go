@@ -159,7 +159,7 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 		tapeName, tapeDrive = tt.Agent, tt.Device()
 	}
 	threeWay := t.Agent != tapeName
-	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite, ChangerOptions: o.changer}
+	spec := dma.AgentRestoreSpec{BackupID: b.ID, To: t.Path, Paths: paths, Overwrite: o.overwrite, KeepDamaged: o.keepDmg, ChangerOptions: o.changer}
 	if threeWay {
 		// The data service of the agent in --to, the tape and mover of
 		// the agent holding the cartridge.
