@@ -235,7 +235,7 @@ func testBackupCommands(t *testing.T, catalogSpec string) {
 		Backups  []int64 `json:"backups"`
 	}
 	c.runJSON(&media, "media")
-	if len(media) != 1 || media[0].State != "active" || len(media[0].Backups) != 5 || media[0].NextFile != 16 {
+	if len(media) != 1 || media[0].State != "append" || len(media[0].Backups) != 5 || media[0].NextFile != 16 {
 		t.Fatalf("ferry media: %+v", media)
 	}
 

@@ -45,7 +45,7 @@ file the next backup starts at, and the backups with a piece on it.`,
 					if err != nil {
 						return err
 					}
-					mj := mediumJSON{Barcode: m.Barcode, Library: m.Library, State: m.State, Used: m.Used,
+					mj := mediumJSON{Barcode: m.Barcode, Library: m.Library, State: string(m.State), Used: m.Used,
 						NextFile: m.NextFile, Backups: []int64{}, Updated: m.Updated}
 					for _, l := range locs {
 						mj.Backups = append(mj.Backups, l.BackupID)

@@ -60,6 +60,13 @@ type Catalog interface {
 	Chain(ctx context.Context, id int64) ([]Backup, error)
 	// DeleteBackup removes a backup with its locations and files.
 	DeleteBackup(ctx context.Context, id int64) error
+	// SetExpiry sets when a backup may expire (zero: never by time).
+	SetExpiry(ctx context.Context, id int64, at time.Time) error
+	// Expire marks expired every backup whose expiry time has passed at
+	// now, except one that a live backup depends on (a full or lower
+	// level never expires while an incremental based on it, directly or
+	// not, is not expired), and returns their ids.
+	Expire(ctx context.Context, now time.Time) ([]int64, error)
 	// AddLocation records where (a part of) a backup lies on tape.
 	AddLocation(ctx context.Context, l Location) error
 	// OnMedium lists the backup pieces on one cartridge by tape file number.
@@ -130,6 +137,9 @@ const (
 	StatusWarnings  = "completed_with_warnings"
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
+	// StatusExpired: past its retention; no longer restored or based on,
+	// and its cartridge space may be reused.
+	StatusExpired = "expired"
 )
 
 // Completed reports whether the backup's image was finished: it can be
@@ -161,6 +171,9 @@ type Backup struct {
 	Files     int64
 	Error     string
 	Locations []Location // filled by Backup
+	// Expires is when the backup may be expired (zero: kept until
+	// expired by hand); see Expire.
+	Expires time.Time
 }
 
 // Env is one environment variable of a backup.
@@ -257,7 +270,7 @@ type Medium struct {
 	Barcode  string
 	Library  string // where it lives (agent/library name)
 	Label    string // the DMA's label on the cartridge
-	State    string // e.g. "scratch", "active", "full", "error"
+	State    MediaState
 	Capacity int64
 	Used     int64
 	NextFile int // tape file number the next backup appends at

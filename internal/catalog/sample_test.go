@@ -13,9 +13,9 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4 and 5. A newer ferry
+// The sample catalogs of schema versions 1, 3, 4, 5 and 6. A newer ferry
 // must open every released version: keep the files, and add one per new
-// schema version (-update-sample writes the current version's, sampleV5).
+// schema version (-update-sample writes the current version's, sampleV6).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
@@ -24,6 +24,7 @@ const (
 	sampleV3 = "testdata/catalog-v3.db"
 	sampleV4 = "testdata/catalog-v4.db"
 	sampleV5 = "testdata/catalog-v5.db"
+	sampleV6 = "testdata/catalog-v6.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -51,7 +52,7 @@ func writeSample(t *testing.T, path string) {
 	must(in.Add(catalog.File{Path: "/export/home/a.txt", Type: catalog.TypeReg, Mode: 0o644, Size: 6, Mtime: at, FhInfo: 1 << 63, Node: 12}))
 	must(in.Close())
 	must(c.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: at, Bytes: 1 << 20, Files: 2, DumpDate: "1800000000"}))
-	must(c.PutMedium(ctx, catalog.Medium{Barcode: "FER001", State: "active", NextFile: 2, Updated: at}))
+	must(c.PutMedium(ctx, catalog.Medium{Barcode: "FER001", State: catalog.MediaAppend, NextFile: 2, Updated: at}))
 	j := &catalog.Job{Kind: "backup", State: catalog.JobSucceeded, Started: at, Ended: at, BackupID: b.ID,
 		PID: 4242, Owner: "nas1 5b1f0c2e-6d1a-4b6f-9a43-0c9d1e2f3a4b 4242 123456"}
 	_, err = c.CreateJob(ctx, j)
@@ -59,6 +60,7 @@ func writeSample(t *testing.T, path string) {
 	must(c.Log(ctx, j.ID, "info", "done"))
 	next := time.Unix(1_800_086_400, 0)
 	i := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Level: 1, BaseID: b.ID, BaseToken: "1800000000", Started: next}
+	i.Expires = next.Add(30 * 24 * time.Hour)
 	_, err = c.CreateBackup(ctx, i)
 	must(err)
 	must(c.AddLocation(ctx, catalog.Location{BackupID: i.ID, Barcode: "FER001", FileNum: 4, RecordSize: 262144, Length: 1 << 16}))
@@ -104,15 +106,38 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV5 opens a catalog of the current schema, written by
-// -update-sample: its job names the process that ran it.
-func TestSampleV5(t *testing.T) {
+// TestSampleV6 opens a catalog of the current schema, written by
+// -update-sample: media states of one state machine, backup expiry.
+func TestSampleV6(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV5)
-		os.Remove(sampleV5 + ".lock")
+		writeSample(t, sampleV6)
+		os.Remove(sampleV6 + ".lock")
 	}
 	ctx := context.Background()
+	c := openSample(t, sampleV6)
+	bs, err := c.Backups(ctx, catalog.BackupFilter{})
+	if err != nil || len(bs) != 2 || !bs[0].Expires.IsZero() || !bs[1].Expires.Equal(time.Unix(1_800_086_400, 0).Add(30*24*time.Hour)) {
+		t.Fatalf("Backups = %+v, %v", bs, err)
+	}
+	testMediaAppend(t, c)
+	testIdentities(t, c)
+}
+
+// testMediaAppend: the sample's cartridge, "active" before schema v6,
+// reads as append.
+func testMediaAppend(t *testing.T, c catalog.Catalog) {
+	t.Helper()
+	if m, err := c.Medium(context.Background(), "FER001"); err != nil || m.State != catalog.MediaAppend {
+		t.Fatalf("Medium = %+v, %v", m, err)
+	}
+}
+
+// TestSampleV5 opens a catalog of schema v5: its job names the process
+// that ran it.
+func TestSampleV5(t *testing.T) {
+	ctx := context.Background()
 	c := openSample(t, sampleV5)
+	testMediaAppend(t, c)
 	js, err := c.Jobs(ctx, false)
 	if err != nil || len(js) != 1 || js[0].Owner != "nas1 5b1f0c2e-6d1a-4b6f-9a43-0c9d1e2f3a4b 4242 123456" || js[0].PID != 4242 {
 		t.Fatalf("Jobs = %+v, %v", js, err)

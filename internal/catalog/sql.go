@@ -186,10 +186,10 @@ func (c *sqlCatalog) CreateBackup(ctx context.Context, b *Backup) (int64, error)
 		return b.ID, c.createBackupWithID(ctx, b)
 	}
 	id, err := c.insertID(ctx, `INSERT INTO backups (uuid, agent, path, level, butype, base_id, base_uuid, base_token,
-		dump_date, env, job_id, started, ended, status, bytes, files, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		dump_date, env, job_id, started, ended, status, bytes, files, error, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.UUID, b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseUUID, b.BaseToken,
-		b.DumpDate, envJSON(b.Env), b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
+		b.DumpDate, envJSON(b.Env), b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error, nanos(b.Expires))
 	if err != nil {
 		return 0, fmt.Errorf("catalog: create backup: %w", err)
 	}
@@ -220,10 +220,10 @@ func (c *sqlCatalog) resolveBase(ctx context.Context, b *Backup) error {
 // catalog rebuilt from cartridges); ids given out later stay above it.
 func (c *sqlCatalog) createBackupWithID(ctx context.Context, b *Backup) error {
 	_, err := c.exec(ctx, `INSERT INTO backups (id, uuid, agent, path, level, butype, base_id, base_uuid, base_token,
-		dump_date, env, job_id, started, ended, status, bytes, files, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		dump_date, env, job_id, started, ended, status, bytes, files, error, expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.UUID, b.Agent, b.Path, b.Level, b.Butype, nullID(b.BaseID), b.BaseUUID, b.BaseToken,
-		b.DumpDate, envJSON(b.Env), b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error)
+		b.DumpDate, envJSON(b.Env), b.JobID, nanos(b.Started), nanos(b.Ended), b.Status, b.Bytes, b.Files, b.Error, nanos(b.Expires))
 	if err == nil && c.be.postgres() {
 		_, err = c.exec(ctx, `SELECT setval(pg_get_serial_sequence('backups', 'id'), (SELECT MAX(id) FROM backups))`)
 	}
@@ -250,18 +250,18 @@ func (c *sqlCatalog) FinishBackup(ctx context.Context, id int64, r BackupResult)
 const backupCols = `id, uuid, agent, path, level, butype,
 	CASE WHEN base_uuid <> '' THEN COALESCE((SELECT base.id FROM backups base WHERE base.uuid = backups.base_uuid), 0)
 		ELSE COALESCE(base_id, 0) END,
-	base_uuid, base_token, dump_date, env, job_id, started, ended, status, bytes, files, error`
+	base_uuid, base_token, dump_date, env, job_id, started, ended, status, bytes, files, error, expires`
 
 func scanBackup(rows *sql.Rows) (Backup, error) {
 	var b Backup
 	var env string
-	var started, ended int64
+	var started, ended, expires int64
 	err := rows.Scan(&b.ID, &b.UUID, &b.Agent, &b.Path, &b.Level, &b.Butype, &b.BaseID, &b.BaseUUID, &b.BaseToken,
-		&b.DumpDate, &env, &b.JobID, &started, &ended, &b.Status, &b.Bytes, &b.Files, &b.Error)
+		&b.DumpDate, &env, &b.JobID, &started, &ended, &b.Status, &b.Bytes, &b.Files, &b.Error, &expires)
 	if err != nil {
 		return b, err
 	}
-	b.Started, b.Ended = fromNanos(started), fromNanos(ended)
+	b.Started, b.Ended, b.Expires = fromNanos(started), fromNanos(ended), fromNanos(expires)
 	if err := json.Unmarshal([]byte(env), &b.Env); err != nil {
 		return b, fmt.Errorf("catalog: backup %d: environment: %w", b.ID, err)
 	}
@@ -324,6 +324,27 @@ func (c *sqlCatalog) Backups(ctx context.Context, f BackupFilter) ([]Backup, err
 		where = "WHERE " + strings.Join(conds, " AND ")
 	}
 	return c.backups(ctx, where, args...)
+}
+
+// SetExpiry implements Catalog.
+func (c *sqlCatalog) SetExpiry(ctx context.Context, id int64, at time.Time) error {
+	res, err := c.exec(ctx, `UPDATE backups SET expires = ? WHERE id = ?`, nanos(at), id)
+	return affected(res, err, fmt.Sprintf("backup %d", id))
+}
+
+// Expire implements Catalog.
+func (c *sqlCatalog) Expire(ctx context.Context, now time.Time) ([]int64, error) {
+	bs, err := c.backups(ctx, `WHERE status <> ?`, StatusExpired)
+	if err != nil {
+		return nil, err
+	}
+	due := expirable(bs, now)
+	for _, id := range due {
+		if _, err := c.exec(ctx, `UPDATE backups SET status = ? WHERE id = ?`, StatusExpired, id); err != nil {
+			return nil, fmt.Errorf("catalog: expire backup %d: %w", id, err)
+		}
+	}
+	return due, nil
 }
 
 // Chain implements Catalog.

@@ -348,7 +348,7 @@ func (r *backupRun) usable(barcode string) bool {
 		}
 	}
 	m, err := r.cat.Medium(context.Background(), barcode)
-	return err != nil || m.State != "full" && m.State != MediumError
+	return err != nil || m.State.Writable()
 }
 
 // location is the piece being written, ending at stream offset end.
@@ -553,14 +553,15 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 		}
 		// The next backup starts after the image's trailer; a piece that
 		// filled its cartridge, or a failed job's partial image, has none.
-		m.State, m.NextFile, m.Updated = "active", l.FileNum+1, res.Ended
+		m.NextFile, m.Updated = l.FileNum+1, res.Ended
+		to := catalog.MediaAppend
 		if l.Seq < len(r.parts) {
-			m.State = "full"
+			to = catalog.MediaFull
 		} else if runErr == nil {
 			m.NextFile++
 		}
 		m.Used += l.Length
-		err = errors.Join(err, cat.PutMedium(rctx, m))
+		err = errors.Join(err, m.Move(to), cat.PutMedium(rctx, m))
 	}
 	if err != nil {
 		err = fmt.Errorf("dma: record the outcome of backup %d: %w", b.ID, err)

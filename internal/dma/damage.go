@@ -11,10 +11,6 @@ import (
 	"ferry/internal/ndmp/wire"
 )
 
-// MediumError is the catalog state of a cartridge that lost recorded data:
-// no backup is written on it again (its intact backups stay restorable).
-const MediumError = "error"
-
 // damagedTape explains a refused writable open of the cartridge barcode.
 // Ferry's tape agent refuses a damaged cartridge with WRITE_PROTECT and
 // posts why (where its data ends, what it lost) as NDMP_LOG_MESSAGE just
@@ -32,7 +28,7 @@ func damagedTape(ctx context.Context, cat catalog.Catalog, barcode string, p *po
 	if barcode == "" {
 		return err
 	}
-	if merr := markMedium(ctx, cat, barcode, MediumError); merr != nil {
+	if merr := markMedium(ctx, cat, barcode, catalog.MediaError); merr != nil {
 		return errors.Join(err, fmt.Errorf("dma: catalog: %w", merr))
 	}
 	return err
@@ -40,7 +36,7 @@ func damagedTape(ctx context.Context, cat catalog.Catalog, barcode string, p *po
 
 // markMedium sets the catalog state of a cartridge, recording it if the
 // catalog does not know it.
-func markMedium(ctx context.Context, cat catalog.Catalog, barcode, state string) error {
+func markMedium(ctx context.Context, cat catalog.Catalog, barcode string, state catalog.MediaState) error {
 	m, err := cat.Medium(ctx, barcode)
 	if errors.Is(err, catalog.ErrNotFound) {
 		m, err = catalog.Medium{Barcode: barcode, Label: barcode}, nil
@@ -48,6 +44,9 @@ func markMedium(ctx context.Context, cat catalog.Catalog, barcode, state string)
 	if err != nil {
 		return err
 	}
-	m.State, m.Updated = state, time.Now().UTC()
+	if err := m.Move(state); err != nil {
+		return err
+	}
+	m.Updated = time.Now().UTC()
 	return cat.PutMedium(ctx, m)
 }

@@ -295,7 +295,7 @@ func complete(b catalog.Backup) bool {
 func noteMedium(ctx context.Context, cat catalog.Catalog, barcode string, next int, used int64) error {
 	m, err := cat.Medium(ctx, barcode)
 	if errors.Is(err, catalog.ErrNotFound) {
-		m, err = catalog.Medium{Barcode: barcode, Label: barcode, State: "active"}, nil
+		m, err = catalog.Medium{Barcode: barcode, Label: barcode, State: catalog.MediaAppend}, nil
 	}
 	if err != nil {
 		return err

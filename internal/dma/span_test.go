@@ -61,7 +61,7 @@ func TestSpanning(t *testing.T) {
 		seen[l.Barcode] = true
 		end += l.Length
 		m, err := f.cat.Medium(ctx, l.Barcode)
-		if want := map[bool]string{true: "active", false: "full"}[i == len(b.Locations)-1]; err != nil || m.State != want {
+		if want := map[bool]catalog.MediaState{true: catalog.MediaAppend, false: catalog.MediaFull}[i == len(b.Locations)-1]; err != nil || m.State != want {
 			t.Fatalf("medium %s: %+v %v, want %s", l.Barcode, m, err, want)
 		}
 	}

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Open) {
 		{"ChainByIdentity", testChainByIdentity},
 		{"ChainByToken", testChainByToken},
 		{"Media", testMedia},
+		{"Expire", testExpire},
 		{"Jobs", testJobs},
 		{"BackupWithID", testBackupWithID},
 		{"IngestListLookup", testIngestListLookup},
@@ -343,16 +344,33 @@ func chainIDs(chain []catalog.Backup) []int64 {
 
 func testMedia(t *testing.T, c catalog.Catalog) {
 	x := ctx(t)
-	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: "scratch", Capacity: 1 << 30}))
-	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B1", Library: "lib0", Label: "ferry-B1", State: "active", NextFile: 4, Used: 5}))
-	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: "full", Capacity: 1 << 30, Used: 1 << 30}))
+	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: catalog.MediaScratch, Capacity: 1 << 30}))
+	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B1", Library: "lib0", Label: "ferry-B1", State: catalog.MediaAppend, NextFile: 4, Used: 5}))
+	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: catalog.MediaFull, Capacity: 1 << 30, Used: 1 << 30}))
 	ms, err := c.Media(x)
 	must(t, err)
-	if len(ms) != 2 || ms[0].Barcode != "B1" || ms[0].NextFile != 4 || ms[1].State != "full" || ms[1].Used != 1<<30 {
+	if len(ms) != 2 || ms[0].Barcode != "B1" || ms[0].NextFile != 4 || ms[1].State != catalog.MediaFull || ms[1].Used != 1<<30 {
 		t.Fatalf("Media = %+v", ms)
 	}
 	if _, err := c.Medium(x, "nope"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("missing medium: %v", err)
+	}
+	m := ms[0]
+	for _, step := range []struct {
+		to catalog.MediaState
+		ok bool
+	}{
+		{catalog.MediaFull, true}, {catalog.MediaAppend, false}, {catalog.MediaFrozen, true},
+		{catalog.MediaAppend, true}, {catalog.MediaError, true}, {catalog.MediaAppend, false},
+		{catalog.MediaScratch, true}, {catalog.MediaRetired, true}, {catalog.MediaScratch, false},
+	} {
+		err := m.Move(step.to)
+		if (err == nil) != step.ok || err != nil && !errors.Is(err, catalog.ErrMediaMove) {
+			t.Fatalf("move to %s: %v, want allowed %v", step.to, err, step.ok)
+		}
+	}
+	if m.State != catalog.MediaRetired || m.State.Writable() || !catalog.MediaScratch.Writable() {
+		t.Fatalf("after the moves: %s", m.State)
 	}
 }
 
@@ -809,5 +827,47 @@ func testFindFragments(t *testing.T, c catalog.Catalog) {
 		if !slices.Equal(gotPaths, want) {
 			t.Errorf("Find %+v = %q, want %q", q, gotPaths, want)
 		}
+	}
+}
+
+// testExpire: backups past their expiry time expire, except a base that a
+// kept incremental (directly or through another) depends on; an expiry
+// time is stored and read back.
+func testExpire(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	now := time.Unix(1_900_000_000, 0)
+	past, future := now.Add(-time.Hour), now.Add(time.Hour)
+	mk := func(level int, base catalog.Backup, expires time.Time) catalog.Backup {
+		b := catalog.Backup{Agent: "a", Path: "/p", Butype: "tar", Level: level, BaseID: base.ID, Expires: expires}
+		if _, err := c.CreateBackup(x, &b); err != nil {
+			t.Fatal(err)
+		}
+		must(t, c.FinishBackup(x, b.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, DumpDate: "d"}))
+		return b
+	}
+	full := mk(0, catalog.Backup{}, past)
+	inc1 := mk(1, full, past)
+	inc2 := mk(2, inc1, future) // keeps inc1 and full
+	lone := mk(0, catalog.Backup{}, past)
+	never := mk(0, catalog.Backup{}, time.Time{})
+	got, err := c.Expire(x, now)
+	must(t, err)
+	if len(got) != 1 || got[0] != lone.ID {
+		t.Fatalf("Expire = %v, want [%d] (full %d, inc1 %d kept for inc2 %d)", got, lone.ID, full.ID, inc1.ID, inc2.ID)
+	}
+	if b, _ := c.Backup(x, lone.ID); b.Status != catalog.StatusExpired || b.Completed() {
+		t.Fatalf("expired backup: %+v", b)
+	}
+	if b, _ := c.Backup(x, inc2.ID); !b.Expires.Equal(future) {
+		t.Fatalf("expiry read back %v, want %v", b.Expires, future)
+	}
+	must(t, c.SetExpiry(x, inc2.ID, past))
+	got, err = c.Expire(x, now)
+	must(t, err)
+	if len(got) != 3 {
+		t.Fatalf("Expire after the incremental expired = %v, want full, inc1, inc2", got)
+	}
+	if b, _ := c.Backup(x, never.ID); b.Status != catalog.StatusSucceeded {
+		t.Fatalf("a backup without expiry: %+v", b)
 	}
 }
