@@ -23,8 +23,19 @@ var (
 // the files in every backup. Both backends (SQLite, PostgreSQL) implement it
 // with the same schema and pass the same conformance suite (catalogtest).
 // Methods are safe for concurrent use, and several processes may share one
-// catalog.
+// catalog. Code that needs one part takes the narrow interface of it.
 type Catalog interface {
+	AgentCatalog
+	BackupCatalog
+	FileCatalog
+	MediaCatalog
+	JobCatalog
+	// Close releases the database.
+	Close() error
+}
+
+// AgentCatalog is the registered NDMP agents.
+type AgentCatalog interface {
 	// PutAgent adds or replaces an agent by name.
 	PutAgent(ctx context.Context, a Agent) error
 	// Agent returns the agent called name, or ErrNotFound.
@@ -33,7 +44,10 @@ type Catalog interface {
 	Agents(ctx context.Context) ([]Agent, error)
 	// DeleteAgent removes an agent (its backups stay).
 	DeleteAgent(ctx context.Context, name string) error
+}
 
+// BackupCatalog is backups, their identities, chains, expiry and where their images lie on tape.
+type BackupCatalog interface {
 	// CreateBackup records a new backup (status usually Running) and
 	// returns its id, also set in b. A backup with an ID keeps it (a
 	// catalog rebuilt from cartridges); later ones are numbered above it.
@@ -71,7 +85,10 @@ type Catalog interface {
 	AddLocation(ctx context.Context, l Location) error
 	// OnMedium lists the backup pieces on one cartridge by tape file number.
 	OnMedium(ctx context.Context, barcode string) ([]Location, error)
+}
 
+// FileCatalog is the files in every backup: file history, data checksums, listing and search.
+type FileCatalog interface {
 	// Ingest starts a file-history ingester for backup id. Entries added
 	// to it are written in big batches by a goroutine of its own, through
 	// a bounded queue; Close flushes them.
@@ -88,14 +105,20 @@ type Catalog interface {
 	// Find returns the files matching q across all backups (or one),
 	// ordered by backup and path, at most q.Limit of them.
 	Find(ctx context.Context, q Query) ([]Match, error)
+}
 
+// MediaCatalog is the cartridges.
+type MediaCatalog interface {
 	// PutMedium adds or replaces a cartridge record by barcode.
 	PutMedium(ctx context.Context, m Medium) error
 	// Medium returns one cartridge, or ErrNotFound.
 	Medium(ctx context.Context, barcode string) (Medium, error)
 	// Media lists cartridges by barcode.
 	Media(ctx context.Context) ([]Medium, error)
+}
 
+// JobCatalog is the data manager's jobs and their logs.
+type JobCatalog interface {
 	// CreateJob records a job and returns its id, also set in j.
 	CreateJob(ctx context.Context, j *Job) (int64, error)
 	// UpdateJob stores a job's state, end, error, backup and spec (a job
@@ -113,9 +136,6 @@ type Catalog interface {
 	Log(ctx context.Context, jobID int64, level, msg string) error
 	// JobLog returns a job's log in order.
 	JobLog(ctx context.Context, jobID int64) ([]LogLine, error)
-
-	// Close releases the database.
-	Close() error
 }
 
 // Agent is a registered NDMP agent. The secret itself is never stored

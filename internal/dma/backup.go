@@ -123,7 +123,7 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 func tapeAgentName(s BackupSpec) string { return tapeName(s.Agent, s.Tape) }
 
 // pickBase finds the backup an incremental is based on and its level.
-func pickBase(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Backup, int, error) {
+func pickBase(ctx context.Context, cat catalog.BackupCatalog, s BackupSpec) (catalog.Backup, int, error) {
 	if !s.Incremental && s.Level == 0 {
 		return catalog.Backup{}, 0, nil
 	}
@@ -149,7 +149,7 @@ func pickBase(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.B
 	return catalog.Backup{}, 0, fmt.Errorf("dma: no backup below level %d of %s:%s to base on; run a full backup first", s.Level, s.Agent.Name, s.Path)
 }
 
-func hasLocation(ctx context.Context, cat catalog.Catalog, id int64) bool {
+func hasLocation(ctx context.Context, cat catalog.BackupCatalog, id int64) bool {
 	b, err := cat.Backup(ctx, id)
 	return err == nil && len(b.Locations) > 0
 }

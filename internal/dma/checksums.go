@@ -24,7 +24,7 @@ type checksumWriter struct {
 	err error
 }
 
-func newChecksumWriter(ctx context.Context, cat catalog.Catalog, backupID int64) *checksumWriter {
+func newChecksumWriter(ctx context.Context, cat catalog.FileCatalog, backupID int64) *checksumWriter {
 	w := &checksumWriter{ch: make(chan []catalog.Checksum, 16), done: make(chan struct{})}
 	go func() {
 		defer close(w.done)

@@ -36,7 +36,7 @@ func damagedTape(ctx context.Context, cat catalog.Catalog, barcode string, p *po
 
 // markMedium sets the catalog state of a cartridge, recording it if the
 // catalog does not know it.
-func markMedium(ctx context.Context, cat catalog.Catalog, barcode string, state catalog.MediaState) error {
+func markMedium(ctx context.Context, cat catalog.MediaCatalog, barcode string, state catalog.MediaState) error {
 	m, err := cat.Medium(ctx, barcode)
 	if errors.Is(err, catalog.ErrNotFound) {
 		m, err = catalog.Medium{Barcode: barcode, Label: barcode}, nil

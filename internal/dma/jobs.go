@@ -22,7 +22,7 @@ var cancelPoll = 200 * time.Millisecond
 
 // watchCancel returns a context of ctx that ends when job id is marked
 // cancelling in the catalog. stop ends the watch.
-func watchCancel(ctx context.Context, cat catalog.Catalog, id int64) (_ context.Context, stop func()) {
+func watchCancel(ctx context.Context, cat catalog.JobCatalog, id int64) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	t := time.NewTicker(cancelPoll)

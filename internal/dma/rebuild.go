@@ -292,7 +292,7 @@ func complete(b catalog.Backup) bool {
 // noteMedium records a cartridge seen by a rebuild, with the tape file
 // after the last image found on it (settleNextFile counts the trailer and
 // what failed backups left).
-func noteMedium(ctx context.Context, cat catalog.Catalog, barcode string, next int, used int64) error {
+func noteMedium(ctx context.Context, cat catalog.MediaCatalog, barcode string, next int, used int64) error {
 	m, err := cat.Medium(ctx, barcode)
 	if errors.Is(err, catalog.ErrNotFound) {
 		m, err = catalog.Medium{Barcode: barcode, Label: barcode, State: catalog.MediaAppend}, nil
