@@ -14,6 +14,7 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/volume"
 )
 
 func newBackupsCommand(g *globalOptions) *cobra.Command {
@@ -382,8 +383,8 @@ describes. Nothing is written.`,
 }
 
 type scanOut struct {
-	File    int          `json:"file"`
-	Header  *dma.Header  `json:"header,omitempty"`
-	Trailer *dma.Trailer `json:"trailer,omitempty"`
-	Damage  string       `json:"damage,omitempty"` // why the file could not be read
+	File    int             `json:"file"`
+	Header  *volume.Header  `json:"header,omitempty"`
+	Trailer *volume.Trailer `json:"trailer,omitempty"`
+	Damage  string          `json:"damage,omitempty"` // why the file could not be read
 }

@@ -30,6 +30,7 @@ var rules = []rule{
 	{from: "ferry/internal/fsmeta", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "file metadata is transport-neutral"},
 	{from: "ferry/internal/restore", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "restores are reused by the data manager"},
 	{from: "ferry/internal/catalog", deny: []string{"ferry/internal/ndmp/server", "ferry/internal/iscsi"}, why: "the catalog is a store, not a service"},
+	{from: "ferry/internal/volume", onlyStd: true, allow: []string{"ferry/internal/catalog"}, why: "the on-tape records are written by NDMP jobs and serverless copies alike: no I/O, no NDMP"},
 	{from: "ferry/internal/", deny: []string{"ferry/cmd"}, why: "only cmd/ wires packages together"},
 }
 

@@ -15,6 +15,7 @@ import (
 	"ferry/internal/catalog/fh"
 	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/volume"
 )
 
 // DefaultRecordSize is the tape record size of backup images.
@@ -70,7 +71,7 @@ func (s *BackupSpec) defaults() {
 // Backup runs a two-way backup job and records it in cat: the job, the
 // backup with its environment and DUMP_DATE, its file history and its tape
 // location. The image is appended after what the cartridge already holds,
-// behind a header tape file (Header). A failed or cancelled job is recorded
+// behind a header tape file (volume.Header). A failed or cancelled job is recorded
 // as such, leaves the agent idle and returns an error; the backup it
 // returns then carries the id.
 func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Backup, error) {
@@ -268,7 +269,7 @@ func (r *backupRun) startPiece(ctx context.Context, barcode string, off int64) e
 		return err
 	}
 	host, _ := os.Hostname()
-	h := Header{BackupID: r.backup.ID, UUID: r.backup.UUID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
+	h := volume.Header{BackupID: r.backup.ID, UUID: r.backup.UUID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
 		BaseID: r.backup.BaseID, BaseUUID: r.backup.BaseUUID, BaseToken: r.backup.BaseToken, Started: r.backup.Started, Host: host,
 		Barcode: l.Volume, ImageFile: file + 1, RecordSize: s.RecordSize, Part: len(r.parts), Offset: off}
 	if err := writeHeader(ctx, c, h); err != nil {
@@ -358,8 +359,8 @@ func (r *backupRun) location(end int64) catalog.Location {
 }
 
 // trailer describes the finished image for a catalog rebuild.
-func (r *backupRun) trailer() Trailer {
-	t := Trailer{BackupID: r.backup.ID, UUID: r.backup.UUID, Ended: time.Now().UTC(), Bytes: r.bytes}
+func (r *backupRun) trailer() volume.Trailer {
+	t := volume.Trailer{BackupID: r.backup.ID, UUID: r.backup.UUID, Ended: time.Now().UTC(), Bytes: r.bytes}
 	for _, p := range r.env {
 		t.Env = append(t.Env, catalog.Env{Name: p.Name, Value: p.Value})
 		if p.Name == "DUMP_DATE" {

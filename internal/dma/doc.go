@@ -6,7 +6,7 @@
 // on one agent) or a 3-way one (BackupSpec.Tape: the data service of one
 // agent feeds the mover of another over TCP). The image is appended after
 // everything already on the cartridge, preceded by a small header tape
-// file of ferry's own that describes it (Header), and the file history is
+// file of ferry's own that describes it (volume.Header), and the file history is
 // ingested into the catalog together with the image's tape location.
 //
 // A restore job (Restore) reads a backup and the incrementals it is based

@@ -12,6 +12,7 @@ import (
 	"ferry/internal/catalog"
 	"ferry/internal/format"
 	"ferry/internal/restore"
+	"ferry/internal/volume"
 )
 
 // RebuildSpec describes a catalog rebuild from one cartridge.
@@ -70,7 +71,7 @@ func Rebuild(ctx context.Context, cat catalog.Catalog, s RebuildSpec) (RebuildRe
 	}
 	// Past damage the scan may have stopped early (serr): what it found
 	// before is rebuilt all the same, and serr returned after.
-	trailers := map[int]*Trailer{} // by tape file number
+	trailers := map[int]*volume.Trailer{} // by tape file number
 	for _, f := range files {
 		if f.Damage != "" {
 			res.Damaged = append(res.Damaged, fmt.Sprintf("cartridge %s: tape file %d: %s", cartridgeName(s.Barcode), f.File, f.Damage))
@@ -140,7 +141,7 @@ func settleNextFile(ctx context.Context, cat catalog.Catalog, barcode string, n 
 // creating the backup from its header when the catalog lacks it, and
 // completes the backup when this piece was the last one missing. It
 // returns the backup's catalog id and whether the piece was new.
-func rebuildPiece(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h Header, tr *Trailer, res *RebuildResult) (int64, bool, int64, error) {
+func rebuildPiece(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h volume.Header, tr *volume.Trailer, res *RebuildResult) (int64, bool, int64, error) {
 	b, created, err := recordedBackup(ctx, cat, h)
 	if err != nil {
 		return 0, false, 0, err
@@ -160,7 +161,7 @@ func rebuildPiece(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildS
 // identity, or records it from h: under h's number when the catalog has
 // no backup of that number, else under a new number. A backup recorded
 // before backups had identities is found by number, agent, path and start.
-func recordedBackup(ctx context.Context, cat catalog.Catalog, h Header) (catalog.Backup, bool, error) {
+func recordedBackup(ctx context.Context, cat catalog.Catalog, h volume.Header) (catalog.Backup, bool, error) {
 	id := h.Identity()
 	b, err := cat.BackupByUUID(ctx, id)
 	if !errors.Is(err, catalog.ErrNotFound) {
@@ -209,7 +210,7 @@ func wrapCatalog(err error) error {
 // earlier at a lower level and gave the header's base token as its dump
 // date; the one of the header's base number if several do. Not found (its
 // cartridge not read yet), Chain links by the token later.
-func legacyBase(ctx context.Context, cat catalog.Catalog, h Header) (catalog.Backup, bool) {
+func legacyBase(ctx context.Context, cat catalog.Catalog, h volume.Header) (catalog.Backup, bool) {
 	if h.BaseToken == "" {
 		return catalog.Backup{}, false
 	}
@@ -232,7 +233,7 @@ func legacyBase(ctx context.Context, cat catalog.Catalog, h Header) (catalog.Bac
 // rebuildLocation records the piece of backup b that header h heads, with
 // the outcome its trailer tr gives, and completes b when this piece was
 // the last one missing.
-func rebuildLocation(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h Header, tr *Trailer, b catalog.Backup) (bool, int64, error) {
+func rebuildLocation(ctx context.Context, cat catalog.Catalog, d *drive, s RebuildSpec, h volume.Header, tr *volume.Trailer, b catalog.Backup) (bool, int64, error) {
 	barcode := cmp.Or(h.Barcode, s.Barcode)
 	loc := catalog.Location{BackupID: b.ID, Seq: h.Part, Barcode: barcode, FileNum: h.ImageFile,
 		RecordSize: h.RecordSize, Offset: h.Offset}

@@ -7,14 +7,15 @@ import (
 
 	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/volume"
 )
 
 // TapeFile is one tape file of a scanned cartridge.
 type TapeFile struct {
-	File    int      // tape file number
-	Label   *Label   // the ferry volume label it holds (file 0), if it is one
-	Header  *Header  // the ferry image header it holds, if it is one
-	Trailer *Trailer // the ferry image trailer it holds, if it is one
+	File    int             // tape file number
+	Label   *volume.Label   // the ferry volume label it holds (file 0), if it is one
+	Header  *volume.Header  // the ferry image header it holds, if it is one
+	Trailer *volume.Trailer // the ferry image trailer it holds, if it is one
 	// Damage says why the file's first record could not be read (the
 	// agent's message when it posted one); the scan went on at the next
 	// tape file.
@@ -46,7 +47,7 @@ func ScanTape(ctx context.Context, a Agent, drive string) ([]TapeFile, error) {
 	if _, err := c.TapeMtio(ctx, wire.MtioREW, 1); err != nil {
 		return nil, fmt.Errorf("dma: rewind: %w", err)
 	}
-	buf := make([]byte, maxHeader+1)
+	buf := make([]byte, volume.MaxRecord+1)
 	var out []TapeFile
 	for file := 0; ; file++ {
 		n, err := c.TapeRead(ctx, buf)
@@ -66,11 +67,11 @@ func ScanTape(ctx context.Context, a Agent, drive string) ([]TapeFile, error) {
 			return out, fmt.Errorf("dma: %s: read tape file %d: %w", volumeOf(out), file, err)
 		default:
 			tf := TapeFile{File: file}
-			if h, err := DecodeHeader(buf[:n]); err == nil {
+			if h, err := volume.DecodeHeader(buf[:n]); err == nil {
 				tf.Header = &h
-			} else if t, err := DecodeTrailer(buf[:n]); err == nil {
+			} else if t, err := volume.DecodeTrailer(buf[:n]); err == nil {
 				tf.Trailer = &t
-			} else if l, err := DecodeLabel(buf[:n]); err == nil && file == 0 {
+			} else if l, err := volume.DecodeLabel(buf[:n]); err == nil && file == 0 {
 				tf.Label = &l
 			}
 			out = append(out, tf)

@@ -9,6 +9,7 @@ import (
 
 	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/volume"
 )
 
 // cleanupTimeout bounds the requests that leave an agent idle after a job
@@ -47,7 +48,7 @@ func appendPosition(ctx context.Context, c *client.Conn) (int, error) {
 }
 
 // writeHeader writes h as one record and a filemark: a tape file of its own.
-func writeHeader(ctx context.Context, c *client.Conn, h Header) error {
+func writeHeader(ctx context.Context, c *client.Conn, h volume.Header) error {
 	if _, err := c.TapeWrite(ctx, h.Encode()); err != nil {
 		return fmt.Errorf("dma: write image header: %w", err)
 	}
@@ -58,7 +59,7 @@ func writeHeader(ctx context.Context, c *client.Conn, h Header) error {
 }
 
 // writeTrailer writes t as one record and a filemark after an image.
-func writeTrailer(ctx context.Context, c *client.Conn, t Trailer) error {
+func writeTrailer(ctx context.Context, c *client.Conn, t volume.Trailer) error {
 	if _, err := c.TapeWrite(ctx, t.Encode()); err != nil {
 		return fmt.Errorf("dma: write image trailer: %w", err)
 	}
@@ -70,13 +71,13 @@ func writeTrailer(ctx context.Context, c *client.Conn, t Trailer) error {
 
 // ReadHeader reads the header record at the tape's position, leaving the
 // tape at the start of the next file (the image).
-func ReadHeader(ctx context.Context, c *client.Conn) (Header, error) {
-	buf := make([]byte, maxHeader+1)
+func ReadHeader(ctx context.Context, c *client.Conn) (volume.Header, error) {
+	buf := make([]byte, volume.MaxRecord+1)
 	n, err := c.TapeRead(ctx, buf)
 	if err != nil {
-		return Header{}, fmt.Errorf("dma: read image header: %w", err)
+		return volume.Header{}, fmt.Errorf("dma: read image header: %w", err)
 	}
-	h, err := DecodeHeader(buf[:n])
+	h, err := volume.DecodeHeader(buf[:n])
 	if err != nil {
 		return h, err
 	}

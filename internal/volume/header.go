@@ -1,4 +1,10 @@
-package dma
+// Package volume is the format of ferry's records on tape: the volume label
+// that starts every cartridge, and the header and trailer around every
+// backup image, which make a cartridge self-describing (a catalog can be
+// rebuilt from cartridges alone). It holds no I/O: the data manager writes
+// the records through an NDMP tape service, a serverless backup through a
+// copy manager. docs/dma.md, Tape layout.
+package volume
 
 import (
 	"bytes"
@@ -15,11 +21,11 @@ import (
 // headerMagic starts the header record; the version follows it.
 const headerMagic = "FERRY-IMAGE-HEADER 1\n"
 
-// maxHeader caps a header record.
-const maxHeader = 64 << 10
+// MaxRecord caps a label, header or trailer record.
+const MaxRecord = 64 << 10
 
-// ErrBadHeader reports a tape file that is not a ferry image header.
-var ErrBadHeader = errors.New("dma: not a ferry image header")
+// ErrBadRecord reports a tape record that is not the ferry record asked for.
+var ErrBadRecord = errors.New("volume: not a ferry volume record")
 
 // Header is the self-describing record ferry writes as a tape file of its
 // own before every backup image, so a catalog can be rebuilt from
@@ -61,7 +67,7 @@ func DecodeHeader(b []byte) (Header, error) {
 	}
 	if h.BackupID < 0 || h.ImageFile < 1 || h.Level < 0 || h.Part < 0 || h.Offset < 0 || !optionalUUID(h.UUID) ||
 		!optionalUUID(h.BaseUUID) {
-		return h, fmt.Errorf("%w: bad fields", ErrBadHeader)
+		return h, fmt.Errorf("%w: bad fields", ErrBadRecord)
 	}
 	return h, nil
 }
@@ -90,15 +96,15 @@ func (h Header) Identity() string {
 
 // decodeRecord parses a magic line and the JSON object after it into v.
 func decodeRecord(b []byte, magic string, v any) error {
-	if len(b) > maxHeader {
-		return fmt.Errorf("%w: %d bytes", ErrBadHeader, len(b))
+	if len(b) > MaxRecord {
+		return fmt.Errorf("%w: %d bytes", ErrBadRecord, len(b))
 	}
 	rest, ok := bytes.CutPrefix(b, []byte(magic))
 	if !ok {
-		return ErrBadHeader
+		return ErrBadRecord
 	}
 	if err := json.Unmarshal(rest, v); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadHeader, err)
+		return fmt.Errorf("%w: %v", ErrBadRecord, err)
 	}
 	return nil
 }
@@ -145,7 +151,7 @@ func DecodeTrailer(b []byte) (Trailer, error) {
 		return t, err
 	}
 	if t.BackupID <= 0 || t.Bytes < 0 || !optionalUUID(t.UUID) {
-		return t, fmt.Errorf("%w: bad trailer fields", ErrBadHeader)
+		return t, fmt.Errorf("%w: bad trailer fields", ErrBadRecord)
 	}
 	return t, nil
 }

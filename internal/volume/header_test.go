@@ -1,4 +1,4 @@
-package dma
+package volume
 
 import (
 	"reflect"
