@@ -64,8 +64,9 @@ type child struct {
 // its entries: each worker stats and opens relative to it (no path walk per
 // file, and Dir.Open cannot hang on a FIFO swapped in). The last user closes it.
 type dirRef struct {
-	d    *fsmeta.Dir
-	refs atomic.Int32
+	d      *fsmeta.Dir
+	refs   atomic.Int32
+	tokens chan struct{} // the walker's dirs budget, when this one took a token
 }
 
 func newDirRef(d *fsmeta.Dir) *dirRef {
@@ -79,6 +80,9 @@ func (r *dirRef) hold() { r.refs.Add(1) }
 func (r *dirRef) release() {
 	if r.refs.Add(-1) == 0 {
 		r.d.Close()
+		if r.tokens != nil {
+			<-r.tokens
+		}
 	}
 }
 
@@ -122,11 +126,11 @@ type walker struct {
 	stop context.CancelCauseFunc
 	// opened is when an open last succeeded (UnixNano).
 	opened atomic.Int64
-	// scarce: an open found no descriptor free. From then on the walker
-	// lets the pipeline drain before it opens a directory, so the
-	// directories held by queued items cannot take every descriptor the
-	// workers need to finish them.
-	scarce  atomic.Bool
+	// dirs: tokens for the directories the pipeline holds open (the
+	// walker's path and the parents of queued items), a quarter of the
+	// descriptors the process could still open, so queued items cannot
+	// hold every descriptor the workers need to finish them.
+	dirs    chan struct{}
 	emitted int64        // items emitted (the walker's)
 	written atomic.Int64 // items the writer is done with
 	// note reports something left out on purpose (info, not a problem).
@@ -142,15 +146,18 @@ func newWalker(ctx context.Context, root *os.Root, o walkOpts, meta *fsmeta.FS, 
 		work:  make(chan *item, pipelineDepth),
 		links: map[[2]uint64]*item{},
 		mem:   make(chan struct{}, prefetchBytes/memUnit),
-		held:  make(chan struct{}, heldFiles()),
+		held:  make(chan struct{}, spareShare()),
+		dirs:  make(chan struct{}, spareShare()),
 	}
 	w.opened.Store(time.Now().UnixNano())
 	return w
 }
 
-// heldFiles is how many files the pipeline may keep open: a quarter of
-// the descriptors the process can still open, at most one per item.
-func heldFiles() int {
+// spareShare is a quarter of the descriptors the process can still open,
+// at least one and at most one per item the pipeline holds (two queues of
+// pipelineDepth): the budget of
+// files kept open for the writer, and that of open directories.
+func spareShare() int {
 	var lim unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil {
 		return pipelineDepth
@@ -159,7 +166,7 @@ func heldFiles() int {
 	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
 		open = len(ents)
 	}
-	return int(min(max((int64(lim.Cur)-int64(open))/4, 1), pipelineDepth))
+	return int(min(max((int64(lim.Cur)-int64(open))/4, 1), 2*pipelineDepth))
 }
 
 // fdWaitMax bounds how long the walker waits while no open succeeds for
@@ -184,7 +191,6 @@ func (w *walker) retryFD(op func() error) error {
 			}
 			return err
 		}
-		w.scarce.Store(true)
 		if time.Since(time.Unix(0, w.opened.Load())) > fdWaitMax {
 			var lim unix.Rlimit
 			unix.Getrlimit(unix.RLIMIT_NOFILE, &lim)
@@ -279,9 +285,6 @@ func (w *walker) readDir(name string, pdir *dirRef, st *unix.Stat_t) (*dirRef, [
 	if uint64(st.Dev) != w.opts.dev {
 		return nil, nil
 	}
-	if w.scarce.Load() {
-		w.drain()
-	}
 	d, err := w.openDir(name, pdir)
 	if errors.Is(err, errNoDescriptors) {
 		w.stop(err)
@@ -323,6 +326,7 @@ func (w *walker) readDir(name string, pdir *dirRef, st *unix.Stat_t) (*dirRef, [
 // openDir opens name relative to its open parent (never through a symlink)
 // or, for a walk root, from the root.
 func (w *walker) openDir(name string, pdir *dirRef) (*dirRef, error) {
+	tokens := w.dirToken()
 	var d *fsmeta.Dir
 	err := w.retryFD(func() (err error) {
 		if pdir != nil {
@@ -333,9 +337,32 @@ func (w *walker) openDir(name string, pdir *dirRef) (*dirRef, error) {
 		return err
 	})
 	if err != nil {
+		if tokens != nil {
+			<-tokens
+		}
 		return nil, err
 	}
-	return newDirRef(d), nil
+	r := newDirRef(d)
+	r.tokens = tokens
+	return r, nil
+}
+
+// dirToken takes a token of the directories budget, waiting for queued
+// items to release theirs; it returns the budget (nil: none taken). When
+// the writer has caught up, only the walker's own path holds tokens (a
+// tree deeper than the budget): the directory is opened over budget.
+func (w *walker) dirToken() chan struct{} {
+	for {
+		select {
+		case w.dirs <- struct{}{}:
+			return w.dirs
+		default:
+		}
+		if w.written.Load() >= w.emitted || w.ctx.Err() != nil {
+			return nil
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (w *walker) lstat(name string, st *unix.Stat_t) error {
@@ -409,13 +436,6 @@ func (w *walker) emit(it *item, pdir *dirRef) bool {
 	}
 	w.emitted++
 	return true
-}
-
-// drain waits until the writer is done with every item emitted.
-func (w *walker) drain() {
-	for w.written.Load() < w.emitted && w.ctx.Err() == nil {
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // worker reads metadata and opens or prefetches file data.
