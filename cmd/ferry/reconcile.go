@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -29,13 +28,9 @@ func reconcileJobs(ctx context.Context, cat catalog.Catalog, state string) {
 // checkTape rebuilds the catalog's record of the cartridge in the drive a
 // backup job was writing, through the agent holding it.
 func checkTape(ctx context.Context, cat catalog.Catalog, state string, j catalog.Job) error {
-	var spec struct {
-		Agent     string `json:"agent"`
-		TapeAgent string `json:"tape_agent"`
-		Drive     string `json:"drive"`
-	}
-	if err := json.Unmarshal([]byte(j.Spec), &spec); err != nil {
-		return fmt.Errorf("job %d's spec: %w", j.ID, err)
+	spec, err := dma.DecodeBackupJobSpec(j.Spec)
+	if err != nil {
+		return fmt.Errorf("job %d: %w", j.ID, err)
 	}
 	name := spec.TapeAgent
 	if name == "" {
@@ -56,6 +51,6 @@ func checkTape(ctx context.Context, cat catalog.Catalog, state string, j catalog
 		}
 		rs.Agent = a
 	}
-	_, err := dma.Rebuild(ctx, cat, rs)
+	_, err = dma.Rebuild(ctx, cat, rs)
 	return err
 }

@@ -216,16 +216,12 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 	return nil
 }
 
-// jobSpec is what restores read back from a backup job's spec.
-type jobSpec struct {
-	Drive     string `json:"drive"`
-	TapeAgent string `json:"tape_agent"`
-}
-
-func backupJob(ctx context.Context, cat catalog.Catalog, b catalog.Backup) jobSpec {
-	var spec jobSpec
+// backupJob returns the spec of the job that wrote backup b (zero when the
+// catalog has none).
+func backupJob(ctx context.Context, cat catalog.Catalog, b catalog.Backup) dma.BackupJobSpec {
+	var spec dma.BackupJobSpec
 	if j, err := cat.Job(ctx, b.JobID); err == nil {
-		json.Unmarshal([]byte(j.Spec), &spec)
+		spec, _ = dma.DecodeBackupJobSpec(j.Spec)
 	}
 	return spec
 }

@@ -2,7 +2,6 @@ package dma
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -80,23 +79,21 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	if err != nil {
 		return catalog.Backup{}, err
 	}
-	tapeAgent := tapeAgentName(s)
-	spec, _ := json.Marshal(map[string]any{"agent": s.Agent.Name, "tape_agent": tapeAgent, "path": s.Path,
-		"drive": s.Drive, "barcode": s.Barcode, "level": level})
-	job := &catalog.Job{Kind: "backup", Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Owner: Owner(), Started: time.Now().UTC()}
-	if _, err := cat.CreateJob(ctx, job); err != nil {
-		return catalog.Backup{}, fmt.Errorf("dma: record job: %w", err)
+	j, ctx, err := startJob(ctx, cat, "backup", 0, BackupJobSpec{Version: JobSpecVersion, Agent: s.Agent.Name,
+		TapeAgent: tapeAgentName(s), Path: s.Path, Drive: s.Drive, Barcode: s.Barcode, Level: level})
+	if err != nil {
+		return catalog.Backup{}, err
 	}
-	ctx, stopWatch := watchCancel(ctx, cat, job.ID)
-	defer stopWatch()
+	defer j.stop()
+	job := j.rec
 	b := &catalog.Backup{Agent: s.Agent.Name, Path: s.Path, Level: level, Butype: s.Butype,
 		BaseID: base.ID, BaseToken: base.DumpDate, JobID: job.ID, Started: job.Started, Status: catalog.StatusRunning}
 	if _, err := cat.CreateBackup(ctx, b); err != nil {
-		return catalog.Backup{}, fmt.Errorf("dma: record backup: %w", err)
+		return catalog.Backup{}, errors.Join(fmt.Errorf("dma: record backup: %w", err), j.finish(ctx, "backup", err, nil))
 	}
 	job.BackupID = b.ID
 	if err := cat.UpdateJob(ctx, *job); err != nil {
-		return catalog.Backup{}, fmt.Errorf("dma: record job: %w", err)
+		return catalog.Backup{}, errors.Join(fmt.Errorf("dma: record job: %w", err), j.finish(ctx, "backup", err, nil))
 	}
 
 	in := cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
@@ -118,7 +115,7 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 	if _, err := p.sums.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("dma: catalog checksums: %w", err)
 	}
-	return finishBackup(ctx, cat, job, b, r, runErr)
+	return finishBackup(ctx, cat, j, b, r, runErr)
 }
 
 func tapeAgentName(s BackupSpec) string { return tapeName(s.Agent, s.Tape) }
@@ -501,7 +498,7 @@ func (r *backupRun) abort(started bool) {
 }
 
 // finishBackup records the outcome of a backup job.
-func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b *catalog.Backup, r *backupRun, runErr error) (catalog.Backup, error) {
+func finishBackup(ctx context.Context, cat catalog.Catalog, j *jobRun, b *catalog.Backup, r *backupRun, runErr error) (catalog.Backup, error) {
 	// The outcome is recorded even when the job's context was cancelled.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
@@ -526,9 +523,8 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 	if r.tapePosts != nil && r.tapePosts != r.posts {
 		lines = append(lines, r.tapePosts.lines()...)
 	}
-	job.State, runErr = outcome(ctx, fmt.Sprintf("backup %d", b.ID), runErr)
-	job.State = warned(job.State, lines)
-	switch job.State {
+	runErr = j.settle(ctx, fmt.Sprintf("backup %d", b.ID), runErr, lines)
+	switch j.rec.State {
 	case catalog.JobWarnings:
 		res.Status = catalog.StatusWarnings
 	case catalog.JobCancelled:
@@ -536,14 +532,8 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, job *catalog.Job, b 
 	case catalog.JobFailed:
 		res.Status = catalog.StatusFailed
 	}
-	if runErr != nil {
-		res.Error, job.Error = runErr.Error(), runErr.Error()
-	}
-	job.Ended = res.Ended
-	for _, l := range lines {
-		cat.Log(rctx, job.ID, l.level, l.msg)
-	}
-	err := errors.Join(cat.FinishBackup(rctx, b.ID, res), cat.UpdateJob(rctx, *job))
+	res.Error, res.Ended = j.rec.Error, j.rec.Ended
+	err := errors.Join(cat.FinishBackup(rctx, b.ID, res), j.record(ctx, fmt.Sprintf("backup %d", b.ID)))
 	for _, l := range append(r.parts, r.location(r.bytes)) {
 		if l.Barcode == "" || l.FileNum == 0 {
 			continue

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +38,7 @@ type CopySpec struct {
 
 // CopyResult is the outcome of a copy job, also kept in its job's spec.
 type CopyResult struct {
+	Version   int     `json:"version"` // JobSpecVersion
 	JobID     int64   `json:"job_id"`
 	Src       string  `json:"src"`
 	Dst       string  `json:"dst"`
@@ -63,47 +63,33 @@ const copyKind = "copy"
 // stopped and a final incremental. Deleted and renamed files are removed
 // at the destination by each incremental's listing.
 func Copy(ctx context.Context, cat catalog.Catalog, s CopySpec) (CopyResult, error) {
-	res := CopyResult{Src: s.Src.Name + ":" + s.SrcPath, Dst: s.Dst.Name + ":" + s.DstPath}
+	res := CopyResult{Version: JobSpecVersion, Src: s.Src.Name + ":" + s.SrcPath, Dst: s.Dst.Name + ":" + s.DstPath}
 	base, level, err := copyBase(ctx, cat, res.Src, res.Dst, s)
 	if err != nil {
 		return res, err
 	}
 	res.Level, res.BaseJob, res.BaseToken = level, base.JobID, base.DumpDate
-	spec, _ := json.Marshal(res)
-	job := &catalog.Job{Kind: copyKind, Spec: string(spec), State: catalog.JobRunning, PID: os.Getpid(), Owner: Owner(), Started: time.Now().UTC()}
-	if _, err := cat.CreateJob(ctx, job); err != nil {
-		return res, fmt.Errorf("dma: record job: %w", err)
+	j, ctx, err := startJob(ctx, cat, copyKind, 0, res)
+	if err != nil {
+		return res, err
 	}
-	res.JobID = job.ID
-	ctx, stopWatch := watchCancel(ctx, cat, job.ID)
-	defer stopWatch()
+	res.JobID = j.rec.ID
 	start := time.Now()
 	sp, dp := newPosts(nil), newPosts(nil)
 	runErr := runCopy(ctx, s, &res, sp, dp)
 	res.Seconds = time.Since(start).Seconds()
-
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
 	if runErr == nil && res.DumpDate == "" {
 		runErr = fmt.Errorf("dma: agent %s returned no DUMP_DATE; incremental copies could not follow this one", s.Src.Name)
 	}
-	lines := append(sp.lines(), dp.lines()...)
-	job.State, runErr = outcome(ctx, "copy", runErr)
-	job.State = warned(job.State, lines)
-	res.State = job.State
-	job.Ended = time.Now().UTC()
-	if runErr != nil {
-		job.Error = runErr.Error()
+	runErr = j.settle(ctx, "copy", runErr, append(sp.lines(), dp.lines()...))
+	res.State = j.rec.State
+	// The result, with the DUMP_DATE the next incremental copy follows,
+	// is the job's spec.
+	spec, err := json.Marshal(res)
+	if err == nil {
+		j.rec.Spec = string(spec)
 	}
-	spec, _ = json.Marshal(res)
-	job.Spec = string(spec)
-	for _, l := range lines {
-		cat.Log(rctx, job.ID, l.level, l.msg)
-	}
-	if err := cat.UpdateJob(rctx, *job); err != nil && runErr == nil {
-		runErr = fmt.Errorf("dma: record the copy: %w", err)
-	}
-	return res, runErr
+	return res, errors.Join(runErr, err, j.record(ctx, "copy"))
 }
 
 // copyRecord is the part of a copy job's spec a later copy reads.

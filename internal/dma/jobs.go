@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"ferry/internal/catalog"
@@ -75,47 +76,80 @@ func warned(state string, lines []logLine) string {
 	return state
 }
 
-// runJob records a job of kind with spec (JSON), runs fn with a context
-// that `ferry cancel` ends, and records how it ended, with the agent's
-// log lines logs returns.
-func runJob(ctx context.Context, cat catalog.Catalog, kind, what string, backupID int64, spec any, fn func(ctx context.Context) error, logs func() []logLine) error {
-	js, _ := json.Marshal(spec)
-	job := &catalog.Job{Kind: kind, Spec: string(js), State: catalog.JobRunning, PID: os.Getpid(), Owner: Owner(), Started: time.Now().UTC(), BackupID: backupID}
-	if _, err := cat.CreateJob(ctx, job); err != nil {
-		return fmt.Errorf("dma: record job: %w", err)
-	}
-	jctx, stop := watchCancel(ctx, cat, job.ID)
-	runErr := fn(jctx)
-	var err error
-	job.State, err = outcome(jctx, what, runErr)
-	stop()
-	job.Ended = time.Now().UTC()
+// jobRun is one job's record from start to end: every job kind takes the
+// same lifecycle (start, run under a context `ferry cancel` ends, finish
+// with its outcome, warnings and log).
+type jobRun struct {
+	cat   catalog.Catalog
+	rec   *catalog.Job
+	stop  func()
+	lines []logLine // the agents' log, recorded with the outcome
+}
+
+// startJob records a running job of kind with spec and returns it with a
+// context that ends when `ferry cancel` asks.
+func startJob(ctx context.Context, cat catalog.Catalog, kind string, backupID int64, spec any) (*jobRun, context.Context, error) {
+	js, err := json.Marshal(spec)
 	if err != nil {
-		job.Error = err.Error()
+		return nil, ctx, fmt.Errorf("dma: job spec: %w", err)
 	}
+	rec := &catalog.Job{Kind: kind, Spec: string(js), State: catalog.JobRunning, PID: os.Getpid(), Owner: Owner(),
+		Started: time.Now().UTC(), BackupID: backupID}
+	if _, err := cat.CreateJob(ctx, rec); err != nil {
+		return nil, ctx, fmt.Errorf("dma: record job: %w", err)
+	}
+	jctx, stop := watchCancel(ctx, cat, rec.ID)
+	return &jobRun{cat: cat, rec: rec, stop: sync.OnceFunc(stop)}, jctx, nil
+}
+
+// finish records how the job ended (settle, then record) and returns the
+// job's error joined with any failure to record it.
+func (j *jobRun) finish(ctx context.Context, what string, runErr error, lines []logLine) error {
+	err := j.settle(ctx, what, runErr, lines)
+	return errors.Join(err, j.record(ctx, what))
+}
+
+// settle decides how the job ended: its state from runErr (cancelled when
+// ctx was, completed with warnings when lines hold any), its end and
+// error. It returns runErr, worded as a cancel when it was one.
+func (j *jobRun) settle(ctx context.Context, what string, runErr error, lines []logLine) error {
+	state, err := outcome(ctx, what, runErr)
+	j.stop()
+	j.rec.State = warned(state, lines)
+	j.rec.Ended = time.Now().UTC()
+	if err != nil {
+		j.rec.Error = err.Error()
+	}
+	j.lines = lines
+	return err
+}
+
+// record writes the job's log and its outcome, even when its context was
+// cancelled.
+func (j *jobRun) record(ctx context.Context, what string) error {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	if logs != nil {
-		lines := logs()
-		job.State = warned(job.State, lines)
-		for _, l := range lines {
-			cat.Log(rctx, job.ID, l.level, l.msg)
+	var err error
+	for _, l := range j.lines {
+		if lerr := j.cat.Log(rctx, j.rec.ID, l.level, l.msg); lerr != nil && err == nil {
+			err = lerr
 		}
 	}
-	if uerr := cat.UpdateJob(rctx, *job); uerr != nil && err == nil {
-		err = fmt.Errorf("dma: record the %s: %w", what, uerr)
+	if err = errors.Join(err, j.cat.UpdateJob(rctx, *j.rec)); err != nil {
+		return fmt.Errorf("dma: record the %s: %w", what, err)
 	}
-	return err
+	return nil
 }
 
 // backupJob runs fn as a recorded job about one backup and returns its
 // result.
-func backupJob[R any](ctx context.Context, cat catalog.Catalog, kind string, backupID int64, spec any, fn func(context.Context) (R, error)) (R, error) {
-	var res R
-	err := runJob(ctx, cat, kind, fmt.Sprintf("%s of backup %d", kind, backupID), backupID, spec, func(ctx context.Context) error {
-		var err error
-		res, err = fn(ctx)
-		return err
-	}, nil)
-	return res, err
+func backupJob[R any](ctx context.Context, cat catalog.Catalog, kind string, spec ImageJobSpec, fn func(context.Context) (R, error)) (R, error) {
+	spec.Version = JobSpecVersion
+	j, jctx, err := startJob(ctx, cat, kind, spec.Backup, spec)
+	if err != nil {
+		var zero R
+		return zero, err
+	}
+	res, runErr := fn(jctx)
+	return res, j.finish(jctx, fmt.Sprintf("%s of backup %d", kind, spec.Backup), runErr, nil)
 }

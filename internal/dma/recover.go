@@ -49,7 +49,7 @@ type AgentRestoreSpec struct {
 //
 // It is recorded as a restore job that ferry cancel can stop.
 func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
-	return backupJob(ctx, cat, "restore", s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "tape_agent": tapeName(s.Agent, s.Tape), "drive": s.Drive, "to": s.To, "paths": s.Paths},
+	return backupJob(ctx, cat, "restore", ImageJobSpec{Backup: s.BackupID, Agent: s.Agent.Name, TapeAgent: tapeName(s.Agent, s.Tape), Drive: s.Drive, To: s.To, Paths: s.Paths},
 		func(ctx context.Context) (RestoreResult, error) { return restoreToAgentRun(ctx, cat, s) })
 }
 

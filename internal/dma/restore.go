@@ -59,7 +59,7 @@ type RestoreResult struct {
 //
 // It is recorded as a restore job that ferry cancel can stop.
 func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreResult, error) {
-	return backupJob(ctx, cat, "restore", s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive, "to": s.To, "paths": s.Paths},
+	return backupJob(ctx, cat, "restore", ImageJobSpec{Backup: s.BackupID, Agent: s.Agent.Name, Drive: s.Drive, To: s.To, Paths: s.Paths},
 		func(ctx context.Context) (RestoreResult, error) { return restoreRun(ctx, cat, s) })
 }
 

@@ -47,7 +47,7 @@ type VerifyResult struct {
 //
 // It is recorded as a verify job that ferry cancel can stop.
 func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
-	return backupJob(ctx, cat, "verify", s.BackupID, map[string]any{"backup": s.BackupID, "agent": s.Agent.Name, "drive": s.Drive},
+	return backupJob(ctx, cat, "verify", ImageJobSpec{Backup: s.BackupID, Agent: s.Agent.Name, Drive: s.Drive},
 		func(ctx context.Context) (VerifyResult, error) { return verifyRun(ctx, cat, s) })
 }
 
