@@ -43,4 +43,3 @@ func NewVolumeName() string {
 	rand.Read(b[:])
 	return fmt.Sprintf("FERRY-%X", b)
 }
-
