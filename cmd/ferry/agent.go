@@ -22,6 +22,7 @@ import (
 	"ferry/internal/ndmp/data"
 	"ferry/internal/ndmp/data/tarengine"
 	"ferry/internal/ndmp/server"
+	"ferry/internal/view"
 )
 
 // localAgentName is the catalog's name for the agent ferry starts inside
@@ -93,7 +94,7 @@ func runAgentAdd(cmd *cobra.Command, g *globalOptions, name, rawURL, pwFile stri
 		return err
 	}
 	if asJSON {
-		return json.NewEncoder(cmd.OutOrStdout()).Encode(agentJSON(a))
+		return json.NewEncoder(cmd.OutOrStdout()).Encode(view.AgentOf(a))
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "agent %s: %s (password in %s)\n", a.Name, a.URL, secret)
 	return nil
@@ -132,9 +133,9 @@ func newAgentLsCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				out := make([]agentOut, 0, len(as))
+				out := make([]view.Agent, 0, len(as))
 				for _, a := range as {
-					out = append(out, agentJSON(a))
+					out = append(out, view.AgentOf(a))
 				}
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 			}
@@ -149,14 +150,6 @@ func newAgentLsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
-
-type agentOut struct {
-	Name    string    `json:"name"`
-	URL     string    `json:"url"`
-	Created time.Time `json:"created"`
-}
-
-func agentJSON(a catalog.Agent) agentOut { return agentOut{a.Name, a.URL, a.Created} }
 
 // openCatalog opens the catalog (catalogSpec), refusing one that is
 // missing, empty or unreadable beside written cartridges

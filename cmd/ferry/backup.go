@@ -17,6 +17,7 @@ import (
 	"ferry/internal/dma"
 	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/view"
 )
 
 type backupOptions struct {
@@ -126,7 +127,7 @@ func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptio
 		ps = problems(ctx, cat, b.JobID)
 	}
 	if o.asJSON {
-		doc := backupJSON(b)
+		doc := view.BackupOf(b)
 		doc.Warnings = ps
 		if err := json.NewEncoder(out).Encode(doc); err != nil {
 			return err
@@ -220,47 +221,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-type locationOut struct {
-	Barcode    string `json:"barcode"`
-	File       int    `json:"file"`
-	RecordSize int    `json:"record_size"`
-	Offset     int64  `json:"offset"`
-	Length     int64  `json:"length"`
-}
-
-type backupOut struct {
-	ID        int64         `json:"id"`
-	Agent     string        `json:"agent"`
-	Path      string        `json:"path"`
-	Level     int           `json:"level"`
-	BaseID    int64         `json:"base_id,omitempty"`
-	Status    string        `json:"status"`
-	Started   time.Time     `json:"started"`
-	Ended     *time.Time    `json:"ended,omitempty"`
-	Files     int64         `json:"files"`
-	Bytes     int64         `json:"bytes"`
-	DumpDate  string        `json:"dump_date,omitempty"`
-	Error     string        `json:"error,omitempty"`
-	Env       []catalog.Env `json:"env,omitempty"`
-	Locations []locationOut `json:"locations"`
-	// Warnings are what the agents reported not backing up (status
-	// completed_with_warnings).
-	Warnings []string `json:"warnings,omitempty"`
-}
-
-func backupJSON(b catalog.Backup) backupOut {
-	o := backupOut{ID: b.ID, Agent: b.Agent, Path: b.Path, Level: b.Level, BaseID: b.BaseID, Status: b.Status,
-		Started: b.Started, Files: b.Files, Bytes: b.Bytes, DumpDate: b.DumpDate, Error: b.Error, Env: b.Env,
-		Locations: []locationOut{}}
-	if !b.Ended.IsZero() {
-		o.Ended = &b.Ended
-	}
-	for _, l := range b.Locations {
-		o.Locations = append(o.Locations, locationOut{l.Barcode, l.FileNum, l.RecordSize, l.Offset, l.Length})
-	}
-	return o
 }
 
 // stderrIsTerminal reports whether standard error is a character device.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ferry/internal/catalog"
+	"ferry/internal/view"
 )
 
 func newCancelCommand(g *globalOptions) *cobra.Command {
@@ -35,7 +36,7 @@ append after it, and records the job cancelled. ferry cancel waits for that
 			return withCatalog(cmd.Context(), g, func(cat catalog.Catalog) error {
 				j, err := cancelJob(cmd.Context(), cat, id, wait, force)
 				if asJSON {
-					if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(jobJSON(j)); jerr != nil && err == nil {
+					if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(view.JobOf(j)); jerr != nil && err == nil {
 						err = jerr
 					}
 				} else if err == nil {

@@ -10,6 +10,7 @@ import (
 
 	"ferry/internal/format"
 	"ferry/internal/testsupport/fstree"
+	"ferry/internal/view"
 )
 
 // TestCancelCommand cancels a running `ferry backup` from another process
@@ -47,13 +48,13 @@ func TestCancelCommand(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	var active []jobOut
+	var active []view.Job
 	c.runJSON(&active, "jobs", "--active")
 	if len(active) != 1 || active[0].BackupID == 0 {
 		t.Fatalf("active jobs: %+v (a running backup job names its backup)", active)
 	}
 	id := active[0].ID
-	var cancelled jobOut
+	var cancelled view.Job
 	c.runJSON(&cancelled, "cancel", itoa(id))
 	if cancelled.State != "cancelled" {
 		t.Fatalf("ferry cancel returned job %+v", cancelled)

@@ -14,7 +14,7 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
-	"ferry/internal/volume"
+	"ferry/internal/view"
 )
 
 func newBackupsCommand(g *globalOptions) *cobra.Command {
@@ -31,12 +31,12 @@ func newBackupsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					out := make([]backupOut, 0, len(bs))
+					out := make([]view.Backup, 0, len(bs))
 					for _, b := range bs {
 						if full, err := cat.Backup(cmd.Context(), b.ID); err == nil {
 							b = full
 						}
-						out = append(out, backupJSON(b))
+						out = append(out, view.BackupOf(b))
 					}
 					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 				}
@@ -84,9 +84,9 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					out := make([]fileOut, 0, len(fs))
+					out := make([]view.File, 0, len(fs))
 					for _, f := range fs {
-						out = append(out, fileJSON(id, f))
+						out = append(out, view.FileOf(id, f))
 					}
 					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 				}
@@ -132,9 +132,9 @@ regular expression matched anywhere in the path.`,
 					return err
 				}
 				if asJSON {
-					out := make([]fileOut, 0, len(ms))
+					out := make([]view.File, 0, len(ms))
 					for _, m := range ms {
-						out = append(out, fileJSON(m.BackupID, m.File))
+						out = append(out, view.FileOf(m.BackupID, m.File))
 					}
 					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 				}
@@ -182,41 +182,6 @@ func noBackup(id int64, err error) error {
 	return err
 }
 
-type fileOut struct {
-	Backup int64     `json:"backup"`
-	Path   string    `json:"path"`
-	Type   string    `json:"type"`
-	Mode   uint32    `json:"mode"`
-	UID    uint32    `json:"uid"`
-	GID    uint32    `json:"gid"`
-	Size   uint64    `json:"size"`
-	Mtime  time.Time `json:"mtime"`
-}
-
-func fileJSON(id int64, f catalog.File) fileOut {
-	return fileOut{id, f.Path, typeName(f.Type), f.Mode & 0o7777, f.UID, f.GID, f.Size, f.Mtime}
-}
-
-func typeName(t catalog.FileType) string {
-	switch t {
-	case catalog.TypeDir:
-		return "dir"
-	case catalog.TypeReg:
-		return "file"
-	case catalog.TypeSymlink:
-		return "symlink"
-	case catalog.TypeFIFO:
-		return "fifo"
-	case catalog.TypeCharDev:
-		return "chardev"
-	case catalog.TypeBlkDev:
-		return "blockdev"
-	case catalog.TypeSocket:
-		return "socket"
-	}
-	return "other"
-}
-
 // typeMode renders a type letter and permission bits as ls does.
 func typeMode(f catalog.File) string {
 	c := map[catalog.FileType]byte{catalog.TypeDir: 'd', catalog.TypeSymlink: 'l', catalog.TypeFIFO: 'p',
@@ -249,9 +214,9 @@ func newJobsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					out := make([]jobOut, 0, len(js))
+					out := make([]view.Job, 0, len(js))
 					for _, j := range js {
-						out = append(out, jobJSON(j))
+						out = append(out, view.JobOf(j))
 					}
 					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 				}
@@ -267,25 +232,6 @@ func newJobsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().BoolVar(&active, "active", false, "only jobs that have not ended")
 	return cmd
-}
-
-type jobOut struct {
-	ID       int64      `json:"id"`
-	Kind     string     `json:"kind"`
-	State    string     `json:"state"`
-	PID      int        `json:"pid,omitempty"`
-	Started  time.Time  `json:"started"`
-	Ended    *time.Time `json:"ended,omitempty"`
-	BackupID int64      `json:"backup_id,omitempty"`
-	Error    string     `json:"error,omitempty"`
-}
-
-func jobJSON(j catalog.Job) jobOut {
-	o := jobOut{ID: j.ID, Kind: j.Kind, State: j.State, PID: j.PID, Started: j.Started, BackupID: j.BackupID, Error: j.Error}
-	if !j.Ended.IsZero() {
-		o.Ended = &j.Ended
-	}
-	return o
 }
 
 func newCatalogCommand(g *globalOptions) *cobra.Command {
@@ -345,9 +291,9 @@ describes. Nothing is written.`,
 				return serr
 			}
 			if asJSON {
-				out := make([]scanOut, 0, len(files))
+				out := make([]view.TapeFile, 0, len(files))
 				for _, f := range files {
-					out = append(out, scanOut{File: f.File, Header: f.Header, Trailer: f.Trailer, Damage: f.Damage})
+					out = append(out, view.TapeFile{File: f.File, Header: f.Header, Trailer: f.Trailer, Damage: f.Damage})
 				}
 				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(out); err != nil {
 					return err
@@ -380,11 +326,4 @@ describes. Nothing is written.`,
 	cmd.Flags().StringVar(&pwFile, "password-file", "", "password of an unregistered agent (else $FERRY_NDMP_PASSWORD)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-type scanOut struct {
-	File    int             `json:"file"`
-	Header  *volume.Header  `json:"header,omitempty"`
-	Trailer *volume.Trailer `json:"trailer,omitempty"`
-	Damage  string          `json:"damage,omitempty"` // why the file could not be read
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ferry/internal/catalog"
+	"ferry/internal/view"
 )
 
 func newLogCommand(g *globalOptions) *cobra.Command {
@@ -42,20 +43,14 @@ func newLogCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-type logLineOut struct {
-	At      time.Time `json:"at"`
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
-}
-
 func printJobLog(out io.Writer, j catalog.Job, lines []catalog.LogLine, asJSON bool) error {
 	if asJSON {
 		doc := struct {
-			jobOut
-			Log []logLineOut `json:"log"`
-		}{jobOut: jobJSON(j), Log: []logLineOut{}}
+			view.Job
+			Log []view.LogLine `json:"log"`
+		}{Job: view.JobOf(j), Log: []view.LogLine{}}
 		for _, l := range lines {
-			doc.Log = append(doc.Log, logLineOut{l.At, l.Level, l.Message})
+			doc.Log = append(doc.Log, view.LogLine{At: l.At, Level: l.Level, Message: l.Message})
 		}
 		return json.NewEncoder(out).Encode(doc)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"ferry/internal/format"
 	"ferry/internal/testsupport/fstree"
+	"ferry/internal/view"
 )
 
 // killLoopFor bounds each half of TestKillLoop.
@@ -100,7 +101,7 @@ func TestKillLoop(t *testing.T) {
 	t.Logf("%d kills", kills)
 
 	// Nothing stays running; every complete backup restores identically.
-	var jobs []jobOut
+	var jobs []view.Job
 	c.runJSON(&jobs, "jobs")
 	for _, j := range jobs {
 		if j.State == "running" || j.State == "cancelling" || j.State == "queued" {

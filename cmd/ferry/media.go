@@ -4,23 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"ferry/internal/catalog"
+	"ferry/internal/view"
 )
-
-// mediumJSON is one cartridge in `ferry media --json`.
-type mediumJSON struct {
-	Barcode  string    `json:"barcode"`
-	Library  string    `json:"library"`
-	State    string    `json:"state"`
-	Used     int64     `json:"used"`
-	NextFile int       `json:"next_file"`
-	Backups  []int64   `json:"backups"`
-	Updated  time.Time `json:"updated"`
-}
 
 func newMediaCommand(g *globalOptions) *cobra.Command {
 	var asJSON bool
@@ -39,13 +28,13 @@ file the next backup starts at, and the backups with a piece on it.`,
 				if err != nil {
 					return err
 				}
-				out := make([]mediumJSON, 0, len(ms))
+				out := make([]view.Medium, 0, len(ms))
 				for _, m := range ms {
 					locs, err := cat.OnMedium(cmd.Context(), m.Barcode)
 					if err != nil {
 						return err
 					}
-					mj := mediumJSON{Barcode: m.Barcode, Library: m.Library, State: string(m.State), Used: m.Used,
+					mj := view.Medium{Barcode: m.Barcode, Library: m.Library, State: string(m.State), Used: m.Used,
 						NextFile: m.NextFile, Backups: []int64{}, Updated: m.Updated}
 					for _, l := range locs {
 						mj.Backups = append(mj.Backups, l.BackupID)

@@ -12,6 +12,7 @@ import (
 
 	"ferry/internal/format"
 	"ferry/internal/testsupport/fstree"
+	"ferry/internal/view"
 )
 
 // exitCode is the exit status of a finished command's error (0 for nil).
@@ -144,7 +145,7 @@ func TestBackupWarnings(t *testing.T) {
 	}
 
 	stdout, _, err = run("jobs", "--json")
-	var jobs []jobOut
+	var jobs []view.Job
 	if err != nil || json.Unmarshal([]byte(stdout), &jobs) != nil || len(jobs) != 1 || jobs[0].State != "completed_with_warnings" {
 		t.Fatalf("ferry jobs: %v %s", err, stdout)
 	}
@@ -204,7 +205,7 @@ func TestBackupSkipsOwnState(t *testing.T) {
 			t.Fatalf("backup stored ferry's own file %s", f.Path)
 		}
 	}
-	var jobs []jobOut
+	var jobs []view.Job
 	c.runJSON(&jobs, "jobs")
 	out := c.run("log", itoa(jobs[len(jobs)-1].ID))
 	if !strings.Contains(out, "ferry's state directory") || !strings.Contains(out, "catalog.db") {

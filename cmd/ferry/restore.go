@@ -16,6 +16,7 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/view"
 )
 
 type restoreOptions struct {
@@ -73,19 +74,6 @@ another drive.`,
 	return cmd
 }
 
-type restoreOut struct {
-	Backup   int64   `json:"backup"`
-	Chain    []int64 `json:"chain"`
-	To       string  `json:"to"`
-	Restored int     `json:"restored"`
-	Skipped  int     `json:"skipped"`
-	Failed   int     `json:"failed"`
-	Removed  int     `json:"removed"`
-	Bytes    int64   `json:"bytes"`
-	Read     int64   `json:"read"`
-	Error    string  `json:"error,omitempty"`
-}
-
 func runRestore(ctx context.Context, g *globalOptions, arg string, paths []string, o restoreOptions, out io.Writer) error {
 	id, err := backupID(arg)
 	if err != nil {
@@ -121,7 +109,7 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 	spec.Progress = progress
 	res, err := dma.Restore(ctx, cat, spec)
 	stopProgress()
-	r := restoreOut{Backup: id, Chain: res.Chain, To: to, Restored: res.Summary.Restored, Skipped: res.Summary.Skipped,
+	r := view.Restore{Backup: id, Chain: res.Chain, To: to, Restored: res.Summary.Restored, Skipped: res.Summary.Skipped,
 		Failed: res.Summary.Failed, Removed: res.Summary.Removed, Bytes: res.Summary.Bytes, Read: res.Read}
 	if err != nil {
 		err = fmt.Errorf("restore of backup %d: %w", id, err)
@@ -198,7 +186,7 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 	spec.Progress = progress
 	res, err := dma.RestoreToAgent(ctx, cat, spec)
 	stopProgress()
-	r := restoreOut{Backup: b.ID, Chain: res.Chain, To: o.to, Read: res.Read}
+	r := view.Restore{Backup: b.ID, Chain: res.Chain, To: o.to, Read: res.Read}
 	if err != nil {
 		err = fmt.Errorf("restore of backup %d: %w", b.ID, err)
 		r.Error = err.Error()

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"ferry/internal/changer"
 	"ferry/internal/library"
+	"ferry/internal/view"
 )
 
 func newTapeCommand(g *globalOptions) *cobra.Command {
@@ -84,7 +84,7 @@ func newTapeLsCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(cmd.OutOrStdout()).Encode(elementsJSON(elems))
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(view.ElementsOf(elems))
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ADDRESS\tTYPE\tNAME\tBARCODE")
@@ -103,28 +103,6 @@ func newTapeLsCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
-}
-
-type elementJSON struct {
-	Address uint16 `json:"address"`
-	Type    string `json:"type"`
-	Drive   string `json:"drive,omitempty"`
-	Full    bool   `json:"full"`
-	Barcode string `json:"barcode,omitempty"`
-	Source  *int   `json:"source,omitempty"`
-}
-
-func elementsJSON(elems []changer.Element) []elementJSON {
-	out := make([]elementJSON, 0, len(elems))
-	for _, e := range elems {
-		j := elementJSON{Address: e.Address, Type: e.Type.String(), Drive: e.Drive, Full: e.Full, Barcode: e.Barcode}
-		if e.HasSource {
-			src := int(e.Source)
-			j.Source = &src
-		}
-		out = append(out, j)
-	}
-	return out
 }
 
 // changerFlags adds --changer and --drive-element: where the tape agent's

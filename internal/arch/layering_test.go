@@ -31,6 +31,7 @@ var rules = []rule{
 	{from: "ferry/internal/restore", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "restores are reused by the data manager"},
 	{from: "ferry/internal/catalog", deny: []string{"ferry/internal/ndmp/server", "ferry/internal/iscsi"}, why: "the catalog is a store, not a service"},
 	{from: "ferry/internal/volume", onlyStd: true, allow: []string{"ferry/internal/catalog"}, why: "the on-tape records are written by NDMP jobs and serverless copies alike: no I/O, no NDMP"},
+	{from: "ferry/internal/view", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/dma"}, why: "views are data shapes the CLI and an HTTP API share"},
 	{from: "ferry/internal/", deny: []string{"ferry/cmd"}, why: "only cmd/ wires packages together"},
 }
 
