@@ -30,6 +30,8 @@ var rules = []rule{
 	{from: "ferry/internal/fsmeta", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "file metadata is transport-neutral"},
 	{from: "ferry/internal/restore", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "restores are reused by the data manager"},
 	{from: "ferry/internal/catalog", deny: []string{"ferry/internal/ndmp/server", "ferry/internal/iscsi"}, why: "the catalog is a store, not a service"},
+	{from: "ferry/internal/tape/st", deny: []string{"ferry/internal/scsi", "ferry/internal/library", "ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "the st drive is a device under the media model, not a service"},
+	{from: "ferry/internal/scsi/sg", deny: []string{"ferry/internal/scsi/", "ferry/internal/library", "ferry/internal/tape"}, why: "the SG_IO pass-through depends on the SCSI core alone"},
 	{from: "ferry/internal/", deny: []string{"ferry/cmd"}, why: "only cmd/ wires packages together"},
 }
 

@@ -151,10 +151,12 @@ func (d *Drive) ReadRecord(p []byte) (int, error) {
 		switch {
 		case serr != nil:
 			return 0, serr
+		case err == nil && (s.EOF || !s.EOD):
+			// st reports GMT_EOF after a filemark even when the mark
+			// is the last thing on the tape.
+			return 0, tape.ErrFilemark
 		case s.EOD:
 			return 0, tape.ErrEndOfData
-		case err == nil:
-			return 0, tape.ErrFilemark
 		}
 	case errno(err) == syscall.ENOMEM:
 		return 0, ErrBufferTooSmall
@@ -182,8 +184,12 @@ func (d *Drive) WriteRecord(p []byte) error {
 	if errno(err) == syscall.ENOSPC && !errors.Is(err, ErrShortWrite) {
 		// The early warning: st refuses one write, then lets the next
 		// proceed, alternately, until the physical end refuses them all.
+		// A second refusal is the physical end (st then fails writes
+		// with EIO): nothing of p was written either time.
 		d.ew = true
-		err = d.write(p)
+		if again := d.write(p); again == nil || errno(again) != syscall.EIO {
+			return again
+		}
 	}
 	return err
 }
