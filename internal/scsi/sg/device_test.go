@@ -194,3 +194,11 @@ func TestDataInLength(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenRealNonSGDevice runs the real system calls: /dev/null opens but
+// answers SG_GET_VERSION_NUM with ENOTTY.
+func TestOpenRealNonSGDevice(t *testing.T) {
+	if _, err := Open("/dev/null"); !errors.Is(err, ErrNotSG) {
+		t.Fatalf("open /dev/null: %v", err)
+	}
+}

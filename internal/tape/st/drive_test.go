@@ -289,3 +289,16 @@ func TestStatusAndUnload(t *testing.T) {
 		t.Fatalf("open of an empty drive: %v", err)
 	}
 }
+
+// TestOpenRealNonTapeDevice runs the real system calls: /dev/null opens
+// but refuses MTIOCTOP (ENOTTY), which is reported naming the device.
+func TestOpenRealNonTapeDevice(t *testing.T) {
+	_, err := Open("/dev/null", true)
+	var de *DeviceError
+	if !errors.As(err, &de) || de.Err != syscall.ENOTTY || de.Op != "MTSETBLK" || de.Path != "/dev/null" {
+		t.Fatalf("open /dev/null: %v", err)
+	}
+	if _, err := Open(filepath.Join(t.TempDir(), "nst9"), true); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("open a missing device: %v", err)
+	}
+}
