@@ -20,6 +20,8 @@ import (
 	"ferry/internal/ndmp/data"
 	"ferry/internal/ndmp/data/tarengine"
 	"ferry/internal/ndmp/server"
+	"ferry/internal/scsi"
+	"ferry/internal/scsi/sg"
 )
 
 type serveOptions struct {
@@ -30,6 +32,7 @@ type serveOptions struct {
 	ndmpUser         string
 	ndmpPasswordFile string
 	logLevel         string
+	changerDevices   []string
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -62,6 +65,7 @@ the drives on LUNs 1-4) and the state directory's disks (ferry disk create).`,
 	f.StringVar(&o.ndmpUser, "ndmp-user", "ndmp", "NDMP user name")
 	f.StringVar(&o.ndmpPasswordFile, "ndmp-password-file", "", "file holding the NDMP password, 12 characters or more (default: STATE/ndmp-password, generated)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringArrayVar(&o.changerDevices, "changer-device", nil, "a real media changer's Linux sg device (e.g. /dev/sg3) served to NDMP SCSI under its path, CDBs passed through; untested on hardware (repeatable)")
 	return cmd
 }
 
@@ -108,6 +112,11 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		served  = make(chan error, 1)
 	)
 	if o.ndmpAddr != "" {
+		changers, closeChangers, err := openChangers(o.changerDevices)
+		if err != nil {
+			return err
+		}
+		defer closeChangers()
 		tar := tarengine.New(tarengine.Config{Exports: exports, StateDir: state, Snapshot: o.snapshot, Logger: logger})
 		ndmpSrv, err = server.New(server.Config{
 			Library:     lib,
@@ -115,6 +124,8 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 			Credentials: map[string]string{o.ndmpUser: password},
 			Logger:      logger,
 			Engines:     map[string]data.Engine{"tar": tar},
+
+			PassThroughChangers: changers,
 		})
 		if err != nil {
 			return err
@@ -245,4 +256,25 @@ func readNDMPPassword(path string) (string, error) {
 			path, len(pw), minSecretLen)
 	}
 	return pw, nil
+}
+
+// openChangers opens the real changers given with --changer-device.
+func openChangers(paths []string) (map[string]scsi.Device, func(), error) {
+	devs := map[string]scsi.Device{}
+	var opened []*sg.Device
+	closeAll := func() {
+		for _, d := range opened {
+			d.Close()
+		}
+	}
+	for _, p := range paths {
+		d, err := sg.Open(p)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("--changer-device: %w", err)
+		}
+		opened = append(opened, d)
+		devs[p] = d
+	}
+	return devs, closeAll, nil
 }

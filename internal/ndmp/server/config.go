@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -20,6 +22,8 @@ const (
 	productName  = "ferry NDMP agent"
 	tapeModel    = "ferry virtual tape drive"
 	changerModel = "ferry virtual media changer"
+	// passThroughModel is a real changer whose CDBs ferry passes through.
+	passThroughModel = "SCSI pass-through media changer"
 )
 
 // hostInfo is what CONFIG_GET_HOST_INFO reports, read once at New.
@@ -176,10 +180,17 @@ func configGetTapeInfo(s *session, _ *wire.ConfigGetTapeInfoRequest) wire.Body {
 }
 
 func configGetScsiInfo(s *session, _ *wire.ConfigGetScsiInfoRequest) wire.Body {
-	return &wire.ConfigGetScsiInfoReply{ScsiInfo: []wire.DeviceInfo{{
+	reply := &wire.ConfigGetScsiInfoReply{ScsiInfo: []wire.DeviceInfo{{
 		Model:   changerModel,
 		Caplist: []wire.DeviceCapability{{Device: s.srv.cfg.Library.ChangerName()}},
 	}}}
+	for _, name := range slices.Sorted(maps.Keys(s.srv.cfg.PassThroughChangers)) {
+		reply.ScsiInfo = append(reply.ScsiInfo, wire.DeviceInfo{
+			Model:   passThroughModel,
+			Caplist: []wire.DeviceCapability{{Device: name}},
+		})
+	}
+	return reply
 }
 
 // extState is the session's extension discovery and negotiation (v4

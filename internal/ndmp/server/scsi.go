@@ -14,9 +14,13 @@ const defaultCDBTimeout = time.Minute
 
 // scsiDevice is the changer a session opened with SCSI_OPEN.
 type scsiDevice struct {
-	name string
-	dev  scsi.Device
+	name        string
+	dev         scsi.Device
+	passThrough bool // a real changer (Config.PassThroughChangers)
 }
+
+// maxPassThroughDataIn bounds the buffer a pass-through EXECUTE_CDB lends.
+const maxPassThroughDataIn = 16 << 20
 
 // deviceSerial is a device's unit serial number: the host id and the
 // device name, so that two ferry hosts never present the same serial (a DMA
@@ -28,17 +32,23 @@ func changerIdentity(hostID, name string) scsi.Identity {
 	return scsi.Identity{Vendor: "FERRY", Product: "VIRTUAL CHANGER", Revision: "0001", Serial: deviceSerial(hostID, name)}
 }
 
-// scsiOpen opens the library's changer. A session has at most one device
-// open (tape or SCSI), and the changer serves one session at a time.
+// scsiOpen opens the library's changer or a pass-through one. A session
+// has at most one device open (tape or SCSI), and a changer serves one
+// session at a time.
 func scsiOpen(s *session, r *wire.ScsiOpenRequest) wire.Body {
 	lib := s.srv.cfg.Library
+	dev, passThrough := s.srv.cfg.PassThroughChangers[r.Device]
 	switch {
 	case s.drive != nil || s.scsi != nil:
 		return errorReply(wire.ErrDeviceOpened)
-	case r.Device != lib.ChangerName():
+	case !passThrough && r.Device != lib.ChangerName():
 		return errorReply(wire.ErrNoDevice)
-	case !s.srv.claimChanger(s):
+	case !s.srv.claimChanger(r.Device, s):
 		return errorReply(wire.ErrDeviceBusy)
+	}
+	if passThrough {
+		s.scsi = &scsiDevice{name: r.Device, dev: dev, passThrough: true}
+		return errorReply(wire.ErrNone)
 	}
 	s.scsi = &scsiDevice{name: r.Device, dev: smc.New(lib, changerIdentity(s.srv.host.hostID, r.Device))}
 	return errorReply(wire.ErrNone)
@@ -54,7 +64,7 @@ func scsiClose(s *session, _ *wire.ScsiCloseRequest) wire.Body {
 
 func (s *session) closeSCSI() {
 	if s.scsi != nil {
-		s.srv.releaseChanger(s)
+		s.srv.releaseChanger(s.scsi.name, s)
 		s.scsi = nil
 	}
 }
@@ -73,6 +83,15 @@ func scsiResetDevice(s *session, _ *wire.ScsiResetDeviceRequest) wire.Body {
 	if s.scsi == nil {
 		return errorReply(wire.ErrDevNotOpen)
 	}
+	if s.scsi.passThrough {
+		// A real changer is told, as a reset would: PREVENT ALLOW MEDIUM
+		// REMOVAL, allow.
+		allow := &scsi.Command{CDB: []byte{0x1E, 0, 0, 0, 0, 0}}
+		if err := s.scsi.dev.Execute(s.ctx, allow); err != nil {
+			return errorReply(wire.ErrIO)
+		}
+		return errorReply(wire.ErrNone)
+	}
 	if err := s.srv.cfg.Library.SetPreventRemoval(false); err != nil {
 		return errorReply(wire.ErrIO)
 	}
@@ -84,13 +103,22 @@ func scsiExecuteCdb(s *session, r *wire.ScsiExecuteCdbRequest) wire.Body {
 	if s.scsi == nil {
 		return &wire.ScsiExecuteCdbReply{Error: wire.ErrDevNotOpen}
 	}
-	return s.executeCDB(s.scsi.dev, r)
+	if s.scsi.passThrough && r.Flags&wire.ScsiDataIn != 0 {
+		// A pass-through device learns the expected length from the
+		// buffer it is lent (internal/scsi/sg).
+		if r.DataInLen > maxPassThroughDataIn {
+			return &wire.ScsiExecuteCdbReply{Error: wire.ErrIllegalArgs}
+		}
+		return s.executeCDB(s.scsi.dev, r, make([]byte, 0, r.DataInLen))
+	}
+	return s.executeCDB(s.scsi.dev, r, nil)
 }
 
 // executeCDB runs a SCSI_ or TAPE_EXECUTE_CDB request on dev. SCSI
 // failures, malformed CDBs included, are the device's to report in status
 // and sense, with NO_ERR: the transport worked.
-func (s *session) executeCDB(dev scsi.Device, r *wire.ScsiExecuteCdbRequest) *wire.ScsiExecuteCdbReply {
+// buf, if not nil, is lent to the device for the data-in.
+func (s *session) executeCDB(dev scsi.Device, r *wire.ScsiExecuteCdbRequest, buf []byte) *wire.ScsiExecuteCdbReply {
 	if r.Flags&(wire.ScsiDataIn|wire.ScsiDataOut) == wire.ScsiDataIn|wire.ScsiDataOut {
 		return &wire.ScsiExecuteCdbReply{Error: wire.ErrIllegalArgs}
 	}
@@ -100,7 +128,7 @@ func (s *session) executeCDB(dev scsi.Device, r *wire.ScsiExecuteCdbRequest) *wi
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, timeout)
 	defer cancel()
-	cmd := &scsi.Command{CDB: r.Cdb, DataOut: r.DataOut}
+	cmd := &scsi.Command{CDB: r.Cdb, DataOut: r.DataOut, Buffer: buf}
 	err := dev.Execute(ctx, cmd)
 	status, sense := scsi.StatusOf(err)
 	reply := &wire.ScsiExecuteCdbReply{Status: status, ExtSense: sense}

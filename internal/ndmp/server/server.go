@@ -24,6 +24,7 @@ import (
 	"ferry/internal/ndmp/data"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/netguard"
+	"ferry/internal/scsi"
 )
 
 // Config configures a Server.
@@ -61,6 +62,11 @@ type Config struct {
 	// failure, and failures are logged once per address and interval
 	// (zero fields: netguard's defaults).
 	AuthThrottle netguard.ThrottleConfig
+
+	// PassThroughChangers are real changers served beside the library's
+	// virtual one, by the device name SCSI_OPEN takes (a Linux sg device,
+	// internal/scsi/sg, under its path): their CDBs pass through unchanged.
+	PassThroughChangers map[string]scsi.Device
 }
 
 // Defaults of the guards against unauthenticated peers.
@@ -97,9 +103,10 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	closing   bool
-	// changerOwner is the session that has the changer open (SCSI_OPEN).
-	changerOwner *session
-	wg           sync.WaitGroup // one per live session
+	// changerOwners are the sessions that have a changer open
+	// (SCSI_OPEN), by device name.
+	changerOwners map[string]*session
+	wg            sync.WaitGroup // one per live session
 }
 
 // New checks cfg and returns a Server that serves nothing until Serve.
@@ -283,22 +290,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// claimChanger makes s the changer's one SCSI session; false if another
-// session holds it.
-func (s *Server) claimChanger(sess *session) bool {
+// claimChanger makes sess the named changer's one SCSI session; false if
+// another session holds it.
+func (s *Server) claimChanger(name string, sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.changerOwner != nil && s.changerOwner != sess {
+	if o := s.changerOwners[name]; o != nil && o != sess {
 		return false
 	}
-	s.changerOwner = sess
+	if s.changerOwners == nil {
+		s.changerOwners = map[string]*session{}
+	}
+	s.changerOwners[name] = sess
 	return true
 }
 
-func (s *Server) releaseChanger(sess *session) {
+func (s *Server) releaseChanger(name string, sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.changerOwner == sess {
-		s.changerOwner = nil
+	if s.changerOwners[name] == sess {
+		delete(s.changerOwners, name)
 	}
 }

@@ -136,7 +136,7 @@ func tapeExecuteCdb(s *session, r *wire.TapeExecuteCdbRequest) wire.Body {
 	if d.cdb == nil {
 		d.cdb = newTapeCDBDevice(d, s.srv.host.hostID)
 	}
-	return s.executeCDB(d.cdb, r)
+	return s.executeCDB(d.cdb, r, nil)
 }
 
 // reportTapeFault tells the DMA why a tape operation failed when the NDMP
