@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,9 +16,7 @@ import (
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
 	"ferry/internal/library"
-	"ferry/internal/ndmp/data"
-	"ferry/internal/ndmp/data/tarengine"
-	"ferry/internal/ndmp/server"
+	"ferry/internal/node"
 	"ferry/internal/view"
 )
 
@@ -76,7 +71,7 @@ func runAgentAdd(cmd *cobra.Command, g *globalOptions, name, rawURL, pwFile stri
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(state, "agents")
+	dir := node.Layout{Root: state}.Agents()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -212,49 +207,23 @@ func resolveAgent(ctx context.Context, cat catalog.Catalog, name, pwFile string)
 	return dma.Agent{Name: t.Agent, Addr: t.Host, User: t.User, Password: pw}, nil
 }
 
-// localAgent is ferry's NDMP agent started inside the process, on
-// loopback, over the state directory's library.
+// localAgent is ferry's NDMP agent started inside the process
+// (node.LocalAgent), as the data manager names it.
 type localAgent struct {
-	agent  dma.Agent
-	lib    *library.Library
-	srv    *server.Server
-	served chan error
+	*node.LocalAgent
+	agent dma.Agent
+	lib   *library.Library
 }
 
 // startLocalAgent starts the in-process agent with exports (may be none);
 // its backups never store protect (nor the state directory).
 func startLocalAgent(state string, exports []string, protect ...string) (*localAgent, error) {
-	lib, err := library.Open(filepath.Join(state, "library"))
+	a, err := node.StartLocalAgent(node.Layout{Root: state}, exports, protect...)
 	if err != nil {
-		return nil, fmt.Errorf("open tape library: %w", err)
-	}
-	secret := make([]byte, 18)
-	rand.Read(secret)
-	pw := base64.RawURLEncoding.EncodeToString(secret)
-	tar := tarengine.New(tarengine.Config{Exports: exports, StateDir: state, Protect: protect})
-	srv, err := server.New(server.Config{
-		Library:     lib,
-		Exports:     exports,
-		Credentials: map[string]string{"ndmp": pw},
-		Engines:     map[string]data.Engine{"tar": tar},
-	})
-	if err != nil {
-		lib.Close()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		lib.Close()
-		return nil, err
-	}
-	l := &localAgent{
-		agent:  dma.Agent{Name: localAgentName, Addr: ln.Addr().String(), User: "ndmp", Password: pw},
-		lib:    lib,
-		srv:    srv,
-		served: make(chan error, 1),
-	}
-	go func() { l.served <- srv.Serve(ln) }()
-	return l, nil
+	return &localAgent{LocalAgent: a, lib: a.Lib,
+		agent: dma.Agent{Name: localAgentName, Addr: a.Addr, User: a.User, Password: a.Password}}, nil
 }
 
 // driveWith returns the drive holding barcode, else tape0, into which the
@@ -270,10 +239,4 @@ func (l *localAgent) driveWith(barcode string) string {
 }
 
 // stop shuts the agent down and closes the library.
-func (l *localAgent) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	l.srv.Shutdown(ctx)
-	<-l.served
-	l.lib.Close()
-}
+func (l *localAgent) stop() { l.Stop() }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,10 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"ferry/internal/library"
-	"ferry/internal/ndmp/data"
-	"ferry/internal/ndmp/data/tarengine"
-	"ferry/internal/ndmp/server"
+	"ferry/internal/node"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/sg"
 )
@@ -86,7 +82,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	}
 	passwordFile := o.ndmpPasswordFile
 	if passwordFile == "" {
-		passwordFile = filepath.Join(state, "ndmp-password")
+		passwordFile = node.Layout{Root: state}.NDMPPassword()
 		if err := ensurePasswordFile(passwordFile); err != nil {
 			return err
 		}
@@ -96,80 +92,34 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		return err
 	}
 
-	lib, err := library.Open(filepath.Join(state, "library"))
+	changers, closeChangers, err := openChangers(o.changerDevices)
 	if err != nil {
-		return fmt.Errorf("open tape library: %w", err)
+		return err
 	}
-	defer lib.Close()
-
-	if o.ndmpAddr == "" && o.iscsiAddr == "" {
-		return errors.New("nothing to serve: give --ndmp or --iscsi an address")
+	defer closeChangers()
+	n, err := node.Start(node.Config{
+		Layout: node.Layout{Root: state}, NDMPAddr: o.ndmpAddr, ISCSIAddr: o.iscsiAddr,
+		NDMPUser: o.ndmpUser, NDMPPassword: password, Exports: exports, Snapshot: o.snapshot,
+		Changers: changers, Logger: logger,
+	})
+	if err != nil {
+		return err
 	}
-	var (
-		ndmpSrv *server.Server
-		ndmpLn  net.Listener
-		iscsi   *iscsiServer
-		served  = make(chan error, 1)
-	)
-	if o.ndmpAddr != "" {
-		changers, closeChangers, err := openChangers(o.changerDevices)
-		if err != nil {
-			return err
-		}
-		defer closeChangers()
-		tar := tarengine.New(tarengine.Config{Exports: exports, StateDir: state, Snapshot: o.snapshot, Logger: logger})
-		ndmpSrv, err = server.New(server.Config{
-			Library:     lib,
-			Exports:     exports,
-			Credentials: map[string]string{o.ndmpUser: password},
-			Logger:      logger,
-			Engines:     map[string]data.Engine{"tar": tar},
-
-			PassThroughChangers: changers,
-		})
-		if err != nil {
-			return err
-		}
-		if ndmpLn, err = net.Listen("tcp", o.ndmpAddr); err != nil {
-			return fmt.Errorf("NDMP listen: %w", err)
-		}
+	if a := n.NDMPAddr(); a != nil {
+		lib := n.Library()
 		fmt.Fprintf(os.Stderr, "ferry: NDMP agent on %s (state %s; user %q, password in %s; drives %s; changer %s)\n",
-			ndmpLn.Addr(), state, o.ndmpUser, passwordFile, strings.Join(lib.DriveNames(), " "), lib.ChangerName())
-		go func() { served <- ndmpSrv.Serve(ndmpLn) }()
+			a, state, o.ndmpUser, passwordFile, strings.Join(lib.DriveNames(), " "), lib.ChangerName())
 	}
-	if o.iscsiAddr != "" {
-		if iscsi, err = startISCSI(state, lib, o.iscsiAddr, 2*time.Second, logger); err != nil {
-			if ndmpSrv != nil {
-				ndmpSrv.Shutdown(context.Background())
-			}
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "ferry: iSCSI target %s on %s\n", iscsi.Name(), iscsi.Addr())
+	if t := n.ISCSI(); t != nil {
+		fmt.Fprintf(os.Stderr, "ferry: iSCSI target %s on %s\n", t.Name(), t.Addr())
 	}
-
-	var serveErr error
-	select {
-	case serveErr = <-served:
-	case <-ctx.Done():
-	}
+	// A server that stops for good ends `ferry serve` with its error, so
+	// a supervisor restarts it rather than leave half a node running.
+	serveErr := n.Wait(ctx)
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var errs []error
-	if ndmpSrv != nil {
-		if err := ndmpSrv.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("NDMP shutdown: %w", err))
-		}
-		if serveErr == nil {
-			serveErr = <-served
-		}
-	}
-	if iscsi != nil {
-		if err := iscsi.Shutdown(sctx); err != nil {
-			errs = append(errs, fmt.Errorf("iSCSI shutdown: %w", err))
-		}
-	}
-	return errors.Join(append(errs, serveErr)...)
+	return errors.Join(serveErr, n.Shutdown(sctx))
 }
 
 // resolveExports makes each export absolute and checks it is a directory.

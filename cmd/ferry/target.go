@@ -1,141 +1,17 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"ferry/internal/disk"
 	"ferry/internal/iscsi"
-	"ferry/internal/iscsi/target"
-	"ferry/internal/library"
-	"ferry/internal/scsi"
-	"ferry/internal/scsi/sbc"
-	"ferry/internal/scsi/smc"
-	"ferry/internal/scsi/ssc"
+	"ferry/internal/node"
 )
-
-// targetStateFile is the iSCSI target's identity and ACL in the state
-// directory (docs/iscsi-target.md, "State").
-const targetStateFile = "iscsi/target.json"
-
-// iscsiState is STATE/iscsi/target.json: the target's IQN, made once and
-// kept so initiators find the same target after a restart, and its ACL.
-// The file holds CHAP secrets and is mode 0600.
-type iscsiState struct {
-	Version int             `json:"version"`
-	Name    string          `json:"name"`
-	ACL     []iscsiACLEntry `json:"acl,omitempty"`
-}
-
-// iscsiACLEntry is one initiator allowed to log in.
-type iscsiACLEntry struct {
-	Initiator  string `json:"initiator"`
-	CHAPSecret string `json:"chap_secret,omitempty"`
-}
-
-// loadTargetState reads the target state, creating it with a new IQN on
-// first use.
-func loadTargetState(state string) (*iscsiState, error) {
-	path := filepath.Join(state, targetStateFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		s := &iscsiState{Version: 1, Name: newIQN()}
-		return s, s.save(state)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("iscsi target state: %w", err)
-	}
-	var s iscsiState
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("iscsi target state %s: %w", path, err)
-	}
-	if s.Version != 1 || s.Name == "" {
-		return nil, fmt.Errorf("iscsi target state %s: unsupported version %d or no name", path, s.Version)
-	}
-	return &s, nil
-}
-
-// save writes the state atomically, mode 0600.
-func (s *iscsiState) save(state string) error {
-	dir := filepath.Join(state, filepath.Dir(targetStateFile))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, ".target-*.json")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(state, targetStateFile))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
-}
-
-// newIQN makes a target name unique to this state directory:
-// iqn.2026-01.dev.ferry:HOST-RANDOM.
-func newIQN() string {
-	host, _ := os.Hostname()
-	var b strings.Builder
-	for _, r := range strings.ToLower(host) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
-			b.WriteRune(r)
-		}
-	}
-	if b.Len() == 0 {
-		b.WriteString("ferry")
-	}
-	rnd := make([]byte, 4)
-	rand.Read(rnd)
-	return "iqn.2026-01.dev.ferry:" + b.String() + "-" + hex.EncodeToString(rnd)
-}
-
-// targetConfig returns the Name and ACL of target.Config from the state
-// directory; `ferry serve --iscsi` fills in Units and Logger.
-func targetConfig(state string) (target.Config, error) {
-	s, err := loadTargetState(state)
-	if err != nil {
-		return target.Config{}, err
-	}
-	cfg := target.Config{Name: s.Name}
-	for _, a := range s.ACL {
-		in := target.Initiator{Name: a.Initiator}
-		if a.CHAPSecret != "" {
-			in.Secret = []byte(a.CHAPSecret)
-		}
-		cfg.ACL = append(cfg.ACL, in)
-	}
-	return cfg, nil
-}
 
 func newTargetCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
@@ -164,12 +40,12 @@ again; a running server picks the name up when it restarts.`,
 			if err := checkISCSIName(args[0]); err != nil {
 				return err
 			}
-			s, err := loadTargetState(state)
+			s, err := node.LoadTargetState(node.Layout{Root: state})
 			if err != nil {
 				return err
 			}
 			s.Name = args[0]
-			return s.save(state)
+			return s.Save(node.Layout{Root: state})
 		},
 	}
 }
@@ -188,7 +64,7 @@ otherwise only these, with CHAP where a secret is set.`,
 			if err != nil {
 				return err
 			}
-			s, err := loadTargetState(state)
+			s, err := node.LoadTargetState(node.Layout{Root: state})
 			if err != nil {
 				return err
 			}
@@ -244,7 +120,7 @@ func allowInitiator(state, name, secretFile string, noCHAP bool) error {
 	if secretFile != "" && noCHAP {
 		return errors.New("give --chap-secret-file or --no-chap, not both")
 	}
-	entry := iscsiACLEntry{Initiator: name}
+	entry := node.ACLEntry{Initiator: name}
 	if secretFile != "" {
 		secret, err := readCHAPSecret(secretFile)
 		if err != nil {
@@ -252,7 +128,7 @@ func allowInitiator(state, name, secretFile string, noCHAP bool) error {
 		}
 		entry.CHAPSecret = secret
 	}
-	s, err := loadTargetState(state)
+	s, err := node.LoadTargetState(node.Layout{Root: state})
 	if err != nil {
 		return err
 	}
@@ -268,7 +144,7 @@ func allowInitiator(state, name, secretFile string, noCHAP bool) error {
 		}
 	}
 	s.ACL = append(kept, entry)
-	return s.save(state)
+	return s.Save(node.Layout{Root: state})
 }
 
 // checkISCSIName checks an iSCSI name's form (RFC 7143 section 4.2.7):
@@ -323,165 +199,10 @@ func checkISCSIName(n string) error {
 	return nil
 }
 
-// Where `ferry serve --iscsi` puts its logical units.
-const (
-	changerLUN   = 0
-	firstDriveLU = 1
-	maxDriveLUs  = 4
-	firstDiskLUN = 5
-)
-
-// iscsiServer is the iSCSI side of `ferry serve`: the state directory's
-// target with the library's changer on LUN 0, its drives on LUN 1..4 and
-// every disk of STATE/disks on LUN 5 + the disk's index, following the
-// disks directory while it runs.
-type iscsiServer struct {
-	tgt    *target.Target
-	units  *target.UnitSet
-	addr   net.Addr
-	drives []*ssc.Device
-	cancel context.CancelFunc
-	done   chan struct{} // the disk watcher and Serve ended
-
-	mu    sync.Mutex
-	disks map[string]*servedDisk // by NAA
-}
-
-type servedDisk struct {
-	lun uint64
-	d   *disk.Disk
-}
-
-// startISCSI listens on addr and serves the target until Shutdown. The
-// disks directory is looked at every watchEvery.
-func startISCSI(state string, lib *library.Library, addr string, watchEvery time.Duration, log *slog.Logger) (*iscsiServer, error) {
-	cfg, err := targetConfig(state)
-	if err != nil {
-		return nil, err
-	}
-	s := &iscsiServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
-	cfg.Units, cfg.Logger = s.units, log
-	s.addLibrary(lib, cfg.Name)
-	if s.tgt, err = target.New(cfg); err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("iSCSI listen: %w", err)
-	}
-	s.addr = ln.Addr()
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	first := make(chan struct{})
-	var watched sync.WaitGroup
-	watched.Add(1)
-	go func() {
-		defer watched.Done()
-		var once sync.Once
-		disk.Watch(ctx, filepath.Join(state, "disks"), watchEvery, func(ms []disk.Meta) {
-			s.syncDisks(filepath.Join(state, "disks"), ms, cfg.Name, log)
-			once.Do(func() { close(first) })
-		})
-		once.Do(func() { close(first) })
-	}()
-	<-first // serve the disks that exist from the first connection on
-	go func() {
-		if err := s.tgt.Serve(ln); !errors.Is(err, target.ErrClosed) {
-			log.Error("iscsi: serve", "err", err)
-		}
-		watched.Wait()
-		close(s.done)
-	}()
-	return s, nil
-}
-
-// addLibrary puts the changer and the drives on their LUNs.
-func (s *iscsiServer) addLibrary(lib *library.Library, name string) {
-	chg := smc.New(lib, smc.Identity{})
-	addDesignators(chg.Inquiry(), name)
-	s.units.Set(changerLUN, chg)
-	for i, drive := range lib.DriveNames() {
-		if i == maxDriveLUs {
-			break
-		}
-		d := ssc.New(lib, drive, ssc.Identity{})
-		addDesignators(d.Inquiry(), name)
-		s.drives = append(s.drives, d)
-		s.units.Set(uint64(firstDriveLU+i), d)
-	}
-}
-
-func addDesignators(inq *scsi.Inquiry, name string) {
-	inq.Designators = append(inq.Designators, target.PortDesignators(name)...)
-}
-
-// syncDisks serves new disks and drops removed ones; a change after the
-// first look raises REPORTED LUNS DATA HAS CHANGED.
-func (s *iscsiServer) syncDisks(dir string, ms []disk.Meta, name string, log *slog.Logger) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	changed := false
-	// Disks are known by their NAA, which is fixed for a disk's life: a disk
-	// removed and created again under the same name is another disk.
-	current := map[string]disk.Meta{}
-	for _, m := range ms {
-		current[m.NAA] = m
-	}
-	// Drop first: a new disk may take the LUN of one just removed.
-	for naa, sd := range s.disks {
-		if _, ok := current[naa]; !ok {
-			s.units.Set(sd.lun, nil)
-			sd.d.Close()
-			delete(s.disks, naa)
-			changed = true
-		}
-	}
-	for naa, m := range current {
-		if _, ok := s.disks[naa]; ok {
-			continue
-		}
-		d, err := disk.Open(dir, m.Name)
-		if err != nil {
-			log.Warn("iscsi: disk not served", "disk", m.Name, "err", err)
-			continue
-		}
-		dev := sbc.New(d, sbc.Identity{})
-		addDesignators(dev.Inquiry(), name)
-		lun := uint64(firstDiskLUN + m.Index)
-		s.units.Set(lun, dev)
-		s.disks[naa] = &servedDisk{lun: lun, d: d}
-		changed = true
-	}
-	if changed && s.tgt != nil {
-		s.tgt.LUNsChanged()
-	}
-}
-
-// Name returns the target's IQN; Addr the portal.
-func (s *iscsiServer) Name() string   { return s.tgt.Name() }
-func (s *iscsiServer) Addr() net.Addr { return s.addr }
-
-// Shutdown stops the target (running commands answer first), the disk
-// watcher, and closes the drives and disks.
-func (s *iscsiServer) Shutdown(ctx context.Context) error {
-	err := s.tgt.Shutdown(ctx)
-	s.cancel()
-	<-s.done
-	for _, d := range s.drives {
-		d.Close()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, sd := range s.disks {
-		sd.d.Close()
-	}
-	return err
-}
-
 // needCHAPChoice explains why `allow NAME` without --chap-secret-file or
 // --no-chap is refused; nil when NAME is already allowed without CHAP
 // (nothing would change).
-func needCHAPChoice(s *iscsiState, name string) error {
+func needCHAPChoice(s *node.TargetState, name string) error {
 	for _, a := range s.ACL {
 		if a.Initiator != name {
 			continue

@@ -1,0 +1,171 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"ferry/internal/disk"
+	"ferry/internal/iscsi/target"
+	"ferry/internal/library"
+	"ferry/internal/scsi"
+	"ferry/internal/scsi/sbc"
+	"ferry/internal/scsi/smc"
+	"ferry/internal/scsi/ssc"
+)
+
+// Where the node's target puts its logical units.
+const (
+	changerLUN   = 0
+	firstDriveLU = 1
+	maxDriveLUs  = 4
+	firstDiskLUN = 5
+)
+
+// ISCSIServer is the node's iSCSI target: the state directory's
+// target with the library's changer on LUN 0, its drives on LUN 1..4 and
+// every disk of STATE/disks on LUN 5 + the disk's index, following the
+// disks directory while it runs.
+type ISCSIServer struct {
+	tgt    *target.Target
+	units  *target.UnitSet
+	addr   net.Addr
+	drives []*ssc.Device
+	cancel context.CancelFunc
+	done   chan struct{} // the disk watcher and Serve ended
+
+	mu    sync.Mutex
+	disks map[string]*servedDisk // by NAA
+}
+
+type servedDisk struct {
+	lun uint64
+	d   *disk.Disk
+}
+
+// StartISCSI serves the target on ln until Shutdown. The disks directory
+// is looked at every watchEvery. failed receives Serve's error if it fails
+// for good (temporary accept errors are retried by the target).
+func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, log *slog.Logger, failed chan<- error) (*ISCSIServer, error) {
+	cfg, err := TargetConfig(l)
+	if err != nil {
+		return nil, err
+	}
+	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
+	cfg.Units, cfg.Logger = s.units, log
+	s.addLibrary(lib, cfg.Name)
+	if s.tgt, err = target.New(cfg); err != nil {
+		return nil, err
+	}
+	s.addr = ln.Addr()
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	first := make(chan struct{})
+	var watched sync.WaitGroup
+	watched.Add(1)
+	go func() {
+		defer watched.Done()
+		var once sync.Once
+		disk.Watch(ctx, l.Disks(), watchEvery, func(ms []disk.Meta) {
+			s.syncDisks(l.Disks(), ms, cfg.Name, log)
+			once.Do(func() { close(first) })
+		})
+		once.Do(func() { close(first) })
+	}()
+	<-first // serve the disks that exist from the first connection on
+	go func() {
+		if err := s.tgt.Serve(ln); !errors.Is(err, target.ErrClosed) {
+			failed <- fmt.Errorf("iSCSI target: %w", err)
+		}
+		watched.Wait()
+		close(s.done)
+	}()
+	return s, nil
+}
+
+// addLibrary puts the changer and the drives on their LUNs.
+func (s *ISCSIServer) addLibrary(lib *library.Library, name string) {
+	chg := smc.New(lib, smc.Identity{})
+	addDesignators(chg.Inquiry(), name)
+	s.units.Set(changerLUN, chg)
+	for i, drive := range lib.DriveNames() {
+		if i == maxDriveLUs {
+			break
+		}
+		d := ssc.New(lib, drive, ssc.Identity{})
+		addDesignators(d.Inquiry(), name)
+		s.drives = append(s.drives, d)
+		s.units.Set(uint64(firstDriveLU+i), d)
+	}
+}
+
+func addDesignators(inq *scsi.Inquiry, name string) {
+	inq.Designators = append(inq.Designators, target.PortDesignators(name)...)
+}
+
+// syncDisks serves new disks and drops removed ones; a change after the
+// first look raises REPORTED LUNS DATA HAS CHANGED.
+func (s *ISCSIServer) syncDisks(dir string, ms []disk.Meta, name string, log *slog.Logger) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	// Disks are known by their NAA, which is fixed for a disk's life: a disk
+	// removed and created again under the same name is another disk.
+	current := map[string]disk.Meta{}
+	for _, m := range ms {
+		current[m.NAA] = m
+	}
+	// Drop first: a new disk may take the LUN of one just removed.
+	for naa, sd := range s.disks {
+		if _, ok := current[naa]; !ok {
+			s.units.Set(sd.lun, nil)
+			sd.d.Close()
+			delete(s.disks, naa)
+			changed = true
+		}
+	}
+	for naa, m := range current {
+		if _, ok := s.disks[naa]; ok {
+			continue
+		}
+		d, err := disk.Open(dir, m.Name)
+		if err != nil {
+			log.Warn("iscsi: disk not served", "disk", m.Name, "err", err)
+			continue
+		}
+		dev := sbc.New(d, sbc.Identity{})
+		addDesignators(dev.Inquiry(), name)
+		lun := uint64(firstDiskLUN + m.Index)
+		s.units.Set(lun, dev)
+		s.disks[naa] = &servedDisk{lun: lun, d: d}
+		changed = true
+	}
+	if changed && s.tgt != nil {
+		s.tgt.LUNsChanged()
+	}
+}
+
+// Name returns the target's IQN; Addr the portal.
+func (s *ISCSIServer) Name() string   { return s.tgt.Name() }
+func (s *ISCSIServer) Addr() net.Addr { return s.addr }
+
+// Shutdown stops the target (running commands answer first), the disk
+// watcher, and closes the drives and disks.
+func (s *ISCSIServer) Shutdown(ctx context.Context) error {
+	err := s.tgt.Shutdown(ctx)
+	s.cancel()
+	<-s.done
+	for _, d := range s.drives {
+		d.Close()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sd := range s.disks {
+		sd.d.Close()
+	}
+	return err
+}
