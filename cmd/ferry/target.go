@@ -28,6 +28,7 @@ import (
 	"ferry/internal/scsi/sbc"
 	"ferry/internal/scsi/smc"
 	"ferry/internal/scsi/ssc"
+	"ferry/internal/scsi/xcopy"
 )
 
 // targetStateFile is the iSCSI target's identity and ACL in the state
@@ -338,6 +339,7 @@ const (
 type iscsiServer struct {
 	tgt    *target.Target
 	units  *target.UnitSet
+	copier *xcopy.Manager // EXTENDED COPY on every LU, among the session's LUs
 	addr   net.Addr
 	drives []*ssc.Device
 	cancel context.CancelFunc
@@ -360,6 +362,7 @@ func startISCSI(state string, lib *library.Library, addr string, watchEvery time
 		return nil, err
 	}
 	s := &iscsiServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
+	s.copier = xcopy.New(s.units)
 	cfg.Units, cfg.Logger = s.units, log
 	s.addLibrary(lib, cfg.Name)
 	if s.tgt, err = target.New(cfg); err != nil {
@@ -399,6 +402,7 @@ func startISCSI(state string, lib *library.Library, addr string, watchEvery time
 func (s *iscsiServer) addLibrary(lib *library.Library, name string) {
 	chg := smc.New(lib, smc.Identity{})
 	addDesignators(chg.Inquiry(), name)
+	s.copier.Attach(chg)
 	s.units.Set(changerLUN, chg)
 	for i, drive := range lib.DriveNames() {
 		if i == maxDriveLUs {
@@ -406,6 +410,7 @@ func (s *iscsiServer) addLibrary(lib *library.Library, name string) {
 		}
 		d := ssc.New(lib, drive, ssc.Identity{})
 		addDesignators(d.Inquiry(), name)
+		s.copier.Attach(d)
 		s.drives = append(s.drives, d)
 		s.units.Set(uint64(firstDriveLU+i), d)
 	}
@@ -447,6 +452,7 @@ func (s *iscsiServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 		}
 		dev := sbc.New(d, sbc.Identity{})
 		addDesignators(dev.Inquiry(), name)
+		s.copier.Attach(dev)
 		lun := uint64(firstDiskLUN + m.Index)
 		s.units.Set(lun, dev)
 		s.disks[naa] = &servedDisk{lun: lun, d: d}
