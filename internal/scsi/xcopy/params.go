@@ -312,7 +312,7 @@ func (l *List) checkSegment(s *Segment) error {
 		if t, ok := l.pdt(id); ok && (t == scsi.SequentialAccess) != (want == 's') {
 			return unsupportedSegment(s.Offset)
 		}
-		if want == 's' && !isStreamTransferOK(s, i) {
+		if want == 's' && s.Type < SegVerify && !isStreamTransferOK(s, i) {
 			return scsi.InvalidFieldInParameterList(s.Offset+9, -1)
 		}
 	}
