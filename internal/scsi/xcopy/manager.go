@@ -197,17 +197,6 @@ func (m *Manager) progress(st *copyState, segments int, bytes uint64) {
 	m.mu.Unlock()
 }
 
-// NexusLost drops the lists of an I_T nexus, as SPC-4 asks on nexus loss.
-func (m *Manager) NexusLost(initiator string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for k, s := range m.lists {
-		if k.initiator == initiator && s.status != statusRunning {
-			delete(m.lists, k)
-		}
-	}
-}
-
 // receiveCopyResults serves RECEIVE COPY RESULTS (LID1 service actions).
 func (m *Manager) receiveCopyResults(host int, cmd *scsi.Command) error {
 	sa := cmd.CDB[1] & 0x1F
