@@ -167,7 +167,7 @@ func TestIscsiTestCuExtendedCopy(t *testing.T) {
 		t.Run(suite, func(t *testing.T) {
 			out := runTestCu(t, tool, suite, disk.Options{})
 			if n := strings.Count(out, "[SKIPPED]"); n > 0 {
-				t.Errorf("%s: %d tests skipped:\n%s", suite, n, out)
+				t.Errorf("%s: [SKIPPED] printed %d times:\n%s", suite, n, out)
 			}
 			m := regexp.MustCompile(`tests\s+\d+\s+(\d+)\s+(\d+)\s+(\d+)`).FindStringSubmatch(out)
 			if m == nil || m[1] == "0" || m[1] != m[2] || m[3] != "0" {
