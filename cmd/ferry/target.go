@@ -362,7 +362,6 @@ func startISCSI(state string, lib *library.Library, addr string, watchEvery time
 		return nil, err
 	}
 	s := &iscsiServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
-	s.copier = xcopy.New(s.units)
 	cfg.Units, cfg.Logger = s.units, log
 	s.addLibrary(lib, cfg.Name)
 	if s.tgt, err = target.New(cfg); err != nil {
@@ -402,7 +401,7 @@ func startISCSI(state string, lib *library.Library, addr string, watchEvery time
 func (s *iscsiServer) addLibrary(lib *library.Library, name string) {
 	chg := smc.New(lib, smc.Identity{})
 	addDesignators(chg.Inquiry(), name)
-	s.copier.Attach(chg)
+	s.attachCopier(chg)
 	s.units.Set(changerLUN, chg)
 	for i, drive := range lib.DriveNames() {
 		if i == maxDriveLUs {
@@ -410,10 +409,19 @@ func (s *iscsiServer) addLibrary(lib *library.Library, name string) {
 		}
 		d := ssc.New(lib, drive, ssc.Identity{})
 		addDesignators(d.Inquiry(), name)
-		s.copier.Attach(d)
+		s.attachCopier(d)
 		s.drives = append(s.drives, d)
 		s.units.Set(uint64(firstDriveLU+i), d)
 	}
+}
+
+// attachCopier makes an LU serve EXTENDED COPY, finding units among the
+// target's (the session's) own.
+func (s *iscsiServer) attachCopier(h xcopy.Host) {
+	if s.copier == nil {
+		s.copier = xcopy.New(s.units)
+	}
+	s.copier.Attach(h)
 }
 
 func addDesignators(inq *scsi.Inquiry, name string) {
@@ -452,7 +460,7 @@ func (s *iscsiServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 		}
 		dev := sbc.New(d, sbc.Identity{})
 		addDesignators(dev.Inquiry(), name)
-		s.copier.Attach(dev)
+		s.attachCopier(dev)
 		lun := uint64(firstDiskLUN + m.Index)
 		s.units.Set(lun, dev)
 		s.disks[naa] = &servedDisk{lun: lun, d: d}
