@@ -25,6 +25,7 @@ var rules = []rule{
 	{from: "ferry/internal/netguard", onlyStd: true, why: "the servers' guards depend on nothing of ferry's"},
 	{from: "ferry/internal/tape", onlyStd: true, why: "the media model depends on nothing of ferry's"},
 	{from: "ferry/internal/changer", onlyStd: true, why: "the changer domain depends on nothing of ferry's"},
+	{from: "ferry/internal/scsi/xcopy", deny: []string{"ferry/internal/iscsi", "ferry/internal/ndmp"}, why: "the copy manager finds units through its own interface"},
 	{from: "ferry/internal/scsi", deny: []string{"ferry/internal/iscsi", "ferry/internal/ndmp"}, why: "the SCSI core is transport-neutral"},
 	{from: "ferry/internal/format", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/catalog"}, why: "stream formats are reused outside NDMP"},
 	{from: "ferry/internal/fsmeta", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "file metadata is transport-neutral"},

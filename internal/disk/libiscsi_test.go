@@ -15,6 +15,7 @@ import (
 	"ferry/internal/iscsi/target"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/sbc"
+	"ferry/internal/scsi/xcopy"
 )
 
 const testIQN = "iqn.2026-11.dev.ferry:disk-test"
@@ -43,7 +44,11 @@ func serveDisk(t *testing.T, size int64, opts disk.Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := target.New(target.Config{Name: testIQN, Units: oneDisk{sbc.New(dk, sbc.Identity{})}})
+	dev := sbc.New(dk, sbc.Identity{})
+	// The disk is its own copy manager, as on ferry's target: the
+	// session's units are this one disk.
+	xcopy.New(xcopy.UnitsFunc(func(string) []scsi.Device { return []scsi.Device{dev} })).Attach(dev)
+	tg, err := target.New(target.Config{Name: testIQN, Units: oneDisk{dev}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,8 +155,31 @@ func TestIscsiTestCu(t *testing.T) {
 	}
 }
 
-// runTestCu runs the selected tests against a new 64 MiB disk.
-func runTestCu(t *testing.T, tool, tests string, opts disk.Options) {
+// TestIscsiTestCuExtendedCopy runs libiscsi's EXTENDED COPY and RECEIVE
+// COPY RESULTS suites against a ferry disk: every test must run (a test
+// libiscsi skips counts as passed in CUnit's summary) and pass.
+func TestIscsiTestCuExtendedCopy(t *testing.T) {
+	tool, err := exec.LookPath("iscsi-test-cu")
+	if err != nil {
+		t.Skip("iscsi-test-cu not installed")
+	}
+	for _, suite := range []string{"SCSI.ExtendedCopy", "SCSI.ReceiveCopyResults"} {
+		t.Run(suite, func(t *testing.T) {
+			out := runTestCu(t, tool, suite, disk.Options{})
+			if n := strings.Count(out, "[SKIPPED]"); n > 0 {
+				t.Errorf("%s: [SKIPPED] printed %d times:\n%s", suite, n, out)
+			}
+			m := regexp.MustCompile(`tests\s+\d+\s+(\d+)\s+(\d+)\s+(\d+)`).FindStringSubmatch(out)
+			if m == nil || m[1] == "0" || m[1] != m[2] || m[3] != "0" {
+				t.Errorf("%s: want every test run and passed, summary %q", suite, m)
+			}
+		})
+	}
+}
+
+// runTestCu runs the selected tests against a new 64 MiB disk and
+// returns libiscsi's output.
+func runTestCu(t *testing.T, tool, tests string, opts disk.Options) string {
 	addr := serveDisk(t, 64<<20, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -168,6 +196,7 @@ func runTestCu(t *testing.T, tool, tests string, opts disk.Options) {
 		t.Errorf("iscsi-test-cu: %d failed: %v", len(failed), failed)
 	}
 	t.Log(summary(string(out)))
+	return string(out)
 }
 
 // summary returns CUnit's run summary lines.

@@ -16,6 +16,7 @@ import (
 	"ferry/internal/scsi/sbc"
 	"ferry/internal/scsi/smc"
 	"ferry/internal/scsi/ssc"
+	"ferry/internal/scsi/xcopy"
 )
 
 // Where the node's target puts its logical units.
@@ -33,6 +34,7 @@ const (
 type ISCSIServer struct {
 	tgt    *target.Target
 	units  *target.UnitSet
+	copier *xcopy.Manager // EXTENDED COPY on every LU, among the session's LUs
 	addr   net.Addr
 	drives []*ssc.Device
 	cancel context.CancelFunc
@@ -91,6 +93,7 @@ func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time
 func (s *ISCSIServer) addLibrary(lib *library.Library, name string) {
 	chg := smc.New(lib, smc.Identity{})
 	addDesignators(chg.Inquiry(), name)
+	s.attachCopier(chg)
 	s.units.Set(changerLUN, chg)
 	for i, drive := range lib.DriveNames() {
 		if i == maxDriveLUs {
@@ -98,9 +101,19 @@ func (s *ISCSIServer) addLibrary(lib *library.Library, name string) {
 		}
 		d := ssc.New(lib, drive, ssc.Identity{})
 		addDesignators(d.Inquiry(), name)
+		s.attachCopier(d)
 		s.drives = append(s.drives, d)
 		s.units.Set(uint64(firstDriveLU+i), d)
 	}
+}
+
+// attachCopier makes an LU serve EXTENDED COPY, finding units among the
+// target's (the session's) own.
+func (s *ISCSIServer) attachCopier(h xcopy.Host) {
+	if s.copier == nil {
+		s.copier = xcopy.New(s.units)
+	}
+	s.copier.Attach(h)
 }
 
 func addDesignators(inq *scsi.Inquiry, name string) {
@@ -139,6 +152,7 @@ func (s *ISCSIServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 		}
 		dev := sbc.New(d, sbc.Identity{})
 		addDesignators(dev.Inquiry(), name)
+		s.attachCopier(dev)
 		lun := uint64(firstDiskLUN + m.Index)
 		s.units.Set(lun, dev)
 		s.disks[naa] = &servedDisk{lun: lun, d: d}

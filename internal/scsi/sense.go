@@ -66,6 +66,10 @@ type Sense struct {
 	Field *FieldPointer
 	// Deferred marks a deferred error (response code 0x71 or 0x73).
 	Deferred bool
+	// Extra is appended to fixed-format sense after its 18 bytes: the
+	// forwarded status and sense of a copy target in COPY ABORTED sense,
+	// which the COMMAND-SPECIFIC INFORMATION bytes point into.
+	Extra []byte
 }
 
 // Error describes the sense in words, e.g.
@@ -105,7 +109,7 @@ const FixedSenseLen = 18
 
 // Bytes encodes the sense in fixed format (response code 0x70/0x71).
 func (s *Sense) Bytes() []byte {
-	b := make([]byte, FixedSenseLen)
+	b := make([]byte, FixedSenseLen, FixedSenseLen+len(s.Extra))
 	b[0] = 0x70
 	if s.Deferred {
 		b[0] = 0x71
@@ -120,6 +124,10 @@ func (s *Sense) Bytes() []byte {
 	b[12], b[13] = s.ASC, s.ASCQ
 	if s.Field != nil {
 		putFieldPointer(b[15:18], s.Field)
+	}
+	if n := min(len(s.Extra), 255-(FixedSenseLen-8)); n > 0 {
+		b = append(b, s.Extra[:n]...)
+		b[7] += byte(n)
 	}
 	return b
 }

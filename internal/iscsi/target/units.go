@@ -49,3 +49,16 @@ func (u *UnitSet) Unit(lun uint64) (scsi.Device, bool) {
 	d, ok := u.m[lun]
 	return d, ok
 }
+
+// UnitsOf returns the devices an I_T nexus may address, for the copy
+// manager: every unit of the set, since the target does no LUN masking
+// (every session sees every LU).
+func (u *UnitSet) UnitsOf(string) []scsi.Device {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	out := make([]scsi.Device, 0, len(u.m))
+	for _, d := range u.m {
+		out = append(out, d)
+	}
+	return out
+}

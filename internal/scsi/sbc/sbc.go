@@ -125,6 +125,10 @@ func withDefaults(id Identity) Identity {
 	return id
 }
 
+// Table returns the device's command table, for the copy manager to add
+// its commands to before the first Execute.
+func (d *Device) Table() *scsi.Table { return d.table }
+
 // Inquiry returns the device's INQUIRY data, for a transport to add its
 // designators (VPD page 0x83) before the first Execute.
 func (d *Device) Inquiry() *scsi.Inquiry { return &d.inq }

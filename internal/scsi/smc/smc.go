@@ -77,6 +77,10 @@ func withDefaults(id Identity) Identity {
 // designators (VPD page 0x83) before the first Execute.
 func (d *Device) Inquiry() *scsi.Inquiry { return &d.inq }
 
+// Table returns the device's command table, for the copy manager to add
+// its commands to before the first Execute.
+func (d *Device) Table() *scsi.Table { return d.table }
+
 // Execute runs one command.
 func (d *Device) Execute(ctx context.Context, cmd *scsi.Command) error {
 	return d.table.Execute(ctx, cmd)

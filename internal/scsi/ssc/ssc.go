@@ -124,6 +124,10 @@ func withDefaults(id Identity, drive string) Identity {
 	return id
 }
 
+// Table returns the device's command table, for the copy manager to add
+// its commands to before the first Execute.
+func (d *Device) Table() *scsi.Table { return d.table }
+
 // Inquiry returns the device's INQUIRY data, for a transport to add its
 // designators (VPD page 0x83) before the first Execute.
 func (d *Device) Inquiry() *scsi.Inquiry { return &d.inq }
@@ -134,6 +138,11 @@ func (d *Device) Drive() string { return d.drive }
 // Execute runs one command, then lets the drive go if the tape is at
 // beginning of tape and removal is allowed.
 func (d *Device) Execute(ctx context.Context, cmd *scsi.Command) error {
+	if thirdPartyCopy(cmd.CDB) {
+		// The copy manager runs outside the drive lock: it issues its
+		// own READ, WRITE and positioning commands to this drive.
+		return d.table.Execute(ctx, cmd)
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err := d.conflict(cmd); err != nil {
@@ -150,6 +159,11 @@ func (d *Device) Execute(ctx context.Context, cmd *scsi.Command) error {
 		err = rerr
 	}
 	return err
+}
+
+// thirdPartyCopy reports EXTENDED COPY and RECEIVE COPY RESULTS.
+func thirdPartyCopy(cdb []byte) bool {
+	return len(cdb) > 0 && (cdb[0] == 0x83 || cdb[0] == 0x84)
 }
 
 // Close releases the drive if the device holds it, making written data

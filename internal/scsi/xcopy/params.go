@@ -1,0 +1,343 @@
+package xcopy
+
+import (
+	"encoding/binary"
+
+	"ferry/internal/scsi"
+)
+
+// Limits of ferry's copy manager, reported by OPERATING PARAMETERS and
+// VPD page 0x8F.
+const (
+	MaxCSCDs          = 64
+	MaxSegments       = 256
+	MaxDescriptorList = 8192    // bytes of CSCD and segment descriptors together
+	MaxInline         = 1 << 20 // inline data of one list
+	MaxSegmentBytes   = 0       // no limit per segment: segments run in chunks
+	MaxStreamTransfer = 16 << 20
+	MaxConcurrent     = 16 // copies one initiator may run at once on one unit
+	HeldDataLimit     = 0  // ferry holds no data for RECEIVE DATA
+	headerLen         = 16
+	cscdLen           = 32
+)
+
+// CSCD IDs with a meaning of their own (SPC-4 table 148).
+const (
+	IDNullBlock  = 0xC000 // reads zeros, discards writes (block)
+	IDNullStream = 0xC001
+	IDSelf       = 0xFFFF // the unit that received the EXTENDED COPY
+)
+
+// Segment descriptor type codes ferry implements.
+const (
+	SegBlockToStream  = 0x00
+	SegStreamToBlock  = 0x01
+	SegBlockToBlock   = 0x02
+	SegStreamToStream = 0x03
+	SegInlineToStream = 0x04
+	SegEmbedToStream  = 0x05
+	SegStreamDiscard  = 0x06
+	SegVerify         = 0x07
+	SegFilemarks      = 0x10
+	SegSpace          = 0x11
+	SegLocate         = 0x12
+)
+
+// CSCD descriptor type codes.
+const (
+	CSCDIdentification = 0xE4
+	CSCDiSCSIv4        = 0xE5
+	CSCDiSCSIv6        = 0xEA
+)
+
+// Implemented lists the descriptor type codes ferry supports, ascending,
+// as OPERATING PARAMETERS and VPD 0x8F report them.
+var Implemented = []byte{
+	SegBlockToStream, SegStreamToBlock, SegBlockToBlock, SegStreamToStream,
+	SegInlineToStream, SegEmbedToStream, SegStreamDiscard, SegVerify,
+	SegFilemarks, SegSpace, SegLocate, CSCDIdentification,
+}
+
+// List is a decoded EXTENDED COPY (LID1) parameter list.
+type List struct {
+	ID       byte
+	Usage    byte // LIST ID USAGE: 0 hold, 2 no hold, 3 no list identifier
+	Priority byte
+	STR      bool
+	CSCDs    []CSCD
+	Segments []Segment
+	Inline   []byte
+}
+
+// CSCD is a copy source or destination descriptor (only E4h
+// identification descriptors are accepted).
+type CSCD struct {
+	Type        byte
+	PDT         scsi.DeviceType
+	CodeSet     byte
+	Association byte
+	Designator  byte   // designator type
+	Value       []byte // the designator
+	PAD, Fixed  bool
+	BlockLen    uint32 // disk block length, or stream block length
+	Offset      int    // of the descriptor in the parameter list
+}
+
+// Segment is one segment descriptor; which fields count depends on Type.
+type Segment struct {
+	Type      byte
+	CAT, DC   bool
+	Src, Dst  uint16
+	Transfer  uint32 // stream device transfer length (source, for 03h)
+	DstXfer   uint32 // destination stream transfer length (03h)
+	Blocks    uint32 // block device number of blocks
+	SrcLBA    uint64 // block device LBA (source for 02h)
+	DstLBA    uint64
+	Bytes     uint64 // byte count, inline or embedded length
+	InlineOff uint32
+	Data      []byte // embedded data (05h)
+	TUR       bool   // 07h
+	Immed     bool   // 10h W_IMMED
+	Count     int32  // filemarks (10h) or space count (11h)
+	Code      byte   // space code (11h)
+	Object    uint32 // locate (12h)
+	Offset    int    // of the descriptor in the parameter list
+}
+
+// segLen is the DESCRIPTOR LENGTH of each fixed-size segment type.
+var segLen = map[byte]int{
+	SegBlockToStream: 0x14, SegStreamToBlock: 0x14, SegBlockToBlock: 0x18,
+	SegStreamToStream: 0x10, SegInlineToStream: 0x10, SegStreamDiscard: 0x0C,
+	SegVerify: 0x08, SegFilemarks: 0x08, SegSpace: 0x08, SegLocate: 0x08,
+}
+
+// streamSide says which ends of a segment type must be stream devices
+// (s) or block devices (b); "-" is no CSCD.
+var sides = map[byte][2]byte{
+	SegBlockToStream: {'b', 's'}, SegStreamToBlock: {'s', 'b'}, SegBlockToBlock: {'b', 'b'},
+	SegStreamToStream: {'s', 's'}, SegInlineToStream: {'-', 's'}, SegEmbedToStream: {'-', 's'},
+	SegStreamDiscard: {'s', '-'}, SegVerify: {'*', '-'}, SegFilemarks: {'-', 's'},
+	SegSpace: {'-', 's'}, SegLocate: {'-', 's'},
+}
+
+// Parse decodes an EXTENDED COPY (LID1) parameter list. Errors are the
+// ILLEGAL REQUEST senses SPC-4 5.17.7.3 gives, with a field pointer into
+// the list where one applies. A zero-length list is not an error: it
+// returns nil, nil.
+func Parse(p []byte) (*List, error) {
+	if len(p) == 0 {
+		return nil, nil
+	}
+	if len(p) < headerLen {
+		return nil, scsi.ParameterListLengthError()
+	}
+	l := &List{ID: p[0], STR: p[1]&0x20 != 0, Usage: p[1] >> 3 & 3, Priority: p[1] & 7}
+	tdll := int(binary.BigEndian.Uint16(p[2:4]))
+	sdll := int64(binary.BigEndian.Uint32(p[8:12]))
+	inl := int64(binary.BigEndian.Uint32(p[12:16]))
+	switch {
+	case p[1]&0xC0 != 0:
+		return nil, scsi.InvalidFieldInParameterList(1, 7)
+	case l.Usage == 1:
+		return nil, scsi.InvalidFieldInParameterList(1, 4)
+	case l.Usage == 3 && l.ID != 0:
+		return nil, scsi.InvalidFieldInParameterList(0, -1)
+	case int64(tdll)+sdll > MaxDescriptorList:
+		return nil, scsi.ParameterListLengthError()
+	case inl > MaxInline:
+		return nil, &scsi.Sense{Key: scsi.IllegalRequest, ASC: 0x26, ASCQ: 0x0B} // INLINE DATA LENGTH EXCEEDED
+	case int64(len(p)) < headerLen+int64(tdll)+sdll+inl:
+		return nil, scsi.ParameterListLengthError()
+	case tdll%cscdLen != 0:
+		return nil, scsi.InvalidFieldInParameterList(2, -1)
+	case tdll/cscdLen > MaxCSCDs:
+		return nil, &scsi.Sense{Key: scsi.IllegalRequest, ASC: 0x26, ASCQ: 0x06} // TOO MANY TARGET DESCRIPTORS
+	}
+	for off := headerLen; off < headerLen+tdll; off += cscdLen {
+		c, err := parseCSCD(p[off:off+cscdLen], off)
+		if err != nil {
+			return nil, err
+		}
+		l.CSCDs = append(l.CSCDs, c)
+	}
+	segs := p[headerLen+tdll : headerLen+tdll+int(sdll)]
+	for off := 0; off < len(segs); {
+		if len(l.Segments) == MaxSegments {
+			return nil, &scsi.Sense{Key: scsi.IllegalRequest, ASC: 0x26, ASCQ: 0x08} // TOO MANY SEGMENT DESCRIPTORS
+		}
+		s, n, err := parseSegment(segs[off:], headerLen+tdll+off)
+		if err != nil {
+			return nil, err
+		}
+		l.Segments = append(l.Segments, s)
+		off += n
+	}
+	l.Inline = p[headerLen+tdll+int(sdll) : headerLen+int64(tdll)+sdll+inl]
+	for i := range l.Segments {
+		if err := l.checkSegment(&l.Segments[i]); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// parseCSCD decodes one 32-byte CSCD descriptor at off.
+func parseCSCD(d []byte, off int) (CSCD, error) {
+	c := CSCD{Type: d[0], PDT: scsi.DeviceType(d[1] & 0x1F), Offset: off}
+	switch d[0] {
+	case CSCDIdentification:
+	case CSCDiSCSIv4, CSCDiSCSIv6:
+		// Foreign targets are not reachable yet: refuse them as the
+		// unsupported type they are for this copy manager.
+		return c, unsupportedCSCD(off)
+	default:
+		return c, unsupportedCSCD(off)
+	}
+	// LU ID TYPE (byte 1 bits 7-6) is ignored for E4h (SPC-4).
+	c.CodeSet, c.Association, c.Designator = d[4]&0x0F, d[5]>>4&3, d[5]&0x0F
+	n := int(d[7])
+	if n == 0 || n > 20 {
+		return c, scsi.InvalidFieldInParameterList(off+7, -1)
+	}
+	c.Value = d[8 : 8+n]
+	c.PAD, c.Fixed = d[28]&0x04 != 0, d[28]&0x01 != 0
+	c.BlockLen = uint32(d[29])<<16 | uint32(binary.BigEndian.Uint16(d[30:32]))
+	switch c.PDT {
+	case scsi.DirectAccess:
+	case scsi.SequentialAccess:
+		if c.Fixed != (c.BlockLen != 0) {
+			return c, scsi.InvalidFieldInParameterList(off+28, 0)
+		}
+		if c.BlockLen > MaxStreamTransfer {
+			return c, scsi.InvalidFieldInParameterList(off+29, -1)
+		}
+	default:
+		return c, scsi.InvalidFieldInParameterList(off+1, 4)
+	}
+	return c, nil
+}
+
+func unsupportedCSCD(off int) *scsi.Sense {
+	return &scsi.Sense{Key: scsi.IllegalRequest, ASC: 0x26, ASCQ: 0x07,
+		Field: &scsi.FieldPointer{Byte: uint16(off)}}
+}
+
+func unsupportedSegment(off int) *scsi.Sense {
+	return &scsi.Sense{Key: scsi.IllegalRequest, ASC: 0x26, ASCQ: 0x09,
+		Field: &scsi.FieldPointer{Byte: uint16(off)}}
+}
+
+// parseSegment decodes the segment descriptor at the start of d (off in
+// the parameter list) and returns its total length.
+func parseSegment(d []byte, off int) (Segment, int, error) {
+	if len(d) < 4 {
+		return Segment{}, 0, scsi.ParameterListLengthError()
+	}
+	s := Segment{Type: d[0], CAT: d[1]&0x01 != 0, DC: d[1]&0x02 != 0, Offset: off}
+	n := int(binary.BigEndian.Uint16(d[2:4])) + 4
+	want, fixed := segLen[s.Type]
+	switch {
+	case !fixed && s.Type != SegEmbedToStream:
+		return s, 0, unsupportedSegment(off)
+	case fixed && n != want+4:
+		return s, 0, scsi.InvalidFieldInParameterList(off+2, -1)
+	case n > len(d):
+		return s, 0, scsi.ParameterListLengthError()
+	case n < 8:
+		return s, 0, scsi.InvalidFieldInParameterList(off+2, -1)
+	}
+	d = d[:n]
+	s.Src, s.Dst = binary.BigEndian.Uint16(d[4:6]), binary.BigEndian.Uint16(d[6:8])
+	u24 := func(i int) uint32 { return uint32(d[i])<<16 | uint32(binary.BigEndian.Uint16(d[i+1:])) }
+	switch s.Type {
+	case SegBlockToStream, SegStreamToBlock:
+		s.Transfer = u24(9)
+		s.Blocks = uint32(binary.BigEndian.Uint16(d[14:16]))
+		s.SrcLBA = binary.BigEndian.Uint64(d[16:24])
+		s.DstLBA = s.SrcLBA
+	case SegBlockToBlock:
+		s.Blocks = uint32(binary.BigEndian.Uint16(d[10:12]))
+		s.SrcLBA = binary.BigEndian.Uint64(d[12:20])
+		s.DstLBA = binary.BigEndian.Uint64(d[20:28])
+	case SegStreamToStream:
+		s.Transfer, s.DstXfer = u24(9), u24(13)
+		s.Bytes = uint64(binary.BigEndian.Uint32(d[16:20]))
+	case SegInlineToStream:
+		s.Transfer = u24(9)
+		s.InlineOff = binary.BigEndian.Uint32(d[12:16])
+		s.Bytes = uint64(binary.BigEndian.Uint32(d[16:20]))
+		if s.InlineOff%4 != 0 {
+			return s, 0, scsi.InvalidFieldInParameterList(off+12, -1)
+		}
+	case SegEmbedToStream:
+		if n%4 != 0 || n < 16 {
+			return s, 0, scsi.InvalidFieldInParameterList(off+2, -1)
+		}
+		s.Transfer = u24(9)
+		s.Bytes = uint64(binary.BigEndian.Uint16(d[12:14]))
+		if int(s.Bytes) > n-16 {
+			return s, 0, scsi.InvalidFieldInParameterList(off+12, -1)
+		}
+		s.Data = d[16 : 16+s.Bytes]
+	case SegStreamDiscard:
+		s.Transfer = u24(9)
+		s.Bytes = uint64(binary.BigEndian.Uint32(d[12:16]))
+	case SegVerify:
+		s.TUR = d[8]&0x01 != 0
+	case SegFilemarks:
+		s.Immed = d[8]&0x01 != 0
+		s.Count = int32(u24(9))
+	case SegSpace:
+		s.Code = d[8] & 0x0F
+		s.Count = int32(u24(9)<<8) >> 8 // a signed 24-bit count, as SPACE(6)'s
+	case SegLocate:
+		s.Object = binary.BigEndian.Uint32(d[8:12])
+	}
+	return s, n, nil
+}
+
+// checkSegment checks what one segment asks of the CSCDs it names and of
+// the inline data. A type that does not fit the device type of a CSCD in
+// the list is an unsupported segment type (libiscsi's DescrType sends a
+// stream segment naming a disk and accepts only that); a CSCD index
+// beyond the list is left to segment processing, which reports it as an
+// unreachable copy target.
+func (l *List) checkSegment(s *Segment) error {
+	sd := sides[s.Type]
+	for i, id := range []uint16{s.Src, s.Dst} {
+		want := sd[i]
+		if want == '-' || want == '*' {
+			continue
+		}
+		if t, ok := l.pdt(id); ok && (t == scsi.SequentialAccess) != (want == 's') {
+			return unsupportedSegment(s.Offset)
+		}
+		if want == 's' && s.Type < SegVerify && !isStreamTransferOK(s, i) {
+			return scsi.InvalidFieldInParameterList(s.Offset+9, -1)
+		}
+	}
+	return nil
+}
+
+// isStreamTransferOK refuses a zero or oversized stream transfer length
+// on side i (0 source, 1 destination).
+func isStreamTransferOK(s *Segment, side int) bool {
+	x := s.Transfer
+	if s.Type == SegStreamToStream && side == 1 {
+		x = s.DstXfer
+	}
+	return x != 0 && x <= MaxStreamTransfer
+}
+
+// pdt returns the device type of a CSCD index of the list.
+func (l *List) pdt(id uint16) (scsi.DeviceType, bool) {
+	switch {
+	case id == IDNullBlock:
+		return scsi.DirectAccess, true
+	case id == IDNullStream:
+		return scsi.SequentialAccess, true
+	case int(id) < len(l.CSCDs):
+		return l.CSCDs[id].PDT, true
+	}
+	return 0, false
+}
