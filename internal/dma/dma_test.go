@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,10 +14,8 @@ import (
 	"ferry/internal/dma"
 	"ferry/internal/format"
 	"ferry/internal/library"
-	"ferry/internal/ndmp/data"
-	"ferry/internal/ndmp/data/tarengine"
-	"ferry/internal/ndmp/server"
 	"ferry/internal/testsupport/fstree"
+	"ferry/internal/testsupport/ndmptest"
 )
 
 // fixture is ferry's agent over a fresh library, with an export and a
@@ -48,38 +45,18 @@ func newFixtureLib(t testing.TB, dir, libDir string, o library.Options) *fixture
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { lib.Close() })
 	export := filepath.Join(dir, "export")
 	if err := os.Mkdir(export, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{
-		Library:     lib,
-		Exports:     []string{export},
-		Credentials: map[string]string{"ndmp": "secret"},
-		Engines:     map[string]data.Engine{"tar": tarengine.New(tarengine.Config{Exports: []string{export}})},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
 	cat, err := catalog.OpenSQLite(context.Background(), filepath.Join(dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-served
-		lib.Close()
-		cat.Close()
-	})
-	a := dma.Agent{Name: "test", Addr: ln.Addr().String(), User: "ndmp", Password: "secret"}
+	t.Cleanup(func() { cat.Close() })
+	ag := ndmptest.Start(t, ndmptest.Options{Library: lib, Exports: []string{export}})
+	a := dma.Agent{Name: "test", Addr: ag.Addr, User: ag.User, Password: ag.Password}
 	return &fixture{agent: a, export: export, lib: lib, cat: cat}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,13 +11,11 @@ import (
 	"time"
 
 	"ferry/internal/library"
-	"ferry/internal/ndmp/data"
-	"ferry/internal/ndmp/data/tarengine"
-	"ferry/internal/ndmp/server"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/testsupport/fstree"
 	"ferry/internal/testsupport/ndmjobtest"
+	"ferry/internal/testsupport/ndmptest"
 )
 
 // TestNdmjobBackupOverISCSI is the round trip with a real backup: ndmjob
@@ -86,34 +83,13 @@ func TestNdmjobBackupOverISCSI(t *testing.T) {
 	fstree.Compare(t, src, dst, fstree.Options{})
 }
 
-// serveNDMP runs ferry's NDMP agent with the tar engine on 127.0.0.1:0.
+// serveNDMP runs ferry's NDMP agent with the tar engine on 127.0.0.1:0
+// over lib, which it closes when the test ends.
 func serveNDMP(t *testing.T, lib *library.Library, export string) string {
 	t.Helper()
-	eng := tarengine.New(tarengine.Config{Exports: []string{export}, StateDir: filepath.Join(t.TempDir(), "state")})
-	srv, err := server.New(server.Config{
-		Library: lib, Exports: []string{export},
-		Credentials: map[string]string{testUser: testPassword},
-		Engines:     map[string]data.Engine{"tar": eng},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-		lib.Close()
-	})
-	return ln.Addr().String()
+	t.Cleanup(func() { lib.Close() })
+	return ndmptest.Start(t, ndmptest.Options{Library: lib, Exports: []string{export},
+		StateDir: filepath.Join(t.TempDir(), "state"), User: testUser, Password: testPassword}).Addr
 }
 
 // readFile reads records (variable, SILI, up to 1 MiB) until a filemark.

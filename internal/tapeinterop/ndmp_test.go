@@ -4,17 +4,15 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"ferry/internal/library"
 	"ferry/internal/ndmp/client"
-	"ferry/internal/ndmp/server"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/ssc"
+	"ferry/internal/testsupport/ndmptest"
 )
 
 const (
@@ -34,36 +32,11 @@ type rig struct {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	lib, err := library.OpenWith(filepath.Join(t.TempDir(), "library"), library.Options{
-		Drives: []string{"tape0"}, Slots: 2, ImportExport: 1, Capacity: 1 << 30, Prefix: "N", Suffix: "L8",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{Library: lib, Credentials: map[string]string{testUser: testPassword}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	r := &rig{lib: lib, addr: ln.Addr().String(), dev: ssc.New(lib, "tape0", ssc.Identity{})}
+	lo := library.Options{Drives: []string{"tape0"}, Slots: 2, ImportExport: 1, Capacity: 1 << 30, Prefix: "N", Suffix: "L8"}
+	a := ndmptest.Start(t, ndmptest.Options{LibraryOptions: &lo, NoEngine: true, Exports: []string{}, User: testUser, Password: testPassword})
+	r := &rig{lib: a.Lib, addr: a.Addr, dev: ssc.New(a.Lib, "tape0", ssc.Identity{})}
+	t.Cleanup(func() { r.dev.Close() })
 	r.lu = serveISCSI(t, units{1: r.dev}, 1)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		r.dev.Close()
-		lib.Close()
-	})
 	return r
 }
 

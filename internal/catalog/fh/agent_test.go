@@ -3,7 +3,6 @@ package fh_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,50 +12,17 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/catalog/fh"
-	"ferry/internal/library"
 	"ferry/internal/ndmp/client"
-	"ferry/internal/ndmp/data"
-	"ferry/internal/ndmp/data/tarengine"
-	"ferry/internal/ndmp/server"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/testsupport/ndmptest"
 )
 
 // agent runs ferry's NDMP agent with the tar engine over a fresh
 // library and returns its address and export directory.
 func agent(t testing.TB) (addr, export string) {
 	t.Helper()
-	dir := t.TempDir()
-	lib, err := library.Open(filepath.Join(dir, "library"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	export = filepath.Join(dir, "export")
-	if err := os.Mkdir(export, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{
-		Library:     lib,
-		Exports:     []string{export},
-		Credentials: map[string]string{"ndmp": "secret"},
-		Engines:     map[string]data.Engine{"tar": tarengine.New(tarengine.Config{Exports: []string{export}})},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-served
-		lib.Close()
-	})
-	return ln.Addr().String(), export
+	a := ndmptest.Start(t, ndmptest.Options{})
+	return a.Addr, a.Export
 }
 
 // makeTree writes dirs*files small files under root and returns their
@@ -182,7 +148,7 @@ func localBackup(t testing.TB, addr, export, hist string, cat catalog.Catalog) i
 // its file history to out, and returns the agent's environment.
 func runBackup(t testing.TB, ctx context.Context, addr, export, hist string, out fh.Adder) []wire.PVal {
 	h := &halts{rec: fh.New(out), data: make(chan wire.DataHaltReason, 1), mover: make(chan wire.MoverHaltReason, 1)}
-	c, err := client.Dial(ctx, addr, client.Options{User: "ndmp", Password: "secret", Posts: h.post})
+	c, err := client.Dial(ctx, addr, client.Options{User: ndmptest.User, Password: ndmptest.Password, Posts: h.post})
 	if err != nil {
 		t.Fatal(err)
 	}

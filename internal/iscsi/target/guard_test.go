@@ -1,12 +1,10 @@
 package target
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -17,40 +15,11 @@ import (
 
 	"ferry/internal/iscsi/initiator"
 	"ferry/internal/netguard"
-	"ferry/internal/testsupport/fdlimit"
+	"ferry/internal/testsupport/guardtest"
 )
 
-// logBuf collects a target's log lines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuf) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
-
 // idleConn dials addr from the loopback address src and sends nothing.
-func idleConn(t *testing.T, src, addr string) net.Conn {
-	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial from %s: %v", src, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
+func idleConn(t *testing.T, src, addr string) net.Conn { return guardtest.DialFrom(t, src, addr) }
 
 // closedSoon reports whether the target closes c within d.
 func closedSoon(c net.Conn, d time.Duration) bool {
@@ -143,16 +112,16 @@ const burstEnv = "FERRY_TEST_ISCSI_FD_BURST"
 // stopped at the first EMFILE for good.
 func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	if os.Getenv(burstEnv) == "" {
-		fdlimit.RunChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
+		guardtest.RunChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
 		return
 	}
-	var logs logBuf
+	var logs guardtest.LogBuf
 	h := start(t, func(c *Config) {
-		c.Logger = logs.logger()
+		c.Logger = logs.Logger()
 		c.LoginTimeout = 300 * time.Millisecond
 		c.NOPInterval = -1
 	})
-	restore := fdlimit.Lower(t, 48)
+	restore := guardtest.Lower(t, 48)
 	burst := dialUntilEMFILE(t, h.addr, 1000)
 	waitLog(t, &logs, "too many open files")
 	restore()
@@ -197,7 +166,7 @@ func dialUntilEMFILE(t *testing.T, addr string, max int) []net.Conn {
 	return nil
 }
 
-func waitLog(t *testing.T, l *logBuf, want string) {
+func waitLog(t *testing.T, l *guardtest.LogBuf, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(l.String(), want) {
@@ -217,9 +186,9 @@ func TestCHAPGuessingThrottled(t *testing.T) {
 	const backoff = 20 * time.Millisecond
 	name := "iqn.2026-01.dev.ferry:guess"
 	secret := []byte("the right secret 42")
-	var logs logBuf
+	var logs guardtest.LogBuf
 	h := start(t, func(c *Config) {
-		c.Logger = logs.logger()
+		c.Logger = logs.Logger()
 		c.ACL = []Initiator{{Name: name, Secret: secret}}
 		c.AuthThrottle = netguard.ThrottleConfig{Backoff: backoff, MaxBackoff: 8 * backoff}
 	})

@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
-	"ferry/internal/library"
-	"ferry/internal/ndmp/server"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/testsupport/ndmjobtest"
+	"ferry/internal/testsupport/ndmptest"
 )
 
 func TestMain(m *testing.M) {
@@ -37,44 +34,10 @@ const (
 )
 
 // startFerry runs ferry's NDMP agent on 127.0.0.1:0 over a fresh library
-// and returns its address.
+// (no backup method) and returns its address.
 func startFerry(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	lib, err := library.Open(filepath.Join(dir, "library"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	export := filepath.Join(dir, "export")
-	if err := os.Mkdir(export, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(server.Config{
-		Library:     lib,
-		Exports:     []string{export},
-		Credentials: map[string]string{testUser: testPassword},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		lib.Close()
-	})
-	return ln.Addr().String()
+	return ndmptest.Start(t, ndmptest.Options{NoEngine: true, User: testUser, Password: testPassword}).Addr
 }
 
 func testCtx(t *testing.T) context.Context {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"ferry/internal/library"
-	"ferry/internal/ndmp/server"
 	"ferry/internal/testsupport/ndmjobtest"
+	"ferry/internal/testsupport/ndmptest"
 )
 
 // netnsChild marks the copy of this test binary that runs inside its own
@@ -85,37 +83,8 @@ const password = "interop-secret"
 // startServer runs ferry's NDMP agent on 127.0.0.1:10000 with a fresh library.
 func startServer(t *testing.T) string {
 	t.Helper()
-	lib, err := library.Open(filepath.Join(t.TempDir(), "library"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lib.Close() })
-	srv, err := server.New(server.Config{
-		Library:     lib,
-		Exports:     []string{t.TempDir()},
-		Credentials: map[string]string{"ndmp": password},
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+ndmpPort)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	return ndmptest.Start(t, ndmptest.Options{NoEngine: true, Addr: "127.0.0.1:" + ndmpPort, User: "ndmp", Password: password,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}).Addr
 }
 
 // startCapture starts tshark on lo and returns once it is capturing; the

@@ -1,15 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,39 +14,13 @@ import (
 	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/netguard"
-	"ferry/internal/testsupport/fdlimit"
+	"ferry/internal/testsupport/guardtest"
 )
-
-// logBuf collects a server's log lines.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuf) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
 
 // dialFrom connects from the loopback address src and reads the greeting.
 func dialFrom(t *testing.T, src, addr string) *testClient {
 	t.Helper()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatalf("dial from %s: %v", src, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return newTestClient(t, c)
+	return newTestClient(t, guardtest.DialFrom(t, src, addr))
 }
 
 // dmaLogin is a well-behaved DMA: ferry's NDMP client connects and
@@ -113,9 +84,9 @@ func TestUnauthenticatedCaps(t *testing.T) {
 // interval. The right password still works afterwards.
 func TestAuthGuessingThrottled(t *testing.T) {
 	const backoff = 20 * time.Millisecond
-	var logs logBuf
+	var logs guardtest.LogBuf
 	ts := newTestServer(t, func(c *Config) {
-		c.Logger = logs.logger()
+		c.Logger = logs.Logger()
 		c.AuthThrottle = netguard.ThrottleConfig{Backoff: backoff, MaxBackoff: 8 * backoff}
 	})
 	wrong := func(c *testClient) (time.Duration, wire.Error) {
@@ -182,12 +153,12 @@ const burstEnv = "FERRY_TEST_NDMP_FD_BURST"
 // every idle connection held its descriptor for two minutes.
 func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	if os.Getenv(burstEnv) == "" {
-		fdlimit.RunChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
+		guardtest.RunChild(t, "TestAcceptSurvivesDescriptorExhaustion", burstEnv)
 		return
 	}
-	var logs logBuf
-	ts := newTestServer(t, func(c *Config) { c.Logger = logs.logger() })
-	fdlimit.Lower(t, 3*DefaultMaxUnauthenticatedPerAddr)
+	var logs guardtest.LogBuf
+	ts := newTestServer(t, func(c *Config) { c.Logger = logs.Logger() })
+	guardtest.Lower(t, 3*DefaultMaxUnauthenticatedPerAddr)
 	var kept, closed []net.Conn
 	t.Cleanup(func() {
 		for _, c := range append(kept, closed...) {
@@ -255,7 +226,7 @@ const (
 
 // waitTaken waits until the server has admitted c, closed it, or logged
 // that Accept ran out of descriptors.
-func waitTaken(t *testing.T, s *Server, c net.Conn, before int, logs *logBuf) taken {
+func waitTaken(t *testing.T, s *Server, c net.Conn, before int, logs *guardtest.LogBuf) taken {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -275,7 +246,7 @@ func waitTaken(t *testing.T, s *Server, c net.Conn, before int, logs *logBuf) ta
 	return 0
 }
 
-func waitLog(t *testing.T, l *logBuf, want string) {
+func waitLog(t *testing.T, l *guardtest.LogBuf, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(l.String(), want) {

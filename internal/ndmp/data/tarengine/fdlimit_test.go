@@ -9,8 +9,8 @@ import (
 
 	"ferry/internal/format"
 	"ferry/internal/ndmp/wire"
-	"ferry/internal/testsupport/fdlimit"
 	"ferry/internal/testsupport/fstree"
+	"ferry/internal/testsupport/guardtest"
 )
 
 // TestBackupOutOfDescriptors backs up, in a child process whose descriptor
@@ -21,7 +21,7 @@ import (
 func TestBackupOutOfDescriptors(t *testing.T) {
 	const env = "FERRY_TARENGINE_FDLIMIT_CHILD"
 	if os.Getenv(env) == "" {
-		fdlimit.RunChild(t, "TestBackupOutOfDescriptors", env)
+		guardtest.RunChild(t, "TestBackupOutOfDescriptors", env)
 		return
 	}
 	a := newAgent(t)
@@ -34,7 +34,7 @@ func TestBackupOutOfDescriptors(t *testing.T) {
 	}
 	fstree.Build(t, src, spec)
 	d := dial(t, a)
-	fdlimit.Lower(t, 10)
+	guardtest.Lower(t, 10)
 	stream, reason, _ := d.backup(pv("FILESYSTEM", src))
 	if reason != wire.DataHaltSuccessful {
 		t.Fatalf("halted %v: %s", reason, logText(d))
