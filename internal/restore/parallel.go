@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"os"
+	"io/fs"
 	"path"
 	"sync"
 	"sync/atomic"
@@ -223,50 +223,28 @@ func (x *Extractor) damagedData(d *dirRef, dest string, data []byte, e *format.E
 	return fmt.Errorf("%w; kept as %q", err, dest+DamagedSuffix)
 }
 
-// writeFile creates base in d from data under a temporary name, applies e's
-// metadata and renames it into place without replacing anything.
+// writeFile creates base in d (O_EXCL|O_NOFOLLOW: never over an existing
+// name, never through a symlink) from data and sets e's metadata on the
+// open descriptor; a failed write removes it again.
 func writeFile(d *fsmeta.Dir, base string, data []byte, e *format.Entry) (error, error) {
-	dfd := int(d.File().Fd())
-	dest := path.Join(d.Name(), base)
-	// No lstat first: a restore usually fills an empty destination, and
-	// the rename below refuses an existing name anyway.
-	tmpBase := path.Base(tempName(base))
-	f, err := d.Create(tmpBase, 0o600)
+	f, err := d.CreateFile(base, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("%w: %q", ErrExists, path.Join(d.Name(), base)), nil
+	}
 	if err != nil {
 		return err, nil
 	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		unix.Unlinkat(dfd, tmpBase, 0)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		unix.Unlinkat(int(d.File().Fd()), base, 0)
 		return err, nil
 	}
-	merr := d.Apply(tmpBase, e)
-	if err := renameNoReplace(dfd, tmpBase, dfd, base); err != nil {
-		unix.Unlinkat(dfd, tmpBase, 0)
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("%w: %q", ErrExists, dest), nil
-		}
-		return &os.PathError{Op: "rename", Path: dest, Err: err}, nil
+	merr := d.ApplyFile(f, base, e)
+	if err := f.Close(); err != nil {
+		unix.Unlinkat(int(d.File().Fd()), base, 0)
+		return err, nil
 	}
 	return nil, merr
-}
-
-// renameNoReplace renames within one directory, refusing to replace an
-// existing name (EEXIST); file systems without RENAME_NOREPLACE get an
-// lstat, then a plain rename.
-func renameNoReplace(dfd int, from string, tofd int, to string) error {
-	err := unix.Renameat2(dfd, from, tofd, to, unix.RENAME_NOREPLACE)
-	if err == unix.EINVAL || err == unix.ENOSYS {
-		var st unix.Stat_t
-		if err = unix.Fstatat(tofd, to, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
-			return unix.EEXIST
-		}
-		err = unix.Renameat(dfd, from, tofd, to)
-	}
-	return err
 }
 
 // sliceWriter collects a small file's data.
