@@ -66,7 +66,8 @@ type Options struct {
 	// NumericOwner restores owners by id even when the names resolve.
 	NumericOwner bool
 	// Workers is how many goroutines write small files while Extract reads
-	// the stream (0: 4; 1: the reading goroutine writes every file itself).
+	// the stream (0 or 1: the reading goroutine writes every file itself,
+	// which measured fastest; see parallel.go).
 	// Without Overwrite only; Report still sees stream order.
 	Workers int
 
