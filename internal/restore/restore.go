@@ -75,7 +75,7 @@ type Options struct {
 	// the regular file whose header is at stream offset off (as
 	// format.Reader.WriteDataTo writes it: a sparse file's data regions);
 	// ok false: none recorded. A file that does not match fails with
-	// ErrDamaged and is not renamed into place. Needs Offset (or, for
+	// ErrDamaged and does not stay under its name. Needs Offset (or, for
 	// RestoreEntry, Offset too).
 	Checksum func(off int64) (sum uint32, ok bool)
 	// KeepDamaged keeps a file that fails its checksum under its name plus
