@@ -129,7 +129,14 @@ func (d *Dir) Lstat(base string) (*format.Entry, error) {
 	if err := unix.Fstatat(d.fd(), base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return nil, &os.PathError{Op: "lstat", Path: d.join(base), Err: err}
 	}
-	e := d.fs.fromStat(&st)
+	return d.Entry(base, &st, nil)
+}
+
+// Entry is Lstat from a stat already made (a directory walk's fstatat of
+// base): no second stat. f, when not nil, is base opened (OpenFile): its
+// xattrs and sparse map are read through the descriptor, without a lookup.
+func (d *Dir) Entry(base string, st *unix.Stat_t, f *File) (*format.Entry, error) {
+	e := d.fs.fromStat(st)
 	e.Name = d.join(base)
 	if base == "." {
 		e.Name = d.name
@@ -140,9 +147,15 @@ func (d *Dir) Lstat(base string) (*format.Entry, error) {
 		c.add("symlink target", err)
 		e.Linkname = target
 	}
-	d.readXattrs(base, e, &c)
+	x := xattrs{fd: -1}
+	if f != nil {
+		x.fd = f.fd
+	} else {
+		x.path = d.procPath(base)
+	}
+	d.readXattrs(x, e, &c)
 	if e.Type == format.Regular && st.Blocks*512 < st.Size {
-		c.add("sparse map", d.sparse(base, e))
+		c.add("sparse map", d.sparse(base, e, f))
 	}
 	return e, c.err()
 }
@@ -202,9 +215,29 @@ func readlinkat(dirfd int, base string) (string, error) {
 	}
 }
 
-// readXattrs lists and reads base's xattrs; ACLs also become text.
-func (d *Dir) readXattrs(base string, e *format.Entry, c *collector) {
-	p := d.procPath(base)
+// xattrs names a file for the xattr calls: an open descriptor (fd >= 0), else a
+// path that is not followed if it is a symlink.
+type xattrs struct {
+	fd   int
+	path string
+}
+
+func (x xattrs) list(buf []byte) (int, error) {
+	if x.fd >= 0 {
+		return unix.Flistxattr(x.fd, buf)
+	}
+	return unix.Llistxattr(x.path, buf)
+}
+
+func (x xattrs) get(name string, buf []byte) (int, error) {
+	if x.fd >= 0 {
+		return unix.Fgetxattr(x.fd, name, buf)
+	}
+	return unix.Lgetxattr(x.path, name, buf)
+}
+
+// readXattrs lists and reads a file's xattrs; ACLs also become text.
+func (d *Dir) readXattrs(p xattrs, e *format.Entry, c *collector) {
 	names, err := listXattrs(p)
 	if err != nil {
 		if !errors.Is(err, unix.ENOTSUP) {
@@ -243,12 +276,14 @@ func (d *Dir) aclText(name string, v []byte, e *format.Entry, c *collector) {
 	}
 }
 
-func listXattrs(p string) ([]string, error) {
-	buf := make([]byte, 1024)
+func listXattrs(p xattrs) ([]string, error) {
+	// most files have none: a small buffer on the stack first
+	var small [256]byte
+	buf := small[:]
 	for {
-		n, err := unix.Llistxattr(p, buf)
+		n, err := p.list(buf)
 		if errors.Is(err, unix.ERANGE) {
-			sz, err2 := unix.Llistxattr(p, nil)
+			sz, err2 := p.list(nil)
 			if err2 != nil {
 				return nil, err2
 			}
@@ -257,6 +292,9 @@ func listXattrs(p string) ([]string, error) {
 		}
 		if err != nil {
 			return nil, err
+		}
+		if n == 0 {
+			return nil, nil
 		}
 		var names []string
 		for _, s := range strings.Split(string(buf[:n]), "\x00") {
@@ -268,12 +306,12 @@ func listXattrs(p string) ([]string, error) {
 	}
 }
 
-func getXattr(p, name string) ([]byte, error) {
+func getXattr(p xattrs, name string) ([]byte, error) {
 	buf := make([]byte, 256)
 	for {
-		n, err := unix.Lgetxattr(p, name, buf)
+		n, err := p.get(name, buf)
 		if errors.Is(err, unix.ERANGE) {
-			sz, err2 := unix.Lgetxattr(p, name, nil)
+			sz, err2 := p.get(name, nil)
 			if err2 != nil {
 				return nil, err2
 			}
@@ -287,14 +325,20 @@ func getXattr(p, name string) ([]byte, error) {
 	}
 }
 
-// sparse opens base (without following it) and maps its data regions.
-func (d *Dir) sparse(base string, e *format.Entry) error {
-	f, err := d.Open(base)
-	if err != nil {
-		return err
+// sparse maps the data regions of base, through f when open, else opening it
+// (without following it).
+func (d *Dir) sparse(base string, e *format.Entry, f *File) error {
+	fd := -1
+	if f != nil {
+		fd = f.fd
+	} else {
+		var err error
+		if fd, err = d.openRegular(base); err != nil {
+			return err
+		}
+		defer unix.Close(fd)
 	}
-	defer f.Close()
-	segs, err := SparseMap(f, e.Size)
+	segs, err := sparseMap(fd, e.Size)
 	if err == nil {
 		e.Sparse = segs
 	}
@@ -306,13 +350,22 @@ func (d *Dir) sparse(base string, e *format.Entry) error {
 // fails with ErrType), and with O_NOATIME where the process may, so a backup leaves
 // access times as they were.
 func (d *Dir) Open(base string) (*os.File, error) {
+	fd, err := d.openRegular(base)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), d.join(base)), nil
+}
+
+// openRegular is Open's system calls: openat, fstat (the type check).
+func (d *Dir) openRegular(base string) (int, error) {
 	flags := unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK
 	fd, err := unix.Openat(d.fd(), base, flags|unix.O_NOATIME, 0)
 	if err == unix.EPERM {
 		fd, err = unix.Openat(d.fd(), base, flags, 0)
 	}
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: d.join(base), Err: err}
+		return -1, &os.PathError{Op: "open", Path: d.join(base), Err: err}
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
@@ -320,9 +373,9 @@ func (d *Dir) Open(base string) (*os.File, error) {
 		if err == nil {
 			err = ErrType // replaced by a FIFO or device since it was listed
 		}
-		return nil, &os.PathError{Op: "open", Path: d.join(base), Err: err}
+		return -1, &os.PathError{Op: "open", Path: d.join(base), Err: err}
 	}
-	return os.NewFile(uintptr(fd), d.join(base)), nil
+	return fd, nil
 }
 
 // SparseMap returns the data regions of f (size bytes long) by SEEK_DATA/SEEK_HOLE,
@@ -330,7 +383,10 @@ func (d *Dir) Open(base string) (*os.File, error) {
 // file system without hole support reports one region covering the file. f's offset
 // is left at 0.
 func SparseMap(f *os.File, size int64) ([]format.Segment, error) {
-	fd := int(f.Fd())
+	return sparseMap(int(f.Fd()), size)
+}
+
+func sparseMap(fd int, size int64) ([]format.Segment, error) {
 	segs := []format.Segment{}
 	for off := int64(0); off < size; {
 		data, err := unix.Seek(fd, off, unix.SEEK_DATA)

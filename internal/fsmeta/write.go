@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -43,17 +44,64 @@ func (d *Dir) Apply(base string, e *format.Entry) error {
 	return c.err()
 }
 
-// chown sets the owner by name where the name resolves (as tar does), else by id.
-func (d *Dir) chown(base string, e *format.Entry) error {
-	uid, gid := e.UID, e.GID
-	if !d.fs.NumericOwner {
-		if id, ok := d.fs.owners.UserID(e.Uname); ok && e.Uname != "" {
+// ApplyFile sets the metadata of an open regular file, base in d (for messages),
+// from e, on its descriptor: fchown, fchmod, fsetxattr, futimens, as Apply does by
+// name but without a lookup per call. Call it after the last write (a write
+// would move mtime) and before close.
+func (d *Dir) ApplyFile(f *File, base string, e *format.Entry) error {
+	fd := f.fd
+	c := collector{name: d.join(base), op: "restore"}
+	if !d.fs.NoOwner {
+		uid, gid := d.fs.ids(e)
+		c.add("owner", unix.Fchown(fd, uid, gid))
+	}
+	c.add("mode", unix.Fchmod(fd, e.Mode&07777))
+	for k, v := range e.Xattrs {
+		if (k == XattrACLAccess && e.ACLAccess != "") || (k == XattrACLDefault && e.ACLDefault != "") {
+			continue
+		}
+		c.add("xattr "+k, unix.Fsetxattr(fd, k, v, 0))
+	}
+	if e.ACLAccess != "" {
+		b, err := d.fs.aclBytes(e.ACLAccess, e.Xattrs[XattrACLAccess])
+		if err == nil {
+			err = unix.Fsetxattr(fd, XattrACLAccess, b, 0)
+		}
+		c.add("acl "+XattrACLAccess, err)
+	}
+	c.add("times", futimens(fd, e))
+	return c.err()
+}
+
+// futimens sets atime and mtime of an open file (utimensat with a NULL name,
+// which x/sys has no wrapper for); a zero time is left as it is.
+func futimens(fd int, e *format.Entry) error {
+	ts := [2]unix.Timespec{timespec(e.AccessTime), timespec(e.ModTime)}
+	_, _, errno := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	if errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// ids returns the owner to set: by name where the name resolves (as tar
+// does), else by id.
+func (fs *FS) ids(e *format.Entry) (uid, gid int) {
+	uid, gid = e.UID, e.GID
+	if !fs.NumericOwner {
+		if id, ok := fs.owners.UserID(e.Uname); ok && e.Uname != "" {
 			uid = id
 		}
-		if id, ok := d.fs.owners.GroupID(e.Gname); ok && e.Gname != "" {
+		if id, ok := fs.owners.GroupID(e.Gname); ok && e.Gname != "" {
 			gid = id
 		}
 	}
+	return uid, gid
+}
+
+// chown sets the owner by name where the name resolves (as tar does), else by id.
+func (d *Dir) chown(base string, e *format.Entry) error {
+	uid, gid := d.fs.ids(e)
 	return unix.Fchownat(d.fd(), base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 }
 
@@ -76,16 +124,23 @@ func (d *Dir) setACL(base, xattr, text string, raw []byte, c *collector) {
 	if text == "" {
 		return
 	}
-	b, err := EncodeACL(text, d.fs.owners)
-	if err != nil && raw != nil {
-		if _, derr := DecodeACL(raw, d.fs.owners); derr == nil {
-			b, err = raw, nil
-		}
-	}
+	b, err := d.fs.aclBytes(text, raw)
 	if err == nil {
 		err = unix.Lsetxattr(d.procPath(base), xattr, b, 0)
 	}
 	c.add("acl "+xattr, err)
+}
+
+// aclBytes encodes an ACL's text form, falling back on its binary form raw
+// when the text names someone this machine does not know.
+func (fs *FS) aclBytes(text string, raw []byte) ([]byte, error) {
+	b, err := EncodeACL(text, fs.owners)
+	if err != nil && raw != nil {
+		if _, derr := DecodeACL(raw, fs.owners); derr == nil {
+			return raw, nil
+		}
+	}
+	return b, err
 }
 
 // setTimes sets atime and mtime with nanoseconds; a zero time is left as it is.

@@ -66,7 +66,8 @@ type Options struct {
 	// NumericOwner restores owners by id even when the names resolve.
 	NumericOwner bool
 	// Workers is how many goroutines write small files while Extract reads
-	// the stream (0: 4; 1: the reading goroutine writes every file itself).
+	// the stream (0 or 1: the reading goroutine writes every file itself,
+	// which measured fastest; see parallel.go).
 	// Without Overwrite only; Report still sees stream order.
 	Workers int
 
@@ -74,7 +75,7 @@ type Options struct {
 	// the regular file whose header is at stream offset off (as
 	// format.Reader.WriteDataTo writes it: a sparse file's data regions);
 	// ok false: none recorded. A file that does not match fails with
-	// ErrDamaged and is not renamed into place. Needs Offset (or, for
+	// ErrDamaged and does not stay under its name. Needs Offset (or, for
 	// RestoreEntry, Offset too).
 	Checksum func(off int64) (sum uint32, ok bool)
 	// KeepDamaged keeps a file that fails its checksum under its name plus
@@ -442,8 +443,12 @@ func (x *Extractor) dir(e *format.Entry, dest string) error {
 	return nil
 }
 
-// regular writes the data to a temporary, applies metadata and renames it
-// in, all relative to the open parent directory: no path walk per file.
+// regular writes a file under its final name, created O_EXCL|O_NOFOLLOW
+// relative to its open parent directory (no path walk per file), and sets
+// its metadata on the open descriptor. A file whose data the stream fails
+// to deliver, or that fails its checksum, is removed again. Only to
+// replace an existing file (Overwrite) is it written under a temporary
+// name and renamed over the old one, which stays whole until then.
 func (x *Extractor) regular(src Source, e *format.Entry, name, dest string, off int64) (error, error) {
 	x.barrier(dest)
 	r, err := x.openDir(path.Dir(dest))
@@ -452,21 +457,24 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string, off 
 	}
 	d := r.d
 	dfd, base := int(d.File().Fd()), path.Base(dest)
-	// Without Overwrite the no-replace rename below refuses an existing
-	// name: no lstat first (a restore usually fills an empty destination).
+	create := base
 	if x.opts.Overwrite {
 		if err := x.mayCreateAt(dfd, dest, base); err != nil {
 			return err, nil
 		}
+		create = path.Base(tempName(dest))
 	}
-	tmpBase := path.Base(tempName(dest))
-	tmp := path.Join(path.Dir(dest), tmpBase)
-	fd, err := unix.Openat(dfd, tmpBase, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	f, err := d.CreateFile(create, 0o600)
+	if errors.Is(err, fs.ErrExist) && !x.opts.Overwrite {
+		return fmt.Errorf("%w: %q", ErrExists, dest), nil
+	}
 	if err != nil {
-		return &os.PathError{Op: "create", Path: tmp, Err: err}, nil
+		return err, nil
 	}
-	x.tmps[tmp] = true
-	f := os.NewFile(uintptr(fd), tmp)
+	// until complete, the file is removed on every return (Extract's
+	// cleanup included)
+	p := path.Join(path.Dir(dest), create)
+	x.tmps[p] = true
 	want, check := x.expected(off)
 	cf := &crcFile{f: f}
 	var w io.Writer = f
@@ -478,34 +486,31 @@ func (x *Extractor) regular(src Source, e *format.Entry, name, dest string, off 
 	if err == nil && e.Sparse != nil {
 		err = f.Truncate(e.Size) // a trailing hole
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		x.removeTemp(tmp)
+		f.Close()
+		x.removeTemp(p)
 		if isWriteErr(err) {
 			return err, nil
 		}
 		return &streamError{err}, nil
 	}
 	if check && cf.crc != want {
+		f.Close()
 		x.sum.Bytes -= n
-		return x.damaged(dfd, tmp, dest, cf.crc, want), nil
+		return x.damaged(dfd, p, dest, cf.crc, want), nil
 	}
-	merr := d.Apply(tmpBase, e)
-	rename := renameNoReplace
+	merr := d.ApplyFile(f, base, e)
+	if err := f.Close(); err != nil {
+		x.removeTemp(p)
+		return err, nil
+	}
 	if x.opts.Overwrite {
-		rename = unix.Renameat
-	}
-	if err := rename(dfd, tmpBase, dfd, base); err != nil {
-		x.removeTemp(tmp)
-		if errors.Is(err, unix.EEXIST) {
-			x.sum.Bytes -= n // not restored after all
-			return fmt.Errorf("%w: %q", ErrExists, dest), nil
+		if err := unix.Renameat(dfd, create, dfd, base); err != nil {
+			x.removeTemp(p)
+			return &os.PathError{Op: "rename", Path: dest, Err: err}, nil
 		}
-		return &os.PathError{Op: "rename", Path: dest, Err: err}, nil
 	}
-	delete(x.tmps, tmp)
+	delete(x.tmps, p)
 	x.links[name] = dest
 	x.wrote(dest)
 	return nil, merr
@@ -519,8 +524,9 @@ func (x *Extractor) expected(off int64) (uint32, bool) {
 	return x.opts.Checksum(off)
 }
 
-// damaged disposes of a file whose data failed its checksum, written to
-// the temporary tmp: removed, or kept beside dest with DamagedSuffix.
+// damaged disposes of a file whose data failed its checksum, written as
+// tmp (dest itself, or a temporary when replacing): removed, or kept beside
+// dest with DamagedSuffix.
 func (x *Extractor) damaged(dfd int, tmp, dest string, got, want uint32) error {
 	err := fmt.Errorf("%w: %q (CRC-32C %08x, at backup %08x)", ErrDamaged, dest, got, want)
 	if !x.opts.KeepDamaged {
@@ -547,7 +553,7 @@ func (x *Extractor) wrote(dest string) {
 // the file, so a sparse file keeps its holes (and the checksum covers its
 // data regions, as at backup).
 type crcFile struct {
-	f   *os.File
+	f   *fsmeta.File
 	crc uint32
 }
 
@@ -608,6 +614,7 @@ func (x *Extractor) mayCreateAt(dfd int, dest, base string) error {
 }
 
 // isWriteErr tells a destination failure (the file) from a stream failure.
+// fsmeta.File reports its errors as *fs.PathError.
 func isWriteErr(err error) bool {
 	var pe *fs.PathError
 	return errors.As(err, &pe)
@@ -706,16 +713,6 @@ func (x *Extractor) mayCreate(dest string) error {
 		delete(x.verified, dest)
 	}
 	return nil
-}
-
-func (x *Extractor) createTemp(dest string) (string, *os.File, error) {
-	tmp := tempName(dest)
-	f, err := x.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", nil, err
-	}
-	x.tmps[tmp] = true
-	return tmp, f, nil
 }
 
 func (x *Extractor) removeTemp(tmp string) {

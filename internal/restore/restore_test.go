@@ -377,3 +377,75 @@ func FuzzDecodeListing(f *testing.F) {
 		}
 	})
 }
+
+// cutReader delivers the stream up to cut bytes, then fails as a broken
+// connection or tape would; at that moment it notes whether name is
+// already there (the restore writes files under their final names).
+type cutReader struct {
+	r       *bytes.Reader
+	cut     int64
+	read    int64
+	name    string
+	sawName bool
+}
+
+var errCut = errors.New("stream cut")
+
+func (c *cutReader) Read(p []byte) (int, error) {
+	if c.read >= c.cut {
+		_, err := os.Lstat(c.name)
+		c.sawName = err == nil
+		return 0, errCut
+	}
+	p = p[:min(int64(len(p)), c.cut-c.read)]
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	return n, err
+}
+
+// A stream cut in the middle of a file's data leaves no partial file under
+// its final name (the file, written under that name, is removed) and no
+// temporary; with Overwrite the file it was to replace stays whole.
+func TestCutMidFileLeavesNoPartialFile(t *testing.T) {
+	for _, overwrite := range []bool{false, true} {
+		dest, _ := setup(t)
+		var b bytes.Buffer
+		w := tar.NewWriter(&b)
+		w.WriteHeader(&tar.Header{Name: "whole", Typeflag: tar.TypeReg, Size: 5, Mode: 0o644})
+		w.Write([]byte("whole"))
+		// larger than what goes to the workers: written as it is read
+		big := bytes.Repeat([]byte("0123456789abcdef"), 3<<20/16)
+		w.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Size: int64(len(big)), Mode: 0o644})
+		w.Write(big)
+		w.Close()
+		if overwrite {
+			os.WriteFile(filepath.Join(dest, "big"), []byte("old"), 0o644)
+		}
+		root, err := os.OpenRoot(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cr := &cutReader{r: bytes.NewReader(b.Bytes()), cut: int64(b.Len() / 2), name: filepath.Join(dest, "big")}
+		_, err = Extract(context.Background(), root, format.NewReader(cr), Options{Overwrite: overwrite})
+		root.Close()
+		if !errors.Is(err, errCut) {
+			t.Fatalf("overwrite=%v: cut stream: %v", overwrite, err)
+		}
+		if !overwrite && !cr.sawName {
+			t.Errorf("the file was not being written under its final name when the stream broke")
+		}
+		got, err := os.ReadFile(filepath.Join(dest, "big"))
+		switch {
+		case overwrite && string(got) != "old":
+			t.Errorf("overwrite: the file to replace holds %d bytes, want the old 3: %v", len(got), err)
+		case !overwrite && err == nil:
+			t.Errorf("a partial file of %d bytes stays under its final name", len(got))
+		}
+		ents, _ := os.ReadDir(dest)
+		for _, e := range ents {
+			if e.Name() != "whole" && e.Name() != "big" {
+				t.Errorf("overwrite=%v: left %q behind", overwrite, e.Name())
+			}
+		}
+	}
+}

@@ -42,7 +42,7 @@ type item struct {
 
 	entry *format.Entry
 	data  []byte
-	file  *os.File
+	file  *fsmeta.File
 	// reopen: the data is streamed but no descriptor was spare to hold
 	// the file open in the pipeline; the writer opens it when it gets
 	// there.
@@ -456,12 +456,13 @@ func (it *item) releaseDir() {
 	}
 }
 
-// meta reads the item's metadata relative to its open parent.
+// meta reads the item's metadata: a walk root by name, any other item from
+// the walk's own lstat of it (no second stat) relative to its open parent.
 func (w *walker) meta(it *item) (*format.Entry, error) {
 	if it.dir == nil {
 		return w.fsm.Lstat(it.name)
 	}
-	e, err := it.dir.d.Lstat(path.Base(it.name))
+	e, err := it.dir.d.Entry(path.Base(it.name), &it.st, nil)
 	if e != nil {
 		e.Name = it.name
 	}
@@ -471,6 +472,10 @@ func (w *walker) meta(it *item) (*format.Entry, error) {
 func (w *walker) prepare(it *item) {
 	if w.ctx.Err() != nil {
 		it.err = w.ctx.Err()
+		return
+	}
+	if it.dir != nil && it.link == nil && it.st.Mode&unix.S_IFMT == unix.S_IFREG && it.st.Size > 0 {
+		w.prepareFile(it)
 		return
 	}
 	var e *format.Entry
@@ -502,6 +507,83 @@ func (w *walker) prepare(it *item) {
 	w.openData(it)
 }
 
+// prepareFile opens a regular file (not a walk root), reads its xattrs and
+// sparse map through the descriptor (no lookup by name), and reads it whole
+// when it is small and prefetch memory is free; otherwise the writer
+// streams from the open file. Per file: openat, fstat (the type check),
+// flistxattr, the data, close.
+func (w *walker) prepareFile(it *item) {
+	size := it.st.Size
+	stream := it.st.Blocks*512 < size || size > prefetchMax || !w.reserve(size)
+	if stream {
+		select {
+		case w.held <- struct{}{}:
+		default:
+			// no descriptor to spare: metadata by name, the writer opens it
+			it.reopen = true
+			w.entry(it, nil)
+			return
+		}
+	}
+	release := func() {
+		if stream {
+			<-w.held
+		} else {
+			w.release(size)
+		}
+	}
+	f, err := w.open(it)
+	if err != nil {
+		release()
+		it.err = err
+		return
+	}
+	if !w.entry(it, f) {
+		f.Close()
+		release()
+		return
+	}
+	if stream {
+		adviseSequential(f)
+		it.file, it.token = f, true
+		return
+	}
+	it.held = size
+	it.data = readWhole(f, size)
+	f.Close()
+}
+
+// entry fills it.entry from the walk's stat, through f when open; it
+// reports false (it.err set) when nothing could be read.
+func (w *walker) entry(it *item, f *fsmeta.File) bool {
+	var e *format.Entry
+	err := w.retryFD(func() (err error) {
+		e, err = it.dir.d.Entry(path.Base(it.name), &it.st, f)
+		return err
+	})
+	if e == nil {
+		it.err = err
+		return false
+	}
+	if err != nil {
+		w.warn(it.name, err) // partial metadata: the rest is backed up
+	}
+	e.Name = it.name
+	it.entry = e
+	return true
+}
+
+// readWhole reads size bytes of f; a file that shrank comes back short
+// (the writer pads and warns).
+func readWhole(f *fsmeta.File, size int64) []byte {
+	buf := make([]byte, size)
+	n, err := f.ReadAt(buf, 0)
+	if n < len(buf) && err != nil {
+		return buf[:n]
+	}
+	return buf
+}
+
 // openData opens a regular file and reads it whole when it is small and
 // prefetch memory is free; otherwise the writer streams from the open file.
 func (w *walker) openData(it *item) {
@@ -531,22 +613,16 @@ func (w *walker) openData(it *item) {
 		return
 	}
 	it.held = size
-	buf := make([]byte, size)
-	n, err := f.ReadAt(buf, 0)
+	it.data = readWhole(f, size)
 	f.Close()
-	if n < len(buf) && err != nil {
-		it.data = buf[:n] // the file shrank: the writer pads and warns
-		return
-	}
-	it.data = buf
 }
 
 // open opens a regular file relative to its open parent: never through a
 // symlink, never blocking on a FIFO swapped in, O_NOATIME where allowed.
-func (w *walker) open(it *item) (f *os.File, err error) {
+func (w *walker) open(it *item) (f *fsmeta.File, err error) {
 	err = w.retryFD(func() error {
 		if it.dir != nil {
-			f, err = it.dir.d.Open(path.Base(it.name))
+			f, err = it.dir.d.OpenFile(path.Base(it.name))
 			return err
 		}
 		d, err := w.fsm.OpenDir(path.Dir(it.name))
@@ -554,7 +630,7 @@ func (w *walker) open(it *item) (f *os.File, err error) {
 			return err
 		}
 		defer d.Close()
-		f, err = d.Open(path.Base(it.name))
+		f, err = d.OpenFile(path.Base(it.name))
 		return err
 	})
 	return f, err
@@ -585,7 +661,7 @@ func (w *walker) release(n int64) {
 
 // adviseSequential asks the kernel to read a large file ahead while the
 // writer streams it.
-func adviseSequential(f *os.File) {
-	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
-	unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_WILLNEED)
+func adviseSequential(f *fsmeta.File) {
+	unix.Fadvise(f.Fd(), 0, 0, unix.FADV_SEQUENTIAL)
+	unix.Fadvise(f.Fd(), 0, 0, unix.FADV_WILLNEED)
 }
