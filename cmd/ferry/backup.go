@@ -17,6 +17,7 @@ import (
 	"ferry/internal/dma"
 	"ferry/internal/ndmp/client"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/size"
 	"ferry/internal/view"
 )
 
@@ -148,7 +149,7 @@ func printBackup(out io.Writer, b catalog.Backup) {
 		where = append(where, fmt.Sprintf("tape %s file %d", orDash(l.Barcode), l.FileNum))
 	}
 	fmt.Fprintf(out, "backup %d: %s on %s, level %d, %d files, %s in %s; %s\n",
-		b.ID, b.Path, b.Agent, b.Level, b.Files, formatSize(uint64(b.Bytes)), b.Ended.Sub(b.Started).Round(time.Millisecond),
+		b.ID, b.Path, b.Agent, b.Level, b.Files, size.Format(uint64(b.Bytes)), b.Ended.Sub(b.Started).Round(time.Millisecond),
 		strings.Join(where, ", "))
 }
 
@@ -242,7 +243,7 @@ func progressLine(asJSON bool) (chan<- dma.Progress, func()) {
 		defer close(done)
 		drawn := false
 		for p := range ch {
-			line := fmt.Sprintf("%s: %s, %d files, %s/s", p.Phase, formatSize(uint64(p.Bytes)), p.Files, formatSize(uint64(p.Rate)))
+			line := fmt.Sprintf("%s: %s, %d files, %s/s", p.Phase, size.Format(uint64(p.Bytes)), p.Files, size.Format(uint64(p.Rate)))
 			if p.ETA > 0 {
 				line += ", ETA " + p.ETA.Round(time.Second).String()
 			}

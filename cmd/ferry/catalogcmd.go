@@ -14,6 +14,7 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/size"
 	"ferry/internal/view"
 )
 
@@ -48,7 +49,7 @@ func newBackupsCommand(g *globalOptions) *cobra.Command {
 						base = strconv.FormatInt(b.BaseID, 10)
 					}
 					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%d\t%s\n", b.ID, b.Started.Local().Format(time.DateTime),
-						b.Agent, b.Path, b.Level, base, b.Status, b.Files, formatSize(uint64(b.Bytes)))
+						b.Agent, b.Path, b.Level, base, b.Status, b.Files, size.Format(uint64(b.Bytes)))
 				}
 				return tw.Flush()
 			})
@@ -307,7 +308,7 @@ describes. Nothing is written.`,
 					fmt.Fprintf(tw, "%d\theader of %d (image in file %d)\t%d\t%d\t%s\t%s\t%s\n", f.File, h.BackupID, h.ImageFile,
 						h.Level, h.BaseID, h.Started.Local().Format(time.DateTime), h.Agent, h.Path)
 				} else if tr := f.Trailer; tr != nil {
-					fmt.Fprintf(tw, "%d\ttrailer of %d (%s)\t\t\t%s\t\t\n", f.File, tr.BackupID, formatSize(uint64(tr.Bytes)),
+					fmt.Fprintf(tw, "%d\ttrailer of %d (%s)\t\t\t%s\t\t\n", f.File, tr.BackupID, size.Format(uint64(tr.Bytes)),
 						tr.Ended.Local().Format(time.DateTime))
 				} else if f.Damage != "" {
 					fmt.Fprintf(tw, "%d\tDAMAGED: %s\t\t\t\t\t\n", f.File, f.Damage)

@@ -15,6 +15,7 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/size"
 )
 
 type copyOptions struct {
@@ -156,7 +157,7 @@ func runCopy(ctx context.Context, g *globalOptions, src, dst string, o copyOptio
 		}
 	} else if err == nil {
 		fmt.Fprintf(out, "copied %s to %s: level %d, %s in %.1fs (job %d)\n", res.Src, res.Dst, res.Level,
-			formatSize(uint64(res.Bytes)), res.Seconds, res.JobID)
+			size.Format(uint64(res.Bytes)), res.Seconds, res.JobID)
 	}
 	if err == nil && res.State == catalog.JobWarnings {
 		return warningsExit(os.Stderr, "copy of "+src+" to "+dst, res.JobID, problems(ctx, cat, res.JobID))

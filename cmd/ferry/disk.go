@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"ferry/internal/disk"
+	"ferry/internal/size"
 )
 
 func newDiskCommand(g *globalOptions) *cobra.Command {
@@ -32,7 +31,7 @@ func disksDir(g *globalOptions) (string, error) {
 }
 
 func newDiskCreateCommand(g *globalOptions) *cobra.Command {
-	var size, from string
+	var sizeText, from string
 	var blockSize int
 	var thick bool
 	cmd := &cobra.Command{
@@ -40,8 +39,9 @@ func newDiskCreateCommand(g *globalOptions) *cobra.Command {
 		Short: "Create a disk (a sparse raw image), or attach an existing image or block device",
 		Long: `Create a disk in STATE/disks: NAME.img, a sparse raw image (the bytes of
 block n at offset n x block size), and NAME.json, its description. SIZE is in
-binary units: 256M is 256 MiB, 1G is 1 GiB (K, M, G, T, P; a plain number is
-bytes). With --from, the disk is the given image file or block device itself,
+binary units: 256M is 256 MiB, 1G or 1 GiB is 1 GiB, 1.5GiB is 1536 MiB (K, M,
+G, T, P, E, alone or followed by B or iB; a plain number is bytes), so what
+disk ls prints can be given back. With --from, the disk is the given image file or block device itself,
 used in place; SIZE then defaults to its size. NAME is the disk's serial number.
 A running target serves the new disk without a restart.`,
 		Args: cobra.ExactArgs(1),
@@ -51,20 +51,23 @@ A running target serves the new disk without a restart.`,
 				return err
 			}
 			var n int64
-			if size != "" || from == "" {
-				if n, err = parseSize(size); err != nil {
+			if sizeText != "" || from == "" {
+				if n, err = size.Parse(sizeText); err != nil {
 					return err
+				}
+				if n == 0 {
+					return fmt.Errorf("disk create: --size must be above 0 bytes")
 				}
 			}
 			m, err := disk.Create(dir, args[0], n, disk.Options{BlockSize: blockSize, From: from, Thick: thick})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %d blocks of %d bytes, NAA %s\n", m.Name, formatSize(m.Size), m.Blocks(), m.BlockSize, m.NAA)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %d blocks of %d bytes, NAA %s\n", m.Name, size.Format(m.Size), m.Blocks(), m.BlockSize, m.NAA)
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&size, "size", "", "size in binary units: 256M, 1G, 10G ... (required unless --from)")
+	cmd.Flags().StringVar(&sizeText, "size", "", "size in binary units: 256M, 1G, 10GiB, 1.5 GiB ... (required unless --from)")
 	cmd.Flags().StringVar(&from, "from", "", "attach this raw image file or block device instead of creating an image")
 	cmd.Flags().IntVar(&blockSize, "block-size", disk.DefaultBlockSize, "logical block size: 512 or 4096")
 	cmd.Flags().BoolVar(&thick, "thick", false, "allocate every block now; no thin provisioning (UNMAP)")
@@ -95,7 +98,7 @@ func newDiskLsCommand(g *globalOptions) *cobra.Command {
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tINDEX\tSIZE\tBLOCK\tTHIN\tNAA\tIMAGE")
 			for _, m := range disks {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%v\t%s\t%s\n", m.Name, m.Index, formatSize(m.Size), m.BlockSize, m.Thin, m.NAA, m.ImagePath(dir))
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%v\t%s\t%s\n", m.Name, m.Index, size.Format(m.Size), m.BlockSize, m.Thin, m.NAA, m.ImagePath(dir))
 			}
 			if ferr := tw.Flush(); ferr != nil {
 				return ferr
@@ -123,44 +126,4 @@ ferry's description of it goes. A running target stops serving the disk.`,
 			return disk.Remove(dir, args[0])
 		},
 	}
-}
-
-// sizeUnits are the binary unit suffixes parseSize accepts.
-const sizeUnits = "KMGTP"
-
-// parseSize reads a size in binary units: "256M" is 256 MiB; K, M, G, T
-// and P may be followed by "iB" or "B"; a plain number is bytes.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "iB"), "B")
-	shift := 0
-	if t != "" {
-		if i := strings.IndexByte(sizeUnits, upper(t[len(t)-1])); i >= 0 {
-			shift, t = 10*(i+1), t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)>>shift {
-		return 0, fmt.Errorf("invalid size %q: want a positive number with an optional K, M, G, T or P (binary units)", s)
-	}
-	return n << shift, nil
-}
-
-// upper is ASCII upper case of one byte.
-func upper(c byte) byte {
-	if c >= 'a' && c <= 'z' {
-		return c - 'a' + 'A'
-	}
-	return c
-}
-
-// formatSize writes a byte count in the largest binary unit that divides
-// it.
-func formatSize(n uint64) string {
-	for i := len(sizeUnits); i > 0; i-- {
-		if u := uint64(1) << (10 * i); n >= u && n%u == 0 {
-			return strconv.FormatUint(n/u, 10) + sizeUnits[i-1:i]
-		}
-	}
-	return strconv.FormatUint(n, 10)
 }

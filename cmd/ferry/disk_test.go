@@ -11,23 +11,6 @@ import (
 	"ferry/internal/disk"
 )
 
-func TestParseSize(t *testing.T) {
-	good := map[string]int64{"256M": 256 << 20, "1G": 1 << 30, "10G": 10 << 30, "4096": 4096, "512k": 512 << 10, "2GiB": 2 << 30, "1T": 1 << 40, "3MB": 3 << 20}
-	for s, want := range good {
-		if got, err := parseSize(s); err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", s, got, err, want)
-		}
-	}
-	for _, s := range []string{"", "0", "-1G", "1.5G", "G", "1X", "9999999P"} {
-		if _, err := parseSize(s); err == nil {
-			t.Errorf("parseSize(%q) accepted", s)
-		}
-	}
-	if formatSize(256<<20) != "256M" || formatSize(1<<30) != "1G" || formatSize(1536) != "1536" {
-		t.Error("formatSize")
-	}
-}
-
 // runDisk runs a ferry disk subcommand on a state directory.
 func runDisk(t *testing.T, state string, args ...string) (string, error) {
 	t.Helper()
@@ -43,7 +26,7 @@ func runDisk(t *testing.T, state string, args ...string) (string, error) {
 
 func TestDiskCreateAndLs(t *testing.T) {
 	state := t.TempDir()
-	if out, err := runDisk(t, state, "create", "vol1", "--size", "256M"); err != nil || !strings.Contains(out, "vol1: 256M, 524288 blocks of 512 bytes") {
+	if out, err := runDisk(t, state, "create", "vol1", "--size", "256M"); err != nil || !strings.Contains(out, "vol1: 256 MiB, 524288 blocks of 512 bytes") {
 		t.Fatalf("create: %q, %v", out, err)
 	}
 	fi, err := os.Stat(filepath.Join(state, "disks", "vol1.img"))
@@ -75,7 +58,7 @@ func TestDiskCreateAndLs(t *testing.T) {
 		t.Fatalf("ls --json: %+v", list)
 	}
 	out, err = runDisk(t, state, "ls")
-	if err != nil || !strings.Contains(out, "vol1") || !strings.Contains(out, "256M") {
+	if err != nil || !strings.Contains(out, "vol1") || !strings.Contains(out, "256 MiB") {
 		t.Fatalf("ls: %q %v", out, err)
 	}
 	if _, err := runDisk(t, state, "rm", "att"); err != nil {
@@ -93,20 +76,56 @@ func TestDiskCreateAndLs(t *testing.T) {
 	}
 }
 
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"256M", "1G", "10GiB", "4096", "1.5G", "-1", "9P", "0x10", ""} {
-		f.Add(s)
+// TestDiskSizeRoundTrip: the size disk ls prints, given back to --size,
+// makes a disk of the same size, and --json keeps the exact bytes.
+func TestDiskSizeRoundTrip(t *testing.T) {
+	state := t.TempDir()
+	for name, text := range map[string]string{"a": "1.5GiB", "b": "10 GiB", "c": "3M", "d": "1049088"} {
+		if out, err := runDisk(t, state, "create", name, "--size", text); err != nil {
+			t.Fatalf("create %s --size %q: %q, %v", name, text, out, err)
+		}
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := parseSize(s)
-		if err != nil {
-			return
+	if _, err := runDisk(t, state, "create", "zero", "--size", "0 B"); err == nil {
+		t.Fatal("create --size 0 succeeded")
+	}
+	out, err := runDisk(t, state, "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+		f := strings.Fields(line) // NAME INDEX SIZE UNIT BLOCK ...
+		printed[f[0]] = f[2] + " " + f[3]
+	}
+	want := map[string]string{"a": "1.5 GiB", "b": "10 GiB", "c": "3 MiB", "d": "1.0 MiB"}
+	for name, w := range want {
+		if printed[name] != w {
+			t.Errorf("ls prints %s as %q, want %q\n%s", name, printed[name], w, out)
 		}
-		if n <= 0 {
-			t.Fatalf("parseSize(%q) = %d", s, n)
+	}
+	for _, name := range []string{"a", "b", "c"} { // exact sizes: no decimal, or a decimal that is exact
+		if _, err := runDisk(t, state, "create", name+"2", "--size", printed[name]); err != nil {
+			t.Fatalf("create --size %q (what ls printed): %v", printed[name], err)
 		}
-		if back, err := parseSize(formatSize(uint64(n))); err != nil || back != n {
-			t.Fatalf("parseSize(formatSize(%d)) = %d, %v", n, back, err)
+	}
+	out, err = runDisk(t, state, "ls", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []disk.Meta
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatal(err)
+	}
+	sizes := map[string]uint64{}
+	for _, m := range list {
+		sizes[m.Name] = m.Size
+	}
+	if sizes["a"] != 3<<29 || sizes["b"] != 10<<30 || sizes["c"] != 3<<20 || sizes["d"] != 1049088 {
+		t.Fatalf("ls --json sizes: %v", sizes)
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		if sizes[name+"2"] != sizes[name] {
+			t.Errorf("%s is %d bytes, the disk made from its printed size %q is %d", name, sizes[name], printed[name], sizes[name+"2"])
 		}
-	})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ferry/internal/catalog"
+	"ferry/internal/size"
 	"ferry/internal/view"
 )
 
@@ -48,7 +49,7 @@ file the next backup starts at, and the backups with a piece on it.`,
 				fmt.Fprintln(tw, "BARCODE\tLIBRARY\tSTATE\tUSED\tNEXT FILE\tBACKUPS")
 				for _, m := range out {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%v\n", m.Barcode, orDash(m.Library), orDash(m.State),
-						formatSize(uint64(m.Used)), m.NextFile, m.Backups)
+						size.Format(uint64(m.Used)), m.NextFile, m.Backups)
 				}
 				return tw.Flush()
 			})

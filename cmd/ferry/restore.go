@@ -16,6 +16,7 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/size"
 	"ferry/internal/view"
 )
 
@@ -125,7 +126,7 @@ func runRestore(ctx context.Context, g *globalOptions, arg string, paths []strin
 		return err
 	}
 	fmt.Fprintf(out, "restored backup %d (chain %v) into %s: %d entries, %s; %d removed\n",
-		id, res.Chain, to, r.Restored, formatSize(uint64(r.Bytes)), r.Removed)
+		id, res.Chain, to, r.Restored, size.Format(uint64(r.Bytes)), r.Removed)
 	return nil
 }
 
@@ -200,7 +201,7 @@ func runAgentRestore(ctx context.Context, cat catalog.Catalog, state string, b c
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "restored backup %d (chain %v) onto %s, %s read from tape\n", b.ID, res.Chain, o.to, formatSize(uint64(res.Read)))
+	fmt.Fprintf(out, "restored backup %d (chain %v) onto %s, %s read from tape\n", b.ID, res.Chain, o.to, size.Format(uint64(res.Read)))
 	return nil
 }
 
@@ -315,7 +316,7 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 				how = "no checksums recorded (names and sizes checked)"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "backup %d verified: %d entries, %s of file data, match the catalog; %s\n",
-				id, res.Entries, formatSize(uint64(res.Bytes)), how)
+				id, res.Entries, size.Format(uint64(res.Bytes)), how)
 			return nil
 		},
 	}
