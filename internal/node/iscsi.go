@@ -53,13 +53,18 @@ type servedDisk struct {
 // is looked at every watchEvery. failed receives Serve's error if it fails
 // for good (temporary accept errors are retried by the target).
 func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, log *slog.Logger, failed chan<- error) (*ISCSIServer, error) {
-	cfg, err := TargetConfig(l)
+	st, err := LoadTargetState(l)
 	if err != nil {
 		return nil, err
 	}
+	cfg := st.Config()
 	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
 	cfg.Units, cfg.Logger = s.units, log
-	s.addLibrary(lib, cfg.Name)
+	if s.addLibrary(lib, cfg.Name, st) {
+		if err := st.Save(l); err != nil {
+			return nil, fmt.Errorf("iscsi target state: %w", err)
+		}
+	}
 	if s.tgt, err = target.New(cfg); err != nil {
 		return nil, err
 	}
@@ -89,9 +94,15 @@ func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time
 	return s, nil
 }
 
-// addLibrary puts the changer and the drives on their LUNs.
-func (s *ISCSIServer) addLibrary(lib *library.Library, name string) {
-	chg := smc.New(lib, smc.Identity{})
+// addLibrary puts the changer and the drives on their LUNs, each with the
+// serial number the state keeps for it; it reports whether it made any.
+func (s *ISCSIServer) addLibrary(lib *library.Library, name string, st *TargetState) (made bool) {
+	serial := func(dev string) string {
+		sn, m := st.Serial(dev)
+		made = made || m
+		return sn
+	}
+	chg := smc.New(lib, smc.Identity{Serial: serial(lib.ChangerName())})
 	addDesignators(chg.Inquiry(), name)
 	s.attachCopier(chg)
 	s.units.Set(changerLUN, chg)
@@ -99,12 +110,13 @@ func (s *ISCSIServer) addLibrary(lib *library.Library, name string) {
 		if i == maxDriveLUs {
 			break
 		}
-		d := ssc.New(lib, drive, ssc.Identity{})
+		d := ssc.New(lib, drive, ssc.Identity{Serial: serial(drive)})
 		addDesignators(d.Inquiry(), name)
 		s.attachCopier(d)
 		s.drives = append(s.drives, d)
 		s.units.Set(uint64(firstDriveLU+i), d)
 	}
+	return made
 }
 
 // attachCopier makes an LU serve EXTENDED COPY, finding units among the

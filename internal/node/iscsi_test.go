@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -135,5 +136,61 @@ func TestSyncDisksRecreatedName(t *testing.T) {
 	}
 	for _, sd := range s.disks {
 		sd.d.Close()
+	}
+}
+
+// TestLUSerialsKept: the changer's and drives' unit serial numbers (and so
+// their NAA designators) are made once per state directory, kept across
+// restarts, differ between nodes, and are added to a state file written
+// before serials were kept.
+func TestLUSerialsKept(t *testing.T) {
+	serve := func(state string) map[string]string {
+		t.Helper()
+		lib, err := library.Open(filepath.Join(state, "library"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lib.Close()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := StartISCSI(Layout{Root: state}, lib, ln, time.Hour, slog.New(slog.DiscardHandler), make(chan error, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for lun := uint64(0); lun < firstDiskLUN; lun++ {
+			if u, ok := srv.units.Unit(lun); ok && u != nil {
+				got[string(rune('0'+lun))] = u.(interface{ Inquiry() *scsi.Inquiry }).Inquiry().Identity.Serial
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		return got
+	}
+	a, b := t.TempDir(), t.TempDir()
+	first, again, other := serve(a), serve(a), serve(b)
+	if len(first) < 2 || !maps.Equal(first, again) {
+		t.Fatalf("serials changed across a restart: %v then %v", first, again)
+	}
+	for lun, sn := range first {
+		if other[lun] == sn || sn == "" {
+			t.Errorf("LUN %s has serial %q on two nodes", lun, sn)
+		}
+	}
+	// A state file from before serials were kept gets them.
+	st, err := LoadTargetState(Layout{Root: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Serials = nil
+	if err := st.Save(Layout{Root: a}); err != nil {
+		t.Fatal(err)
+	}
+	serve(a)
+	if st, err = LoadTargetState(Layout{Root: a}); err != nil || len(st.Serials) < 2 {
+		t.Fatalf("serials after an upgrade: %v %v", st, err)
 	}
 }

@@ -14,13 +14,36 @@ import (
 	"ferry/internal/iscsi/target"
 )
 
-// TargetState is STATE/iscsi/target.json (docs/iscsi-target.md, "State"): the target's IQN, made once and
-// kept so initiators find the same target after a restart, and its ACL.
-// The file holds CHAP secrets and is mode 0600.
+// TargetState is STATE/iscsi/target.json (docs/iscsi-target.md, "State"):
+// the target's IQN, made once and kept so initiators find the same target
+// after a restart, its ACL, and the unit serial numbers of the library's
+// logical units (each LU's NAA designator derives from its serial, so two
+// nodes never show the same tape0). The file holds CHAP secrets and is
+// mode 0600.
 type TargetState struct {
 	Version int        `json:"version"`
 	Name    string     `json:"name"`
 	ACL     []ACLEntry `json:"acl,omitempty"`
+	// Serials are the unit serial numbers of the changer and drives, by
+	// device name; made on first use (and for state files from before
+	// they were kept).
+	Serials map[string]string `json:"serials,omitempty"`
+}
+
+// Serial returns the unit serial number of the library device name,
+// making one if it has none yet; made reports that the state changed.
+func (s *TargetState) Serial(name string) (serial string, made bool) {
+	if sn, ok := s.Serials[name]; ok {
+		return sn, false
+	}
+	if s.Serials == nil {
+		s.Serials = map[string]string{}
+	}
+	rnd := make([]byte, 6)
+	rand.Read(rnd)
+	sn := "FRY" + strings.ToUpper(hex.EncodeToString(rnd))
+	s.Serials[name] = sn
+	return sn, true
 }
 
 // ACLEntry is one initiator allowed to log in.
@@ -106,6 +129,11 @@ func TargetConfig(l Layout) (target.Config, error) {
 	if err != nil {
 		return target.Config{}, err
 	}
+	return s.Config(), nil
+}
+
+// Config returns the Name and ACL of target.Config.
+func (s *TargetState) Config() target.Config {
 	cfg := target.Config{Name: s.Name}
 	for _, a := range s.ACL {
 		in := target.Initiator{Name: a.Initiator}
@@ -114,5 +142,5 @@ func TargetConfig(l Layout) (target.Config, error) {
 		}
 		cfg.ACL = append(cfg.ACL, in)
 	}
-	return cfg, nil
+	return cfg
 }
