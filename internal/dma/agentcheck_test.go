@@ -80,16 +80,7 @@ func TestRestoreToAgentShortImage(t *testing.T) {
 	fstree.Build(t, src, fstree.ManySmall(20, 100))
 	b := f.backup(t, src, false)
 	ctx := context.Background()
-	in := f.cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
-	if err := in.Add(catalog.File{Path: "/ghost", Type: catalog.TypeReg, Size: 1, FhInfo: 1 << 40}); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.cat.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Files: b.Files + 1, DumpDate: b.DumpDate, Bytes: b.Bytes}); err != nil {
-		t.Fatal(err)
-	}
+	f.addGhost(t, b)
 	dest := filepath.Join(f.export, "dest")
 	_, err := dma.RestoreToAgent(ctx, f.cat, dma.AgentRestoreSpec{Agent: f.agent, BackupID: b.ID, To: dest})
 	var se *dma.ShortImageError

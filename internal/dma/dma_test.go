@@ -60,6 +60,23 @@ func newFixtureLib(t testing.TB, dir, libDir string, o library.Options) *fixture
 	return &fixture{agent: a, export: export, lib: lib, cat: cat}
 }
 
+// addGhost lists in the catalog an entry backup b's image does not hold,
+// as when an image was cut short.
+func (f *fixture) addGhost(t *testing.T, b catalog.Backup) {
+	t.Helper()
+	ctx := context.Background()
+	in := f.cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
+	if err := in.Add(catalog.File{Path: "/ghost", Type: catalog.TypeReg, Size: 1, FhInfo: 1 << 40}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.cat.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Files: b.Files + 1, DumpDate: b.DumpDate, Bytes: b.Bytes}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // dir makes a directory in the export.
 func (f *fixture) dir(t *testing.T, name string) string {
 	d := filepath.Join(f.export, name)

@@ -185,17 +185,7 @@ func TestRestoreShortImage(t *testing.T) {
 	src := f.dir(t, "src")
 	fstree.Build(t, src, fstree.ManySmall(20, 100))
 	b := f.backup(t, src, false)
-	ctx := context.Background()
-	in := f.cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
-	if err := in.Add(catalog.File{Path: "/ghost", Type: catalog.TypeReg, Size: 1, FhInfo: 1 << 40}); err != nil {
-		t.Fatal(err)
-	}
-	if err := in.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.cat.FinishBackup(ctx, b.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Files: b.Files + 1, DumpDate: b.DumpDate, Bytes: b.Bytes}); err != nil {
-		t.Fatal(err)
-	}
+	f.addGhost(t, b)
 	res, err := f.restoreInto(b.ID, filepath.Join(t.TempDir(), "dest"), dma.RestoreSpec{})
 	var se *dma.ShortImageError
 	if !errors.As(err, &se) || se.Delivered != b.Files || len(se.Missing) != 1 || se.Missing[0] != "/ghost" {

@@ -514,35 +514,55 @@ func (w *walker) prepare(it *item) {
 // flistxattr, the data, close.
 func (w *walker) prepareFile(it *item) {
 	size := it.st.Size
-	stream := it.st.Blocks*512 < size || size > prefetchMax || !w.reserve(size)
-	if stream {
-		select {
-		case w.held <- struct{}{}:
-		default:
-			// no descriptor to spare: metadata by name, the writer opens it
-			it.reopen = true
-			w.entry(it, nil)
-			return
-		}
-	}
-	release := func() {
-		if stream {
-			<-w.held
-		} else {
-			w.release(size)
-		}
+	stream, ok := w.budget(size, it.st.Blocks*512 < size)
+	if !ok {
+		// no descriptor to spare: metadata by name, the writer opens it
+		it.reopen = true
+		w.entry(it, nil)
+		return
 	}
 	f, err := w.open(it)
 	if err != nil {
-		release()
+		w.unbudget(size, stream)
 		it.err = err
 		return
 	}
 	if !w.entry(it, f) {
 		f.Close()
-		release()
+		w.unbudget(size, stream)
 		return
 	}
+	w.keep(it, f, size, stream)
+}
+
+// budget decides whether a file of size is streamed by the writer (sparse,
+// large, or no prefetch memory free) or read whole now, and takes what
+// that holds: a held-file token, or prefetch memory. ok is false when no
+// descriptor can be spared (nothing taken): the writer opens the file.
+func (w *walker) budget(size int64, sparse bool) (stream, ok bool) {
+	stream = sparse || size > prefetchMax || !w.reserve(size)
+	if stream {
+		select {
+		case w.held <- struct{}{}:
+		default:
+			return true, false
+		}
+	}
+	return stream, true
+}
+
+// unbudget gives back what budget took.
+func (w *walker) unbudget(size int64, stream bool) {
+	if stream {
+		<-w.held
+	} else {
+		w.release(size)
+	}
+}
+
+// keep puts the open file f in it: for the writer to stream, or read
+// whole now and closed.
+func (w *walker) keep(it *item, f *fsmeta.File, size int64, stream bool) {
 	if stream {
 		adviseSequential(f)
 		it.file, it.token = f, true
@@ -588,33 +608,18 @@ func readWhole(f *fsmeta.File, size int64) []byte {
 // prefetch memory is free; otherwise the writer streams from the open file.
 func (w *walker) openData(it *item) {
 	size := it.entry.DataSize()
-	stream := it.entry.Sparse != nil || size > prefetchMax || !w.reserve(size)
-	if stream {
-		select {
-		case w.held <- struct{}{}:
-		default:
-			it.reopen = true // no descriptor to spare: the writer opens it
-			return
-		}
+	stream, ok := w.budget(size, it.entry.Sparse != nil)
+	if !ok {
+		it.reopen = true // no descriptor to spare: the writer opens it
+		return
 	}
 	f, err := w.open(it)
 	if err != nil {
-		if stream {
-			<-w.held
-		} else {
-			w.release(size)
-		}
+		w.unbudget(size, stream)
 		it.err = err
 		return
 	}
-	if stream {
-		adviseSequential(f)
-		it.file, it.token = f, true
-		return
-	}
-	it.held = size
-	it.data = readWhole(f, size)
-	f.Close()
+	w.keep(it, f, size, stream)
 }
 
 // open opens a regular file relative to its open parent: never through a
