@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -42,6 +43,11 @@ type ISCSIServer struct {
 
 	mu    sync.Mutex
 	disks map[string]*servedDisk // by NAA
+
+	// diskNames names the disk on each disk LUN, for LUN masking; its own
+	// lock, since the target asks while syncDisks holds mu.
+	nmu       sync.RWMutex
+	diskNames map[uint64]string
 }
 
 type servedDisk struct {
@@ -52,14 +58,17 @@ type servedDisk struct {
 // StartISCSI serves the target on ln until Shutdown. The disks directory
 // is looked at every watchEvery. failed receives Serve's error if it fails
 // for good (temporary accept errors are retried by the target).
-func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, log *slog.Logger, failed chan<- error) (*ISCSIServer, error) {
+// With requireACL only initiators on the ACL may log in, even on a
+// loopback portal.
+func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, requireACL bool, log *slog.Logger, failed chan<- error) (*ISCSIServer, error) {
 	st, err := LoadTargetState(l)
 	if err != nil {
 		return nil, err
 	}
 	cfg := st.Config()
 	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
-	cfg.Units, cfg.Logger = s.units, log
+	cfg.Units, cfg.Logger, cfg.RequireACL = s.units, log, requireACL
+	cfg.Sees = s.masking(st.ACL, lib.ChangerName())
 	if s.addLibrary(lib, cfg.Name, st) {
 		if err := st.Save(l); err != nil {
 			return nil, fmt.Errorf("iscsi target state: %w", err)
@@ -119,13 +128,40 @@ func (s *ISCSIServer) addLibrary(lib *library.Library, name string, st *TargetSt
 	return made
 }
 
-// attachCopier makes an LU serve EXTENDED COPY, finding units among the
-// target's (the session's) own.
+// attachCopier makes an LU serve EXTENDED COPY, finding units among
+// those the session's initiator sees. s.tgt is set before the target
+// serves, so before any copy runs.
 func (s *ISCSIServer) attachCopier(h xcopy.Host) {
 	if s.copier == nil {
-		s.copier = xcopy.New(s.units)
+		s.copier = xcopy.New(xcopy.UnitsFunc(func(nexus string) []scsi.Device { return s.tgt.UnitsOf(nexus) }))
 	}
 	s.copier.Attach(h)
+}
+
+// masking returns the target's LUN masking (docs/iscsi-target.md,
+// "State"): an initiator whose ACL entry names disks or libraries sees
+// only those LUs; one whose entry names neither, or that is not on the
+// ACL (it logged in on loopback), sees every LU.
+func (s *ISCSIServer) masking(acl []ACLEntry, library string) func(string, uint64) bool {
+	entries := map[string]ACLEntry{}
+	for _, a := range acl {
+		if a.Masked() {
+			entries[a.Initiator] = a
+		}
+	}
+	return func(initiator string, lun uint64) bool {
+		a, ok := entries[initiator]
+		if !ok {
+			return true
+		}
+		if lun < firstDiskLUN {
+			return slices.Contains(a.Libraries, library)
+		}
+		s.nmu.RLock()
+		name, ok := s.diskNames[lun]
+		s.nmu.RUnlock()
+		return ok && slices.Contains(a.Disks, name)
+	}
 }
 
 func addDesignators(inq *scsi.Inquiry, name string) {
@@ -148,6 +184,7 @@ func (s *ISCSIServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 	for naa, sd := range s.disks {
 		if _, ok := current[naa]; !ok {
 			s.units.Set(sd.lun, nil)
+			s.setDiskName(sd.lun, "")
 			sd.d.Close()
 			delete(s.disks, naa)
 			changed = true
@@ -166,6 +203,7 @@ func (s *ISCSIServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 		addDesignators(dev.Inquiry(), name)
 		s.attachCopier(dev)
 		lun := uint64(firstDiskLUN + m.Index)
+		s.setDiskName(lun, m.Name)
 		s.units.Set(lun, dev)
 		s.disks[naa] = &servedDisk{lun: lun, d: d}
 		changed = true
@@ -173,6 +211,20 @@ func (s *ISCSIServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 	if changed && s.tgt != nil {
 		s.tgt.LUNsChanged()
 	}
+}
+
+// setDiskName records the disk on a LUN; "" forgets it.
+func (s *ISCSIServer) setDiskName(lun uint64, name string) {
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	if name == "" {
+		delete(s.diskNames, lun)
+		return
+	}
+	if s.diskNames == nil {
+		s.diskNames = map[uint64]string{}
+	}
+	s.diskNames[lun] = name
 }
 
 // Name returns the target's IQN; Addr the portal.

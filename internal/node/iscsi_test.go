@@ -39,7 +39,7 @@ func TestISCSIServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := StartISCSI(Layout{Root: state}, lib, ln, 50*time.Millisecond, log, make(chan error, 1))
+	srv, err := StartISCSI(Layout{Root: state}, lib, ln, 50*time.Millisecond, false, log, make(chan error, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestLUSerialsKept(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := StartISCSI(Layout{Root: state}, lib, ln, time.Hour, slog.New(slog.DiscardHandler), make(chan error, 1))
+		srv, err := StartISCSI(Layout{Root: state}, lib, ln, time.Hour, false, slog.New(slog.DiscardHandler), make(chan error, 1))
 		if err != nil {
 			t.Fatal(err)
 		}

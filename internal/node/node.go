@@ -29,6 +29,9 @@ type Config struct {
 	Snapshot bool
 	// Changers are real changers served to NDMP SCSI by device name.
 	Changers map[string]scsi.Device
+	// RequireACL makes the iSCSI target refuse initiators not on its
+	// ACL even when every portal is loopback.
+	RequireACL bool
 	// DiskWatch is how often the disks directory is looked at (2 s if 0).
 	DiskWatch time.Duration
 	// Listen opens the servers' listeners (net.Listen if nil; tests give
@@ -107,7 +110,7 @@ func (n *Node) start() error {
 		if err != nil {
 			return fmt.Errorf("iSCSI listen: %w", err)
 		}
-		if n.iscsi, err = StartISCSI(cfg.Layout, n.lib, ln, cfg.DiskWatch, cfg.Logger, n.failed); err != nil {
+		if n.iscsi, err = StartISCSI(cfg.Layout, n.lib, ln, cfg.DiskWatch, cfg.RequireACL, cfg.Logger, n.failed); err != nil {
 			ln.Close()
 			return err
 		}

@@ -46,11 +46,19 @@ func (s *TargetState) Serial(name string) (serial string, made bool) {
 	return sn, true
 }
 
-// ACLEntry is one initiator allowed to log in.
+// ACLEntry is one initiator allowed to log in, and the logical units it
+// sees: the disks it names (by disk name) and the libraries (changer and
+// drives, by the changer's name: changer0). An entry naming neither sees
+// every LU, as entries from before LUN masking do.
 type ACLEntry struct {
-	Initiator  string `json:"initiator"`
-	CHAPSecret string `json:"chap_secret,omitempty"`
+	Initiator  string   `json:"initiator"`
+	CHAPSecret string   `json:"chap_secret,omitempty"`
+	Disks      []string `json:"disks,omitempty"`
+	Libraries  []string `json:"libraries,omitempty"`
 }
+
+// Masked reports whether the entry limits the LUs its initiator sees.
+func (a ACLEntry) Masked() bool { return len(a.Disks) > 0 || len(a.Libraries) > 0 }
 
 // LoadTargetState reads the target state, creating it with a new IQN on
 // first use.

@@ -188,7 +188,7 @@ func (s *session) window() (exp, max uint32) {
 func (s *session) device(lun uint64) (scsi.Device, DataOutSizer) {
 	u, ok := s.unit(lun)
 	if !ok {
-		return scsi.AbsentLUN{LUNs: s.t.luns16()}, nil
+		return scsi.AbsentLUN{LUNs: s.t.luns16(s.initiator)}, nil
 	}
 	return u.n, u.sizer
 }
@@ -206,6 +206,9 @@ func (s *session) unit(lun uint64) (lu, bool) {
 	s.umu.RUnlock()
 	if ok {
 		return u, true
+	}
+	if !s.t.sees(s.initiator, lun) {
+		return lu{}, false
 	}
 	dev, ok := s.t.cfg.Units.Unit(lun)
 	if !ok {
@@ -227,7 +230,7 @@ func (s *session) lunsChanged() {
 	m := map[uint64]lu{}
 	for _, lun := range s.t.cfg.Units.LUNs() {
 		dev, ok := s.t.cfg.Units.Unit(lun)
-		if !ok {
+		if !ok || !s.t.sees(s.initiator, lun) {
 			continue
 		}
 		u := s.newLU(dev)
@@ -299,11 +302,12 @@ func (s *session) close() {
 	}
 }
 
-func (t *Target) luns16() []uint16 {
+// luns16 lists the LUNs an initiator sees, for REPORT LUNS.
+func (t *Target) luns16(initiator string) []uint16 {
 	luns := t.cfg.Units.LUNs()
 	out := make([]uint16, 0, len(luns))
 	for _, l := range luns {
-		if l <= scsi.MaxLUN {
+		if l <= scsi.MaxLUN && t.sees(initiator, l) {
 			out = append(out, uint16(l))
 		}
 	}

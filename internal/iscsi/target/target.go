@@ -77,9 +77,16 @@ type Config struct {
 	Name, Alias string
 	Units       Units
 	// ACL lists the initiators allowed to log in when some portal is not
-	// loopback; on loopback-only targets anyone may log in, but listed
-	// initiators with a Secret still must pass CHAP.
-	ACL []Initiator
+	// loopback (or RequireACL is set); on loopback-only targets anyone may
+	// log in, but listed initiators with a Secret still must pass CHAP.
+	ACL        []Initiator
+	RequireACL bool
+	// Sees, when set, masks LUNs: an initiator's sessions see only the
+	// LUNs it returns true for. REPORT LUNS lists only those, a command
+	// to another LUN gets LOGICAL UNIT NOT SUPPORTED as if it did not
+	// exist, and UnitsOf (the copy manager's view) returns only those.
+	// Nil: every session sees every LU.
+	Sees func(initiator string, lun uint64) bool
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
 	// Workers bounds the commands one connection executes at once
@@ -347,6 +354,11 @@ func (t *Target) LUNsChanged() {
 	}
 }
 
+// sees reports whether an initiator may address a LUN (Config.Sees).
+func (t *Target) sees(initiator string, lun uint64) bool {
+	return t.cfg.Sees == nil || t.cfg.Sees(initiator, lun)
+}
+
 // lookupInitiator returns the ACL entry of an initiator name.
 func (t *Target) lookupInitiator(name string) (Initiator, bool) {
 	for _, a := range t.cfg.ACL {
@@ -364,7 +376,7 @@ func (t *Target) mayLogin(name string) (Initiator, bool) {
 	if ok {
 		return a, true
 	}
-	return Initiator{}, !t.nonLoop.Load()
+	return Initiator{}, !t.nonLoop.Load() && !t.cfg.RequireACL
 }
 
 // resetAll raises a unit attention on every session's LUNs (target reset).

@@ -219,10 +219,10 @@ func (c *conn) run(k *task) {
 	c.release(k)
 }
 
-// reportLUNs answers REPORT LUNS for every LU of the target, whatever LUN
-// it was sent to.
+// reportLUNs answers REPORT LUNS for every LU the session's initiator
+// sees, whatever LUN it was sent to.
 func (c *conn) reportLUNs(k *task) error {
-	op := scsi.ReportLUNsOp(c.t.luns16())
+	op := scsi.ReportLUNsOp(c.t.luns16(c.sess.initiator))
 	err := op.Run(&k.ctx, &k.scmd)
 	if n := scsi.Alloc12.Get(k.scmd.CDB); uint32(len(k.scmd.DataIn)) > n {
 		k.scmd.DataIn = k.scmd.DataIn[:n]

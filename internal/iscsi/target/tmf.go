@@ -32,6 +32,7 @@ func (c *conn) taskMgmt() error {
 
 func (c *conn) tmf(m iscsi.TaskMgmt, lun uint64) uint8 {
 	_, known := c.t.cfg.Units.Unit(lun)
+	known = known && c.t.sees(c.sess.initiator, lun)
 	switch m.Function {
 	case iscsi.TMFAbortTask:
 		if c.sess.abortITT(m.RTT) {

@@ -2,6 +2,7 @@ package target
 
 import (
 	"slices"
+	"strings"
 	"sync"
 
 	"ferry/internal/scsi"
@@ -51,14 +52,19 @@ func (u *UnitSet) Unit(lun uint64) (scsi.Device, bool) {
 }
 
 // UnitsOf returns the devices an I_T nexus may address, for the copy
-// manager: every unit of the set, since the target does no LUN masking
-// (every session sees every LU).
-func (u *UnitSet) UnitsOf(string) []scsi.Device {
-	u.mu.RLock()
-	defer u.mu.RUnlock()
-	out := make([]scsi.Device, 0, len(u.m))
-	for _, d := range u.m {
-		out = append(out, d)
+// manager (xcopy.Units): those of the LUNs its initiator sees
+// (Config.Sees). nexus is scsi.Command.Initiator as the target names it,
+// "INITIATOR,i,0xISID"; iSCSI names have no comma.
+func (t *Target) UnitsOf(nexus string) []scsi.Device {
+	initiator, _, _ := strings.Cut(nexus, ",")
+	var out []scsi.Device
+	for _, lun := range t.cfg.Units.LUNs() {
+		if !t.sees(initiator, lun) {
+			continue
+		}
+		if d, ok := t.cfg.Units.Unit(lun); ok {
+			out = append(out, d)
+		}
 	}
 	return out
 }
