@@ -23,6 +23,7 @@ import (
 type serveOptions struct {
 	ndmpAddr         string
 	iscsiAddr        string
+	requireACL       bool
 	snapshot         bool
 	exports          []string
 	ndmpUser         string
@@ -47,7 +48,10 @@ ends after 3; a connection must authenticate within 15 s, and at most 256
 (32 per client address) may be waiting to.
 
 With --iscsi, the iSCSI target serves the same library (the changer on LUN 0,
-the drives on LUNs 1-4) and the state directory's disks (ferry disk create).`,
+the drives on LUNs 1-4) and the state directory's disks (ferry disk create).
+Initiators on the target's ACL (ferry target allow) see the LUs their entry
+names; when every portal is loopback any initiator may log in, unless
+--require-acl is given.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), g, o)
@@ -56,6 +60,7 @@ the drives on LUNs 1-4) and the state directory's disks (ferry disk create).`,
 	f := cmd.Flags()
 	f.StringVar(&o.ndmpAddr, "ndmp", "127.0.0.1:10000", "NDMP listen address (\"\" turns the NDMP agent off)")
 	f.StringVar(&o.iscsiAddr, "iscsi", "", "iSCSI listen address of the SAN target (off unless given; 3260 is the standard port)")
+	f.BoolVar(&o.requireACL, "require-acl", false, "let only initiators on the target's ACL log in, on loopback portals too")
 	f.BoolVar(&o.snapshot, "snapshot", false, "back up from a btrfs or LVM snapshot by default (SNAPSHOT=y)")
 	f.StringArrayVar(&o.exports, "export", nil, "directory that may be backed up or restored into (repeatable)")
 	f.StringVar(&o.ndmpUser, "ndmp-user", "ndmp", "NDMP user name")
@@ -99,7 +104,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	defer closeChangers()
 	n, err := node.Start(node.Config{
 		Layout: node.Layout{Root: state}, NDMPAddr: o.ndmpAddr, ISCSIAddr: o.iscsiAddr,
-		NDMPUser: o.ndmpUser, NDMPPassword: password, Exports: exports, Snapshot: o.snapshot,
+		RequireACL: o.requireACL, NDMPUser: o.ndmpUser, NDMPPassword: password, Exports: exports, Snapshot: o.snapshot,
 		Changers: changers, Logger: logger,
 	})
 	if err != nil {

@@ -76,18 +76,38 @@ otherwise only these, with CHAP where a secret is set.`,
 				if a.CHAPSecret != "" {
 					auth = "chap"
 				}
-				fmt.Fprintf(tw, "  allow\t%s\t%s\n", a.Initiator, auth)
+				fmt.Fprintf(tw, "  allow\t%s\t%s\t%s\n", a.Initiator, auth, sees(a))
 			}
 			return tw.Flush()
 		},
 	}
 }
 
+// sees describes the LUs an ACL entry sees, for ls.
+func sees(a node.ACLEntry) string {
+	if !a.Masked() {
+		return "all LUs"
+	}
+	var parts []string
+	for _, d := range a.Disks {
+		parts = append(parts, "disk "+d)
+	}
+	for _, l := range a.Libraries {
+		parts = append(parts, "library "+l)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// defaultLibrary names the node's one library in ACL entries: by its
+// changer's name (library.Library.ChangerName).
+const defaultLibrary = "changer0"
+
 func newTargetAllowCommand(g *globalOptions) *cobra.Command {
 	var secretFile string
 	var noCHAP bool
+	var lus node.ACLEntry
 	cmd := &cobra.Command{
-		Use:   "allow INITIATOR (--chap-secret-file F | --no-chap)",
+		Use:   "allow INITIATOR (--chap-secret-file F | --no-chap) [--disk NAME...] [--library]",
 		Short: "Let an initiator log in to the target, with CHAP (--chap-secret-file) or without (--no-chap)",
 		Long: `Add an initiator (its iSCSI name, e.g. iqn.1994-05.com.redhat:client) to the
 target's access list, or replace its entry. With --chap-secret-file the
@@ -95,32 +115,50 @@ initiator must pass CHAP with the file's first line as the secret (12 to 255
 bytes; the file must not be readable by group or others); with --no-chap it
 logs in without authentication. One of the two is required, so that an
 initiator's CHAP requirement is never dropped by accident. The list is kept
-in STATE/iscsi/target.json, mode 0600; a running server reads it at start.`,
+in STATE/iscsi/target.json, mode 0600; a running server reads it at start.
+
+--disk and --library limit the logical units the initiator sees (LUN
+masking): only the disks named (ferry disk create NAME), and with --library
+the library's changer and drives (LUNs 0-4; the library is named by its
+changer, changer0). REPORT LUNS lists only those, any other LUN answers as
+if it did not exist, and EXTENDED COPY reaches only those. Without either
+the initiator sees every LU. The entry is replaced whole: give every disk
+the initiator may see each time.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			state, err := stateDir(g)
 			if err != nil {
 				return err
 			}
-			return allowInitiator(state, args[0], secretFile, noCHAP)
+			return allowInitiator(state, args[0], secretFile, noCHAP, lus)
 		},
 	}
-	cmd.Flags().StringVar(&secretFile, "chap-secret-file", "", "file whose first line is the initiator's CHAP secret (12 to 255 bytes)")
-	cmd.Flags().BoolVar(&noCHAP, "no-chap", false, "let the initiator log in without CHAP (drops a secret it had)")
+	f := cmd.Flags()
+	f.StringVar(&secretFile, "chap-secret-file", "", "file whose first line is the initiator's CHAP secret (12 to 255 bytes)")
+	f.BoolVar(&noCHAP, "no-chap", false, "let the initiator log in without CHAP (drops a secret it had)")
+	f.StringArrayVar(&lus.Disks, "disk", nil, "a disk the initiator may see (repeatable; default: every LU)")
+	f.StringArrayVar(&lus.Libraries, "library", nil, "let the initiator see the library's changer and drives (--library or --library=changer0)")
+	f.Lookup("library").NoOptDefVal = defaultLibrary
 	return cmd
 }
 
-// allowInitiator adds or replaces an ACL entry. Without a secret file the
-// caller must say --no-chap: an entry's CHAP secret is never dropped
+// allowInitiator adds or replaces an ACL entry, seeing the disks and
+// libraries of lus (every LU when it names none). Without a secret file
+// the caller must say --no-chap: an entry's CHAP secret is never dropped
 // silently.
-func allowInitiator(state, name, secretFile string, noCHAP bool) error {
+func allowInitiator(state, name, secretFile string, noCHAP bool, lus node.ACLEntry) error {
 	if err := checkISCSIName(name); err != nil {
 		return err
 	}
 	if secretFile != "" && noCHAP {
 		return errors.New("give --chap-secret-file or --no-chap, not both")
 	}
-	entry := node.ACLEntry{Initiator: name}
+	for _, l := range lus.Libraries {
+		if l != defaultLibrary {
+			return fmt.Errorf("--library %s: the node has one library, %s", l, defaultLibrary)
+		}
+	}
+	entry := node.ACLEntry{Initiator: name, Disks: lus.Disks, Libraries: slices.Compact(lus.Libraries)}
 	if secretFile != "" {
 		secret, err := readCHAPSecret(secretFile)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -126,5 +127,41 @@ func TestTargetName(t *testing.T) {
 	out, _ = runTargetCmd(t, state, "ls")
 	if !strings.HasPrefix(out, "iqn.2001-04.com.example\n") {
 		t.Errorf("ls = %q", out)
+	}
+}
+
+// TestTargetAllowMasking: --disk and --library write the LUs an entry
+// sees to the state, ls shows them, and an entry without them sees all.
+func TestTargetAllowMasking(t *testing.T) {
+	state := t.TempDir()
+	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:a", "--no-chap", "--disk", "a", "--disk", "c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:b", "--no-chap", "--library"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:c", "--no-chap"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runTargetCmd(t, state, "allow", "iqn.2026-01.org.example:d", "--no-chap", "--library=other"); err == nil {
+		t.Error("a library the node does not have accepted")
+	}
+	s, err := node.LoadTargetState(node.Layout{Root: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []node.ACLEntry{
+		{Initiator: "iqn.2026-01.org.example:a", Disks: []string{"a", "c"}},
+		{Initiator: "iqn.2026-01.org.example:b", Libraries: []string{"changer0"}},
+		{Initiator: "iqn.2026-01.org.example:c"},
+	}
+	if !reflect.DeepEqual(s.ACL, want) || s.Version != 1 {
+		t.Errorf("state = version %d, ACL %+v; want %+v", s.Version, s.ACL, want)
+	}
+	out, err := runTargetCmd(t, state, "ls")
+	for _, w := range []string{"disk a, disk c", "library changer0", ":c  none  all LUs"} {
+		if err != nil || !strings.Contains(out, w) {
+			t.Errorf("ls lacks %q:\n%s %v", w, out, err)
+		}
 	}
 }
