@@ -1,7 +1,6 @@
 package dma_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -47,16 +46,7 @@ func TestRestoreToAgentDamagedFile(t *testing.T) {
 			t.Fatalf("keep %v: %v; want both damaged files named", keep, err)
 		}
 		t.Log(err)
-		for _, name := range []string{"small", "d/big"} {
-			if exists(t, filepath.Join(dest, name)) || exists(t, filepath.Join(dest, name+".ferry-damaged")) != keep {
-				t.Errorf("keep %v: %s present %v, %s.ferry-damaged present %v", keep, name,
-					exists(t, filepath.Join(dest, name)), name, exists(t, filepath.Join(dest, name+".ferry-damaged")))
-			}
-		}
-		want, _ := os.ReadFile(filepath.Join(src, "ok"))
-		if got, err := os.ReadFile(filepath.Join(dest, "ok")); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("keep %v: ok not restored as backed up: %v", keep, err)
-		}
+		checkDamagedKept(t, src, dest, keep, "small", "d/big")
 	}
 	jobs, err := f.cat.Jobs(ctx, false)
 	if err != nil {

@@ -420,24 +420,7 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path, err := f.lib.CartridgePath(f.barcode(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(img, content[:64])
-	if i < 0 {
-		t.Fatal("file data not found on the cartridge")
-	}
-	fh, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fh.WriteAt([]byte{img[i+10] ^ 0x40}, int64(i+10))
-	fh.Close()
+	damage(t, f, content)
 	res, err = dma.Verify(ctx, f.cat, dma.VerifySpec{Agent: f.agent, BackupID: b.ID})
 	if err == nil || res.Differ != 1 || !strings.Contains(res.Mismatches[0], "data differs") || res.Checksummed != 49 {
 		t.Fatalf("verify of a damaged image: %+v, %v", res, err)

@@ -125,6 +125,23 @@ func damage(t *testing.T, f *fixture, content []byte) {
 	}
 }
 
+// checkDamagedKept checks a restore into dest that met damaged files:
+// each is absent, kept as NAME.ferry-damaged exactly when keep, and the
+// undamaged file ok is restored as src holds it.
+func checkDamagedKept(t *testing.T, src, dest string, keep bool, damaged ...string) {
+	t.Helper()
+	for _, name := range damaged {
+		if exists(t, filepath.Join(dest, name)) || exists(t, filepath.Join(dest, name+".ferry-damaged")) != keep {
+			t.Errorf("keep %v: %s present %v, %s.ferry-damaged present %v", keep, name,
+				exists(t, filepath.Join(dest, name)), name, exists(t, filepath.Join(dest, name+".ferry-damaged")))
+		}
+	}
+	want, _ := os.ReadFile(filepath.Join(src, "ok"))
+	if got, err := os.ReadFile(filepath.Join(dest, "ok")); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("keep %v: ok not restored as backed up: %v", keep, err)
+	}
+}
+
 // TestRestoreDamagedFile: one byte of one file's data changes on the
 // cartridge. The restore leaves that file out (or keeps it as
 // NAME.ferry-damaged when asked), restores the others, names the file in
@@ -153,16 +170,7 @@ func TestRestoreDamagedFile(t *testing.T) {
 			t.Fatalf("keep %v: %+v, %v; want both damaged files named", keep, res.Summary, err)
 		}
 		t.Log(err)
-		for _, name := range []string{"small", "big"} {
-			if exists(t, filepath.Join(dest, name)) || exists(t, filepath.Join(dest, name+".ferry-damaged")) != keep {
-				t.Errorf("keep %v: %s present %v, %s.ferry-damaged present %v", keep, name,
-					exists(t, filepath.Join(dest, name)), name, exists(t, filepath.Join(dest, name+".ferry-damaged")))
-			}
-		}
-		want, _ := os.ReadFile(filepath.Join(src, "ok"))
-		if got, err := os.ReadFile(filepath.Join(dest, "ok")); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("keep %v: ok not restored as backed up: %v", keep, err)
-		}
+		checkDamagedKept(t, src, dest, keep, "small", "big")
 	}
 	jobs, err := f.cat.Jobs(context.Background(), false)
 	if err != nil {

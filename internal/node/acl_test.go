@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"log/slog"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
@@ -35,7 +33,7 @@ func TestLUNMasking(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lib.Close()
+	t.Cleanup(func() { lib.Close() }) // after the target stops
 	disks := filepath.Join(state, "disks")
 	ma, err := disk.Create(disks, "a", 1<<20, disk.Options{})
 	if err != nil {
@@ -59,21 +57,7 @@ func TestLUNMasking(t *testing.T) {
 	if err := st.Save(l); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := StartISCSI(l, lib, ln, time.Hour, true, slog.New(slog.DiscardHandler), make(chan error, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	srv, _ := startTarget(t, l, lib, time.Hour, true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dial := func(name string) (*initiator.Session, error) {

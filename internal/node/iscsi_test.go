@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,27 +30,12 @@ func TestISCSIServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer lib.Close()
+	t.Cleanup(func() { lib.Close() }) // after the target stops
 	disks := filepath.Join(state, "disks")
 	if _, err := disk.Create(disks, "first", 1<<20, disk.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := StartISCSI(Layout{Root: state}, lib, ln, 50*time.Millisecond, false, log, make(chan error, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	srv, _ := startTarget(t, Layout{Root: state}, lib, 50*time.Millisecond, false)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := initiator.Dial(ctx, srv.Addr().String(), initiator.Config{TargetName: srv.Name()})
@@ -151,23 +137,14 @@ func TestLUSerialsKept(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer lib.Close()
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := StartISCSI(Layout{Root: state}, lib, ln, time.Hour, false, slog.New(slog.DiscardHandler), make(chan error, 1))
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv, stop := startTarget(t, Layout{Root: state}, lib, time.Hour, false)
 		got := map[string]string{}
 		for lun := uint64(0); lun < firstDiskLUN; lun++ {
 			if u, ok := srv.units.Unit(lun); ok && u != nil {
 				got[string(rune('0'+lun))] = u.(interface{ Inquiry() *scsi.Inquiry }).Inquiry().Identity.Serial
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
+		stop()
 		return got
 	}
 	a, b := t.TempDir(), t.TempDir()
@@ -193,4 +170,27 @@ func TestLUSerialsKept(t *testing.T) {
 	if st, err = LoadTargetState(Layout{Root: a}); err != nil || len(st.Serials) < 2 {
 		t.Fatalf("serials after an upgrade: %v %v", st, err)
 	}
+}
+
+// startTarget serves the node's target for lib on a loopback port; stop
+// (also run when the test ends) shuts it down and checks it went cleanly.
+func startTarget(t *testing.T, l Layout, lib *library.Library, watch time.Duration, requireACL bool) (*ISCSIServer, func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := StartISCSI(l, lib, ln, watch, requireACL, slog.New(slog.DiscardHandler), make(chan error, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Cleanup(stop)
+	return srv, stop
 }
