@@ -37,6 +37,7 @@ var rules = []rule{
 	{from: "ferry/internal/tape/st", deny: []string{"ferry/internal/scsi", "ferry/internal/library", "ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "the st drive is a device under the media model, not a service"},
 	{from: "ferry/internal/scsi/sg", deny: []string{"ferry/internal/scsi/", "ferry/internal/library", "ferry/internal/tape"}, why: "the SG_IO pass-through depends on the SCSI core alone"},
 	{from: "ferry/internal/node", deny: []string{"ferry/internal/dma", "ferry/internal/catalog"}, why: "the node runs servers over the state directory; the data manager runs above it"},
+	{from: "ferry/internal/dma", deny: []string{"ferry/internal/ndmp/server", "ferry/internal/ndmp/data", "ferry/internal/iscsi/target"}, why: "the data manager talks to agents as a client; the in-process agent comes from the node"},
 	{from: "ferry/internal/", deny: []string{"ferry/cmd"}, why: "only cmd/ wires packages together"},
 }
 
