@@ -183,28 +183,8 @@ func ensurePasswordFile(path string) error {
 	return err
 }
 
-// readPasswordFile reads the first line of a password file. The file must
-// not be readable by others: a password on a shared machine is otherwise
-// anyone's.
-func readPasswordFile(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("password file %s is readable by group or others; chmod 600 it", path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	pw, _, _ := strings.Cut(string(b), "\n")
-	pw = strings.TrimRight(pw, "\r")
-	if pw == "" {
-		return "", fmt.Errorf("password file %s is empty", path)
-	}
-	return pw, nil
-}
+// readPasswordFile reads the first line of a 0600 password file.
+func readPasswordFile(path string) (string, error) { return node.ReadSecret(path) }
 
 // minSecretLen is the shortest password or CHAP secret ferry's servers
 // accept: RFC 7143's minimum for CHAP secrets, and as much for NDMP, whose

@@ -39,7 +39,7 @@ func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOption
 		}
 		return cfg, func() {}, nil
 	}
-	cat, err := openCheckedCatalog(ctx, g, state, false)
+	cat, err := openCatalog(ctx, g, state) // as every command: jobs whose process is gone reconciled
 	if err != nil {
 		return cfg, nil, err
 	}
