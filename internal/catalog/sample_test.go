@@ -13,9 +13,9 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4, 5 and 6. A newer ferry
+// The sample catalogs of schema versions 1, 3, 4, 5, 6 and 7. A newer ferry
 // must open every released version: keep the files, and add one per new
-// schema version (-update-sample writes the current version's, sampleV6).
+// schema version (-update-sample writes the current version's, sampleV7).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
@@ -25,6 +25,7 @@ const (
 	sampleV4 = "testdata/catalog-v4.db"
 	sampleV5 = "testdata/catalog-v5.db"
 	sampleV6 = "testdata/catalog-v6.db"
+	sampleV7 = "testdata/catalog-v7.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -43,6 +44,8 @@ func writeSample(t *testing.T, path string) {
 	}
 	at := time.Unix(1_800_000_000, 0)
 	must(c.PutAgent(ctx, catalog.Agent{Name: "nas1", URL: "ndmp://ndmp@nas1:10000", SecretRef: "agents/nas1.password", Created: at}))
+	must(c.PutSANTarget(ctx, catalog.SANTarget{Name: "san1", URL: "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1",
+		SecretRef: "targets/san1.chap", Created: at}))
 	b := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Started: at, Env: []catalog.Env{{Name: "HIST", Value: "y"}}}
 	_, err = c.CreateBackup(ctx, b)
 	must(err)
@@ -106,18 +109,34 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV6 opens a catalog of the current schema, written by
-// -update-sample: media states of one state machine, backup expiry.
-func TestSampleV6(t *testing.T) {
+// TestSampleV7 opens a catalog of the current schema, written by
+// -update-sample: registered SAN targets.
+func TestSampleV7(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV6)
-		os.Remove(sampleV6 + ".lock")
+		writeSample(t, sampleV7)
+		os.Remove(sampleV7 + ".lock")
 	}
+	ctx := context.Background()
+	c := openSample(t, sampleV7)
+	ts, err := c.SANTargets(ctx)
+	if err != nil || len(ts) != 1 || ts[0].URL != "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1" || ts[0].SecretRef != "targets/san1.chap" {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
+	}
+	testMediaAppend(t, c)
+	testIdentities(t, c)
+}
+
+// TestSampleV6 opens a catalog of schema v6: media states of one state
+// machine, backup expiry; it has no SAN targets.
+func TestSampleV6(t *testing.T) {
 	ctx := context.Background()
 	c := openSample(t, sampleV6)
 	bs, err := c.Backups(ctx, catalog.BackupFilter{})
 	if err != nil || len(bs) != 2 || !bs[0].Expires.IsZero() || !bs[1].Expires.Equal(time.Unix(1_800_086_400, 0).Add(30*24*time.Hour)) {
 		t.Fatalf("Backups = %+v, %v", bs, err)
+	}
+	if ts, err := c.SANTargets(ctx); err != nil || len(ts) != 0 {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
 	}
 	testMediaAppend(t, c)
 	testIdentities(t, c)
