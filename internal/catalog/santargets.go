@@ -54,7 +54,9 @@ func (c *sqlCatalog) SANTarget(ctx context.Context, name string) (SANTarget, err
 }
 
 // SANTargets implements Catalog.
-func (c *sqlCatalog) SANTargets(ctx context.Context) ([]SANTarget, error) { return c.sanTargets(ctx, "") }
+func (c *sqlCatalog) SANTargets(ctx context.Context) ([]SANTarget, error) {
+	return c.sanTargets(ctx, "")
+}
 
 func (c *sqlCatalog) sanTargets(ctx context.Context, where string, args ...any) ([]SANTarget, error) {
 	rows, err := c.db.QueryContext(ctx, c.q(`SELECT name, url, secret_ref, created FROM san_targets `+where+` ORDER BY name`), args...)
