@@ -82,25 +82,25 @@ type sample struct {
 
 // serverlessBackup is one serverless backup job's state.
 type serverlessBackup struct {
-	m        *Manager
-	req      ServerlessRequest
-	res      ServerlessResult
-	disk     *san
-	tape     *san // the same session as disk when both are on one target
-	diskLUN  uint64
-	tapeLUN  uint64
-	diskID   unitID
-	tapeID   unitID
-	bs       uint32
-	blocks   uint64
-	exts     []extent
-	lists    []copyList
-	samples  []sample
-	blank    bool
-	hdrFile  int
-	lines    []logLine
-	done     atomic.Int64
-	listSeq  byte
+	m       *Manager
+	req     ServerlessRequest
+	res     ServerlessResult
+	disk    *san
+	tape    *san // the same session as disk when both are on one target
+	diskLUN uint64
+	tapeLUN uint64
+	diskID  unitID
+	tapeID  unitID
+	bs      uint32
+	blocks  uint64
+	exts    []extent
+	lists   []copyList
+	samples []sample
+	blank   bool
+	hdrFile int
+	lines   []logLine
+	done    atomic.Int64
+	listSeq byte
 }
 
 func (r *serverlessBackup) log(level, msg string) { r.lines = append(r.lines, logLine{level, msg}) }
@@ -370,7 +370,6 @@ func (r *serverlessBackup) sample(ctx context.Context, l copyList) error {
 	}
 	return nil
 }
-
 
 // env is what the image's trailer and the catalog keep of it: what a
 // restore needs (block size, disk size, extents) and verify's samples.

@@ -172,10 +172,8 @@ func (m *Manager) ServerlessRestore(ctx context.Context, req ServerlessRestoreRe
 	if diskID.pdt != pdtDisk || bs != env.bs || blocks < env.blocks {
 		return res, fmt.Errorf("dma: %s (%d blocks of %d bytes) cannot hold backup %d (%d blocks of %d bytes)", u, blocks, bs, b.ID, env.blocks, env.bs)
 	}
-	spec := ServerlessJobSpec{Version: JobSpecVersion, Backup: b.ID, To: res.To, Tape: req.Tape, DataPath: PathCopyManager}
 	return backupJob(ctx, m.cat, "serverless-restore", ImageJobSpec{Version: JobSpecVersion, Backup: b.ID, To: res.To, Drive: req.Tape},
 		func(ctx context.Context) (ServerlessResult, error) {
-			_ = spec
 			tape, tlun, err := m.openImageTape(ctx, disk, req.Tape, b)
 			if err != nil {
 				return res, err
