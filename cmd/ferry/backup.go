@@ -27,6 +27,7 @@ type backupOptions struct {
 	asJSON      bool
 	overwrite   bool // --overwrite-unlabeled
 	changer     dma.ChangerOptions
+	serverless  bool
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -53,6 +54,9 @@ data is refused unless --overwrite-unlabeled. When a cartridge fills up, the
 backup continues on the next usable one the tape agent's changer holds.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.serverless {
+				return runServerlessBackup(cmd.Context(), g, args[0], o.tape, o.asJSON, cmd.OutOrStdout())
+			}
 			return runBackup(cmd.Context(), g, args[0], o, cmd.OutOrStdout())
 		},
 	}
@@ -66,6 +70,7 @@ backup continues on the next usable one the tape agent's changer holds.`,
 	f.BoolVar(&o.asJSON, "json", false, "print the backup as JSON")
 	f.BoolVar(&o.overwrite, "overwrite-unlabeled", false, "label a cartridge that holds data ferry did not write, losing that data")
 	changerFlags(f, &o.changer)
+	f.BoolVar(&o.serverless, "serverless", false, "copy the disk LU iscsi://HOST:PORT/IQN/LUN to tape by EXTENDED COPY (--tape: a drive LU, else a free drive of its target's library)")
 	return cmd
 }
 
