@@ -122,7 +122,7 @@ func TestWriteRepairsTornTail(t *testing.T) {
 	m.WriteRecord(pattern(100, 0))
 	m.WriteFilemarks(0)
 	m.WriteRecord(pattern(100, 1))
-	m.f.Close() // a crash: the second record was never synced
+	m.c.Close() // a crash: the second record was never synced
 	m.closed = true
 	st, _ := os.Stat(path)
 	os.Truncate(path, st.Size()-5)
