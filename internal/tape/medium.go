@@ -73,7 +73,12 @@ func Create(path string, m Meta) error {
 // CreateIn makes a blank cartridge in s, named by m.Barcode; it fails if
 // the store holds one by that barcode.
 func CreateIn(s store.Store, m Meta) error {
-	page, err := blankHead(m, geometry{perSeg: defaultPerSeg, align: defaultAlign})
+	return createIn(s, m, geometry{perSeg: defaultPerSeg, align: defaultAlign})
+}
+
+// createIn makes a blank cartridge in s with the given segment geometry.
+func createIn(s store.Store, m Meta, g geometry) error {
+	page, err := blankHead(m, g)
 	if err != nil {
 		return err
 	}
