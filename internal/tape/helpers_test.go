@@ -11,12 +11,15 @@ import (
 
 // backings are the stores the format's tests run on: every guarantee of
 // docs/tape-format.md must hold on each.
+// "buffered" shows other opens only what was synced, as S3 does.
 var backings = []struct {
-	name string
-	new  func(t testing.TB) store.Store
+	name         string
+	new          func(t testing.TB) store.Store
+	seesUnsynced bool // other opens see writes before Sync
 }{
-	{"file", func(t testing.TB) store.Store { return store.NewFile(t.TempDir()) }},
-	{"mem", func(testing.TB) store.Store { return store.NewMem() }},
+	{"file", func(t testing.TB) store.Store { return store.NewFile(t.TempDir()) }, true},
+	{"mem", func(testing.TB) store.Store { return store.NewMem() }, true},
+	{"buffered", func(testing.TB) store.Store { return store.NewMemBuffered() }, false},
 }
 
 // forEachBacking runs f as a subtest on each backing.

@@ -16,8 +16,9 @@ const memChunk = 64 << 10
 // once and Sync does nothing: nothing outlives the process anyway (Faulty
 // models what a crash loses). The writer lease is a flag per cartridge.
 type Mem struct {
-	mu    sync.Mutex
-	carts map[string]*memData
+	mu       sync.Mutex
+	carts    map[string]*memData
+	buffered bool
 }
 
 var _ Store = (*Mem)(nil)
@@ -25,12 +26,19 @@ var _ Store = (*Mem)(nil)
 // NewMem returns an empty memory store.
 func NewMem() *Mem { return &Mem{carts: map[string]*memData{}} }
 
+// NewMemBuffered returns an empty memory store whose writers keep their
+// changes to themselves until Sync or Close, as an S3 store does: other
+// opens see a cartridge as it was last synced, never a write in between.
+func NewMemBuffered() *Mem { return &Mem{carts: map[string]*memData{}, buffered: true} }
+
 // memData is one cartridge's bytes, shared by its opens.
 type memData struct {
 	mu     sync.Mutex
 	chunks map[int64][]byte // chunk index -> memChunk bytes
 	size   int64
 	leased bool // guarded by Mem.mu
+
+	dirty map[int64]bool // a buffered writer's copy: chunks changed since publish
 }
 
 // Create makes a cartridge holding head.
@@ -63,7 +71,13 @@ func (s *Mem) Open(barcode string, writable bool) (Cartridge, error) {
 		}
 		d.leased = true
 	}
-	return &memCartridge{s: s, d: d, name: "mem:" + barcode, ro: !writable}, nil
+	c := &memCartridge{s: s, d: d, name: "mem:" + barcode, ro: !writable}
+	if writable && s.buffered {
+		d.mu.Lock()
+		c.shared, c.d = d, d.clone()
+		d.mu.Unlock()
+	}
+	return c, nil
 }
 
 // List returns the barcodes, sorted.
@@ -97,7 +111,8 @@ func (s *Mem) Remove(barcode string) error {
 // memCartridge is an open Mem cartridge.
 type memCartridge struct {
 	s      *Mem
-	d      *memData
+	d      *memData // what this open reads and writes
+	shared *memData // buffered writer: what other opens see, set at Sync
 	name   string
 	ro     bool
 	closed bool
@@ -154,6 +169,7 @@ func (c *memCartridge) Sync() error {
 	if c.closed {
 		return ErrClosed
 	}
+	c.publish()
 	return nil
 }
 
@@ -161,13 +177,38 @@ func (c *memCartridge) Close() error {
 	if c.closed {
 		return ErrClosed
 	}
+	c.publish()
 	c.closed = true
 	if !c.ro {
 		c.s.mu.Lock()
-		c.d.leased = false
+		if c.shared != nil {
+			c.shared.leased = false
+		} else {
+			c.d.leased = false
+		}
 		c.s.mu.Unlock()
 	}
 	return nil
+}
+
+// publish makes a buffered writer's changes what other opens see.
+func (c *memCartridge) publish() {
+	if c.shared == nil {
+		return
+	}
+	c.d.mu.Lock()
+	defer c.d.mu.Unlock()
+	c.shared.mu.Lock()
+	defer c.shared.mu.Unlock()
+	for i := range c.d.dirty {
+		if ch := c.d.chunks[i]; ch != nil {
+			c.shared.chunks[i] = append([]byte(nil), ch...)
+		} else {
+			delete(c.shared.chunks, i)
+		}
+	}
+	clear(c.d.dirty)
+	c.shared.size = c.d.size
 }
 
 func (c *memCartridge) Name() string { return c.name }
@@ -180,6 +221,16 @@ func (c *memCartridge) writable() error {
 		return ErrReadOnly
 	}
 	return nil
+}
+
+// clone returns a copy of d's bytes (without its lease); the caller
+// holds d.mu or owns d.
+func (d *memData) clone() *memData {
+	n := &memData{chunks: make(map[int64][]byte, len(d.chunks)), size: d.size, dirty: map[int64]bool{}}
+	for i, ch := range d.chunks {
+		n.chunks[i] = append([]byte(nil), ch...)
+	}
+	return n
 }
 
 // readAt copies the bytes at off into p; missing chunks are zeros.
@@ -213,6 +264,9 @@ func (d *memData) writeAt(p []byte, off int64) {
 			d.chunks[ci] = ch
 		}
 		k := copy(ch[co:], p)
+		if d.dirty != nil {
+			d.dirty[ci] = true
+		}
 		p = p[k:]
 		off += int64(k)
 	}
@@ -230,6 +284,11 @@ func (d *memData) truncate(size int64) {
 				delete(d.chunks, ci)
 			case start+memChunk > size:
 				clear(ch[size-start:])
+			default:
+				continue
+			}
+			if d.dirty != nil {
+				d.dirty[ci] = true
 			}
 		}
 	}
