@@ -81,6 +81,22 @@ func (c cart) image(t testing.TB) []byte {
 	return b
 }
 
+// change changes the cartridge's bytes behind the format's back (damage,
+// a cut) through a writable open of its store.
+func (c cart) change(t testing.TB, f func(store.Cartridge) error) {
+	t.Helper()
+	sc, err := c.s.Open(c.barcode, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f(sc); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // putCart stores b as the cartridge barcode in s, replacing any.
 func putCart(t testing.TB, s store.Store, barcode string, b []byte) cart {
 	t.Helper()
