@@ -163,6 +163,21 @@ func (im *SnapshotImage) Extent(off, limit int64) (mapped bool, n int64, err err
 	if limit == 0 {
 		return true, 0, nil
 	}
+	// Runs of preserved and live chunks alternate; neighbours of one
+	// state join, so a reader sees one extent where the image has one.
+	mapped, n, err = im.extentRun(off, limit)
+	for err == nil && n < limit {
+		m, k, e := im.extentRun(off+n, limit-n)
+		if e != nil || m != mapped {
+			break
+		}
+		n += k
+	}
+	return mapped, n, err
+}
+
+// extentRun is Extent within one run of chunks of one preserved state.
+func (im *SnapshotImage) extentRun(off, limit int64) (mapped bool, n int64, err error) {
 	pres := im.s.preserved.has(uint64(off) / chunkSize)
 	r := int64(im.run(off, int(min(limit, 1<<30)), pres))
 	if !pres {
