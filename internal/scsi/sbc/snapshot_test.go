@@ -77,4 +77,3 @@ func TestSnapshotLU(t *testing.T) {
 		t.Fatal("a released snapshot still reads")
 	}
 }
-
