@@ -441,3 +441,51 @@ func FuzzParseSnapshot(f *testing.F) {
 		_ = fmt.Sprint(s)
 	})
 }
+
+// TestAsk runs snapshot requests on a disk another opener serves: they
+// wait for it to answer, and errors keep their kind.
+func TestAsk(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Create(dir, "d", 1<<20, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	// Nobody serves: the asker does it itself.
+	if r, err := Ask(ctx, dir, "d", SnapshotRequest{Op: "create", Snapshot: "a"}); err != nil || r.Snapshots[0].Name != "a" {
+		t.Fatalf("create here: %+v %v", r, err)
+	}
+	server, err := Open(dir, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				server.AnswerRequests()
+			}
+		}
+	})
+	defer func() { close(stop); wg.Wait() }()
+	if r, err := Ask(ctx, dir, "d", SnapshotRequest{Op: "create", Snapshot: "b", Lease: time.Hour}); err != nil || r.Snapshots[0].Name != "b" {
+		t.Fatalf("create through the server: %+v %v", r, err)
+	}
+	if snaps, _ := server.Snapshots(); len(snaps) != 2 || snaps[1].Name != "b" {
+		t.Fatalf("the server does not hold b: %+v", snaps)
+	}
+	server.WriteAt([]byte{1}, 0)
+	if r, err := Ask(ctx, dir, "d", SnapshotRequest{Op: "changed", Snapshot: "b"}); err != nil || !slices.Equal(r.Changed, []Extent{{0, 8}}) {
+		t.Fatalf("changed: %+v %v", r, err)
+	}
+	if _, err := Ask(ctx, dir, "d", SnapshotRequest{Op: "release", Snapshot: "zz"}); !errors.Is(err, ErrNoSnapshot) {
+		t.Fatalf("release of a missing snapshot: %v", err)
+	}
+	if _, err := Ask(ctx, dir, "d", SnapshotRequest{Op: "create", Snapshot: "b"}); !errors.Is(err, ErrSnapshotExists) {
+		t.Fatalf("create twice: %v", err)
+	}
+}
