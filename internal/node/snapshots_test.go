@@ -173,4 +173,3 @@ func TestSnapshotLeaseExpires(t *testing.T) {
 		t.Fatal("an expired snapshot is still served")
 	}
 }
-
