@@ -226,4 +226,3 @@ func newSnapshotChangesCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: [{\"lba\":N,\"blocks\":N}, ...]")
 	return cmd
 }
-
