@@ -77,6 +77,31 @@ func (m *bitmap) set(i uint64) error {
 	return err
 }
 
+// setMemory sets bit i in memory only: another file records it (a
+// snapshot's copy-on-write map, for the chunks it preserves).
+func (m *bitmap) setMemory(i uint64) { m.words[i/64].Or(1 << (i % 64)) }
+
+// orMemory sets in memory every bit set in o.
+func (m *bitmap) orMemory(o *bitmap) {
+	for i := range m.words {
+		m.words[i].Or(o.words[i].Load())
+	}
+}
+
+// flush writes the whole bitmap to its file, durably.
+func (m *bitmap) flush() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := make([]byte, len(m.words)*8)
+	for i := range m.words {
+		binary.LittleEndian.PutUint64(b[i*8:], m.words[i].Load())
+	}
+	if _, err := m.f.WriteAt(b, 0); err != nil {
+		return err
+	}
+	return m.f.Sync()
+}
+
 // count is the number of bits set.
 func (m *bitmap) count() int64 {
 	var n int

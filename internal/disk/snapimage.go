@@ -43,9 +43,7 @@ func (im *SnapshotImage) SetIdentity(serial string, naa []byte) {
 
 // Snapshot describes the snapshot as it was when opened.
 func (im *SnapshotImage) Snapshot() Snapshot {
-	im.t.mu.Lock()
-	defer im.t.mu.Unlock()
-	return im.s.info
+	return im.s.get()
 }
 
 // Err says why the snapshot no longer reads, or nil.

@@ -105,12 +105,40 @@ type snap struct {
 	state atomic.Pointer[SnapshotState]
 	exp   atomic.Int64 // Expires, Unix nanoseconds
 
-	pmu       sync.Mutex // preservation, and state changes
-	cow       *os.File   // NAME.snap/SNAP.cow; nil unless loaded active
-	preserved *bitmap    // chunks copied to cow; nil unless loaded active
-	changed   *bitmap    // chunks written from this snapshot until the next
+	// pmu is shared by preservations and held to end the snapshot; it
+	// guards info's changing fields (State, Reason, Expires, CowUsed,
+	// ChangesLost), which are set one by one, never by copying info
+	// whole, so its fixed fields read without it.
+	pmu       sync.RWMutex
+	cow       *os.File // NAME.snap/SNAP.cow; nil unless loaded active
+	preserved *bitmap  // chunks copied to cow; nil unless loaded active
+	changed   *bitmap  // chunks written from this snapshot until the next
 	used      atomic.Int64
-	buf       []byte // a chunk, under pmu
+	stripes   [16]stripe // preservations of different chunks run at once
+}
+
+// stripe serializes the preservation of the chunks c with c%16 equal.
+type stripe struct {
+	mu  sync.Mutex
+	buf []byte // a chunk
+}
+
+// initStripes gives each stripe its buffer.
+func (s *snap) initStripes() {
+	for i := range s.stripes {
+		s.stripes[i].buf = make([]byte, chunkSize)
+	}
+}
+
+// get returns the snapshot's description.
+func (s *snap) get() Snapshot {
+	s.pmu.RLock()
+	defer s.pmu.RUnlock()
+	info := s.info
+	if *s.state.Load() == SnapshotActive {
+		info.CowUsed = s.used.Load()
+	}
+	return info
 }
 
 func (s *snap) current() SnapshotState { return *s.state.Load() }
@@ -198,6 +226,15 @@ func (t *tracker) create(opts SnapshotOptions) (Snapshot, error) {
 	}
 	t.gate.Lock() // no write in flight: the image is frozen here
 	defer t.gate.Unlock()
+	// The previous snapshot's changes end here: its change map file
+	// takes those its copy-on-write map recorded.
+	if len(snaps) > 0 {
+		if err := snaps[len(snaps)-1].changed.flush(); err != nil {
+			t.closeFiles(s)
+			t.removeFiles(name, true)
+			return Snapshot{}, err
+		}
+	}
 	if err := t.writeRecord(s.info); err != nil {
 		t.closeFiles(s)
 		t.removeFiles(name, true)
@@ -218,7 +255,8 @@ func (t *tracker) makeFiles(s *snap) error {
 	if err != nil {
 		return err
 	}
-	s.cow, s.buf = cow, make([]byte, chunkSize)
+	s.cow = cow
+	s.initStripes()
 	if err := cow.Truncate(int64(t.d.meta.Size)); err != nil {
 		return err
 	}
@@ -309,12 +347,17 @@ func (t *tracker) end(s *snap, st SnapshotState, reason string) error {
 	if s.current() != SnapshotActive {
 		return nil
 	}
+	// The change map takes over the changes the copy-on-write map
+	// recorded, durably, before that map goes.
+	if err := s.changed.flush(); err != nil {
+		return err
+	}
 	info := s.info
 	info.State, info.Reason, info.CowUsed = st, reason, s.used.Load()
 	if err := t.writeRecord(info); err != nil {
 		return err
 	}
-	s.info = info
+	s.info.State, s.info.Reason, s.info.CowUsed = st, reason, info.CowUsed
 	s.setState(st)
 	s.cow.Close()
 	s.preserved.close()
@@ -376,9 +419,8 @@ func (d *Disk) ForgetSnapshot(name string) error {
 				}
 			}
 		}
-		if s.info.ChangesLost && !prev.info.ChangesLost {
-			prev.info.ChangesLost = true
-			if err := t.writeRecord(prev.info); err != nil {
+		if s.get().ChangesLost {
+			if err := t.markChangesLost(prev); err != nil {
 				return err
 			}
 		}
@@ -410,13 +452,15 @@ func (d *Disk) RenewSnapshot(name string, lease time.Duration) (Snapshot, error)
 	if lease <= 0 {
 		lease = DefaultLease
 	}
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
 	info := s.info
 	info.Expires = t.clock().UTC().Add(lease)
 	info.CowUsed = s.used.Load()
 	if err := t.writeRecord(info); err != nil {
 		return Snapshot{}, err
 	}
-	s.info = info
+	s.info.Expires, s.info.CowUsed = info.Expires, info.CowUsed
 	s.exp.Store(info.Expires.UnixNano())
 	return info, nil
 }
@@ -460,11 +504,7 @@ func (d *Disk) Snapshots() ([]Snapshot, error) {
 	defer t.mu.Unlock()
 	var out []Snapshot
 	for _, s := range t.list() {
-		info := s.info
-		if s.current() == SnapshotActive {
-			info.CowUsed = s.used.Load()
-		}
-		out = append(out, info)
+		out = append(out, s.get())
 	}
 	return out, nil
 }
@@ -493,11 +533,27 @@ func (t *tracker) usable(s *snap) error {
 	return nil
 }
 
-// reason reads the reason under pmu (end writes it there).
+// reason reads why the snapshot ended.
 func (s *snap) reason() string {
+	s.pmu.RLock()
+	defer s.pmu.RUnlock()
+	return s.info.Reason
+}
+
+// markChangesLost records that s's change map may miss writes.
+func (t *tracker) markChangesLost(s *snap) error {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
-	return s.info.Reason
+	if s.info.ChangesLost {
+		return nil
+	}
+	info := s.info
+	info.ChangesLost = true
+	if err := t.writeRecord(info); err != nil {
+		return err
+	}
+	s.info.ChangesLost = true
+	return nil
 }
 
 // ChangedBlocks returns the blocks written between snapshot from and
@@ -532,7 +588,7 @@ func (d *Disk) ChangedBlocks(from, to string) ([]Extent, error) {
 		if s.info.Seq < a.info.Seq || s.info.Seq >= end {
 			continue
 		}
-		if s.info.ChangesLost {
+		if s.get().ChangesLost {
 			return nil, fmt.Errorf("%w: since snapshot %s", ErrChangesUnknown, s.info.Name)
 		}
 		s.changed.orInto(union)

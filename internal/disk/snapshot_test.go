@@ -489,3 +489,37 @@ func TestAsk(t *testing.T) {
 		t.Fatalf("create twice: %v", err)
 	}
 }
+
+// TestChangedBlocksAfterRestart: with two active snapshots, the changes
+// between them and since the newer one are told apart after a restart
+// (the older one's copy-on-write map holds changes of both periods).
+func TestChangedBlocksAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Create(dir, "d", 1<<20, Options{BlockSize: 4096}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(dir, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Snapshot(SnapshotOptions{Name: "a"})
+	d.WriteAt([]byte{1}, 3*4096)
+	d.Snapshot(SnapshotOptions{Name: "b"})
+	d.WriteAt([]byte{1}, 9*4096)
+	d.Close()
+	if d, err = Open(dir, "d"); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if got, err := d.ChangedBlocks("a", "b"); err != nil || !slices.Equal(got, []Extent{{3, 1}}) {
+		t.Fatalf("a..b after a restart: %v %v", got, err)
+	}
+	if got, err := d.ChangedBlocks("b", ""); err != nil || !slices.Equal(got, []Extent{{9, 1}}) {
+		t.Fatalf("b..now after a restart: %v %v", got, err)
+	}
+	d.ReleaseSnapshot("b")
+	d.ReleaseSnapshot("a")
+	if got, err := d.ChangedBlocks("a", ""); err != nil || !slices.Equal(got, []Extent{{3, 1}, {9, 1}}) {
+		t.Fatalf("a..now after the releases: %v %v", got, err)
+	}
+}

@@ -115,8 +115,11 @@ func (t *tracker) loadOne(s *snap, lost, newest bool) error {
 			s.preserved, err = openBitmap(t.mapPath(name), t.chunks())
 		}
 		if err == nil {
-			s.buf = make([]byte, chunkSize)
+			s.initStripes()
 			s.used.Store(s.preserved.count() * chunkSize)
+			if newest {
+				s.changed.orMemory(s.preserved) // recorded there, not in its change map
+			}
 			return nil
 		}
 		if s.cow != nil {
@@ -191,18 +194,29 @@ func (t *tracker) beforeWrite(off, n int64) {
 	first, last := uint64(off)/chunkSize, uint64(off+n-1)/chunkSize
 	newest := snaps[len(snaps)-1]
 	for c := first; c <= last; c++ {
+		if newest.changed.has(c) {
+			continue
+		}
+		// While the newest snapshot is active, its copy-on-write map
+		// records the change too: one file write, not two.
+		if newest.current() == SnapshotActive {
+			t.preserve(newest, c, true)
+			if newest.changed.has(c) {
+				continue
+			}
+		}
 		if err := newest.changed.set(c); err != nil {
 			t.loseChanges(newest, err)
 			break
 		}
 	}
-	for _, s := range snaps {
+	for _, s := range snaps[:len(snaps)-1] {
 		if s.current() != SnapshotActive {
 			continue
 		}
 		for c := first; c <= last; c++ {
 			if !s.preserved.has(c) {
-				t.preserve(s, c)
+				t.preserve(s, c, false)
 			}
 		}
 	}
@@ -210,45 +224,57 @@ func (t *tracker) beforeWrite(off, n int64) {
 
 // preserve copies chunk c of the image to s's copy-on-write area before
 // it is overwritten. A chunk of zeros is not copied (the area's hole
-// reads as zeros), but counts towards the limit like any other.
-func (t *tracker) preserve(s *snap, c uint64) {
-	s.pmu.Lock()
-	defer s.pmu.Unlock()
-	if s.current() != SnapshotActive || s.preserved.has(c) {
-		return
+// reads as zeros), but counts towards the limit like any other. For the
+// newest snapshot the preserved chunk also counts as changed.
+func (t *tracker) preserve(s *snap, c uint64, newest bool) {
+	if reason := t.copyChunk(s, c, newest); reason != "" {
+		// Recorded invalid before this write (and any other that found
+		// the area full) goes on unpreserved.
+		s.pmu.Lock()
+		t.end(s, SnapshotInvalid, reason)
+		s.pmu.Unlock()
 	}
-	if s.used.Load()+chunkSize > s.info.CowLimit {
-		t.end(s, SnapshotInvalid, fmt.Sprintf("copy-on-write area full (%d bytes)", s.info.CowLimit))
-		return
+}
+
+// copyChunk does preserve's work; it returns why the snapshot must end,
+// or "".
+func (t *tracker) copyChunk(s *snap, c uint64, newest bool) string {
+	s.pmu.RLock()
+	defer s.pmu.RUnlock()
+	if s.current() != SnapshotActive || s.preserved.has(c) {
+		return ""
+	}
+	st := &s.stripes[c%uint64(len(s.stripes))]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if s.preserved.has(c) {
+		return ""
+	}
+	if s.used.Add(chunkSize) > s.info.CowLimit {
+		return fmt.Sprintf("copy-on-write area full (%d bytes)", s.info.CowLimit)
 	}
 	off := int64(c) * chunkSize
-	buf := s.buf[:min(chunkSize, int64(t.d.meta.Size)-off)]
+	buf := st.buf[:min(chunkSize, int64(t.d.meta.Size)-off)]
 	if err := readFull(t.d.f, buf, off); err != nil {
-		t.end(s, SnapshotInvalid, fmt.Sprintf("reading the image: %v", err))
-		return
+		return fmt.Sprintf("reading the image: %v", err)
 	}
 	if !allZero(buf) {
 		if _, err := s.cow.WriteAt(buf, off); err != nil {
-			t.end(s, SnapshotInvalid, fmt.Sprintf("writing the copy-on-write area: %v", err))
-			return
+			return fmt.Sprintf("writing the copy-on-write area: %v", err)
 		}
 	}
 	if err := s.preserved.set(c); err != nil {
-		t.end(s, SnapshotInvalid, fmt.Sprintf("writing the copy-on-write map: %v", err))
-		return
+		return fmt.Sprintf("writing the copy-on-write map: %v", err)
 	}
-	s.used.Add(chunkSize)
+	if newest {
+		s.changed.setMemory(c) // the copy-on-write map records it until end
+	}
+	return ""
 }
 
 // loseChanges marks s's change map as missing writes.
 func (t *tracker) loseChanges(s *snap, cause error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if s.info.ChangesLost {
-		return
-	}
-	s.info.ChangesLost = true
-	if err := t.writeRecord(s.info); err != nil {
+	if err := t.markChangesLost(s); err != nil {
 		// Not even the record: the snapshots cannot be trusted.
 		for _, o := range t.list() {
 			o.pmu.Lock()
