@@ -523,3 +523,19 @@ func TestChangedBlocksAfterRestart(t *testing.T) {
 		t.Fatalf("a..now after the releases: %v %v", got, err)
 	}
 }
+
+func TestRemoveTakesSnapshots(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Create(dir, "d", 1<<20, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Ask(t.Context(), dir, "d", SnapshotRequest{Op: "create"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Remove(dir, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "d.snap")); !os.IsNotExist(err) {
+		t.Fatalf("a removed disk's snapshots stay: %v", err)
+	}
+}
