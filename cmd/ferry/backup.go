@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,8 +13,6 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
-	"ferry/internal/ndmp/client"
-	"ferry/internal/ndmp/wire"
 	"ferry/internal/size"
 	"ferry/internal/view"
 )
@@ -74,72 +70,41 @@ backup continues on the next usable one the tape agent's changer holds.`,
 }
 
 func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptions, out io.Writer) error {
-	if o.incremental && o.level != 0 {
-		return errors.New("give --level N or --incremental, not both")
-	}
-	if o.level < 0 {
-		return errors.New("--level must be 0 or more")
-	}
-	state, err := stateDir(g)
-	if err != nil {
-		return err
-	}
-	cat, err := openCatalog(ctx, g, state)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	spec := dma.BackupSpec{Level: o.level, Incremental: o.incremental, Exclude: o.exclude, OverwriteUnlabeled: o.overwrite, ChangerOptions: o.changer}
-	if strings.HasPrefix(what, "ndmp://") {
-		if err := remoteBackupSpec(ctx, cat, what, o, &spec); err != nil {
+	return withManager(ctx, g, func(m *dma.Manager) error {
+		r := dma.BackupRequest{Source: what, Tape: o.tape, Level: o.level, Incremental: o.incremental, Exclude: o.exclude,
+			OverwriteUnlabeled: o.overwrite, Changer: o.changer}
+		var err error
+		if r.Password, err = optionalPassword(o.pwFile); err != nil {
 			return err
 		}
-	} else {
-		dir, err := localDir(what)
+		if r.TapePassword, err = optionalPassword(o.tapePwFile); err != nil {
+			return err
+		}
+		progress, stopProgress := progressLine(o.asJSON)
+		r.Progress = progress
+		b, err := m.Backup(ctx, r)
+		stopProgress()
 		if err != nil {
 			return err
 		}
-		export := filepath.Dir(dir)
-		la, err := startLocalAgent(state, []string{export}, ownFiles(g, state)...)
-		if err != nil {
-			return err
+		var ps []string
+		if b.Status == catalog.StatusWarnings {
+			ps = m.Problems(ctx, b.JobID)
 		}
-		defer la.stop()
-		spec.Agent, spec.Path, spec.Drive = la.agent, dir, "tape0"
-		if err := tapeSpec(ctx, cat, localAgentName, o, &spec); err != nil {
-			return err
+		if o.asJSON {
+			doc := view.BackupOf(b)
+			doc.Warnings = ps
+			if err := json.NewEncoder(out).Encode(doc); err != nil {
+				return err
+			}
+		} else {
+			printBackup(out, b)
 		}
-	}
-	progress, stopProgress := progressLine(o.asJSON)
-	spec.Progress = progress
-	b, err := dma.Backup(ctx, cat, spec)
-	stopProgress()
-	if err != nil {
-		if client.IsNDMP(err, wire.ErrDeviceBusy) {
-			err = fmt.Errorf("%w (%s)", err, deviceBusyHint(spec.Drive, spec.Path, state))
+		if b.Status == catalog.StatusWarnings {
+			return warningsExit(os.Stderr, fmt.Sprintf("backup %d of %s", b.ID, b.Path), b.JobID, ps)
 		}
-		if b.ID != 0 {
-			return fmt.Errorf("backup %d of %s failed: %w", b.ID, spec.Path, err)
-		}
-		return err
-	}
-	var ps []string
-	if b.Status == catalog.StatusWarnings {
-		ps = problems(ctx, cat, b.JobID)
-	}
-	if o.asJSON {
-		doc := view.BackupOf(b)
-		doc.Warnings = ps
-		if err := json.NewEncoder(out).Encode(doc); err != nil {
-			return err
-		}
-	} else {
-		printBackup(out, b)
-	}
-	if b.Status == catalog.StatusWarnings {
-		return warningsExit(os.Stderr, fmt.Sprintf("backup %d of %s", b.ID, b.Path), b.JobID, ps)
-	}
-	return nil
+		return nil
+	})
 }
 
 // printBackup prints the one-line summary of a finished backup.
@@ -151,70 +116,6 @@ func printBackup(out io.Writer, b catalog.Backup) {
 	fmt.Fprintf(out, "backup %d: %s on %s, level %d, %d files, %s in %s; %s\n",
 		b.ID, b.Path, b.Agent, b.Level, b.Files, size.Format(uint64(b.Bytes)), b.Ended.Sub(b.Started).Round(time.Millisecond),
 		strings.Join(where, ", "))
-}
-
-// remoteBackupSpec fills spec for ndmp://AGENT/PATH.
-func remoteBackupSpec(ctx context.Context, cat catalog.Catalog, what string, o backupOptions, spec *dma.BackupSpec) error {
-	t, err := dma.ParseTarget(what)
-	if err != nil {
-		return err
-	}
-	a, err := resolveAgent(ctx, cat, t.Agent, o.pwFile)
-	if err != nil {
-		return err
-	}
-	spec.Agent, spec.Path, spec.Drive = a, t.Path, "tape0"
-	return tapeSpec(ctx, cat, t.Agent, o, spec)
-}
-
-// tapeSpec applies --tape ndmp://AGENT/DRIVE: a drive of the data agent,
-// or another agent's (a 3-way backup).
-func tapeSpec(ctx context.Context, cat catalog.Catalog, dataAgent string, o backupOptions, spec *dma.BackupSpec) error {
-	if o.tape == "" {
-		return nil
-	}
-	tt, err := dma.ParseTarget(o.tape)
-	if err != nil {
-		return fmt.Errorf("--tape: %w", err)
-	}
-	spec.Drive = tt.Device()
-	if spec.Drive == "" {
-		return errors.New("--tape ndmp://AGENT/DRIVE: name the drive, e.g. tape0 or /dev/nst0")
-	}
-	if tt.Agent == dataAgent {
-		return nil
-	}
-	pw := o.tapePwFile
-	if pw == "" {
-		pw = o.pwFile
-	}
-	ta, err := resolveAgent(ctx, cat, tt.Agent, pw)
-	if err != nil {
-		return fmt.Errorf("tape agent: %w", err)
-	}
-	spec.Tape = &ta
-	spec.Barcode = "" // unknown on another agent's library
-	return nil
-}
-
-// localDir resolves a directory to back up on this machine.
-func localDir(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", err
-	}
-	abs, err = filepath.EvalSymlinks(abs)
-	if err != nil {
-		return "", fmt.Errorf("back up %s: %w", p, err)
-	}
-	fi, err := os.Stat(abs)
-	if err != nil {
-		return "", err
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("back up %s: not a directory", p)
-	}
-	return abs, nil
 }
 
 func orDash(s string) string {
@@ -255,15 +156,4 @@ func progressLine(asJSON bool) (chan<- dma.Progress, func()) {
 		}
 	}()
 	return ch, func() { close(ch); <-done }
-}
-
-// deviceBusyHint explains a DEVICE_BUSY from the local agent: most likely
-// a ferry serve on the same state directory holds the drive. Its password
-// is whatever that serve was started with, which this process cannot
-// know, so the hint names where it is kept rather than guess a file.
-func deviceBusyHint(drive, path, state string) string {
-	return fmt.Sprintf("another session holds drive %s: if ferry serve runs on this state directory, back up through it with "+
-		"ferry backup ndmp://USER@HOST:PORT%s --password-file FILE, where FILE holds the password of the ferry serve holding the drive "+
-		"(its --ndmp-password-file, default %s; USER is its --ndmp-user, default ndmp)",
-		drive, path, filepath.Join(state, "ndmp-password"))
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+
 	"ferry/internal/catalog/pgtest"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -390,22 +392,4 @@ func TestThreeWayNdmjobDaemon(t *testing.T) {
 		t.Fatalf("incremental %+v after full %+v", incr, full)
 	}
 	fstree.Compare(t, src, c.restore(incr.ID), treeOpts)
-}
-
-// TestDeviceBusyHint: the hint names the serve's password, not a file
-// that may not be it.
-func TestDeviceBusyHint(t *testing.T) {
-	h := deviceBusyHint("tape0", "/srv/data", "/var/lib/ferry")
-	for _, want := range []string{
-		"drive tape0",
-		"ndmp://USER@HOST:PORT/srv/data",
-		"the password of the ferry serve holding the drive (its --ndmp-password-file, default /var/lib/ferry/ndmp-password",
-	} {
-		if !strings.Contains(h, want) {
-			t.Errorf("hint %q lacks %q", h, want)
-		}
-	}
-	if strings.Contains(h, "--password-file /var/lib/ferry/ndmp-password") {
-		t.Errorf("hint %q still gives the state directory's file as the password", h)
-	}
 }

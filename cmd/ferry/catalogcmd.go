@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+
+	"ferry/internal/node"
+
 	"fmt"
 	"path"
 	"strconv"
@@ -261,33 +264,21 @@ describes. Nothing is written.`,
 			if err != nil {
 				return err
 			}
-			var a dma.Agent
+			pw, err := optionalPassword(pwFile)
+			if err != nil {
+				return err
+			}
+			var cat catalog.Catalog // only an agent's name needs it
 			if tape != "" {
-				t, err := dma.ParseTarget(tape)
-				if err != nil {
-					return fmt.Errorf("--tape: %w", err)
-				}
-				cat, err := openCheckedCatalog(ctx, g, state, true) // scanning helps recover a lost catalog
-				if err != nil {
+				// scanning helps recover a lost catalog: open it as a rebuild does
+				if cat, err = dma.OpenCatalog(ctx, catalogSpec(g, state), node.Layout{Root: state}, true); err != nil {
 					return err
 				}
-				a, err = resolveAgent(ctx, cat, t.Agent, pwFile)
-				cat.Close()
-				if err != nil {
-					return err
-				}
-				drive = t.Device()
-			} else {
-				la, err := startLocalAgent(state, nil)
-				if err != nil {
-					return err
-				}
-				defer la.stop()
-				a = la.agent
+				defer cat.Close()
 			}
 			// Past damage the scan may stop early: what it found is
 			// printed, then the error.
-			files, serr := dma.ScanTape(ctx, a, drive)
+			files, serr := dma.NewManager(cat, managerConfig(g, state)).Scan(ctx, tape, drive, pw)
 			if serr != nil && len(files) == 0 {
 				return serr
 			}

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -61,106 +58,42 @@ SRC and DST below level N. The copies are jobs in the catalog (ferry jobs).`,
 }
 
 func runCopy(ctx context.Context, g *globalOptions, src, dst string, o copyOptions, out io.Writer) error {
-	if o.incremental && o.level != 0 {
-		return errors.New("give --level N or --incremental, not both")
-	}
 	if o.listen != "dst" && o.listen != "src" {
 		return errors.New("--listen takes dst or src")
 	}
-	state, err := stateDir(g)
-	if err != nil {
-		return err
-	}
-	cat, err := openCatalog(ctx, g, state)
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	spec := dma.CopySpec{Level: o.level, Incremental: o.incremental, ListenSrc: o.listen == "src",
+	r := dma.CopyRequest{Src: src, Dst: dst, Level: o.level, Incremental: o.incremental, ListenSrc: o.listen == "src",
 		Exclude: o.exclude, Overwrite: o.overwrite}
-
-	// Local sides share one in-process agent exporting both.
-	var exports []string
-	local := func(p string, isDst bool) (string, error) {
-		if isDst {
-			abs, err := filepath.Abs(p)
-			if err == nil {
-				err = os.MkdirAll(abs, 0o755)
+	var err error
+	if r.SrcPassword, err = optionalPassword(o.pwFile); err != nil {
+		return err
+	}
+	if r.DstPassword, err = optionalPassword(o.dstPwFile); err != nil {
+		return err
+	}
+	return withManager(ctx, g, func(m *dma.Manager) error {
+		progress, stopProgress := progressLine(o.asJSON)
+		r.Progress = progress
+		res, err := m.Copy(ctx, r)
+		stopProgress()
+		if o.asJSON {
+			type copyOut struct {
+				dma.CopyResult
+				Error string `json:"error,omitempty"`
 			}
+			c := copyOut{CopyResult: res}
 			if err != nil {
-				return "", fmt.Errorf("copy destination %s: %w", p, err)
+				c.Error = err.Error()
 			}
-			exports = append(exports, abs)
-			return abs, nil
+			if jerr := json.NewEncoder(out).Encode(c); jerr != nil {
+				return jerr
+			}
+		} else if err == nil {
+			fmt.Fprintf(out, "copied %s to %s: level %d, %s in %.1fs (job %d)\n", res.Src, res.Dst, res.Level,
+				size.Format(uint64(res.Bytes)), res.Seconds, res.JobID)
 		}
-		dir, err := localDir(p)
-		if err != nil {
-			return "", err
+		if err == nil && res.State == catalog.JobWarnings {
+			return warningsExit(os.Stderr, "copy of "+src+" to "+dst, res.JobID, m.Problems(ctx, res.JobID))
 		}
-		exports = append(exports, dir)
-		return dir, nil
-	}
-	remote := func(p, pwFile string) (dma.Agent, string, error) {
-		t, err := dma.ParseTarget(p)
-		if err != nil {
-			return dma.Agent{}, "", err
-		}
-		a, err := resolveAgent(ctx, cat, t.Agent, pwFile)
-		return a, t.Path, err
-	}
-	srcLocal, dstLocal := !strings.HasPrefix(src, "ndmp://"), !strings.HasPrefix(dst, "ndmp://")
-	if srcLocal {
-		if spec.SrcPath, err = local(src, false); err != nil {
-			return err
-		}
-	} else if spec.Src, spec.SrcPath, err = remote(src, o.pwFile); err != nil {
 		return err
-	}
-	if dstLocal {
-		if spec.DstPath, err = local(dst, true); err != nil {
-			return err
-		}
-	} else if spec.Dst, spec.DstPath, err = remote(dst, cmp.Or(o.dstPwFile, o.pwFile)); err != nil {
-		return err
-	}
-	if len(exports) > 0 {
-		la, err := startLocalAgent(state, exports, ownFiles(g, state)...)
-		if err != nil {
-			return err
-		}
-		defer la.stop()
-		if srcLocal {
-			spec.Src = la.agent
-		}
-		if dstLocal {
-			spec.Dst = la.agent
-		}
-	}
-	progress, stopProgress := progressLine(o.asJSON)
-	spec.Progress = progress
-	res, err := dma.Copy(ctx, cat, spec)
-	stopProgress()
-	if err != nil {
-		err = fmt.Errorf("copy of %s to %s (job %d): %w", src, dst, res.JobID, err)
-	}
-	if o.asJSON {
-		type copyOut struct {
-			dma.CopyResult
-			Error string `json:"error,omitempty"`
-		}
-		c := copyOut{CopyResult: res}
-		if err != nil {
-			c.Error = err.Error()
-		}
-		if jerr := json.NewEncoder(out).Encode(c); jerr != nil {
-			return jerr
-		}
-	} else if err == nil {
-		fmt.Fprintf(out, "copied %s to %s: level %d, %s in %.1fs (job %d)\n", res.Src, res.Dst, res.Level,
-			size.Format(uint64(res.Bytes)), res.Seconds, res.JobID)
-	}
-	if err == nil && res.State == catalog.JobWarnings {
-		return warningsExit(os.Stderr, "copy of "+src+" to "+dst, res.JobID, problems(ctx, cat, res.JobID))
-	}
-	return err
+	})
 }

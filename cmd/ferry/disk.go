@@ -1,9 +1,10 @@
 package main
 
 import (
+	"ferry/internal/node"
+
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,7 @@ func disksDir(g *globalOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(state, "disks"), nil
+	return node.Layout{Root: state}.Disks(), nil
 }
 
 func newDiskCreateCommand(g *globalOptions) *cobra.Command {

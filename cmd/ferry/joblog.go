@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -71,21 +70,6 @@ func stateText(s string) string {
 		return "completed with warnings"
 	}
 	return s
-}
-
-// problems returns what a job's agents reported as warnings or errors.
-func problems(ctx context.Context, cat catalog.Catalog, jobID int64) []string {
-	lines, err := cat.JobLog(ctx, jobID)
-	if err != nil {
-		return []string{fmt.Sprintf("(the job's log could not be read: %v)", err)}
-	}
-	var out []string
-	for _, l := range lines {
-		if l.Level == "warning" || l.Level == "error" {
-			out = append(out, l.Message)
-		}
-	}
-	return out
 }
 
 // maxProblemsShown bounds the problems a command prints; `ferry log` has all.

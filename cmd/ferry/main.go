@@ -80,6 +80,7 @@ func newRootCommand() *cobra.Command {
 		newVerifyCommand(&g),
 		newCatalogCommand(&g),
 		newMediaCommand(&g),
+		newTokenCommand(&g),
 	)
 	return root
 }

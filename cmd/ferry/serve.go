@@ -30,6 +30,7 @@ type serveOptions struct {
 	ndmpPasswordFile string
 	logLevel         string
 	changerDevices   []string
+	http             httpOptions
 }
 
 func newServeCommand(g *globalOptions) *cobra.Command {
@@ -51,7 +52,11 @@ With --iscsi, the iSCSI target serves the same library (the changer on LUN 0,
 the drives on LUNs 1-4) and the state directory's disks (ferry disk create).
 Initiators on the target's ACL (ferry target allow) see the LUs their entry
 names; when every portal is loopback any initiator may log in, unless
---require-acl is given.`,
+--require-acl is given.
+
+With --http, the management API (JSON under /api/v1, /metrics) answers
+requests with a bearer token (ferry token create); plain HTTP only on a
+loopback address unless --insecure-http, HTTPS with --tls-cert/--tls-key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), g, o)
@@ -67,6 +72,7 @@ names; when every portal is loopback any initiator may log in, unless
 	f.StringVar(&o.ndmpPasswordFile, "ndmp-password-file", "", "file holding the NDMP password, 12 characters or more (default: STATE/ndmp-password, generated)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringArrayVar(&o.changerDevices, "changer-device", nil, "a real media changer's Linux sg device (e.g. /dev/sg3) served to NDMP SCSI under its path, CDBs passed through; untested on hardware (repeatable)")
+	httpFlags(f, &o.http)
 	return cmd
 }
 
@@ -102,10 +108,15 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		return err
 	}
 	defer closeChangers()
+	web, closeWeb, err := serveHTTP(ctx, g, state, o.http, logger)
+	if err != nil {
+		return err
+	}
+	defer closeWeb()
 	n, err := node.Start(node.Config{
 		Layout: node.Layout{Root: state}, NDMPAddr: o.ndmpAddr, ISCSIAddr: o.iscsiAddr,
 		RequireACL: o.requireACL, NDMPUser: o.ndmpUser, NDMPPassword: password, Exports: exports, Snapshot: o.snapshot,
-		Changers: changers, Logger: logger,
+		Changers: changers, Logger: logger, HTTPAddr: web.HTTPAddr, HTTP: web.HTTP, HTTPS: web.HTTPS,
 	})
 	if err != nil {
 		return err
@@ -118,6 +129,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	if t := n.ISCSI(); t != nil {
 		fmt.Fprintf(os.Stderr, "ferry: iSCSI target %s on %s\n", t.Name(), t.Addr())
 	}
+	printHTTPBanner(n, o.http)
 	// A server that stops for good ends `ferry serve` with its error, so
 	// a supervisor restarts it rather than leave half a node running.
 	serveErr := n.Wait(ctx)
@@ -171,28 +183,8 @@ func ensurePasswordFile(path string) error {
 	return err
 }
 
-// readPasswordFile reads the first line of a password file. The file must
-// not be readable by others: a password on a shared machine is otherwise
-// anyone's.
-func readPasswordFile(path string) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("password file %s is readable by group or others; chmod 600 it", path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("password file: %w", err)
-	}
-	pw, _, _ := strings.Cut(string(b), "\n")
-	pw = strings.TrimRight(pw, "\r")
-	if pw == "" {
-		return "", fmt.Errorf("password file %s is empty", path)
-	}
-	return pw, nil
-}
+// readPasswordFile reads the first line of a 0600 password file.
+func readPasswordFile(path string) (string, error) { return node.ReadSecret(path) }
 
 // minSecretLen is the shortest password or CHAP secret ferry's servers
 // accept: RFC 7143's minimum for CHAP secrets, and as much for NDMP, whose

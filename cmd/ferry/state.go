@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
-	"errors"
+	"ferry/internal/node"
+
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-
-	"ferry/internal/catalog"
-	"ferry/internal/library"
 )
 
 // stateDir resolves the state directory: the flag, then $FERRY_HOME, then
@@ -44,80 +40,7 @@ func catalogSpec(g *globalOptions, state string) string {
 		spec = os.Getenv("FERRY_CATALOG")
 	}
 	if spec == "" {
-		spec = filepath.Join(state, "catalog.db")
+		spec = node.Layout{Root: state}.Catalog()
 	}
 	return spec
-}
-
-// openCheckedCatalog opens the catalog, refusing to start one afresh
-// beside written cartridges: a catalog that is missing, empty or
-// unreadable while the state directory's library holds written cartridges
-// is an error pointing at `ferry catalog rebuild`, or new backups would be
-// numbered as if the cartridges were blank. recovering (catalog rebuild,
-// catalog scan) opens, and creates, it all the same.
-func openCheckedCatalog(ctx context.Context, g *globalOptions, state string, recovering bool) (catalog.Catalog, error) {
-	spec := catalogSpec(g, state)
-	if !recovering && !catalog.IsPostgres(spec) {
-		fi, err := os.Stat(spec)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			err = lostCatalog(state, spec, "missing", "")
-		case err == nil && fi.Size() == 0:
-			err = lostCatalog(state, spec, "empty", "")
-		default:
-			err = nil // an unreadable file fails to open below
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	cat, err := catalog.Open(ctx, spec)
-	if err != nil {
-		if !recovering {
-			if lerr := lostCatalog(state, spec, fmt.Sprintf("unreadable (%v)", err), "move it aside and "); lerr != nil {
-				return nil, lerr
-			}
-		}
-		return nil, fmt.Errorf("open catalog: %w", err)
-	}
-	if !recovering {
-		// A catalog that knows no cartridge and no backup (a new
-		// PostgreSQL database, a file another command just created) is
-		// as good as missing.
-		if err := emptyCatalog(ctx, cat, state, spec); err != nil {
-			cat.Close()
-			return nil, err
-		}
-	}
-	return cat, nil
-}
-
-// lostCatalog returns an error when the library holds written cartridges,
-// else nil: a catalog is started afresh only beside blank ones.
-func lostCatalog(state, spec, what, hint string) error {
-	written, err := library.Written(filepath.Join(state, "library"))
-	if err != nil {
-		return fmt.Errorf("the catalog %s is %s, and whether the library holds written cartridges cannot be told: %w", spec, what, err)
-	}
-	if len(written) == 0 {
-		return nil
-	}
-	cartridges := "cartridges"
-	if len(written) == 1 {
-		cartridges = "cartridge"
-	}
-	return fmt.Errorf("the catalog %s is %s but the library holds %d written %s; %srun `ferry catalog rebuild` to recover it from them (or move the library away to start afresh)",
-		spec, what, len(written), cartridges, hint)
-}
-
-func emptyCatalog(ctx context.Context, cat catalog.Catalog, state, spec string) error {
-	ms, err := cat.Media(ctx)
-	if err != nil || len(ms) > 0 {
-		return err
-	}
-	bs, err := cat.Backups(ctx, catalog.BackupFilter{})
-	if err != nil || len(bs) > 0 {
-		return err
-	}
-	return lostCatalog(state, spec, "empty", "")
 }

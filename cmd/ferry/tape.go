@@ -1,12 +1,15 @@
 package main
 
 import (
+	"ferry/internal/node"
+
 	"bufio"
 	"encoding/json"
+
 	"ferry/internal/dma"
+
 	"fmt"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -30,7 +33,7 @@ func openLibrary(g *globalOptions) (*library.Library, error) {
 	if err != nil {
 		return nil, err
 	}
-	lib, err := library.Open(filepath.Join(state, "library"))
+	lib, err := library.Open(node.Layout{Root: state}.Library())
 	if err != nil {
 		return nil, fmt.Errorf("open tape library: %w", err)
 	}

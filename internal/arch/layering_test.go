@@ -36,7 +36,10 @@ var rules = []rule{
 	{from: "ferry/internal/view", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/dma"}, why: "views are data shapes the CLI and an HTTP API share"},
 	{from: "ferry/internal/tape/st", deny: []string{"ferry/internal/scsi", "ferry/internal/library", "ferry/internal/ndmp", "ferry/internal/iscsi"}, why: "the st drive is a device under the media model, not a service"},
 	{from: "ferry/internal/scsi/sg", deny: []string{"ferry/internal/scsi/", "ferry/internal/library", "ferry/internal/tape"}, why: "the SG_IO pass-through depends on the SCSI core alone"},
-	{from: "ferry/internal/node", deny: []string{"ferry/internal/dma", "ferry/internal/catalog"}, why: "the node runs servers over the state directory; the data manager runs above it"},
+	{from: "ferry/internal/node", deny: []string{"ferry/internal/dma", "ferry/internal/catalog", "ferry/internal/httpapi"}, why: "the node runs servers over the state directory; the data manager and the management API run above it"},
+	{from: "ferry/internal/httpapi/token", onlyStd: true, why: "the token file depends on nothing of ferry's"},
+	{from: "ferry/internal/httpapi", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/scsi"}, why: "the management API serves what the node, the catalog and the views hold; it speaks no storage protocol"},
+	{from: "ferry/internal/dma", deny: []string{"ferry/internal/ndmp/server", "ferry/internal/ndmp/data", "ferry/internal/iscsi/target"}, why: "the data manager talks to agents as a client; the in-process agent comes from the node"},
 	{from: "ferry/internal/", deny: []string{"ferry/cmd"}, why: "only cmd/ wires packages together"},
 }
 

@@ -1,12 +1,11 @@
 package catalog_test
 
 import (
+	"ferry/internal/testsupport/leakcheck"
+
 	"context"
-	"os"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"ferry/internal/catalog"
 	"ferry/internal/catalog/catalogtest"
@@ -15,17 +14,7 @@ import (
 
 var pg pgtest.Shared
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pg.Stop()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m, pg.Stop) }
 
 func openPostgres(t *testing.T) catalog.Catalog {
 	t.Helper()

@@ -1,8 +1,9 @@
 package disk_test
 
 import (
+	"ferry/internal/testsupport/servetest"
+
 	"context"
-	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -52,20 +53,8 @@ func serveDisk(t *testing.T, size int64, opts disk.Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- tg.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		tg.Shutdown(ctx)
-		<-done
-		dk.Close()
-	})
-	return ln.Addr().String()
+	t.Cleanup(func() { dk.Close() })
+	return servetest.Start(t, tg, target.ErrClosed)
 }
 
 // selection lists the suites of the families (e.g. "SCSI,iSCSI") from

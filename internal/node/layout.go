@@ -1,5 +1,5 @@
 // Package node is one ferry node: its state directory (one typed layout),
-// the servers it runs over it (NDMP, iSCSI; HTTP later), and the agent a
+// the servers it runs over it (NDMP, iSCSI, HTTP), and the agent a
 // command starts inside its own process. cmd/ferry turns flags into a
 // Config and prints; what a node holds and how it starts and stops is
 // here. docs/state-directory.md lists the layout.
@@ -29,3 +29,7 @@ func (l Layout) Agents() string { return filepath.Join(l.Root, "agents") }
 
 // NDMPPassword is the NDMP agent's generated password (mode 0600).
 func (l Layout) NDMPPassword() string { return filepath.Join(l.Root, "ndmp-password") }
+
+// Tokens is the management API's tokens: their names and hashes, never
+// the tokens themselves (mode 0600; docs/http-api.md, "Token file").
+func (l Layout) Tokens() string { return filepath.Join(l.Root, "api-tokens.json") }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"ferry/internal/library"
@@ -32,6 +33,13 @@ type Config struct {
 	// RequireACL makes the iSCSI target refuse initiators not on its
 	// ACL even when every portal is loopback.
 	RequireACL bool
+	// HTTPAddr is the management API's listen address ("" leaves it
+	// off); HTTP builds its handler once the other servers run, and
+	// HTTPS says how it is served (plain HTTP on loopback only, unless
+	// allowed).
+	HTTPAddr string
+	HTTP     func(*Node) http.Handler
+	HTTPS    HTTPSecurity
 	// DiskWatch is how often the disks directory is looked at (2 s if 0).
 	DiskWatch time.Duration
 	// Listen opens the servers' listeners (net.Listen if nil; tests give
@@ -47,6 +55,7 @@ type Node struct {
 	ndmp   *server.Server
 	ndmpLn net.Listener
 	iscsi  *ISCSIServer
+	http   *httpServer
 	// failed receives the error of a server that stopped for good.
 	failed chan error
 }
@@ -55,8 +64,8 @@ type Node struct {
 // for good later is reported by Wait; temporary accept errors (out of
 // descriptors, an aborted connection) are retried by the servers.
 func Start(cfg Config) (*Node, error) {
-	if cfg.NDMPAddr == "" && cfg.ISCSIAddr == "" {
-		return nil, errors.New("node: nothing to serve: give an NDMP or iSCSI address")
+	if cfg.NDMPAddr == "" && cfg.ISCSIAddr == "" && cfg.HTTPAddr == "" {
+		return nil, errors.New("node: nothing to serve: give an NDMP, iSCSI or HTTP address")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -71,7 +80,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tape library: %w", err)
 	}
-	n := &Node{cfg: cfg, lib: lib, failed: make(chan error, 2)}
+	n := &Node{cfg: cfg, lib: lib, failed: make(chan error, 3)}
 	if err := n.start(); err != nil {
 		n.Shutdown(context.Background())
 		return nil, err
@@ -115,6 +124,9 @@ func (n *Node) start() error {
 			return err
 		}
 	}
+	if cfg.HTTPAddr != "" {
+		return n.startHTTP()
+	}
 	return nil
 }
 
@@ -154,6 +166,11 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	if n.iscsi != nil {
 		if err := n.iscsi.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("iSCSI shutdown: %w", err))
+		}
+	}
+	if n.http != nil {
+		if err := n.http.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 		}
 	}
 	return errors.Join(append(errs, n.lib.Close())...)

@@ -188,3 +188,87 @@ func ElementsOf(elems []changer.Element) []Element {
 	}
 	return out
 }
+
+// Token is a management API token as ls shows it: never the token, nor
+// its hash.
+type Token struct {
+	Name     string    `json:"name"`
+	Created  time.Time `json:"created"`
+	ReadOnly bool      `json:"read_only"`
+}
+
+// Library is a tape library: its drives, storage slots and mail
+// (import/export) slots, each an Element.
+type Library struct {
+	Name      string    `json:"name"`
+	Drives    []Element `json:"drives"`
+	Slots     []Element `json:"slots"`
+	MailSlots []Element `json:"mail_slots"`
+}
+
+// LibraryOf is the view of the library called name with elems.
+func LibraryOf(name string, elems []changer.Element) Library {
+	l := Library{Name: name, Drives: []Element{}, Slots: []Element{}, MailSlots: []Element{}}
+	for _, e := range ElementsOf(elems) {
+		switch e.Type {
+		case changer.DataTransfer.String():
+			l.Drives = append(l.Drives, e)
+		case changer.Storage.String():
+			l.Slots = append(l.Slots, e)
+		case changer.ImportExport.String():
+			l.MailSlots = append(l.MailSlots, e)
+		}
+	}
+	return l
+}
+
+// Disk is one of the target's disks (the same names as `ferry disk ls
+// --json`, which prints the disk's description).
+type Disk struct {
+	Name      string    `json:"name"`
+	Index     int       `json:"index"`
+	Size      uint64    `json:"size"`
+	BlockSize uint32    `json:"block_size"`
+	Thin      bool      `json:"thin"`
+	NAA       string    `json:"naa"`
+	Image     string    `json:"image"`
+	Created   time.Time `json:"created"`
+}
+
+// Target is the iSCSI target's identity and ACL, without CHAP secrets.
+type Target struct {
+	Name string `json:"name"`
+	// Serving tells whether this node runs the target (ferry serve --iscsi).
+	Serving bool          `json:"serving"`
+	Address string        `json:"address,omitempty"`
+	ACL     []TargetAllow `json:"acl"`
+}
+
+// TargetAllow is one initiator on the target's ACL: whether it must pass
+// CHAP (never the secret) and the disks and libraries it sees (none
+// named: every LU).
+type TargetAllow struct {
+	Initiator string   `json:"initiator"`
+	CHAP      bool     `json:"chap"`
+	Disks     []string `json:"disks"`
+	Libraries []string `json:"libraries"`
+}
+
+// JobLog is a job with its log.
+type JobLog struct {
+	Job
+	Log []LogLine `json:"log"`
+}
+
+// BackupPage is one page of backups, newest first; NextBefore, when set,
+// is the `before` of the next page.
+type BackupPage struct {
+	Backups    []Backup `json:"backups"`
+	NextBefore int64    `json:"next_before,omitempty"`
+}
+
+// Error is an API error: a stable code and a message for people.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}

@@ -28,6 +28,14 @@ func TestFieldNames(t *testing.T) {
 		{j, []string{"backup_id", "ended", "error", "id", "kind", "pid", "started", "state"}},
 		{FileOf(2, catalog.File{Path: "/a", Type: catalog.TypeReg}), []string{"backup", "gid", "mode", "mtime", "path", "size", "type", "uid"}},
 		{AgentOf(catalog.Agent{Name: "n"}), []string{"created", "name", "url"}},
+		{Token{}, []string{"created", "name", "read_only"}},
+		{LibraryOf("changer0", nil), []string{"drives", "mail_slots", "name", "slots"}},
+		{Disk{}, []string{"block_size", "created", "image", "index", "naa", "name", "size", "thin"}},
+		{Target{Address: "a"}, []string{"acl", "address", "name", "serving"}},
+		{TargetAllow{}, []string{"chap", "disks", "initiator", "libraries"}},
+		{JobLog{Job: j}, []string{"backup_id", "ended", "error", "id", "kind", "log", "pid", "started", "state"}},
+		{BackupPage{NextBefore: 1}, []string{"backups", "next_before"}},
+		{Error{}, []string{"code", "message"}},
 	} {
 		raw, err := json.Marshal(c.v)
 		if err != nil {

@@ -1,11 +1,12 @@
 package target
 
 import (
+	"ferry/internal/testsupport/servetest"
+
 	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -49,23 +50,7 @@ func start(t testing.TB, mod func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.addr = ln.Addr().String()
-	served := make(chan error, 1)
-	go func() { served <- h.tgt.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := h.tgt.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-served; !errors.Is(err, ErrClosed) {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	h.addr = servetest.Start(t, h.tgt, ErrClosed)
 	return h
 }
 

@@ -1,32 +1,21 @@
 package client
 
 import (
+	"ferry/internal/testsupport/leakcheck"
+
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/goleak"
 
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/testsupport/ndmjobtest"
 	"ferry/internal/testsupport/ndmptest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ndmjobtest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m, ndmjobtest.Cleanup) }
 
 const (
 	testUser     = "ndmp"

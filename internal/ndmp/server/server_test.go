@@ -1,6 +1,9 @@
 package server
 
 import (
+	"ferry/internal/testsupport/leakcheck"
+	"ferry/internal/testsupport/servetest"
+
 	"context"
 	"log/slog"
 	"net"
@@ -10,25 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"ferry/internal/changer"
 	"ferry/internal/library"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/testsupport/ndmjobtest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	ndmjobtest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m, ndmjobtest.Cleanup) }
 
 // Test credentials.
 const (
@@ -42,7 +33,6 @@ type testServer struct {
 	lib    *library.Library
 	addr   string
 	export string
-	served chan error
 }
 
 func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
@@ -69,33 +59,14 @@ func newTestServer(t testing.TB, opts ...func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{Server: srv, lib: lib, addr: ln.Addr().String(), export: export, served: make(chan error, 1)}
-	go func() { ts.served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-ts.served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		lib.Close()
-	})
+	t.Cleanup(func() { lib.Close() })
+	ts := &testServer{Server: srv, lib: lib, export: export}
+	ts.addr = servetest.Start(t, srv)
 	return ts
 }
 
 // testLogger logs at debug level to stderr when NDMP_DEBUG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("NDMP_DEBUG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func testLogger() *slog.Logger { return servetest.Logger() }
 
 // client connects a raw test client.
 func (ts *testServer) client(t testing.TB) *testClient { return dialClient(t, ts.addr) }

@@ -24,6 +24,8 @@ type run struct {
 	units   map[uint16]*unit
 	held    []byte // residue carried to the next segment (CAT)
 	seg     int
+	hold    []byte // data held for RECEIVE DATA (0Bh-0Fh), newest last
+	hdd     bool   // older held data was dropped
 	written uint64
 	segDone uint64 // destination units written in the current segment
 }
@@ -68,6 +70,13 @@ func (r *run) execute() error {
 		r.m.progress(r.st, i+1, r.written)
 	}
 	return nil
+}
+
+// add counts bytes written to copy destinations; COPY STATUS reports
+// them while the copy runs.
+func (r *run) add(n int64) {
+	r.written = uint64(int64(r.written) + n)
+	r.m.progress(r.st, r.seg, r.written)
 }
 
 // abort turns a segment's failure into COPY ABORTED sense.
@@ -220,7 +229,7 @@ func (r *run) selfType() scsi.DeviceType {
 // endpoints resolves a segment's source and destination (nil where the
 // type has none) and checks their device types.
 func (r *run) endpoints(s *Segment) (src, dst *unit, err error) {
-	sd := sides[s.Type]
+	sd := sides[base(s.Type)]
 	if sd[0] != '-' {
 		if src, err = r.target(s.Src, s, 4); err != nil {
 			return nil, nil, err

@@ -228,7 +228,7 @@ func xcopyCmd(dev scsi.Device, initiator string, l *list) error {
 func rcr(dev scsi.Device, initiator string, sa, id byte) ([]byte, error) {
 	cdb := make([]byte, 16)
 	cdb[0], cdb[1], cdb[2] = 0x84, sa, id
-	binary.BigEndian.PutUint32(cdb[10:], 1024)
+	binary.BigEndian.PutUint32(cdb[10:], 64<<10)
 	cmd, err := exec(dev, initiator, cdb, nil)
 	return cmd.DataIn, err
 }

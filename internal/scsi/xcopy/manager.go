@@ -79,6 +79,8 @@ type copyState struct {
 	segments int    // segments processed
 	bytes    uint64 // bytes written to copy destinations
 	failure  []byte // status byte and sense of a failed copy, until read
+	held     []byte // data 0Bh-0Fh segments held, for RECEIVE DATA
+	hdd      bool   // held data was dropped (HELD DATA LIMIT)
 	seq      int    // age, for eviction
 }
 
@@ -127,7 +129,7 @@ func (m *Manager) extendedCopy(ctx context.Context, self scsi.Device, host int, 
 	}
 	r := &run{m: m, ctx: ctx, l: l, self: self, initiator: cmd.Initiator, st: st}
 	err = r.execute()
-	m.finish(st, err)
+	m.finish(st, r, err)
 	return err
 }
 
@@ -177,10 +179,11 @@ func (m *Manager) evict() {
 	}
 }
 
-// finish records how a copy ended.
-func (m *Manager) finish(st *copyState, err error) {
+// finish records how a copy ended and what it held.
+func (m *Manager) finish(st *copyState, r *run, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	st.held, st.hdd = r.hold, r.hdd
 	if err == nil {
 		st.status = statusDone
 		return
@@ -218,8 +221,12 @@ func (m *Manager) receiveCopyResults(host int, cmd *scsi.Command) error {
 		if st.status == statusRunning {
 			return scsi.InvalidFieldInCDB(2, -1)
 		}
-		cmd.DataIn = make([]byte, 4) // ferry holds no data
+		cmd.DataIn = binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(st.held)), uint32(len(st.held)))
+		cmd.DataIn = append(cmd.DataIn, st.held...)
 	case SaFailedSegment:
+		if st.status == statusRunning {
+			return scsi.InvalidFieldInCDB(2, -1) // SPC-4 6.23: still being processed
+		}
 		cmd.DataIn = failedSegment(st)
 		if binary.BigEndian.Uint32(cmd.CDB[10:14]) > 0 || st.status == statusFailed {
 			st.failure = nil // details are discarded once transferred
@@ -233,6 +240,9 @@ func copyStatus(st *copyState) []byte {
 	b := make([]byte, 12)
 	binary.BigEndian.PutUint32(b, 8)
 	b[4] = st.status
+	if st.hdd {
+		b[4] |= 0x80 // HDD: held data discarded
+	}
 	binary.BigEndian.PutUint16(b[5:], uint16(min(st.segments, 0xFFFF)))
 	n, unit := st.bytes, byte(0)
 	for n > 0xFFFFFFFF {

@@ -16,9 +16,12 @@ const (
 	MaxSegmentBytes   = 0       // no limit per segment: segments run in chunks
 	MaxStreamTransfer = 16 << 20
 	MaxConcurrent     = 16 // copies one initiator may run at once on one unit
-	HeldDataLimit     = 0  // ferry holds no data for RECEIVE DATA
-	headerLen         = 16
-	cscdLen           = 32
+	// HeldDataLimit is the bytes of held data (0Bh-0Fh) kept per list for
+	// RECEIVE DATA: the most recent ones; older ones are dropped and the
+	// COPY STATUS HDD bit set (SPC-4 5.17.4.5).
+	HeldDataLimit = 1 << 20
+	headerLen     = 16
+	cscdLen       = 32
 )
 
 // CSCD IDs with a meaning of their own (SPC-4 table 148).
@@ -38,10 +41,38 @@ const (
 	SegEmbedToStream  = 0x05
 	SegStreamDiscard  = 0x06
 	SegVerify         = 0x07
-	SegFilemarks      = 0x10
-	SegSpace          = 0x11
-	SegLocate         = 0x12
+	SegBlockOffStream = 0x08 // block<o> -> stream
+	SegStreamBlockOff = 0x09 // stream -> block<o>
+	SegBlockOffBlock  = 0x0A // block<o> -> block<o>
+	// 0Bh-0Fh are 00h, 01h, 02h, 03h and 06h that also hold the data they
+	// process for RECEIVE DATA.
+	SegBlockToStreamHold  = 0x0B
+	SegStreamToBlockHold  = 0x0C
+	SegBlockToBlockHold   = 0x0D
+	SegStreamToStreamHold = 0x0E
+	SegStreamDiscardHold  = 0x0F
+	SegFilemarks          = 0x10
+	SegSpace              = 0x11
+	SegLocate             = 0x12
+	SegTapeImage          = 0x13
+	SegBlockImage         = 0x16
 )
+
+// held maps the holding segment types to the type they behave as.
+var held = map[byte]byte{
+	SegBlockToStreamHold: SegBlockToStream, SegStreamToBlockHold: SegStreamToBlock,
+	SegBlockToBlockHold: SegBlockToBlock, SegStreamToStreamHold: SegStreamToStream,
+	SegStreamDiscardHold: SegStreamDiscard,
+}
+
+// base returns the type a segment type behaves as: itself, or for 0Bh-0Fh
+// the type without holding.
+func base(t byte) byte {
+	if b, ok := held[t]; ok {
+		return b
+	}
+	return t
+}
 
 // CSCD descriptor type codes.
 const (
@@ -55,7 +86,11 @@ const (
 var Implemented = []byte{
 	SegBlockToStream, SegStreamToBlock, SegBlockToBlock, SegStreamToStream,
 	SegInlineToStream, SegEmbedToStream, SegStreamDiscard, SegVerify,
-	SegFilemarks, SegSpace, SegLocate, CSCDIdentification,
+	SegBlockOffStream, SegStreamBlockOff, SegBlockOffBlock,
+	SegBlockToStreamHold, SegStreamToBlockHold, SegBlockToBlockHold,
+	SegStreamToStreamHold, SegStreamDiscardHold,
+	SegFilemarks, SegSpace, SegLocate, SegTapeImage, SegBlockImage,
+	CSCDIdentification,
 }
 
 // List is a decoded EXTENDED COPY (LID1) parameter list.
@@ -90,7 +125,10 @@ type Segment struct {
 	Src, Dst  uint16
 	Transfer  uint32 // stream device transfer length (source, for 03h)
 	DstXfer   uint32 // destination stream transfer length (03h)
-	Blocks    uint32 // block device number of blocks
+	Blocks    uint64 // block device number of blocks (16h: 0 is all)
+	Hold      bool   // 0Bh-0Fh: hold the processed data for RECEIVE DATA
+	SrcOff    uint16 // block device byte offsets (08h, 0Ah source)
+	DstOff    uint16 // (09h, 0Ah destination)
 	SrcLBA    uint64 // block device LBA (source for 02h)
 	DstLBA    uint64
 	Bytes     uint64 // byte count, inline or embedded length
@@ -99,6 +137,7 @@ type Segment struct {
 	TUR       bool   // 07h
 	Immed     bool   // 10h W_IMMED
 	Count     int32  // filemarks (10h) or space count (11h)
+	Marks     uint32 // 13h: consecutive filemarks that end the copy, 0 none
 	Code      byte   // space code (11h)
 	Object    uint32 // locate (12h)
 	Offset    int    // of the descriptor in the parameter list
@@ -109,7 +148,15 @@ var segLen = map[byte]int{
 	SegBlockToStream: 0x14, SegStreamToBlock: 0x14, SegBlockToBlock: 0x18,
 	SegStreamToStream: 0x10, SegInlineToStream: 0x10, SegStreamDiscard: 0x0C,
 	SegVerify: 0x08, SegFilemarks: 0x08, SegSpace: 0x08, SegLocate: 0x08,
+	SegBlockOffStream: 0x18, SegStreamBlockOff: 0x18, SegBlockOffBlock: 0x1C,
+	SegTapeImage: 0x08, SegBlockImage: 0x1C,
 }
+
+// blockImageShort is the DESCRIPTOR LENGTH SPC-4 r37 table 166 prints for
+// 16h (0018h), too short for the 8-byte NUMBER OF LOGICAL BLOCKS at bytes
+// 24-31 the same table shows: ferry accepts it with a 4-byte count at
+// bytes 24-27, and 001Ch with the full 8-byte count.
+const blockImageShort = 0x18
 
 // streamSide says which ends of a segment type must be stream devices
 // (s) or block devices (b); "-" is no CSCD.
@@ -118,6 +165,8 @@ var sides = map[byte][2]byte{
 	SegStreamToStream: {'s', 's'}, SegInlineToStream: {'-', 's'}, SegEmbedToStream: {'-', 's'},
 	SegStreamDiscard: {'s', '-'}, SegVerify: {'*', '-'}, SegFilemarks: {'-', 's'},
 	SegSpace: {'-', 's'}, SegLocate: {'-', 's'},
+	SegBlockOffStream: {'b', 's'}, SegStreamBlockOff: {'s', 'b'}, SegBlockOffBlock: {'b', 'b'},
+	SegTapeImage: {'s', 's'}, SegBlockImage: {'b', 'b'},
 }
 
 // Parse decodes an EXTENDED COPY (LID1) parameter list. Errors are the
@@ -234,10 +283,15 @@ func parseSegment(d []byte, off int) (Segment, int, error) {
 		return Segment{}, 0, scsi.ParameterListLengthError()
 	}
 	s := Segment{Type: d[0], CAT: d[1]&0x01 != 0, DC: d[1]&0x02 != 0, Offset: off}
+	_, s.Hold = held[s.Type]
+	t := base(s.Type)
 	n := int(binary.BigEndian.Uint16(d[2:4])) + 4
-	want, fixed := segLen[s.Type]
+	want, fixed := segLen[t]
+	if t == SegBlockImage && n == blockImageShort+4 {
+		want = blockImageShort
+	}
 	switch {
-	case !fixed && s.Type != SegEmbedToStream:
+	case !fixed && t != SegEmbedToStream:
 		return s, 0, unsupportedSegment(off)
 	case fixed && n != want+4:
 		return s, 0, scsi.InvalidFieldInParameterList(off+2, -1)
@@ -249,16 +303,39 @@ func parseSegment(d []byte, off int) (Segment, int, error) {
 	d = d[:n]
 	s.Src, s.Dst = binary.BigEndian.Uint16(d[4:6]), binary.BigEndian.Uint16(d[6:8])
 	u24 := func(i int) uint32 { return uint32(d[i])<<16 | uint32(binary.BigEndian.Uint16(d[i+1:])) }
-	switch s.Type {
+	switch t {
 	case SegBlockToStream, SegStreamToBlock:
 		s.Transfer = u24(9)
-		s.Blocks = uint32(binary.BigEndian.Uint16(d[14:16]))
+		s.Blocks = uint64(binary.BigEndian.Uint16(d[14:16]))
 		s.SrcLBA = binary.BigEndian.Uint64(d[16:24])
 		s.DstLBA = s.SrcLBA
 	case SegBlockToBlock:
-		s.Blocks = uint32(binary.BigEndian.Uint16(d[10:12]))
+		s.Blocks = uint64(binary.BigEndian.Uint16(d[10:12]))
 		s.SrcLBA = binary.BigEndian.Uint64(d[12:20])
 		s.DstLBA = binary.BigEndian.Uint64(d[20:28])
+	case SegBlockOffStream, SegStreamBlockOff:
+		s.Transfer = u24(9)
+		s.Bytes = uint64(binary.BigEndian.Uint32(d[12:16]))
+		s.SrcLBA = binary.BigEndian.Uint64(d[16:24])
+		s.DstLBA = s.SrcLBA
+		s.SrcOff = binary.BigEndian.Uint16(d[26:28])
+		s.DstOff = s.SrcOff
+	case SegBlockOffBlock:
+		s.Bytes = uint64(binary.BigEndian.Uint32(d[8:12]))
+		s.SrcLBA = binary.BigEndian.Uint64(d[12:20])
+		s.DstLBA = binary.BigEndian.Uint64(d[20:28])
+		s.SrcOff = binary.BigEndian.Uint16(d[28:30])
+		s.DstOff = binary.BigEndian.Uint16(d[30:32])
+	case SegTapeImage:
+		s.Marks = binary.BigEndian.Uint32(d[8:12])
+	case SegBlockImage:
+		s.SrcLBA = binary.BigEndian.Uint64(d[8:16])
+		s.DstLBA = binary.BigEndian.Uint64(d[16:24])
+		if n == blockImageShort+4 {
+			s.Blocks = uint64(binary.BigEndian.Uint32(d[24:28]))
+		} else {
+			s.Blocks = binary.BigEndian.Uint64(d[24:32])
+		}
 	case SegStreamToStream:
 		s.Transfer, s.DstXfer = u24(9), u24(13)
 		s.Bytes = uint64(binary.BigEndian.Uint32(d[16:20]))
@@ -303,7 +380,8 @@ func parseSegment(d []byte, off int) (Segment, int, error) {
 // beyond the list is left to segment processing, which reports it as an
 // unreachable copy target.
 func (l *List) checkSegment(s *Segment) error {
-	sd := sides[s.Type]
+	t := base(s.Type)
+	sd := sides[t]
 	for i, id := range []uint16{s.Src, s.Dst} {
 		want := sd[i]
 		if want == '-' || want == '*' {
@@ -312,18 +390,24 @@ func (l *List) checkSegment(s *Segment) error {
 		if t, ok := l.pdt(id); ok && (t == scsi.SequentialAccess) != (want == 's') {
 			return unsupportedSegment(s.Offset)
 		}
-		if want == 's' && s.Type < SegVerify && !isStreamTransferOK(s, i) {
+		if want == 's' && hasTransfer(t) && !isStreamTransferOK(s, i) {
 			return scsi.InvalidFieldInParameterList(s.Offset+9, -1)
 		}
 	}
 	return nil
 }
 
+// hasTransfer reports whether a segment type carries a stream device
+// transfer length.
+func hasTransfer(t byte) bool {
+	return t < SegVerify || t == SegBlockOffStream || t == SegStreamBlockOff
+}
+
 // isStreamTransferOK refuses a zero or oversized stream transfer length
 // on side i (0 source, 1 destination).
 func isStreamTransferOK(s *Segment, side int) bool {
 	x := s.Transfer
-	if s.Type == SegStreamToStream && side == 1 {
+	if base(s.Type) == SegStreamToStream && side == 1 {
 		x = s.DstXfer
 	}
 	return x != 0 && x <= MaxStreamTransfer

@@ -12,7 +12,11 @@ func (r *run) segment(s *Segment, last bool) error {
 	if err != nil {
 		return err
 	}
-	switch s.Type {
+	switch base(s.Type) {
+	case SegTapeImage:
+		return r.tapeImage(src, dst, s)
+	case SegBlockImage:
+		return r.blockImage(src, dst, s)
 	case SegVerify:
 		return r.verify(src, s)
 	case SegFilemarks:
@@ -81,24 +85,52 @@ func (r *run) plan(s *Segment, src, dst *unit) (*mover, error) {
 		m.srcPAD = src.pad
 	}
 	m.dstPAD = dst == nil || dst.pad
-	switch s.Type {
+	if err := r.planData(s, src, dst, m); err != nil {
+		return nil, err
+	}
+	if s.Hold {
+		w := m.write
+		m.write = func(p []byte) error {
+			if err := w(p); err != nil {
+				return err
+			}
+			r.keep(p)
+			return nil
+		}
+	}
+	return m, nil
+}
+
+// keep holds a copy of processed data for RECEIVE DATA, at most
+// HeldDataLimit bytes: the most recent ones.
+func (r *run) keep(p []byte) {
+	r.hold = append(r.hold, p...)
+	if over := len(r.hold) - HeldDataLimit; over > 0 {
+		r.hold = append(r.hold[:0], r.hold[over:]...)
+		r.hdd = true
+	}
+}
+
+// planData fills in where a data segment's bytes come from and go.
+func (r *run) planData(s *Segment, src, dst *unit, m *mover) error {
+	switch base(s.Type) {
 	case SegBlockToStream:
 		if err := r.inRange(src, s.SrcLBA, uint64(s.Blocks), s.Offset+16, false); err != nil {
-			return nil, err
+			return err
 		}
 		m.exact = int64(s.Blocks) * src.bs
 		m.read = r.blockReader(src, s.SrcLBA)
 		m.unit, m.write = r.streamWriter(dst, s.Transfer)
 	case SegStreamToBlock:
 		if err := r.inRange(dst, s.DstLBA, uint64(s.Blocks), s.Offset+16, true); err != nil {
-			return nil, err
+			return err
 		}
 		m.need = int64(s.Blocks) * dst.bs
 		m.read = r.streamReader(src, s.Transfer)
 		m.unit, m.write = dst.bs, r.blockWriter(dst, s.DstLBA)
 	case SegBlockToBlock:
 		if err := r.blockToBlock(s, src, dst, m); err != nil {
-			return nil, err
+			return err
 		}
 	case SegStreamToStream:
 		m.need = int64(s.Bytes)
@@ -108,7 +140,7 @@ func (r *run) plan(s *Segment, src, dst *unit) (*mover, error) {
 		data := s.Data
 		if s.Type == SegInlineToStream {
 			if uint64(s.InlineOff)+s.Bytes > uint64(len(r.l.Inline)) {
-				return nil, &copyError{asc: 0x26, ascq: 0x0B, field: s.Offset + 16} // INLINE DATA LENGTH EXCEEDED
+				return &copyError{asc: 0x26, ascq: 0x0B, field: s.Offset + 16} // INLINE DATA LENGTH EXCEEDED
 			}
 			data = r.l.Inline[s.InlineOff : uint64(s.InlineOff)+s.Bytes]
 		}
@@ -119,8 +151,32 @@ func (r *run) plan(s *Segment, src, dst *unit) (*mover, error) {
 		m.need = int64(s.Bytes)
 		m.read = r.streamReader(src, s.Transfer)
 		m.unit, m.write = 1, func([]byte) error { return nil }
+	case SegBlockOffStream:
+		if err := r.offsetRange(src, s.SrcLBA, s.SrcOff, s.Bytes, s.Offset+16, false); err != nil {
+			return err
+		}
+		m.exact = int64(s.Bytes)
+		m.read = r.offsetReader(src, s.SrcLBA, s.SrcOff)
+		m.unit, m.write = r.streamWriter(dst, s.Transfer)
+	case SegStreamBlockOff:
+		if err := r.offsetRange(dst, s.DstLBA, s.DstOff, s.Bytes, s.Offset+16, true); err != nil {
+			return err
+		}
+		m.need = int64(s.Bytes)
+		m.read = r.streamReader(src, s.Transfer)
+		m.unit, m.write = 1, r.byteWriter(dst, s.DstLBA, s.DstOff)
+	case SegBlockOffBlock:
+		if err := r.offsetRange(src, s.SrcLBA, s.SrcOff, s.Bytes, s.Offset+12, false); err != nil {
+			return err
+		}
+		if err := r.offsetRange(dst, s.DstLBA, s.DstOff, s.Bytes, s.Offset+20, true); err != nil {
+			return err
+		}
+		m.exact = int64(s.Bytes)
+		m.read = r.offsetReader(src, s.SrcLBA, s.SrcOff)
+		m.unit, m.write = 1, r.byteWriter(dst, s.DstLBA, s.DstOff)
 	}
-	return m, nil
+	return nil
 }
 
 // blockToBlock plans 02h: DC=0 counts source blocks, DC=1 destination
@@ -200,7 +256,7 @@ func (r *run) blockWriter(u *unit, lba uint64) func([]byte) error {
 			}
 			lba += uint64(n / u.bs)
 			r.segDone += uint64(n / u.bs)
-			r.written += uint64(n)
+			r.add(int64(uint64(n)))
 			p = p[n:]
 		}
 		return nil
@@ -238,7 +294,7 @@ func (r *run) streamWriter(u *unit, xfer uint32) (int64, func([]byte) error) {
 					return r.deviceError(err, true)
 				}
 			}
-			r.written += uint64(rec)
+			r.add(int64(uint64(rec)))
 			if u.fixed {
 				r.segDone++
 			} else {
@@ -292,6 +348,19 @@ func (r *run) move(m *mover, last bool) error {
 	r.held = nil
 	var produced, written int64
 	for {
+		// Whole destination units first: residue carried from the last
+		// segment may already cover what this one needs.
+		limit := int64(len(buf))
+		if m.exact < 0 {
+			limit = min(limit, m.need-written)
+		}
+		if n := limit / m.unit * m.unit; n > 0 {
+			if err := m.write(buf[:n]); err != nil {
+				return err
+			}
+			written += n
+			buf = buf[n:]
+		}
 		var want int64
 		if m.exact >= 0 {
 			if produced >= m.exact {
@@ -316,18 +385,6 @@ func (r *run) move(m *mover, last bool) error {
 		}
 		produced += int64(len(p))
 		buf = append(buf, p...)
-		limit := int64(len(buf))
-		if m.exact < 0 {
-			limit = min(limit, m.need-written)
-		}
-		n := limit / m.unit * m.unit
-		if n > 0 {
-			if err := m.write(buf[:n]); err != nil {
-				return err
-			}
-			written += n
-			buf = buf[n:]
-		}
 	}
 	need := m.need
 	if m.exact >= 0 {

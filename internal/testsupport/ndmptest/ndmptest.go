@@ -5,18 +5,17 @@
 package ndmptest
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"ferry/internal/library"
 	"ferry/internal/ndmp/data"
 	"ferry/internal/ndmp/data/tarengine"
 	"ferry/internal/ndmp/server"
+	"ferry/internal/testsupport/servetest"
 )
 
 // Credentials of the agents this package starts, unless Options say others.
@@ -115,19 +114,7 @@ func Start(t testing.TB, o Options) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Addr, a.Server = ln.Addr().String(), srv
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	// Registered after the library's cleanup, so it runs before it.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("ndmptest: Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("ndmptest: Serve: %v", err)
-		}
-	})
+	// Shut down before the library closes: its cleanup was registered first.
+	a.Addr, a.Server = servetest.Serve(t, srv, ln), srv
 	return a
 }

@@ -1,11 +1,12 @@
 package tarengine
 
 import (
+	"ferry/internal/testsupport/servetest"
+
 	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,30 +54,12 @@ func newAgent(t testing.TB) *agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-		lib.Close()
-	})
-	return &agent{addr: ln.Addr().String(), export: export, lib: lib, engine: eng}
+	t.Cleanup(func() { lib.Close() })
+	addr := servetest.Start(t, srv)
+	return &agent{addr: addr, export: export, lib: lib, engine: eng}
 }
 
-func testLogger() *slog.Logger {
-	if os.Getenv("NDMP_DEBUG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
+func testLogger() *slog.Logger { return servetest.Logger() }
 
 // spec is ndmjob's agent syntax.
 func (a *agent) spec(versionAuth string) string {

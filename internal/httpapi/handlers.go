@@ -1,0 +1,353 @@
+package httpapi
+
+import (
+	"net/http"
+	"path"
+	"slices"
+	"strconv"
+
+	"ferry/internal/catalog"
+	"ferry/internal/disk"
+	"ferry/internal/node"
+	"ferry/internal/view"
+)
+
+func (a *API) healthz(w http.ResponseWriter, _ *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *API) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	a.metrics.ServeHTTP(w, r)
+	return nil
+}
+
+func (a *API) openAPI(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openAPI)
+	return err
+}
+
+func (a *API) agents(w http.ResponseWriter, r *http.Request) error {
+	as, err := a.cfg.Catalog.Agents(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]view.Agent, 0, len(as))
+	for _, ag := range as {
+		out = append(out, view.AgentOf(ag))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) agent(w http.ResponseWriter, r *http.Request) error {
+	ag, err := a.cfg.Catalog.Agent(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, view.AgentOf(ag))
+}
+
+// library is the view of the node's library (it has one).
+func (a *API) library() (view.Library, error) {
+	elems, err := a.cfg.Library.Elements()
+	if err != nil {
+		return view.Library{}, err
+	}
+	return view.LibraryOf(a.cfg.Library.ChangerName(), elems), nil
+}
+
+func (a *API) libraries(w http.ResponseWriter, _ *http.Request) error {
+	l, err := a.library()
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, []view.Library{l})
+}
+
+func (a *API) libraryByName(w http.ResponseWriter, r *http.Request) error {
+	if name := r.PathValue("name"); name != a.cfg.Library.ChangerName() {
+		return notFound("no library %q (this node's is %s)", name, a.cfg.Library.ChangerName())
+	}
+	l, err := a.library()
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, l)
+}
+
+// mediumOf is the view of m with the backups that have a piece on it.
+func (a *API) mediumOf(r *http.Request, m catalog.Medium) (view.Medium, error) {
+	locs, err := a.cfg.Catalog.OnMedium(r.Context(), m.Barcode)
+	if err != nil {
+		return view.Medium{}, err
+	}
+	v := view.Medium{Barcode: m.Barcode, Library: m.Library, State: string(m.State), Used: m.Used,
+		NextFile: m.NextFile, Backups: []int64{}, Updated: m.Updated}
+	for _, l := range locs {
+		if !slices.Contains(v.Backups, l.BackupID) {
+			v.Backups = append(v.Backups, l.BackupID)
+		}
+	}
+	return v, nil
+}
+
+func (a *API) media(w http.ResponseWriter, r *http.Request) error {
+	ms, err := a.cfg.Catalog.Media(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]view.Medium, 0, len(ms))
+	for _, m := range ms {
+		v, err := a.mediumOf(r, m)
+		if err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) medium(w http.ResponseWriter, r *http.Request) error {
+	m, err := a.cfg.Catalog.Medium(r.Context(), r.PathValue("barcode"))
+	if err != nil {
+		return err
+	}
+	v, err := a.mediumOf(r, m)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+// diskViews reads the disks directory afresh: a disk made by the CLI a
+// moment ago is listed. A description that does not parse fails the
+// request rather than leave that disk out unsaid.
+func (a *API) diskViews() ([]view.Disk, error) {
+	dir := a.cfg.Layout.Disks()
+	ms, err := disk.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]view.Disk, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, view.Disk{Name: m.Name, Index: m.Index, Size: m.Size, BlockSize: m.BlockSize, Thin: m.Thin,
+			NAA: m.NAA, Image: m.ImagePath(dir), Created: m.Created})
+	}
+	return out, nil
+}
+
+func (a *API) disks(w http.ResponseWriter, _ *http.Request) error {
+	ds, err := a.diskViews()
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, ds)
+}
+
+func (a *API) disk(w http.ResponseWriter, r *http.Request) error {
+	ds, err := a.diskViews()
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	for _, d := range ds {
+		if d.Name == name {
+			return writeJSON(w, http.StatusOK, d)
+		}
+	}
+	return notFound("no disk %q", name)
+}
+
+// target shows the target's IQN and ACL as the state file holds them now
+// (the CLI changes it while serve runs), never a CHAP secret.
+func (a *API) target(w http.ResponseWriter, _ *http.Request) error {
+	st, err := node.LoadTargetState(a.cfg.Layout)
+	if err != nil {
+		return err
+	}
+	v := view.Target{Name: st.Name, ACL: []view.TargetAllow{}}
+	if t := a.cfg.Target; t != nil {
+		v.Serving, v.Address = true, t.Addr().String()
+	}
+	for _, e := range st.ACL {
+		v.ACL = append(v.ACL, view.TargetAllow{Initiator: e.Initiator, CHAP: e.CHAPSecret != "",
+			Disks: orEmpty(e.Disks), Libraries: orEmpty(e.Libraries)})
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Page sizes of the backups list and of file lists.
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// intParam reads an integer query parameter, def when absent.
+func intParam(r *http.Request, name string, def, lo, hi int64) (int64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < lo || n > hi {
+		return 0, badRequest("%s=%q: want a whole number from %d to %d", name, s, lo, hi)
+	}
+	return n, nil
+}
+
+// backups lists backups newest first, a page at a time: ?limit= (100 by
+// default), ?before=ID (the previous page's next_before), and filters
+// ?agent=, ?path=, ?status=.
+func (a *API) backups(w http.ResponseWriter, r *http.Request) error {
+	limit, err := intParam(r, "limit", defaultLimit, 1, maxLimit)
+	if err != nil {
+		return err
+	}
+	before, err := intParam(r, "before", 0, 1, 1<<62)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	bs, err := a.cfg.Catalog.Backups(r.Context(), catalog.BackupFilter{Agent: q.Get("agent"), Path: q.Get("path"), Status: q.Get("status")})
+	if err != nil {
+		return err
+	}
+	page := view.BackupPage{Backups: []view.Backup{}}
+	for i := len(bs) - 1; i >= 0; i-- { // the catalog lists oldest first
+		if before != 0 && bs[i].ID >= before {
+			continue
+		}
+		if int64(len(page.Backups)) == limit {
+			page.NextBefore = page.Backups[len(page.Backups)-1].ID
+			break
+		}
+		page.Backups = append(page.Backups, view.BackupOf(bs[i]))
+	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+func pathID(r *http.Request) (int64, error) {
+	s := r.PathValue("id")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, badRequest("%q is not an id", s)
+	}
+	return id, nil
+}
+
+func (a *API) backup(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	b, err := a.cfg.Catalog.Backup(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, view.BackupOf(b))
+}
+
+// backupFiles browses one directory of a backup (?dir=, "/" by default:
+// the backed-up directory) or, with ?glob=, finds the backup's files
+// whose path matches (through the catalog's name indexes).
+func (a *API) backupFiles(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := a.cfg.Catalog.Backup(r.Context(), id); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	if q.Has("glob") {
+		if q.Has("dir") {
+			return badRequest("give dir (browse) or glob (search), not both")
+		}
+		return a.find(w, r, id)
+	}
+	dir := path.Clean("/" + q.Get("dir"))
+	fs, err := a.cfg.Catalog.List(r.Context(), id, dir)
+	if err != nil {
+		return err
+	}
+	out := make([]view.File, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, view.FileOf(id, f))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// searchFiles finds files across all backups (?glob=, ?limit=).
+func (a *API) searchFiles(w http.ResponseWriter, r *http.Request) error {
+	if !r.URL.Query().Has("glob") {
+		return badRequest("glob is required: a shell pattern over full paths, e.g. */report-*.pdf")
+	}
+	return a.find(w, r, 0)
+}
+
+func (a *API) find(w http.ResponseWriter, r *http.Request, backupID int64) error {
+	limit, err := intParam(r, "limit", defaultLimit, 1, maxLimit)
+	if err != nil {
+		return err
+	}
+	glob := r.URL.Query().Get("glob")
+	if glob == "" {
+		return badRequest("glob is empty")
+	}
+	ms, err := a.cfg.Catalog.Find(r.Context(), catalog.Query{Glob: glob, BackupID: backupID, Limit: int(limit)})
+	if err != nil {
+		return err
+	}
+	out := make([]view.File, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, view.FileOf(m.BackupID, m.File))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// jobs lists jobs, oldest first; ?active=true only those not ended.
+func (a *API) jobs(w http.ResponseWriter, r *http.Request) error {
+	active := false
+	if s := r.URL.Query().Get("active"); s != "" {
+		var err error
+		if active, err = strconv.ParseBool(s); err != nil {
+			return badRequest("active=%q: want true or false", s)
+		}
+	}
+	js, err := a.cfg.Catalog.Jobs(r.Context(), active)
+	if err != nil {
+		return err
+	}
+	out := make([]view.Job, 0, len(js))
+	for _, j := range js {
+		out = append(out, view.JobOf(j))
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) job(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	j, err := a.cfg.Catalog.Job(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	lines, err := a.cfg.Catalog.JobLog(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	v := view.JobLog{Job: view.JobOf(j), Log: []view.LogLine{}}
+	for _, l := range lines {
+		v.Log = append(v.Log, view.LogLine{At: l.At, Level: l.Level, Message: l.Message})
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
