@@ -1,6 +1,7 @@
 package dma
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,9 +48,10 @@ type BackupSpec struct {
 	Incremental        bool     // based on the newest backup of the same agent and path, whatever its level
 	Exclude            []string // EXCLUDE patterns
 	RecordSize         int      // 0: DefaultRecordSize (DefaultThreeWayRecordSize for 3-way)
-	// Progress receives events about once a second; it is never waited
-	// for, and is not closed.
-	Progress chan<- Progress
+	// Progress receives events every ProgressEvery (0: a second); it is
+	// never waited for, and is not closed.
+	Progress      chan<- Progress
+	ProgressEvery time.Duration
 }
 
 func (s *BackupSpec) defaults() {
@@ -429,7 +431,7 @@ func (r *backupRun) wait(ctx context.Context) error {
 	c := r.dc
 	m := newMeter(r.spec.Progress, "backup")
 	m.send(0, 0, 0) // started
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(cmp.Or(r.spec.ProgressEvery, time.Second))
 	defer tick.Stop()
 	dataDone, moverDone := false, false
 	var moverLate <-chan time.Time // runs once the data service is done

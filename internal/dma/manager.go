@@ -164,6 +164,7 @@ type BackupRequest struct {
 	OverwriteUnlabeled     bool
 	Changer                ChangerOptions
 	Progress               chan<- Progress
+	ProgressEvery          time.Duration // 0: a second
 }
 
 // Backup runs a backup job (Backup) for r. A failed job's error names its
@@ -176,7 +177,7 @@ func (m *Manager) Backup(ctx context.Context, r BackupRequest) (catalog.Backup, 
 		return catalog.Backup{}, errors.New("--level must be 0 or more")
 	}
 	spec := BackupSpec{Level: r.Level, Incremental: r.Incremental, Exclude: r.Exclude, OverwriteUnlabeled: r.OverwriteUnlabeled,
-		ChangerOptions: r.Changer, Progress: r.Progress, Drive: "tape0"}
+		ChangerOptions: r.Changer, Progress: r.Progress, ProgressEvery: r.ProgressEvery, Drive: "tape0"}
 	dataAgent := LocalAgentName
 	if strings.HasPrefix(r.Source, "ndmp://") {
 		t, err := ParseTarget(r.Source)
