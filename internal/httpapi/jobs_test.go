@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,8 +29,9 @@ import (
 // jobs reporting progress every 10 ms so tests watch them move quickly.
 type jobNode struct {
 	*testNode
-	export string
-	node   *node.Node
+	export   string
+	node     *node.Node
+	shutdown func() error // once
 }
 
 type jobNodeOptions struct {
@@ -72,10 +74,13 @@ func startJobNode(t testing.TB, o jobNodeOptions) *jobNode {
 	}
 	jn.node = n
 	jn.base = "http://" + n.HTTPAddr().String()
-	t.Cleanup(func() {
+	jn.shutdown = sync.OnceValue(func() error {
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := n.Shutdown(sctx); err != nil {
+		return n.Shutdown(sctx)
+	})
+	t.Cleanup(func() {
+		if err := jn.shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 		cat.Close()
@@ -249,5 +254,165 @@ func TestBackupAndRestoreOverAPI(t *testing.T) {
 	v := jn.startJob("verify", map[string]any{"backup": last.data.BackupID})
 	if evs := jn.follow(v.ID); evs[len(evs)-1].data.State != catalog.JobSucceeded {
 		t.Fatalf("verify ended %+v", evs[len(evs)-1])
+	}
+}
+
+// TestJobRequestsRefused: a read-only token can neither start nor
+// cancel; local paths outside the exports, inside the state directory or
+// led out of an export by a symlink are refused with their stable codes;
+// malformed bodies and requests naming what does not exist start no job.
+func TestJobRequestsRefused(t *testing.T) {
+	jn := startJobNode(t, jobNodeOptions{})
+	src := filepath.Join(jn.export, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(jn.export, "out-link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, path, tok string
+		body            any
+		status          int
+		code            string
+	}{
+		{"read-only backup", "backup", jn.ro, map[string]any{"source": src}, 403, "forbidden"},
+		{"read-only cancel", "1/cancel", jn.ro, nil, 403, "forbidden"},
+		{"source outside", "backup", jn.rw, map[string]any{"source": outside}, 403, "path_not_exported"},
+		{"source via symlink", "backup", jn.rw, map[string]any{"source": filepath.Join(jn.export, "out-link")}, 403, "path_not_exported"},
+		{"source dot-dot", "backup", jn.rw, map[string]any{"source": jn.export + "/../" + filepath.Base(outside)}, 403, "path_not_exported"},
+		{"source state dir", "backup", jn.rw, map[string]any{"source": jn.layout.Root}, 403, "path_in_state_directory"},
+		{"relative source", "backup", jn.rw, map[string]any{"source": "export/src"}, 400, "bad_request"},
+		{"restore outside", "restore", jn.rw, map[string]any{"backup": 1, "to": filepath.Join(outside, "new")}, 403, "path_not_exported"},
+		{"restore via symlink", "restore", jn.rw, map[string]any{"backup": 1, "to": filepath.Join(jn.export, "out-link", "x", "y")}, 403, "path_not_exported"},
+		{"restore local agent outside", "restore", jn.rw, map[string]any{"backup": 1, "to": "ndmp://local" + outside}, 403, "path_not_exported"},
+		{"copy to outside", "copy", jn.rw, map[string]any{"source": src, "destination": outside}, 403, "path_not_exported"},
+		{"unknown field", "backup", jn.rw, map[string]any{"source": src, "password": "x"}, 400, "bad_request"},
+		{"level and incremental", "backup", jn.rw, map[string]any{"source": src, "level": 1, "incremental": true}, 400, "bad_request"},
+		{"no backup id", "verify", jn.rw, map[string]any{}, 400, "bad_request"},
+		{"no such backup", "restore", jn.rw, map[string]any{"backup": 42, "to": filepath.Join(jn.export, "r")}, 400, "job_not_started"},
+		{"not a directory", "backup", jn.rw, map[string]any{"source": filepath.Join(jn.export, "missing")}, 400, "job_not_started"},
+		{"cancel unknown job", "77/cancel", jn.rw, nil, 404, "not_found"},
+	} {
+		code, out := jn.post("/api/v1/jobs/"+c.path, c.tok, c.body)
+		if code != c.status || errorCode(t, out) != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.name, code, out, c.status, c.code)
+		}
+	}
+	var jobs []view.Job
+	jn.get("/api/v1/jobs", jn.ro, &jobs)
+	if len(jobs) != 0 {
+		t.Errorf("refused requests recorded jobs: %+v", jobs)
+	}
+}
+
+// TestStateDirectoryRefused: with an export holding the state directory,
+// a source or destination inside the state directory is refused.
+func TestStateDirectoryRefused(t *testing.T) {
+	jn := startJobNode(t, jobNodeOptions{})
+	a := New(Config{Layout: jn.layout, Catalog: jn.cat, Exports: []string{filepath.Dir(jn.layout.Root)}})
+	defer a.Shutdown(context.Background())
+	for _, p := range []string{jn.layout.Root, filepath.Join(jn.layout.Root, "library"), filepath.Join(jn.layout.Root, "new", "dir"),
+		"ndmp://local" + jn.layout.Root + "/x"} {
+		if _, err := a.confined(p); err != errInStateDir {
+			t.Errorf("%s: %v, want %v", p, err, errInStateDir)
+		}
+	}
+	if _, err := a.confined(filepath.Join(filepath.Dir(jn.layout.Root), "beside")); err != nil {
+		t.Errorf("a path beside the state directory: %v", err)
+	}
+}
+
+// TestCancelOverAPI: a cancel over the API reaches the running job through
+// the catalog as ferry cancel does; its stream ends with the job
+// cancelled; a second cancel finds it ended (409).
+func TestCancelOverAPI(t *testing.T) {
+	jn := startJobNode(t, jobNodeOptions{})
+	src := jn.bigTree(t, "src", 64<<20)
+	// Hold the drive so the backup waits for it: it is surely running
+	// when the cancel comes.
+	lib := jn.node.Library()
+	m, err := lib.OpenDrive("tape0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lib.CloseDrive("tape0", m)
+	j := jn.startJob("backup", map[string]any{"source": src})
+	code, out := jn.post("/api/v1/jobs/"+strconv.FormatInt(j.ID, 10)+"/cancel?wait=30s", jn.rw, nil)
+	var got view.Job
+	if err := json.Unmarshal(out, &got); err != nil || code != http.StatusOK || got.State != catalog.JobCancelled {
+		t.Fatalf("cancel: %d %s", code, out)
+	}
+	evs := jn.follow(j.ID)
+	if len(evs) != 1 || evs[0].event != "end" || evs[0].data.State != catalog.JobCancelled {
+		t.Fatalf("events of a cancelled job: %+v", evs)
+	}
+	code, out = jn.post("/api/v1/jobs/"+strconv.FormatInt(j.ID, 10)+"/cancel", jn.rw, nil)
+	if code != http.StatusConflict || errorCode(t, out) != "job_ended" {
+		t.Fatalf("second cancel: %d %s", code, out)
+	}
+}
+
+// TestJobsQueueOnADrive: two backups started at once on the same drive
+// both run, one after the other (the second waits for the drive), and
+// both succeed; past MaxJobs a request is refused, not queued without
+// bound.
+func TestJobsQueueOnADrive(t *testing.T) {
+	jn := startJobNode(t, jobNodeOptions{maxJobs: 2})
+	a, b := jn.bigTree(t, "a", 16<<20), jn.bigTree(t, "b", 16<<20)
+	lib := jn.node.Library()
+	m, err := lib.OpenDrive("tape0", true) // both wait until it is free
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja := jn.startJob("backup", map[string]any{"source": a})
+	jb := jn.startJob("backup", map[string]any{"source": b})
+	code, out := jn.post("/api/v1/jobs/backup", jn.rw, map[string]any{"source": a})
+	if code != http.StatusServiceUnavailable || errorCode(t, out) != "too_many_jobs" {
+		t.Errorf("a third job past MaxJobs 2: %d %s", code, out)
+	}
+	if err := lib.CloseDrive("tape0", m); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range []view.Job{ja, jb} {
+		evs := jn.follow(j.ID)
+		if end := evs[len(evs)-1]; end.event != "end" || end.data.State != catalog.JobSucceeded {
+			t.Errorf("job %d ended %+v", j.ID, end)
+		}
+	}
+}
+
+// TestShutdownEndsJobsAndStreams: shutting the node down while a job runs
+// and a client follows it ends the stream and records the job cancelled,
+// within the shutdown's time.
+func TestShutdownEndsJobsAndStreams(t *testing.T) {
+	jn := startJobNode(t, jobNodeOptions{})
+	src := jn.bigTree(t, "src", 16<<20)
+	lib := jn.node.Library()
+	m, err := lib.OpenDrive("tape0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := jn.startJob("backup", map[string]any{"source": src})
+	defer lib.CloseDrive("tape0", m)
+	followed := make(chan []sse)
+	go func() { followed <- jn.follow(j.ID) }()
+	time.Sleep(100 * time.Millisecond) // the stream is open
+	start := time.Now()
+	if err := jn.shutdown(); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	select {
+	case <-followed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event stream did not end with the node")
+	}
+	rec, err := jn.cat.Job(context.Background(), j.ID)
+	if err != nil || rec.State != catalog.JobCancelled {
+		t.Fatalf("job after shutdown %+v: %v", rec, err)
 	}
 }

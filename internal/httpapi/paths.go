@@ -71,7 +71,8 @@ func within(root, p string) bool {
 
 // resolvePath returns p made clean with the symlinks of its deepest
 // existing ancestor resolved, and the rest appended; "" when a directory
-// on the way cannot be read (what it holds cannot be judged). Jobs are
+// on the way cannot be read or is a dangling symlink (where it leads
+// cannot be judged). Jobs are
 // given the resolved path, so what was checked is what they use.
 func resolvePath(p string) string {
 	p = filepath.Clean(p)
@@ -83,6 +84,11 @@ func resolvePath(p string) string {
 		}
 		parent := filepath.Dir(p)
 		if parent == p || !missing(err) {
+			return ""
+		}
+		if _, lerr := os.Lstat(p); lerr == nil {
+			// A dangling symlink: creating the path would follow it
+			// wherever it points.
 			return ""
 		}
 		rest = append([]string{filepath.Base(p)}, rest...)
