@@ -10,6 +10,11 @@ import (
 	"ferry/internal/dma"
 )
 
+// stateEvery is how often a stream reads the state of a job this process
+// runs from the catalog (a cancel asked elsewhere shows as cancelling);
+// its progress comes from the job directly.
+const stateEvery = time.Second
+
 // jobEvent is the data of one server-sent event about a job: "progress"
 // while it runs, "end" once, last.
 type jobEvent struct {
@@ -61,6 +66,7 @@ func (a *API) jobEvents(w http.ResponseWriter, r *http.Request) error {
 	w.WriteHeader(http.StatusOK)
 	s := &eventStream{w: w, rc: http.NewResponseController(w)}
 	var last dma.Progress
+	read := time.Now() // when j was read
 	tick := time.NewTicker(a.progressEvery)
 	defer tick.Stop()
 	for j.Active() {
@@ -83,7 +89,11 @@ func (a *API) jobEvents(w http.ResponseWriter, r *http.Request) error {
 			last, _ = lj.snapshot()
 			lj = nil
 		case <-tick.C:
+			if lj != nil && time.Since(read) < stateEvery {
+				continue // its end comes on done; no need to ask the catalog
+			}
 		}
+		read = time.Now()
 		if j, err = a.cfg.Catalog.Job(ctx, id); err != nil {
 			a.cfg.Logger.Error("job events: read the job", "job", id, "err", err)
 			return nil // the stream has started: no JSON error can follow

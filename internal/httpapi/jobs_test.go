@@ -31,6 +31,7 @@ type jobNode struct {
 	*testNode
 	export   string
 	node     *node.Node
+	api      *API
 	shutdown func() error // once
 }
 
@@ -41,8 +42,7 @@ type jobNodeOptions struct {
 
 func startJobNode(t testing.TB, o jobNodeOptions) *jobNode {
 	t.Helper()
-	tt, _ := t.(*testing.T)
-	jn := &jobNode{testNode: &testNode{t: tt, layout: node.Layout{Root: t.TempDir()}, log: &syncBuffer{}}}
+	jn := &jobNode{testNode: &testNode{t: t, layout: node.Layout{Root: t.TempDir()}, log: &syncBuffer{}}}
 	jn.export = filepath.Join(t.TempDir(), "export")
 	if err := os.Mkdir(jn.export, 0o755); err != nil {
 		t.Fatal(err)
@@ -63,9 +63,10 @@ func startJobNode(t testing.TB, o jobNodeOptions) *jobNode {
 	n, err := node.Start(node.Config{
 		Layout: jn.layout, HTTPAddr: "127.0.0.1:0", Exports: []string{jn.export},
 		HTTP: func(n *node.Node) http.Handler {
-			return New(Config{Layout: jn.layout, Catalog: cat, Library: n.Library(),
+			jn.api = New(Config{Layout: jn.layout, Catalog: cat, Library: n.Library(),
 				Tokens: token.NewVerifier(jn.layout.Tokens()), Manager: m, Exports: n.Exports(),
 				MaxJobs: o.maxJobs, WaitDrive: o.waitDrive, ProgressEvery: 10 * time.Millisecond})
+			return jn.api
 		},
 	})
 	if err != nil {
