@@ -26,6 +26,8 @@ type backupOptions struct {
 	tapePwFile  string
 	asJSON      bool
 	overwrite   bool // --overwrite-unlabeled
+	pool        string
+	keep        string
 	changer     dma.ChangerOptions
 }
 
@@ -65,6 +67,8 @@ backup continues on the next usable one the tape agent's changer holds.`,
 	f.StringVar(&o.tapePwFile, "tape-password-file", "", "password of an unregistered tape agent (default: as the data agent's)")
 	f.BoolVar(&o.asJSON, "json", false, "print the backup as JSON")
 	f.BoolVar(&o.overwrite, "overwrite-unlabeled", false, "label a cartridge that holds data ferry did not write, losing that data")
+	f.StringVar(&o.pool, "pool", "", "write to cartridges of this pool (default: the pool \"default\")")
+	f.StringVar(&o.keep, "keep", "", "keep the backup this long, e.g. 30d, 8w, 1y; then ferry prune expires it (default: until expired by hand)")
 	changerFlags(f, &o.changer)
 	return cmd
 }
@@ -72,8 +76,13 @@ backup continues on the next usable one the tape agent's changer holds.`,
 func runBackup(ctx context.Context, g *globalOptions, what string, o backupOptions, out io.Writer) error {
 	return withManager(ctx, g, func(m *dma.Manager) error {
 		r := dma.BackupRequest{Source: what, Tape: o.tape, Level: o.level, Incremental: o.incremental, Exclude: o.exclude,
-			OverwriteUnlabeled: o.overwrite, Changer: o.changer}
+			OverwriteUnlabeled: o.overwrite, Changer: o.changer, Pool: o.pool}
 		var err error
+		if o.keep != "" {
+			if r.Keep, err = dma.ParseKeep(o.keep); err != nil {
+				return fmt.Errorf("--keep: %w", err)
+			}
+		}
 		if r.Password, err = optionalPassword(o.pwFile); err != nil {
 			return err
 		}

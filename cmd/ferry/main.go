@@ -79,7 +79,7 @@ func newRootCommand() *cobra.Command {
 		newLogCommand(&g),
 		newVerifyCommand(&g),
 		newCatalogCommand(&g),
-		newMediaCommand(&g),
+		newMediaCommand(&g), newPruneCommand(&g),
 		newTokenCommand(&g),
 	)
 	return root

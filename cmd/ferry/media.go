@@ -19,9 +19,11 @@ func newMediaCommand(g *globalOptions) *cobra.Command {
 		Short: "List the cartridges the catalog knows, with their state and the backups on them",
 		Long: `List the cartridges backups were written to, by barcode (or the volume name
 ferry gave a cartridge whose barcode the agent could not tell): the agent whose
-library holds it, its state (active: backups append to it; full: a backup
-spanned onto another cartridge at its end), the image bytes on it, the tape
-file the next backup starts at, and the backups with a piece on it.`,
+library holds it, its pool, its state (scratch: written from its start by the
+next backup of its pool; append: backups append to it; full: a backup spanned
+onto another cartridge at its end; frozen, retired, error), the image bytes on
+it, the tape file the next backup starts at, and the backups with a piece on
+it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withCatalog(cmd.Context(), g, func(cat catalog.Catalog) error {
@@ -35,20 +37,15 @@ file the next backup starts at, and the backups with a piece on it.`,
 					if err != nil {
 						return err
 					}
-					mj := view.Medium{Barcode: m.Barcode, Library: m.Library, State: string(m.State), Used: m.Used,
-						NextFile: m.NextFile, Backups: []int64{}, Updated: m.Updated}
-					for _, l := range locs {
-						mj.Backups = append(mj.Backups, l.BackupID)
-					}
-					out = append(out, mj)
+					out = append(out, view.MediumOf(m, locs))
 				}
 				if asJSON {
 					return json.NewEncoder(cmd.OutOrStdout()).Encode(out)
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "BARCODE\tLIBRARY\tSTATE\tUSED\tNEXT FILE\tBACKUPS")
+				fmt.Fprintln(tw, "BARCODE\tLIBRARY\tPOOL\tSTATE\tUSED\tNEXT FILE\tBACKUPS")
 				for _, m := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%v\n", m.Barcode, orDash(m.Library), orDash(m.State),
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%v\n", m.Barcode, orDash(m.Library), m.Pool, orDash(m.State),
 						size.Format(uint64(m.Used)), m.NextFile, m.Backups)
 				}
 				return tw.Flush()

@@ -81,6 +81,9 @@ type BackupCatalog interface {
 	// level never expires while an incremental based on it, directly or
 	// not, is not expired), and returns their ids.
 	Expire(ctx context.Context, now time.Time) ([]int64, error)
+	// Expirable returns the ids Expire would expire at now, changing
+	// nothing.
+	Expirable(ctx context.Context, now time.Time) ([]int64, error)
 	// AddLocation records where (a part of) a backup lies on tape.
 	AddLocation(ctx context.Context, l Location) error
 	// OnMedium lists the backup pieces on one cartridge by tape file number.
@@ -288,8 +291,11 @@ type Match struct {
 
 // Medium is a cartridge the DMA has written or read.
 type Medium struct {
-	Barcode  string
-	Library  string // where it lives (agent/library name)
+	Barcode string
+	Library string // where it lives (agent/library name)
+	// Pool is the pool whose backups it holds: only backups of that pool
+	// write it (DefaultPool when none was named).
+	Pool     string
 	Label    string // the DMA's label on the cartridge
 	State    MediaState
 	Capacity int64

@@ -31,6 +31,9 @@ const (
 	MediaError MediaState = "error"
 )
 
+// DefaultPool is the pool of cartridges and backups that name none.
+const DefaultPool = "default"
+
 // ErrMediaMove is a state change the media state machine does not allow.
 var ErrMediaMove = errors.New("catalog: cartridge state cannot change so")
 
@@ -39,7 +42,7 @@ var ErrMediaMove = errors.New("catalog: cartridge state cannot change so")
 var mediaMoves = map[MediaState][]MediaState{
 	"":           {MediaScratch, MediaAppend, MediaFull, MediaError},
 	MediaScratch: {MediaScratch, MediaAppend, MediaFull, MediaError, MediaFrozen, MediaRetired},
-	MediaAppend:  {MediaAppend, MediaFull, MediaError, MediaFrozen, MediaRetired},
+	MediaAppend:  {MediaAppend, MediaScratch, MediaFull, MediaError, MediaFrozen, MediaRetired},
 	MediaFull:    {MediaFull, MediaScratch, MediaError, MediaFrozen, MediaRetired},
 	MediaFrozen:  {MediaFrozen, MediaAppend, MediaFull, MediaRetired},
 	MediaError:   {MediaError, MediaScratch, MediaRetired},

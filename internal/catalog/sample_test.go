@@ -13,9 +13,10 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4, 5 and 6. A newer ferry
-// must open every released version: keep the files, and add one per new
-// schema version (-update-sample writes the current version's, sampleV6).
+// The sample catalogs of schema versions 1, 3, 4, 5, 6 and 7. A newer
+// ferry must open every released version: keep the files, and add one per
+// new schema version (-update-sample writes the current version's,
+// sampleV7).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
@@ -25,6 +26,7 @@ const (
 	sampleV4 = "testdata/catalog-v4.db"
 	sampleV5 = "testdata/catalog-v5.db"
 	sampleV6 = "testdata/catalog-v6.db"
+	sampleV7 = "testdata/catalog-v7.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -65,6 +67,7 @@ func writeSample(t *testing.T, path string) {
 	must(err)
 	must(c.AddLocation(ctx, catalog.Location{BackupID: i.ID, Barcode: "FER001", FileNum: 4, RecordSize: 262144, Length: 1 << 16}))
 	must(c.FinishBackup(ctx, i.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: next, Bytes: 1 << 16, DumpDate: "1800086400"}))
+	must(c.PutMedium(ctx, catalog.Medium{Barcode: "FER002", State: catalog.MediaScratch, Pool: "offsite", NextFile: 1, Updated: at}))
 }
 
 // openSample opens a copy of a sample catalog.
@@ -106,15 +109,33 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV6 opens a catalog of the current schema, written by
-// -update-sample: media states of one state machine, backup expiry.
-func TestSampleV6(t *testing.T) {
+// TestSampleV7 opens a catalog of the current schema, written by
+// -update-sample: cartridges in pools.
+func TestSampleV7(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV6)
-		os.Remove(sampleV6 + ".lock")
+		writeSample(t, sampleV7)
+		os.Remove(sampleV7 + ".lock")
 	}
-	ctx := context.Background()
+	c := openSample(t, sampleV7)
+	if m, err := c.Medium(context.Background(), "FER002"); err != nil || m.Pool != "offsite" || m.State != catalog.MediaScratch {
+		t.Fatalf("Medium = %+v, %v", m, err)
+	}
+	testSampleV6(t, c)
+}
+
+// TestSampleV6 opens a catalog of schema v6: media states of one state
+// machine, backup expiry; its cartridges are in the default pool.
+func TestSampleV6(t *testing.T) {
 	c := openSample(t, sampleV6)
+	if m, err := c.Medium(context.Background(), "FER001"); err != nil || m.Pool != catalog.DefaultPool {
+		t.Fatalf("Medium = %+v, %v", m, err)
+	}
+	testSampleV6(t, c)
+}
+
+func testSampleV6(t *testing.T, c catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
 	bs, err := c.Backups(ctx, catalog.BackupFilter{})
 	if err != nil || len(bs) != 2 || !bs[0].Expires.IsZero() || !bs[1].Expires.Equal(time.Unix(1_800_086_400, 0).Add(30*24*time.Hour)) {
 		t.Fatalf("Backups = %+v, %v", bs, err)

@@ -332,13 +332,21 @@ func (c *sqlCatalog) SetExpiry(ctx context.Context, id int64, at time.Time) erro
 	return affected(res, err, fmt.Sprintf("backup %d", id))
 }
 
-// Expire implements Catalog.
-func (c *sqlCatalog) Expire(ctx context.Context, now time.Time) ([]int64, error) {
+// Expirable implements Catalog.
+func (c *sqlCatalog) Expirable(ctx context.Context, now time.Time) ([]int64, error) {
 	bs, err := c.backups(ctx, `WHERE status <> ?`, StatusExpired)
 	if err != nil {
 		return nil, err
 	}
-	due := expirable(bs, now)
+	return expirable(bs, now), nil
+}
+
+// Expire implements Catalog.
+func (c *sqlCatalog) Expire(ctx context.Context, now time.Time) ([]int64, error) {
+	due, err := c.Expirable(ctx, now)
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range due {
 		if _, err := c.exec(ctx, `UPDATE backups SET status = ? WHERE id = ?`, StatusExpired, id); err != nil {
 			return nil, fmt.Errorf("catalog: expire backup %d: %w", id, err)
@@ -471,11 +479,14 @@ func (c *sqlCatalog) PutMedium(ctx context.Context, m Medium) error {
 	if m.Updated.IsZero() {
 		m.Updated = time.Now()
 	}
-	_, err := c.exec(ctx, `INSERT INTO media (barcode, library, label, state, capacity, used, next_file, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (barcode) DO UPDATE SET library = excluded.library,
+	if m.Pool == "" {
+		m.Pool = DefaultPool
+	}
+	_, err := c.exec(ctx, `INSERT INTO media (barcode, library, label, state, capacity, used, next_file, updated, pool)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (barcode) DO UPDATE SET library = excluded.library,
 		label = excluded.label, state = excluded.state, capacity = excluded.capacity, used = excluded.used,
-		next_file = excluded.next_file, updated = excluded.updated`,
-		m.Barcode, m.Library, m.Label, m.State, m.Capacity, m.Used, m.NextFile, nanos(m.Updated))
+		next_file = excluded.next_file, updated = excluded.updated, pool = excluded.pool`,
+		m.Barcode, m.Library, m.Label, m.State, m.Capacity, m.Used, m.NextFile, nanos(m.Updated), m.Pool)
 	return err
 }
 
@@ -495,7 +506,7 @@ func (c *sqlCatalog) Medium(ctx context.Context, barcode string) (Medium, error)
 func (c *sqlCatalog) Media(ctx context.Context) ([]Medium, error) { return c.media(ctx, "") }
 
 func (c *sqlCatalog) media(ctx context.Context, where string, args ...any) ([]Medium, error) {
-	rows, err := c.db.QueryContext(ctx, c.q(`SELECT barcode, library, label, state, capacity, used, next_file, updated
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT barcode, library, label, state, capacity, used, next_file, updated, pool
 		FROM media `+where+` ORDER BY barcode`), args...)
 	if err != nil {
 		return nil, err
@@ -505,7 +516,7 @@ func (c *sqlCatalog) media(ctx context.Context, where string, args ...any) ([]Me
 	for rows.Next() {
 		var m Medium
 		var upd int64
-		if err := rows.Scan(&m.Barcode, &m.Library, &m.Label, &m.State, &m.Capacity, &m.Used, &m.NextFile, &upd); err != nil {
+		if err := rows.Scan(&m.Barcode, &m.Library, &m.Label, &m.State, &m.Capacity, &m.Used, &m.NextFile, &upd, &m.Pool); err != nil {
 			return nil, err
 		}
 		m.Updated = fromNanos(upd)

@@ -48,6 +48,14 @@ type BackupSpec struct {
 	Incremental        bool     // based on the newest backup of the same agent and path, whatever its level
 	Exclude            []string // EXCLUDE patterns
 	RecordSize         int      // 0: DefaultRecordSize (DefaultThreeWayRecordSize for 3-way)
+	// Pool is the pool the backup is written to: only cartridges of that
+	// pool, or ones the catalog has not seen (which join it); "" is
+	// catalog.DefaultPool.
+	Pool string
+	// Keep is how long the backup is kept after it ends: it expires then
+	// (ferry prune), unless a kept incremental depends on it. 0 keeps it
+	// until expired by hand.
+	Keep time.Duration
 	// Progress receives events every ProgressEvery (0: a second); it is
 	// never waited for, and is not closed.
 	Progress      chan<- Progress
@@ -60,6 +68,9 @@ func (s *BackupSpec) defaults() {
 	}
 	if s.Butype == "" {
 		s.Butype = "tar"
+	}
+	if s.Pool == "" {
+		s.Pool = catalog.DefaultPool
 	}
 	if s.RecordSize <= 0 {
 		s.RecordSize = DefaultRecordSize
@@ -82,7 +93,8 @@ func Backup(ctx context.Context, cat catalog.Catalog, s BackupSpec) (catalog.Bac
 		return catalog.Backup{}, err
 	}
 	j, ctx, err := startJob(ctx, cat, "backup", 0, BackupJobSpec{Version: JobSpecVersion, Agent: s.Agent.Name,
-		TapeAgent: tapeAgentName(s), Path: s.Path, Drive: s.Drive, Barcode: s.Barcode, Level: level})
+		TapeAgent: tapeAgentName(s), Path: s.Path, Drive: s.Drive, Barcode: s.Barcode, Level: level,
+		Pool: s.Pool, Keep: keepText(s.Keep)})
 	if err != nil {
 		return catalog.Backup{}, err
 	}
@@ -170,6 +182,7 @@ type backupRun struct {
 	imageFile  int                // its tape file holding the current piece
 	partOffset int64              // stream offset the current piece starts at
 	parts      []catalog.Location // pieces on cartridges that filled up
+	reused     []string           // cartridges written from their start: scratch in the catalog
 	skipped    []string           // cartridges spanning found unusable
 	bytes      int64
 	env        []wire.PVal
@@ -263,9 +276,16 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 // the header of the image's piece starting at stream offset off.
 func (r *backupRun) startPiece(ctx context.Context, barcode string, off int64) error {
 	s, c := r.spec, r.tc
-	l, file, err := prepareVolume(ctx, c, barcode, s.OverwriteUnlabeled)
+	reuse := false
+	if m, err := r.cat.Medium(ctx, barcode); err == nil && barcode != "" && m.State == catalog.MediaScratch {
+		reuse = true
+	}
+	l, file, err := prepareVolume(ctx, c, barcode, s.OverwriteUnlabeled, reuse)
 	if err != nil {
 		return err
+	}
+	if reuse {
+		r.reused = append(r.reused, l.Volume)
 	}
 	host, _ := os.Hostname()
 	h := volume.Header{BackupID: r.backup.ID, UUID: r.backup.UUID, Agent: s.Agent.Name, Path: s.Path, Butype: s.Butype, Level: r.backup.Level,
@@ -337,7 +357,8 @@ func (r *backupRun) span(ctx context.Context) error {
 }
 
 // usable reports whether the job may write on the cartridge with barcode:
-// not one it filled or skipped already, nor one the catalog knows as full.
+// not one it filled or skipped already, nor one the catalog knows as full
+// or in another pool.
 func (r *backupRun) usable(barcode string) bool {
 	if slices.Contains(r.skipped, barcode) {
 		return false
@@ -348,7 +369,7 @@ func (r *backupRun) usable(barcode string) bool {
 		}
 	}
 	m, err := r.cat.Medium(context.Background(), barcode)
-	return err != nil || m.State.Writable()
+	return err != nil || m.State.Writable() && m.Pool == r.spec.Pool
 }
 
 // location is the piece being written, ending at stream offset end.
@@ -553,8 +574,16 @@ func finishBackup(ctx context.Context, cat catalog.Catalog, j *jobRun, b *catalo
 		} else if runErr == nil {
 			m.NextFile++
 		}
+		if i := slices.Index(r.reused, l.Barcode); i >= 0 {
+			m.Used = 0 // what the expired backups left is overwritten
+			r.reused = slices.Delete(r.reused, i, i+1)
+		}
 		m.Used += l.Length
+		m.Pool = r.spec.Pool
 		err = errors.Join(err, m.Move(to), cat.PutMedium(rctx, m))
+	}
+	if r.spec.Keep > 0 && (res.Status == catalog.StatusSucceeded || res.Status == catalog.StatusWarnings) {
+		err = errors.Join(err, cat.SetExpiry(rctx, b.ID, res.Ended.Add(r.spec.Keep)))
 	}
 	if err != nil {
 		err = fmt.Errorf("dma: record the outcome of backup %d: %w", b.ID, err)

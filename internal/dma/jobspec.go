@@ -3,6 +3,7 @@ package dma
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // JobSpecVersion is the version of the job specs below, stored in each
@@ -19,6 +20,16 @@ type BackupJobSpec struct {
 	Drive     string `json:"drive"`
 	Barcode   string `json:"barcode"`
 	Level     int    `json:"level"`
+	Pool      string `json:"pool,omitempty"`
+	Keep      string `json:"keep,omitempty"` // retention, a Go duration
+}
+
+// keepText is a retention as a job spec keeps it.
+func keepText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // ImageJobSpec is the spec of a job that reads a backup's image: a

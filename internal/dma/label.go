@@ -22,8 +22,11 @@ var ErrForeignTape = errors.New("dma: the cartridge holds data ferry did not wri
 // positioned there. A blank cartridge is labelled (barcode names it when
 // known); one whose label names another barcode is refused; one ferry
 // wrote before it labelled cartridges is used as it is; anything else is
-// refused unless overwrite is set, which labels it afresh.
-func prepareVolume(ctx context.Context, c *client.Conn, barcode string, overwrite bool) (volume.Label, int, error) {
+// refused unless overwrite is set, which labels it afresh. With reuse (the
+// catalog holds the cartridge as scratch: every backup on it expired) a
+// labelled cartridge is written from just after its label, and one ferry
+// wrote before it labelled cartridges is labelled afresh.
+func prepareVolume(ctx context.Context, c *client.Conn, barcode string, overwrite, reuse bool) (volume.Label, int, error) {
 	if _, err := c.TapeMtio(ctx, wire.MtioREW, 1); err != nil {
 		return volume.Label{}, 0, fmt.Errorf("dma: rewind: %w", err)
 	}
@@ -44,15 +47,23 @@ func prepareVolume(ctx context.Context, c *client.Conn, barcode string, overwrit
 			if barcode != "" && l.Barcode != "" && l.Barcode != barcode {
 				return l, 0, fmt.Errorf("%w: the cartridge with barcode %s is labelled %s", ErrWrongTape, barcode, l.Barcode)
 			}
+			if reuse {
+				// After the label's filemark: what follows is erased by
+				// the first write.
+				if _, err := c.TapeMtio(ctx, wire.MtioFSF, 1); err != nil {
+					return l, 0, fmt.Errorf("dma: space over the volume label: %w", err)
+				}
+				return l, 1, nil
+			}
 			file, err := appendPosition(ctx, c)
 			return l, file, err
 		}
-		if _, herr := volume.DecodeHeader(buf[:n]); herr == nil {
+		if _, herr := volume.DecodeHeader(buf[:n]); herr == nil && !reuse {
 			file, err := appendPosition(ctx, c)
 			return volume.Label{Volume: barcode, Barcode: barcode}, file, err
 		}
 	}
-	if !blank && !overwrite {
+	if !blank && !overwrite && !(reuse && err == nil && isFerryImage(buf[:n])) {
 		name := barcode
 		if name == "" {
 			name = "in the drive"
@@ -74,4 +85,10 @@ func prepareVolume(ctx context.Context, c *client.Conn, barcode string, overwrit
 		return l, 0, fmt.Errorf("dma: write volume label: %w", err)
 	}
 	return l, 1, nil
+}
+
+// isFerryImage reports whether a first record is a ferry image header.
+func isFerryImage(rec []byte) bool {
+	_, err := volume.DecodeHeader(rec)
+	return err == nil
 }

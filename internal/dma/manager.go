@@ -162,9 +162,12 @@ type BackupRequest struct {
 	Incremental            bool
 	Exclude                []string
 	OverwriteUnlabeled     bool
-	Changer                ChangerOptions
-	Progress               chan<- Progress
-	ProgressEvery          time.Duration // 0: a second
+	// Pool and Keep: see BackupSpec.
+	Pool          string
+	Keep          time.Duration
+	Changer       ChangerOptions
+	Progress      chan<- Progress
+	ProgressEvery time.Duration // 0: a second
 }
 
 // Backup runs a backup job (Backup) for r. A failed job's error names its
@@ -177,7 +180,7 @@ func (m *Manager) Backup(ctx context.Context, r BackupRequest) (catalog.Backup, 
 		return catalog.Backup{}, errors.New("--level must be 0 or more")
 	}
 	spec := BackupSpec{Level: r.Level, Incremental: r.Incremental, Exclude: r.Exclude, OverwriteUnlabeled: r.OverwriteUnlabeled,
-		ChangerOptions: r.Changer, Progress: r.Progress, ProgressEvery: r.ProgressEvery, Drive: "tape0"}
+		ChangerOptions: r.Changer, Progress: r.Progress, ProgressEvery: r.ProgressEvery, Drive: "tape0", Pool: r.Pool, Keep: r.Keep}
 	dataAgent := LocalAgentName
 	if strings.HasPrefix(r.Source, "ndmp://") {
 		t, err := ParseTarget(r.Source)
@@ -295,7 +298,7 @@ type RestoreRequest struct {
 // such backup.
 func (m *Manager) Restore(ctx context.Context, r RestoreRequest) (view.Restore, error) {
 	out := view.Restore{To: r.To}
-	b, err := m.Backup1(ctx, r.BackupID)
+	b, err := m.readable(ctx, r.BackupID)
 	if err != nil {
 		return out, err
 	}
@@ -334,6 +337,23 @@ func (m *Manager) Backup1(ctx context.Context, id int64) (catalog.Backup, error)
 		return b, fmt.Errorf("no backup %d in the catalog (ferry backups lists them)", id)
 	}
 	return b, err
+}
+
+// readable returns a backup to read back: one that expired may have been
+// overwritten since its cartridge returned to scratch.
+func (m *Manager) readable(ctx context.Context, id int64) (catalog.Backup, error) {
+	b, err := m.Backup1(ctx, id)
+	if err == nil && b.Status == catalog.StatusExpired {
+		err = fmt.Errorf("backup %d expired (kept until %s): its cartridge may have been written again since; it is not restored",
+			id, b.Expires.Local().Format(time.DateTime))
+	}
+	return b, err
+}
+
+// Prune expires what passed its retention at now and returns cartridges
+// that hold nothing kept to scratch (Prune); dryRun changes nothing.
+func (m *Manager) Prune(ctx context.Context, now time.Time, dryRun bool) (PruneResult, error) {
+	return Prune(ctx, m.cat, now, dryRun)
 }
 
 // restoreToAgent restores onto an agent's file system: through that
@@ -453,7 +473,7 @@ type VerifyRequest struct {
 
 // Verify runs a verify job (Verify) for r.
 func (m *Manager) Verify(ctx context.Context, r VerifyRequest) (VerifyResult, error) {
-	b, err := m.Backup1(ctx, r.BackupID)
+	b, err := m.readable(ctx, r.BackupID)
 	if err != nil {
 		return VerifyResult{}, err
 	}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"path"
-	"slices"
 	"strconv"
 
 	"ferry/internal/catalog"
@@ -81,14 +80,7 @@ func (a *API) mediumOf(r *http.Request, m catalog.Medium) (view.Medium, error) {
 	if err != nil {
 		return view.Medium{}, err
 	}
-	v := view.Medium{Barcode: m.Barcode, Library: m.Library, State: string(m.State), Used: m.Used,
-		NextFile: m.NextFile, Backups: []int64{}, Updated: m.Updated}
-	for _, l := range locs {
-		if !slices.Contains(v.Backups, l.BackupID) {
-			v.Backups = append(v.Backups, l.BackupID)
-		}
-	}
-	return v, nil
+	return view.MediumOf(m, locs), nil
 }
 
 func (a *API) media(w http.ResponseWriter, r *http.Request) error {

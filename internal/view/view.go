@@ -5,6 +5,7 @@
 package view
 
 import (
+	"slices"
 	"time"
 
 	"ferry/internal/catalog"
@@ -144,11 +145,25 @@ type LogLine struct {
 type Medium struct {
 	Barcode  string    `json:"barcode"`
 	Library  string    `json:"library"`
+	Pool     string    `json:"pool"`
 	State    string    `json:"state"`
 	Used     int64     `json:"used"`
 	NextFile int       `json:"next_file"`
 	Backups  []int64   `json:"backups"`
 	Updated  time.Time `json:"updated"`
+}
+
+// MediumOf is the view of m with the backups that have a piece on it
+// (locs, as catalog.OnMedium lists them).
+func MediumOf(m catalog.Medium, locs []catalog.Location) Medium {
+	v := Medium{Barcode: m.Barcode, Library: m.Library, Pool: m.Pool, State: string(m.State), Used: m.Used,
+		NextFile: m.NextFile, Backups: []int64{}, Updated: m.Updated}
+	for _, l := range locs {
+		if !slices.Contains(v.Backups, l.BackupID) {
+			v.Backups = append(v.Backups, l.BackupID)
+		}
+	}
+	return v
 }
 
 // Restore is the outcome of a restore.

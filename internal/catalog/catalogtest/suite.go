@@ -346,11 +346,14 @@ func testMedia(t *testing.T, c catalog.Catalog) {
 	x := ctx(t)
 	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: catalog.MediaScratch, Capacity: 1 << 30}))
 	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B1", Library: "lib0", Label: "ferry-B1", State: catalog.MediaAppend, NextFile: 4, Used: 5}))
-	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: catalog.MediaFull, Capacity: 1 << 30, Used: 1 << 30}))
+	must(t, c.PutMedium(x, catalog.Medium{Barcode: "B2", State: catalog.MediaFull, Capacity: 1 << 30, Used: 1 << 30, Pool: "offsite"}))
 	ms, err := c.Media(x)
 	must(t, err)
 	if len(ms) != 2 || ms[0].Barcode != "B1" || ms[0].NextFile != 4 || ms[1].State != catalog.MediaFull || ms[1].Used != 1<<30 {
 		t.Fatalf("Media = %+v", ms)
+	}
+	if ms[0].Pool != catalog.DefaultPool || ms[1].Pool != "offsite" {
+		t.Fatalf("pools: %q %q, want %q (none named) and offsite", ms[0].Pool, ms[1].Pool, catalog.DefaultPool)
 	}
 	if _, err := c.Medium(x, "nope"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("missing medium: %v", err)
@@ -866,6 +869,11 @@ func testExpire(t *testing.T, c catalog.Catalog) {
 	inc2 := mk(2, inc1, future) // keeps inc1 and full
 	lone := mk(0, catalog.Backup{}, past)
 	never := mk(0, catalog.Backup{}, time.Time{})
+	would, err := c.Expirable(x, now)
+	must(t, err)
+	if b, _ := c.Backup(x, lone.ID); len(would) != 1 || would[0] != lone.ID || b.Status != catalog.StatusSucceeded {
+		t.Fatalf("Expirable = %v (changing %+v), want [%d] and nothing changed", would, b, lone.ID)
+	}
 	got, err := c.Expire(x, now)
 	must(t, err)
 	if len(got) != 1 || got[0] != lone.ID {
