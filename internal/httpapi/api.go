@@ -123,7 +123,7 @@ func New(cfg Config) *API {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{cfg: cfg})
+		&collector{cfg: cfg, run: a.run})
 	// A scrape that cannot read the catalog fails rather than report
 	// partial figures as if they were whole.
 	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})

@@ -340,6 +340,10 @@ func TestCancelOverAPI(t *testing.T) {
 	}
 	defer lib.CloseDrive("tape0", m)
 	j := jn.startJob("backup", map[string]any{"source": src})
+	series := `ferry_job_running_bytes{job="` + strconv.FormatInt(j.ID, 10) + `",kind="backup"} 0`
+	if _, body, _ := jn.do("GET", "/metrics", jn.ro); !strings.Contains(string(body), series) {
+		t.Errorf("metrics while the job runs lack %s", series)
+	}
 	code, out := jn.post("/api/v1/jobs/"+strconv.FormatInt(j.ID, 10)+"/cancel?wait=30s", jn.rw, nil)
 	var got view.Job
 	if err := json.Unmarshal(out, &got); err != nil || code != http.StatusOK || got.State != catalog.JobCancelled {
@@ -348,6 +352,12 @@ func TestCancelOverAPI(t *testing.T) {
 	evs := jn.follow(j.ID)
 	if len(evs) != 1 || evs[0].event != "end" || evs[0].data.State != catalog.JobCancelled {
 		t.Fatalf("events of a cancelled job: %+v", evs)
+	}
+	if lj := jn.api.run.running(j.ID); lj != nil {
+		<-lj.done // its outcome is recorded just before the job lets go
+	}
+	if _, body, _ := jn.do("GET", "/metrics", jn.ro); strings.Contains(string(body), "ferry_job_running_bytes{") {
+		t.Errorf("metrics after the job ended still show it running")
 	}
 	code, out = jn.post("/api/v1/jobs/"+strconv.FormatInt(j.ID, 10)+"/cancel", jn.rw, nil)
 	if code != http.StatusConflict || errorCode(t, out) != "job_ended" {

@@ -34,6 +34,7 @@ type runner struct {
 
 // liveJob is one job running in this process, as followers see it.
 type liveJob struct {
+	kind    string
 	mu      sync.Mutex
 	last    dma.Progress
 	changed chan struct{} // closed (and replaced) on each progress event
@@ -69,7 +70,7 @@ func (r *runner) start(fn func(ctx context.Context, progress chan<- dma.Progress
 		if lj != nil {
 			return // a request records one job; only the first is followed
 		}
-		lj = r.add(j.ID)
+		lj = r.add(j)
 		recorded <- j
 	})
 	progress := make(chan dma.Progress, 16)
@@ -109,10 +110,10 @@ func (r *runner) start(fn func(ctx context.Context, progress chan<- dma.Progress
 	}
 }
 
-func (r *runner) add(id int64) *liveJob {
-	lj := &liveJob{changed: make(chan struct{}), done: make(chan struct{})}
+func (r *runner) add(j catalog.Job) *liveJob {
+	lj := &liveJob{kind: j.Kind, changed: make(chan struct{}), done: make(chan struct{})}
 	r.mu.Lock()
-	r.live[id] = lj
+	r.live[j.ID] = lj
 	r.mu.Unlock()
 	return lj
 }
@@ -138,6 +139,28 @@ func (r *runner) running(id int64) *liveJob {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.live[id]
+}
+
+// runningJob is one running job's latest progress.
+type runningJob struct {
+	id   int64
+	kind string
+	p    dma.Progress
+}
+
+// progress returns the latest progress of every job running here.
+func (r *runner) progress() []runningJob {
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]runningJob, 0, len(r.live))
+	for id, lj := range r.live {
+		p, _ := lj.snapshot()
+		out = append(out, runningJob{id: id, kind: lj.kind, p: p})
+	}
+	return out
 }
 
 // wait waits until every job has ended and recorded how, or ctx ends.
