@@ -29,6 +29,7 @@ type backupOptions struct {
 	pool        string
 	keep        string
 	changer     dma.ChangerOptions
+	serverless  bool
 }
 
 func newBackupCommand(g *globalOptions) *cobra.Command {
@@ -55,6 +56,9 @@ data is refused unless --overwrite-unlabeled. When a cartridge fills up, the
 backup continues on the next usable one the tape agent's changer holds.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.serverless {
+				return runServerlessBackup(cmd.Context(), g, args[0], o.tape, o.asJSON, cmd.OutOrStdout())
+			}
 			return runBackup(cmd.Context(), g, args[0], o, cmd.OutOrStdout())
 		},
 	}
@@ -70,6 +74,7 @@ backup continues on the next usable one the tape agent's changer holds.`,
 	f.StringVar(&o.pool, "pool", "", "write to cartridges of this pool (default: the pool \"default\")")
 	f.StringVar(&o.keep, "keep", "", "keep the backup this long, e.g. 30d, 8w, 1y; then ferry prune expires it (default: until expired by hand)")
 	changerFlags(f, &o.changer)
+	f.BoolVar(&o.serverless, "serverless", false, "copy the disk LU iscsi://HOST:PORT/IQN/LUN to tape by EXTENDED COPY (--tape: a drive LU, else a free drive of its target's library)")
 	return cmd
 }
 

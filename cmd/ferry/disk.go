@@ -18,7 +18,7 @@ func newDiskCommand(g *globalOptions) *cobra.Command {
 		Use:   "disk",
 		Short: "Manage the state directory's disks (the target's disk LUNs)",
 	}
-	cmd.AddCommand(newDiskCreateCommand(g), newDiskLsCommand(g), newDiskRmCommand(g))
+	cmd.AddCommand(newDiskCreateCommand(g), newDiskLsCommand(g), newDiskRmCommand(g), newDiskSnapshotCommand(g))
 	return cmd
 }
 

@@ -16,13 +16,14 @@ import (
 )
 
 type restoreOptions struct {
-	to        string
-	tape      string
-	pwFile    string
-	overwrite bool
-	keepDmg   bool
-	asJSON    bool
-	changer   dma.ChangerOptions
+	serverless bool
+	to         string
+	tape       string
+	pwFile     string
+	overwrite  bool
+	keepDmg    bool
+	asJSON     bool
+	changer    dma.ChangerOptions
 }
 
 func newRestoreCommand(g *globalOptions) *cobra.Command {
@@ -54,6 +55,13 @@ another drive.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.changer.DriveBusy = busyNotice(cmd.ErrOrStderr())
+			if o.serverless {
+				id, err := backupID(args[0])
+				if err != nil {
+					return err
+				}
+				return runServerlessRestore(cmd.Context(), g, id, o.to, o.tape, o.asJSON, cmd.OutOrStdout())
+			}
 			return runRestore(cmd.Context(), g, args[0], args[1:], o, cmd.OutOrStdout())
 		},
 	}
@@ -66,6 +74,7 @@ another drive.`,
 	f.BoolVar(&o.overwrite, "overwrite", false, "replace existing files (and let an incremental remove what the backup did not hold)")
 	f.BoolVar(&o.keepDmg, "keep-damaged", false, "keep a file that fails its checksum as NAME.ferry-damaged")
 	f.BoolVar(&o.asJSON, "json", false, "print the outcome as JSON")
+	f.BoolVar(&o.serverless, "serverless", false, "write an image backup back onto the disk LU --to iscsi://HOST:PORT/IQN/LUN by EXTENDED COPY")
 	cmd.MarkFlagRequired("to")
 	return cmd
 }

@@ -18,7 +18,7 @@ func newTargetCommand(g *globalOptions) *cobra.Command {
 		Use:   "target",
 		Short: "Show and configure the state directory's iSCSI target",
 	}
-	cmd.AddCommand(newTargetLsCommand(g), newTargetAllowCommand(g), newTargetNameCommand(g))
+	cmd.AddCommand(newTargetLsCommand(g), newTargetAllowCommand(g), newTargetNameCommand(g), newTargetAddCommand(g))
 	return cmd
 }
 
@@ -78,7 +78,10 @@ otherwise only these, with CHAP where a secret is set.`,
 				}
 				fmt.Fprintf(tw, "  allow\t%s\t%s\t%s\n", a.Initiator, auth, sees(a))
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			return printSANTargets(cmd.Context(), g, out)
 		},
 	}
 }

@@ -26,6 +26,7 @@ var (
 // catalog. Code that needs one part takes the narrow interface of it.
 type Catalog interface {
 	AgentCatalog
+	SANTargetCatalog
 	BackupCatalog
 	FileCatalog
 	MediaCatalog

@@ -13,10 +13,10 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4, 5, 6 and 7. A newer
+// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7 and 8. A newer
 // ferry must open every released version: keep the files, and add one per
 // new schema version (-update-sample writes the current version's,
-// sampleV7).
+// sampleV8).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
@@ -27,6 +27,7 @@ const (
 	sampleV5 = "testdata/catalog-v5.db"
 	sampleV6 = "testdata/catalog-v6.db"
 	sampleV7 = "testdata/catalog-v7.db"
+	sampleV8 = "testdata/catalog-v8.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -45,6 +46,8 @@ func writeSample(t *testing.T, path string) {
 	}
 	at := time.Unix(1_800_000_000, 0)
 	must(c.PutAgent(ctx, catalog.Agent{Name: "nas1", URL: "ndmp://ndmp@nas1:10000", SecretRef: "agents/nas1.password", Created: at}))
+	must(c.PutSANTarget(ctx, catalog.SANTarget{Name: "san1", URL: "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1",
+		SecretRef: "targets/san1.chap", Created: at}))
 	b := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Started: at, Env: []catalog.Env{{Name: "HIST", Value: "y"}}}
 	_, err = c.CreateBackup(ctx, b)
 	must(err)
@@ -109,14 +112,34 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV7 opens a catalog of the current schema, written by
-// -update-sample: cartridges in pools.
-func TestSampleV7(t *testing.T) {
+// TestSampleV8 opens a catalog of the current schema, written by
+// -update-sample: registered SAN targets.
+func TestSampleV8(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV7)
-		os.Remove(sampleV7 + ".lock")
+		writeSample(t, sampleV8)
+		os.Remove(sampleV8 + ".lock")
 	}
+	ctx := context.Background()
+	c := openSample(t, sampleV8)
+	ts, err := c.SANTargets(ctx)
+	if err != nil || len(ts) != 1 || ts[0].URL != "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1" || ts[0].SecretRef != "targets/san1.chap" {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
+	}
+	testSampleV7(t, c)
+}
+
+// TestSampleV7 opens a catalog of schema v7: cartridges in pools; it has
+// no SAN targets.
+func TestSampleV7(t *testing.T) {
 	c := openSample(t, sampleV7)
+	if ts, err := c.SANTargets(context.Background()); err != nil || len(ts) != 0 {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
+	}
+	testSampleV7(t, c)
+}
+
+func testSampleV7(t *testing.T, c catalog.Catalog) {
+	t.Helper()
 	if m, err := c.Medium(context.Background(), "FER002"); err != nil || m.Pool != "offsite" || m.State != catalog.MediaScratch {
 		t.Fatalf("Medium = %+v, %v", m, err)
 	}
@@ -124,9 +147,13 @@ func TestSampleV7(t *testing.T) {
 }
 
 // TestSampleV6 opens a catalog of schema v6: media states of one state
-// machine, backup expiry; its cartridges are in the default pool.
+// machine, backup expiry; its cartridges are in the default pool, and it
+// has no SAN targets.
 func TestSampleV6(t *testing.T) {
 	c := openSample(t, sampleV6)
+	if ts, err := c.SANTargets(context.Background()); err != nil || len(ts) != 0 {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
+	}
 	if m, err := c.Medium(context.Background(), "FER001"); err != nil || m.Pool != catalog.DefaultPool {
 		t.Fatalf("Medium = %+v, %v", m, err)
 	}

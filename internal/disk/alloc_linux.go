@@ -27,20 +27,25 @@ func (d *Disk) Extent(off, limit int64) (mapped bool, n int64, err error) {
 	if !d.meta.Thin {
 		return true, limit, nil
 	}
-	data, err := syscall.Seek(d.fd, off, seekData)
+	return fileExtent(d.f, d.fd, off, limit)
+}
+
+// fileExtent asks the file system about the allocation of f from off.
+func fileExtent(f *os.File, fd int, off, limit int64) (mapped bool, n int64, err error) {
+	data, err := syscall.Seek(fd, off, seekData)
 	switch {
 	case errors.Is(err, syscall.ENXIO):
 		return false, limit, nil // only holes (or the file's end) from off
 	case errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP):
 		return true, limit, nil
 	case err != nil:
-		return false, 0, &os.PathError{Op: "seek data", Path: d.f.Name(), Err: err}
+		return false, 0, &os.PathError{Op: "seek data", Path: f.Name(), Err: err}
 	case data > off:
 		return false, min(data-off, limit), nil
 	}
-	hole, err := syscall.Seek(d.fd, off, seekHole)
+	hole, err := syscall.Seek(fd, off, seekHole)
 	if err != nil {
-		return false, 0, &os.PathError{Op: "seek hole", Path: d.f.Name(), Err: err}
+		return false, 0, &os.PathError{Op: "seek hole", Path: f.Name(), Err: err}
 	}
 	return true, min(hole-off, limit), nil
 }
@@ -53,6 +58,13 @@ func (d *Disk) Deallocate(off, n int64) error {
 	}
 	if n == 0 {
 		return nil
+	}
+	if t := d.trk; t != nil {
+		t.gate.RLock()
+		defer t.gate.RUnlock()
+		t.beforeWrite(off, n)
+	} else if d.guestRO {
+		return ErrBusy
 	}
 	for {
 		err := syscall.Fallocate(d.fd, fallocPunch|fallocKeepSize, off, n)

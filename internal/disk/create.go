@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -188,5 +189,29 @@ func Open(dir, name string) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("disk: open %s: %w", name, err)
 	}
-	return &Disk{meta: m, path: sidecarPath(dir, name), f: f, fd: int(f.Fd())}, nil
+	d := &Disk{meta: m, path: sidecarPath(dir, name), f: f, fd: int(f.Fd())}
+	if d.trk, err = openTracker(d, time.Now); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("disk: snapshots of %s: %w", name, err)
+	}
+	if d.trk == nil {
+		d.guestRO = hasActiveSnapshot(d.snapDir())
+	}
+	return d, nil
+}
+
+// hasActiveSnapshot reports whether a snapshot record in dir is active
+// (or unreadable: then it may be).
+func hasActiveSnapshot(dir string) bool {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	for _, p := range paths {
+		if strings.HasPrefix(filepath.Base(p), ".") {
+			continue
+		}
+		s, err := readSnapshot(p)
+		if err != nil || s.State == SnapshotActive {
+			return true
+		}
+	}
+	return false
 }

@@ -33,6 +33,12 @@ type Disk struct {
 	path string // the sidecar's path
 	f    *os.File
 	fd   int // f's descriptor, for SEEK_DATA/SEEK_HOLE and fallocate
+	// trk keeps the disk's snapshots; nil when another process serves
+	// the disk (it holds the tracking lock).
+	trk *tracker
+	// guestRO refuses writes from a process that does not track the
+	// disk while it has active snapshots: they would bypass them.
+	guestRO bool
 }
 
 // Meta returns the disk's description.
@@ -75,6 +81,13 @@ func (d *Disk) WriteAt(p []byte, off int64) (int, error) {
 	if err := d.bounds(off, int64(len(p))); err != nil {
 		return 0, err
 	}
+	if t := d.trk; t != nil {
+		t.gate.RLock()
+		defer t.gate.RUnlock()
+		t.beforeWrite(off, int64(len(p)))
+	} else if d.guestRO {
+		return 0, fmt.Errorf("%w: %s has active snapshots", ErrBusy, d.meta.Name)
+	}
 	return d.f.WriteAt(p, off)
 }
 
@@ -89,8 +102,15 @@ func (d *Disk) bounds(off, n int64) error {
 // Sync flushes written data to stable storage.
 func (d *Disk) Sync() error { return d.f.Sync() }
 
-// Close closes the image.
-func (d *Disk) Close() error { return d.f.Close() }
+// Close closes the image, and the snapshots' files after making them
+// durable.
+func (d *Disk) Close() error {
+	var err error
+	if d.trk != nil {
+		err = d.trk.close()
+	}
+	return errors.Join(err, d.f.Close())
+}
 
 // String names the disk for messages.
 func (d *Disk) String() string {

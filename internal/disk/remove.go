@@ -9,8 +9,8 @@ import (
 )
 
 // Remove deletes the disk name from dir: its sidecar first (a running
-// target's Watch then stops serving it), then its saved reservations
-// and its image. An attached image or block device is left alone: only
+// target's Watch then stops serving it), then its saved reservations,
+// its snapshots (NAME.snap) and its image. An attached image or block device is left alone: only
 // ferry's description of it goes.
 func Remove(dir, name string) error {
 	if err := checkName(name); err != nil {
@@ -43,6 +43,10 @@ func Remove(dir, name string) error {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
+	}
+	// The snapshots go with the disk: their areas, maps and records.
+	if err := os.RemoveAll(strings.TrimSuffix(path, ".json") + ".snap"); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(append(errs, syncDir(dir))...)
 }

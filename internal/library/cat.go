@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"ferry/internal/tape"
 )
 
 // CatFile streams tape file n of the cartridge in the named drive to w
@@ -14,11 +12,11 @@ import (
 // session that is writing the cartridge and sees what that session has
 // completed. ErrNoTapeFile if the tape has no file n.
 func (l *Library) CatFile(ctx context.Context, drive string, n uint64, w io.Writer) (int64, error) {
-	path, err := l.drivePath(drive)
+	barcode, err := l.loaded(drive)
 	if err != nil {
 		return 0, err
 	}
-	m, err := tape.Open(path, true)
+	m, err := l.OpenCartridge(barcode)
 	if err != nil {
 		return 0, err
 	}

@@ -3,10 +3,9 @@ package library
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 
 	"ferry/internal/changer"
-	"ferry/internal/tape"
 )
 
 // Elements returns every element of the changer, read from disk.
@@ -68,11 +67,11 @@ func (l *Library) InitializeElementStatus() error {
 		if !e.Full {
 			continue
 		}
-		path, err := l.CartridgePath(e.Barcode)
+		err := checkBarcode(e.Barcode)
 		if err == nil {
-			_, err = tape.ReadMeta(path)
+			_, err = l.CartridgeMeta(e.Barcode)
 		}
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, fs.ErrNotExist) {
 			err = fmt.Errorf("%w: %s at %#04x", ErrMissingCartridge, e.Barcode, e.Address)
 		} else if err != nil {
 			err = fmt.Errorf("library: cartridge %s at %#04x: %w", e.Barcode, e.Address, err)
@@ -89,7 +88,7 @@ func (l *Library) Import(barcode string, capacity int64) (uint16, error) {
 	if capacity == 0 {
 		capacity = DefaultOptions().Capacity
 	}
-	if _, err := l.CartridgePath(barcode); err != nil {
+	if err := checkBarcode(barcode); err != nil {
 		return 0, err
 	}
 	var addr uint16

@@ -3,6 +3,7 @@ package library
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,25 +47,28 @@ func (l *Library) OpenDrive(name string, readOnly bool) (*tape.Medium, error) {
 
 // loadMedium opens the cartridge the state says is in the drive.
 func (l *Library) loadMedium(name string, readOnly bool) (*tape.Medium, error) {
-	path, err := l.drivePath(name)
+	barcode, err := l.loaded(name)
 	if err != nil {
 		return nil, err
 	}
-	m, err := tape.Open(path, readOnly)
+	if err := checkBarcode(barcode); err != nil {
+		return nil, err
+	}
+	m, err := tape.OpenIn(l.cartridges, barcode, readOnly)
 	switch {
 	case errors.Is(err, tape.ErrInUse):
 		return nil, fmt.Errorf("%w: %s: cartridge written elsewhere", ErrDeviceBusy, name)
-	case errors.Is(err, os.ErrNotExist):
-		return nil, fmt.Errorf("%w: %s", ErrMissingCartridge, path)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %s", ErrMissingCartridge, l.cartridgeName(barcode))
 	case errors.Is(err, tape.ErrNotCartridge), errors.Is(err, tape.ErrUnsupportedVersion):
 		// The header page does not tell the barcode: the file does.
-		return nil, fmt.Errorf("library: drive %s: cartridge file %s: %w", name, path, err)
+		return nil, fmt.Errorf("library: drive %s: cartridge file %s: %w", name, l.cartridgeName(barcode), err)
 	}
 	return m, err
 }
 
-// drivePath returns the file of the cartridge loaded in the drive.
-func (l *Library) drivePath(name string) (string, error) {
+// loaded returns the barcode of the cartridge loaded in the drive.
+func (l *Library) loaded(name string) (string, error) {
 	var barcode string
 	err := l.withState(false, func(c *changer.Changer, _ bool) (bool, error) {
 		e, err := c.DriveElement(name)
@@ -77,10 +81,7 @@ func (l *Library) drivePath(name string) (string, error) {
 		barcode = e.Barcode
 		return false, nil
 	})
-	if err != nil {
-		return "", err
-	}
-	return l.CartridgePath(barcode)
+	return barcode, err
 }
 
 // CloseDrive closes a medium OpenDrive returned, making its data durable,

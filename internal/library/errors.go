@@ -17,6 +17,9 @@ var (
 	ErrMissingCartridge = errors.New("library: cartridge file missing")
 	// ErrBadBarcode: a barcode that cannot name a cartridge file.
 	ErrBadBarcode = errors.New("library: barcode not usable as a cartridge name")
+	// ErrNoCartridgeFile: CartridgePath on a library whose cartridges
+	// are not kept in files.
+	ErrNoCartridgeFile = errors.New("library: cartridges are not files")
 	// ErrNoTapeFile: the tape file asked for is past the end of data.
 	ErrNoTapeFile = errors.New("library: no such tape file")
 	// ErrClosed: the library was closed.

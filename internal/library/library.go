@@ -3,12 +3,14 @@ package library
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 
 	"ferry/internal/changer"
 	"ferry/internal/tape"
+	"ferry/internal/tape/store"
 )
 
 // Names inside the library directory.
@@ -28,6 +30,10 @@ type Options struct {
 	Capacity     int64    // bytes per new cartridge
 	Prefix       string   // barcode prefix; barcodes are Prefix+"%03d"+Suffix
 	Suffix       string   // media type suffix, "L8" for LTO-8
+
+	// Cartridges is where the cartridges live; nil means one file per
+	// cartridge in DIR/tapes (docs/cartridge-store.md).
+	Cartridges store.Store
 }
 
 // DefaultOptions is the library ferry creates: four drives each loaded
@@ -46,8 +52,9 @@ func DefaultOptions() Options {
 
 // Library is the tape library in one state directory.
 type Library struct {
-	dir    string
-	drives []string // drive names, fixed by the layout
+	dir        string
+	drives     []string    // drive names, fixed by the layout
+	cartridges store.Store // the cartridges, by barcode
 
 	mu     sync.Mutex
 	open   map[string]*openDrive
@@ -77,7 +84,10 @@ func OpenWith(dir string, o Options) (*Library, error) {
 			return nil, err
 		}
 	}
-	l := &Library{dir: dir, open: map[string]*openDrive{}}
+	l := &Library{dir: dir, cartridges: o.Cartridges, open: map[string]*openDrive{}}
+	if l.cartridges == nil {
+		l.cartridges = store.NewFile(filepath.Join(dir, tapesDir))
+	}
 	var names []string
 	err := l.withState(true, func(c *changer.Changer, exists bool) (bool, error) {
 		if !exists {
@@ -123,40 +133,60 @@ func (l *Library) create(c *changer.Changer, o Options) error {
 	return nil
 }
 
-// newCartridge creates a blank cartridge file unless one exists.
+// newCartridge creates a blank cartridge unless one exists.
 func (l *Library) newCartridge(barcode string, capacity int64) error {
-	path, err := l.CartridgePath(barcode)
-	if err != nil {
+	if err := checkBarcode(barcode); err != nil {
 		return err
 	}
-	err = tape.Create(path, tape.Meta{Barcode: barcode, Capacity: capacity})
-	if errors.Is(err, os.ErrExist) {
+	err := tape.CreateIn(l.cartridges, tape.Meta{Barcode: barcode, Capacity: capacity})
+	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
 	return err
 }
 
-// CartridgePath returns the file of the cartridge with that barcode.
-func (l *Library) CartridgePath(barcode string) (string, error) {
-	if !fileSafe(barcode) {
-		return "", fmt.Errorf("%w: %q", ErrBadBarcode, barcode)
+// checkBarcode fails with ErrBadBarcode unless the barcode can name a
+// cartridge in every store.
+func checkBarcode(barcode string) error {
+	if !store.ValidBarcode(barcode) {
+		return fmt.Errorf("%w: %q", ErrBadBarcode, barcode)
 	}
-	return filepath.Join(l.dir, tapesDir, barcode+".tape"), nil
+	return nil
 }
 
-// fileSafe reports whether a barcode can be a file name as it is:
-// letters, digits, '-', '_' and '.', not starting with '.'.
-func fileSafe(s string) bool {
-	if s == "" || s[0] == '.' || len(s) > changer.MaxBarcode {
-		return false
+// CartridgePath returns the file of the cartridge with that barcode, for
+// tests and tools that work on the files of a library kept in files;
+// ErrNoCartridgeFile for a library whose cartridges are not files.
+func (l *Library) CartridgePath(barcode string) (string, error) {
+	fs, ok := l.cartridges.(*store.File)
+	if !ok {
+		return "", ErrNoCartridgeFile
 	}
-	for _, r := range s {
-		ok := r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
-		if !ok {
-			return false
-		}
+	if err := checkBarcode(barcode); err != nil {
+		return "", err
 	}
-	return true
+	return fs.Path(barcode)
+}
+
+// cartridgeName names a cartridge in errors: its file if it has one.
+func (l *Library) cartridgeName(barcode string) string {
+	if p, err := l.CartridgePath(barcode); err == nil {
+		return p
+	}
+	return barcode
+}
+
+// CartridgeMeta returns the metadata of a cartridge (barcode, capacity,
+// write-protect tab) without opening it for reading.
+func (l *Library) CartridgeMeta(barcode string) (tape.Meta, error) {
+	return tape.ReadMetaIn(l.cartridges, barcode)
+}
+
+// OpenCartridge opens a cartridge read-only without taking any drive, as
+// `ferry tape cat` and a drive's status queries do: it sees what a writer
+// beside it has completed. The caller closes the medium.
+func (l *Library) OpenCartridge(barcode string) (*tape.Medium, error) {
+	return tape.OpenIn(l.cartridges, barcode, true)
 }
 
 // Dir returns the library directory.

@@ -43,6 +43,9 @@ type ISCSIServer struct {
 
 	mu    sync.Mutex
 	disks map[string]*servedDisk // by NAA
+	snaps map[string]*servedSnap // by snapshot ID
+	state Layout                 // where the target state keeps snapshot LUs
+	log   *slog.Logger
 
 	// diskNames names the disk on each disk LUN, for LUN masking; its own
 	// lock, since the target asks while syncDisks holds mu.
@@ -66,7 +69,8 @@ func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time
 		return nil, err
 	}
 	cfg := st.Config()
-	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{})}
+	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{}),
+		snaps: map[string]*servedSnap{}, state: l, log: log}
 	cfg.Units, cfg.Logger, cfg.RequireACL = s.units, log, requireACL
 	cfg.Sees = s.masking(st.ACL, lib.ChangerName())
 	if s.addLibrary(lib, cfg.Name, st) {
@@ -93,6 +97,12 @@ func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time
 		once.Do(func() { close(first) })
 	}()
 	<-first // serve the disks that exist from the first connection on
+	s.tickSnapshots()
+	watched.Add(1)
+	go func() {
+		defer watched.Done()
+		s.watchSnapshots(ctx, watchEvery)
+	}()
 	go func() {
 		if err := s.tgt.Serve(ln); !errors.Is(err, target.ErrClosed) {
 			failed <- fmt.Errorf("iSCSI target: %w", err)
@@ -183,6 +193,7 @@ func (s *ISCSIServer) syncDisks(dir string, ms []disk.Meta, name string, log *sl
 	// Drop first: a new disk may take the LUN of one just removed.
 	for naa, sd := range s.disks {
 		if _, ok := current[naa]; !ok {
+			s.dropSnapshotsOf(sd.d)
 			s.units.Set(sd.lun, nil)
 			s.setDiskName(sd.lun, "")
 			sd.d.Close()

@@ -33,3 +33,7 @@ func (l Layout) NDMPPassword() string { return filepath.Join(l.Root, "ndmp-passw
 // Tokens is the management API's tokens: their names and hashes, never
 // the tokens themselves (mode 0600; docs/http-api.md, "Token file").
 func (l Layout) Tokens() string { return filepath.Join(l.Root, "api-tokens.json") }
+
+// SANTargets holds the CHAP secrets of the SAN targets the data manager
+// drives (ferry target add), NAME.chap, mode 0600.
+func (l Layout) SANTargets() string { return filepath.Join(l.Root, "targets") }

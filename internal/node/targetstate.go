@@ -28,6 +28,9 @@ type TargetState struct {
 	// device name; made on first use (and for state files from before
 	// they were kept).
 	Serials map[string]string `json:"serials,omitempty"`
+	// SnapshotLUs are the LUs of the disks' live snapshots, by snapshot
+	// ID (disk.Snapshot.ID); an entry goes when its snapshot ends.
+	SnapshotLUs map[string]SnapshotLU `json:"snapshot_lus,omitempty"`
 }
 
 // Serial returns the unit serial number of the library device name,
@@ -151,4 +154,56 @@ func (s *TargetState) Config() target.Config {
 		cfg.ACL = append(cfg.ACL, in)
 	}
 	return cfg
+}
+
+// Where the target serves the disks' snapshots: above every disk LUN
+// (disk indexes end at 0x3FFF-256, so disk LUNs at 0x3F04).
+const (
+	firstSnapshotLUN = 0x3F05
+	lastSnapshotLUN  = 0x3FFF
+)
+
+// SnapshotLU is the logical unit of a disk's live snapshot: its LUN,
+// unit serial number and NAA designator (16 hex digits, NAA 3), made when
+// the snapshot is first served and kept until it ends, so an EXTENDED
+// COPY names it by its E4h designator across a restart of the target.
+type SnapshotLU struct {
+	Disk     string `json:"disk"`
+	Snapshot string `json:"snapshot"`
+	LUN      uint64 `json:"lun"`
+	Serial   string `json:"serial"`
+	NAA      string `json:"naa"`
+}
+
+// errNoSnapshotLUN: every snapshot LUN is taken.
+var errNoSnapshotLUN = errors.New("iscsi target: no free snapshot LUN")
+
+// snapshotLU returns the LU of the snapshot id, making one on the
+// smallest free snapshot LUN if it has none; made reports that the state
+// changed.
+func (s *TargetState) snapshotLU(id, disk, snap string) (lu SnapshotLU, made bool, err error) {
+	if lu, ok := s.SnapshotLUs[id]; ok {
+		return lu, false, nil
+	}
+	used := map[uint64]bool{}
+	for _, lu := range s.SnapshotLUs {
+		used[lu.LUN] = true
+	}
+	lun := uint64(firstSnapshotLUN)
+	for used[lun] {
+		lun++
+	}
+	if lun > lastSnapshotLUN {
+		return SnapshotLU{}, false, errNoSnapshotLUN
+	}
+	rnd := make([]byte, 14)
+	rand.Read(rnd)
+	rnd[6] = 0x30 | rnd[6]&0x0F
+	lu = SnapshotLU{Disk: disk, Snapshot: snap, LUN: lun,
+		Serial: "FRY" + strings.ToUpper(hex.EncodeToString(rnd[:6])), NAA: hex.EncodeToString(rnd[6:])}
+	if s.SnapshotLUs == nil {
+		s.SnapshotLUs = map[string]SnapshotLU{}
+	}
+	s.SnapshotLUs[id] = lu
+	return lu, true, nil
 }

@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"ferry/internal/tape/store"
 )
 
 // TestTornTailAtEveryOffset cuts a cartridge at every byte offset and
@@ -21,8 +22,11 @@ import (
 // damage where the data ends and refuses writers. The tiny geometry puts
 // the 13 objects in four segments.
 func TestTornTailAtEveryOffset(t *testing.T) {
-	path := newTinyCartridge(t, 1<<30)
-	m := openRW(t, path)
+	forEachBacking(t, testTornTailAtEveryOffset)
+}
+
+func testTornTailAtEveryOffset(t *testing.T, s store.Store) {
+	m := newCart(t, s, 1<<30, tiny).openRW(t)
 	type span struct {
 		entryEnd, dataEnd int64
 		empty             bool
@@ -40,15 +44,9 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 	}
 	// The slots now point at the end; a cut anywhere makes them lie.
 	m.sync()
-	full, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cut := filepath.Join(t.TempDir(), "cut.tape")
+	full := cart{s, "FRY001L8"}.image(t)
 	for size := int64(pageLen); size <= int64(len(full)); size++ {
-		if err := os.WriteFile(cut, full[:size], 0o644); err != nil {
-			t.Fatal(err)
-		}
+		cut := putCart(t, s, "CUT", full[:size])
 		want := uint64(0)
 		for _, o := range objs {
 			if o.entryEnd > size || !o.empty && o.dataEnd > size {
@@ -56,7 +54,7 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 			}
 			want++
 		}
-		r, err := Open(cut, true)
+		r, err := cut.open(true)
 		if err != nil {
 			t.Fatalf("cut at %d: %v", size, err)
 		}
@@ -72,7 +70,7 @@ func TestTornTailAtEveryOffset(t *testing.T) {
 		}
 		checkReadable(t, r, want)
 		r.Close()
-		if w, err := Open(cut, false); want < 13 && !errors.Is(err, ErrDamaged) {
+		if w, err := cut.open(false); want < 13 && !errors.Is(err, ErrDamaged) {
 			t.Fatalf("cut at %d: writable open of a damaged cartridge: %v", size, err)
 		} else if err == nil {
 			w.Close()
@@ -117,21 +115,25 @@ func expectedRecord(i int) []byte {
 // TestWriteRepairsTornTail: a writer that opens a cartridge with a torn
 // frame at the end, written after the last sync, overwrites the torn bytes.
 func TestWriteRepairsTornTail(t *testing.T) {
-	path := newCartridge(t, 1<<30)
-	m := openRW(t, path)
+	forEachBacking(t, testWriteRepairsTornTail)
+}
+
+func testWriteRepairsTornTail(t *testing.T, s store.Store) {
+	c := newCart(t, s, 1<<30, defaultGeo)
+	m := c.openRW(t)
 	m.WriteRecord(pattern(100, 0))
 	m.WriteFilemarks(0)
 	m.WriteRecord(pattern(100, 1))
-	m.f.Close() // a crash: the second record was never synced
+	m.c.Close() // a crash: the second record was never synced
 	m.closed = true
-	st, _ := os.Stat(path)
-	os.Truncate(path, st.Size()-5)
-	m = openRW(t, path)
+	img := c.image(t)
+	putCart(t, s, c.barcode, img[:len(img)-5])
+	m = c.openRW(t)
 	m.SpaceToEndOfData()
 	wantPos(t, m, 1, 0, 1)
 	wantErr(t, "write", m.WriteRecord(pattern(7, 2)), nil)
 	m.Close()
-	m = openRW(t, path)
+	m = c.openRW(t)
 	buf := make([]byte, 200)
 	m.ReadRecord(buf)
 	if n, err := m.ReadRecord(buf); err != nil || !bytes.Equal(buf[:n], pattern(7, 2)) {
@@ -241,13 +243,27 @@ func readPrefix(t *testing.T, path string, min int) {
 
 // TestReaderBesideWriter: a read-only open sees what the writer completed,
 // and more as the writer goes on.
+// On a store that shows other opens only synced data, the reader sees the
+// records once the writer syncs (WriteFilemarks(0)).
 func TestReaderBesideWriter(t *testing.T) {
-	path := newCartridge(t, 1<<30)
-	w := openRW(t, path)
+	for _, b := range backings {
+		t.Run(b.name, func(t *testing.T) { testReaderBesideWriter(t, b.new(t), b.seesUnsynced) })
+	}
+}
+
+func testReaderBesideWriter(t *testing.T, s store.Store, seesUnsynced bool) {
+	c := newCart(t, s, 1<<30, defaultGeo)
+	w := c.openRW(t)
+	publish := func() {
+		if !seesUnsynced {
+			wantErr(t, "sync", w.WriteFilemarks(0), nil)
+		}
+	}
 	for i := range 100 {
 		w.WriteRecord(pattern(1000, i))
 	}
-	r, err := Open(path, true)
+	publish()
+	r, err := c.open(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +285,7 @@ func TestReaderBesideWriter(t *testing.T) {
 	for i := 100; i < 5000; i++ {
 		w.WriteRecord(pattern(1000, i))
 	}
+	publish()
 	read(100, 5000)
 	w.WriteFilemarks(1)
 	if _, err := r.ReadRecord(buf); !errors.Is(err, ErrFilemark) {

@@ -3,18 +3,18 @@ package tape
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"ferry/internal/tape/store"
 )
 
 // writeBackups writes two tape files of records, each closed by a
 // filemark as a backup ends, and closes the cartridge. It returns the
 // payload offset of the second file's middle record.
-func writeBackups(t *testing.T, path string) (mid int64) {
+func writeBackups(t *testing.T, c cart) (mid int64) {
 	t.Helper()
-	m := openRW(t, path)
+	m := c.openRW(t)
 	for f := range 2 {
 		for i := range 8 {
 			if f == 1 && i == 4 {
@@ -40,13 +40,15 @@ func writeBackups(t *testing.T, path string) (mid int64) {
 // the hole with zeros that read back as data), and keeps its first file
 // readable. The file never grows back.
 func TestCutCartridgeIsNeverHealed(t *testing.T) {
-	path := newCartridge(t, 1<<30)
-	mid := writeBackups(t, path)
-	if err := os.Truncate(path, mid+5000); err != nil {
-		t.Fatal(err)
-	}
+	forEachBacking(t, testCutCartridgeIsNeverHealed)
+}
+
+func testCutCartridgeIsNeverHealed(t *testing.T, s store.Store) {
+	c := newCart(t, s, 1<<30, defaultGeo)
+	mid := writeBackups(t, c)
+	c.change(t, func(sc store.Cartridge) error { return sc.Truncate(mid + 5000) })
 	for range 2 {
-		_, err := Open(path, false)
+		_, err := c.open(false)
 		var d *DamageError
 		if !errors.As(err, &d) || !errors.Is(err, ErrDamaged) {
 			t.Fatalf("writable open of a cut cartridge: %v", err)
@@ -56,11 +58,11 @@ func TestCutCartridgeIsNeverHealed(t *testing.T) {
 		if d.End.Block != 13 || d.End.File != 1 || d.End.Record != 4 || d.Claimed != 18 || d.ClaimedFiles != 2 || d.Barcode != "FRY001L8" {
 			t.Fatalf("damage = %+v", d)
 		}
-		if st, _ := os.Stat(path); st.Size() != mid+5000 {
-			t.Fatalf("cartridge file is %d bytes after a refused open, was cut to %d", st.Size(), mid+5000)
+		if size := int64(len(c.image(t))); size != mid+5000 {
+			t.Fatalf("cartridge is %d bytes after a refused open, was cut to %d", size, mid+5000)
 		}
 	}
-	r, err := Open(path, true)
+	r, err := c.open(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,18 +97,18 @@ func TestCutCartridgeIsNeverHealed(t *testing.T) {
 // TestLostIndexEntryIsDamage: a damaged entry of the last object (the
 // one the synced slot names) is a loss too, even though the file is whole.
 func TestLostIndexEntryIsDamage(t *testing.T) {
-	path := newCartridge(t, 1<<30)
-	writeBackups(t, path)
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	forEachBacking(t, testLostIndexEntryIsDamage)
+}
+
+func testLostIndexEntryIsDamage(t *testing.T, s store.Store) {
+	c := newCart(t, s, 1<<30, defaultGeo)
+	writeBackups(t, c)
 	// Object 17 (the last filemark) has its entry in segment 0's index.
-	if _, err := f.WriteAt([]byte{0xff}, defaultAlign+17*entryLen+20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	_, err = Open(path, false)
+	c.change(t, func(sc store.Cartridge) error {
+		_, err := sc.WriteAt([]byte{0xff}, defaultAlign+17*entryLen+20)
+		return err
+	})
+	_, err := c.open(false)
 	var d *DamageError
 	if !errors.As(err, &d) || d.End.Block != 17 || d.Claimed != 18 || d.ClaimedFiles != -1 {
 		t.Fatalf("writable open: %v", err)
@@ -116,13 +118,17 @@ func TestLostIndexEntryIsDamage(t *testing.T) {
 // TestRewriteIsNotDamage: rewinding and writing a shorter tape, and
 // erasing, leave a sound cartridge: the slots move back before the cut.
 func TestRewriteIsNotDamage(t *testing.T) {
-	path := newTinyCartridge(t, 1<<30)
-	writeBackups(t, path)
-	m := openRW(t, path)
+	forEachBacking(t, testRewriteIsNotDamage)
+}
+
+func testRewriteIsNotDamage(t *testing.T, s store.Store) {
+	c := newCart(t, s, 1<<30, tiny)
+	writeBackups(t, c)
+	m := c.openRW(t)
 	m.Locate(3)
 	wantErr(t, "write", m.WriteRecord([]byte("short")), nil)
 	m.Close()
-	m = openRW(t, path)
+	m = c.openRW(t)
 	wantPos(t, m, 0, 0, 0)
 	if m.EndOfData().Block != 4 {
 		t.Fatalf("end after rewrite = %d blocks, want 4", m.EndOfData().Block)
@@ -130,7 +136,7 @@ func TestRewriteIsNotDamage(t *testing.T) {
 	m.Locate(1)
 	wantErr(t, "erase", m.Erase(), nil)
 	m.Close()
-	r, err := Open(path, true)
+	r, err := c.open(true)
 	if err != nil || r.Damage() != nil || r.EndOfData().Block != 1 {
 		t.Fatalf("after erase: %v, damage %v", err, r.Damage())
 	}
@@ -142,12 +148,17 @@ func TestRewriteIsNotDamage(t *testing.T) {
 // the error; spacing, locating and reading work around it, so the files
 // before and after it read back whole.
 func TestReadPastDamagedEntry(t *testing.T) {
+	forEachBacking(t, testReadPastDamagedEntry)
+}
+
+func testReadPastDamagedEntry(t *testing.T, s store.Store) {
 	for _, g := range []geometry{tiny, {perSeg: defaultPerSeg, align: defaultAlign}} {
-		path := filepath.Join(t.TempDir(), "T.tape")
-		if err := create(path, Meta{Barcode: "DMG001L8", Capacity: 1 << 30}, g); err != nil {
+		c := cart{s, "DMG001L8"}
+		s.Remove(c.barcode)
+		if err := createIn(s, Meta{Barcode: "DMG001L8", Capacity: 1 << 30}, g); err != nil {
 			t.Fatal(err)
 		}
-		m := openRW(t, path)
+		m := c.openRW(t)
 		for f := range 3 {
 			for i := range 3 {
 				m.WriteRecord(pattern(700, f*10+i))
@@ -156,17 +167,18 @@ func TestReadPastDamagedEntry(t *testing.T) {
 		}
 		m.Close()
 		// Block 4 is file 1's first record; flip a byte of its entry.
-		r := openRW(t, path)
+		r := c.openRW(t)
 		e, seg, err := r.entryOf(4)
 		if err != nil || e.mark {
 			t.Fatal(err)
 		}
 		r.Close()
-		f, _ := os.OpenFile(path, os.O_RDWR, 0)
-		f.WriteAt([]byte{0x5a}, seg+int64(4%g.perSeg)*entryLen+9)
-		f.Close()
+		c.change(t, func(sc store.Cartridge) error {
+			_, err := sc.WriteAt([]byte{0x5a}, seg+int64(4%g.perSeg)*entryLen+9)
+			return err
+		})
 
-		r, err = Open(path, true)
+		r, err = c.open(true)
 		if err != nil || r.Damage() != nil {
 			t.Fatalf("open: %v, damage %v", err, r.Damage())
 		}

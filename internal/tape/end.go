@@ -13,11 +13,11 @@ import (
 // full 100 GiB cartridge as on a blank one.
 func (m *Medium) findEnd(page []byte) error {
 	for range 3 {
-		fi, err := m.f.Stat()
+		size, err := m.c.Size()
 		if err != nil {
 			return err
 		}
-		m.size, m.pageOff = fi.Size(), -1
+		m.size, m.pageOff = size, -1
 		m.end, m.lastSeg = m.bestSlot(page, m.geo.start(), 0)
 		m.scanTail()
 		m.damage = m.lostData(page)
@@ -28,14 +28,14 @@ func (m *Medium) findEnd(page []byte) error {
 		// slots back before it truncates: the page read before the stat
 		// may be older than the size. The verdict stands if nothing moved.
 		var again [hintSlot + slotLen]byte
-		if _, err := m.f.ReadAt(again[:], 0); err != nil {
+		if _, err := m.c.ReadAt(again[:], 0); err != nil {
 			return err
 		}
-		fi, err = m.f.Stat()
+		size, err = m.c.Size()
 		if err != nil {
 			return err
 		}
-		if fi.Size() == m.size && bytes.Equal(again[syncedSlot:], page[syncedSlot:hintSlot+slotLen]) {
+		if size == m.size && bytes.Equal(again[syncedSlot:], page[syncedSlot:hintSlot+slotLen]) {
 			return nil
 		}
 		copy(page, again[:])
@@ -129,7 +129,7 @@ func (m *Medium) payloadPresent(e *entry, seg int64) bool {
 func (m *Medium) readEntry(off int64, obj uint64) (entry, error) {
 	po := off &^ (pageLen - 1)
 	if po != m.pageOff {
-		n, err := m.f.ReadAt(m.page[:], po)
+		n, err := m.c.ReadAt(m.page[:], po)
 		if err != nil && !errors.Is(err, io.EOF) {
 			m.pageOff = -1
 			return entry{}, err
@@ -154,16 +154,16 @@ func (m *Medium) refresh() error {
 	if !m.ro {
 		return nil
 	}
-	fi, err := m.f.Stat()
+	size, err := m.c.Size()
 	if err != nil {
 		return err
 	}
 	// Entries land inside the file (the index block precedes the data), so
 	// an unchanged size does not mean nothing was written.
-	m.size = fi.Size()
+	m.size = size
 	m.pageOff = -1 // entries past the old end may have been written since
 	var page [hintSlot + slotLen]byte
-	if _, err := m.f.ReadAt(page[:], 0); err == nil {
+	if _, err := m.c.ReadAt(page[:], 0); err == nil {
 		m.end, m.lastSeg = m.bestSlot(page[:], m.end, m.lastSeg)
 	}
 	m.scanTail()

@@ -92,11 +92,14 @@ func (e *DamageError) Unwrap() error { return ErrDamaged }
 // for: not the end of the virtual cartridge (ErrEndOfMedium) but of the
 // disk under it, which the user has to free. It is ErrNoSpace and Err.
 type NoSpaceError struct {
-	Path string // the cartridge file
+	Path string // the cartridge file (the store's name for it, if not a file)
 	Err  error  // ENOSPC or EDQUOT from the write
 }
 
 func (e *NoSpaceError) Error() string {
+	if !strings.ContainsRune(e.Path, filepath.Separator) {
+		return fmt.Sprintf("tape: no space left writing cartridge %s: free space in the store that holds it and run the job again", e.Path)
+	}
 	name := strings.TrimSuffix(filepath.Base(e.Path), ".tape")
 	return fmt.Sprintf("tape: no space left on device writing cartridge %s in %s: free space on that file system (or move the library to a larger one) and run the job again",
 		name, filepath.Dir(e.Path))

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"syscall"
 	"time"
+
+	"ferry/internal/tape/store"
 )
 
 // Meta is a cartridge's metadata, kept in the header page outside the data
@@ -39,7 +39,7 @@ type Position struct {
 // Medium is an open cartridge with a position. It is not safe for
 // concurrent use.
 type Medium struct {
-	f    *os.File
+	c    store.Cartridge // the bytes; a writable one holds the writer lease
 	ro   bool
 	meta header
 	geo  geometry
@@ -64,15 +64,40 @@ type Medium struct {
 	closed  bool
 }
 
-// Create makes a blank cartridge at path; it fails if the file exists.
+// Create makes a blank cartridge in the file at path; it fails if the
+// file exists.
 func Create(path string, m Meta) error {
 	return create(path, m, geometry{perSeg: defaultPerSeg, align: defaultAlign})
 }
 
-// create makes a blank cartridge with the given segment geometry.
+// CreateIn makes a blank cartridge in s, named by m.Barcode; it fails if
+// the store holds one by that barcode.
+func CreateIn(s store.Store, m Meta) error {
+	return createIn(s, m, geometry{perSeg: defaultPerSeg, align: defaultAlign})
+}
+
+// createIn makes a blank cartridge in s with the given segment geometry.
+func createIn(s store.Store, m Meta, g geometry) error {
+	page, err := blankHead(m, g)
+	if err != nil {
+		return err
+	}
+	return s.Create(m.Barcode, page)
+}
+
+// create makes a blank cartridge file with the given segment geometry.
 func create(path string, m Meta, g geometry) error {
+	page, err := blankHead(m, g)
+	if err != nil {
+		return err
+	}
+	return store.CreateFile(path, page)
+}
+
+// blankHead returns the header page of a blank cartridge.
+func blankHead(m Meta, g geometry) ([]byte, error) {
 	if m.Capacity < FrameOverhead || !validBarcode(m.Barcode) || !g.valid() {
-		return fmt.Errorf("%w: capacity %d, barcode %q", ErrInvalidArgument, m.Capacity, m.Barcode)
+		return nil, fmt.Errorf("%w: capacity %d, barcode %q", ErrInvalidArgument, m.Capacity, m.Barcode)
 	}
 	if m.Created.IsZero() {
 		m.Created = time.Now()
@@ -85,25 +110,7 @@ func create(path string, m Meta, g geometry) error {
 	encodeMeta(page, &h)
 	encodeSlot(page[syncedSlot:], 0, 0)
 	encodeSlot(page[hintSlot:], 0, 0)
-	return writeNewFile(path, page)
-}
-
-// writeNewFile creates path exclusively with contents b, durably.
-func writeNewFile(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
+	return page, nil
 }
 
 // validBarcode reports whether s fits the header: printable ASCII, no spaces.
@@ -119,41 +126,53 @@ func validBarcode(s string) bool {
 	return true
 }
 
-// Open opens the cartridge at path positioned at beginning of tape. A
-// writable open takes an exclusive lock on the file (ErrInUse if another
+// Open opens the cartridge file at path positioned at beginning of tape.
+// A writable open takes an exclusive lock on the file (ErrInUse if another
 // open holds it) and fails with ErrWriteProtected on a write-protected
-// cartridge and with a *DamageError (ErrDamaged) on one that lost data. A read-only open takes no lock: it sees the data a concurrent
-// writer had completed when the open (or a later read at end of data)
-// looked.
+// cartridge and with a *DamageError (ErrDamaged) on one that lost data. A
+// read-only open takes no lock: it sees the data a concurrent writer had
+// completed when the open (or a later read at end of data) looked.
 func Open(path string, readOnly bool) (*Medium, error) {
-	flag := os.O_RDWR
-	if readOnly {
-		flag = os.O_RDONLY
-	}
-	f, err := os.OpenFile(path, flag, 0)
+	c, err := store.OpenFile(path, !readOnly)
 	if err != nil {
-		return nil, err
+		return nil, inUse(err)
 	}
-	m := &Medium{f: f, ro: readOnly, pageOff: -1}
+	return OpenCartridge(c, readOnly)
+}
+
+// OpenIn opens the cartridge with that barcode in s, as Open does.
+func OpenIn(s store.Store, barcode string, readOnly bool) (*Medium, error) {
+	c, err := s.Open(barcode, !readOnly)
+	if err != nil {
+		return nil, inUse(err)
+	}
+	return OpenCartridge(c, readOnly)
+}
+
+// OpenCartridge opens the medium on an open cartridge, which it closes
+// with the medium (or at once if the open fails). readOnly must be how c
+// was opened: a writable c holds the writer lease.
+func OpenCartridge(c store.Cartridge, readOnly bool) (*Medium, error) {
+	m := &Medium{c: c, ro: readOnly, pageOff: -1}
 	if err := m.open(); err != nil {
-		f.Close()
+		c.Close()
 		return nil, err
 	}
 	return m, nil
 }
 
-// open locks, reads the header and finds the end of data.
-func (m *Medium) open() error {
-	if !m.ro {
-		if err := syscall.Flock(int(m.f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			if errors.Is(err, syscall.EWOULDBLOCK) {
-				return ErrInUse
-			}
-			return fmt.Errorf("tape: lock: %w", err)
-		}
+// inUse turns the store's lease conflict into ErrInUse.
+func inUse(err error) error {
+	if errors.Is(err, store.ErrInUse) {
+		return ErrInUse
 	}
+	return err
+}
+
+// open reads the header and finds the end of data.
+func (m *Medium) open() error {
 	var page [pageLen]byte
-	if _, err := m.f.ReadAt(page[:], 0); err != nil {
+	if _, err := m.c.ReadAt(page[:], 0); err != nil {
 		if errors.Is(err, io.EOF) {
 			return ErrNotCartridge
 		}
@@ -237,25 +256,37 @@ func (m *Medium) Close() error {
 		err = m.sync()
 	}
 	m.closed = true
-	if cerr := m.f.Close(); err == nil {
+	if cerr := m.c.Close(); err == nil {
 		err = cerr
 	}
 	return err
 }
 
 // SetWriteProtected sets or clears the write-protect tab of the cartridge
-// at path. It fails with ErrInUse while a writer has it open.
+// file at path. It fails with ErrInUse while a writer has it open.
 func SetWriteProtected(path string, protect bool) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	c, err := store.OpenFile(path, true)
 	if err != nil {
-		return err
+		return inUse(err)
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		return ErrInUse
+	return setWriteProtected(c, protect)
+}
+
+// SetWriteProtectedIn is SetWriteProtected for a cartridge in s.
+func SetWriteProtectedIn(s store.Store, barcode string, protect bool) error {
+	c, err := s.Open(barcode, true)
+	if err != nil {
+		return inUse(err)
 	}
+	return setWriteProtected(c, protect)
+}
+
+// setWriteProtected rewrites the metadata sector of c, durably, and
+// closes c.
+func setWriteProtected(c store.Cartridge, protect bool) error {
+	defer c.Close()
 	var b [512]byte
-	if _, err := f.ReadAt(b[:], 0); err != nil {
+	if _, err := c.ReadAt(b[:], 0); err != nil {
 		return ErrNotCartridge
 	}
 	h, err := decodeMeta(b[:])
@@ -267,22 +298,36 @@ func SetWriteProtected(path string, protect bool) error {
 		h.flags |= flagWriteProtected
 	}
 	encodeMeta(b[:], &h)
-	if _, err := f.WriteAt(b[:], 0); err != nil {
+	if _, err := c.WriteAt(b[:], 0); err != nil {
 		return err
 	}
-	return f.Sync()
+	return c.Sync()
 }
 
-// ReadMeta returns the metadata of the cartridge at path without opening
-// it for reading or writing.
+// ReadMeta returns the metadata of the cartridge file at path without
+// opening it for reading or writing.
 func ReadMeta(path string) (Meta, error) {
-	f, err := os.Open(path)
+	c, err := store.OpenFile(path, false)
 	if err != nil {
 		return Meta{}, err
 	}
-	defer f.Close()
+	return readMeta(c)
+}
+
+// ReadMetaIn is ReadMeta for a cartridge in s.
+func ReadMetaIn(s store.Store, barcode string) (Meta, error) {
+	c, err := s.Open(barcode, false)
+	if err != nil {
+		return Meta{}, err
+	}
+	return readMeta(c)
+}
+
+// readMeta decodes the metadata sector of c and closes c.
+func readMeta(c store.Cartridge) (Meta, error) {
+	defer c.Close()
 	var b [512]byte
-	if _, err := f.ReadAt(b[:], 0); err != nil {
+	if _, err := c.ReadAt(b[:], 0); err != nil {
 		return Meta{}, ErrNotCartridge
 	}
 	h, err := decodeMeta(b[:])

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"ferry/internal/tape/store"
 )
 
 // model is a plain in-memory tape with the semantics Medium promises; the
@@ -118,17 +120,23 @@ func sameErr(a, b error) bool {
 }
 
 func TestModelRandom(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run("", func(t *testing.T) { runModel(t, newCartridge(t, 1<<40), seed, 6000, 0) })
-	}
+	forEachBacking(t, func(t *testing.T, s store.Store) {
+		for seed := range uint64(4) {
+			t.Run("", func(t *testing.T) { runModel(t, newCart(t, s, 1<<40, defaultGeo), seed, 6000, 0) })
+			s.Remove("FRY001L8")
+		}
+	})
 }
 
 // TestModelTinySegments runs the model on four-entry segments.
 func TestModelTinySegments(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run("", func(t *testing.T) { runModel(t, newTinyCartridge(t, 1<<40), seed+10, 6000, 0) })
-	}
-	runModel(t, newTinyCartridge(t, 1<<40), 20, 3000, 2000)
+	forEachBacking(t, func(t *testing.T, s store.Store) {
+		for seed := range uint64(4) {
+			t.Run("", func(t *testing.T) { runModel(t, newCart(t, s, 1<<40, tiny), seed+10, 6000, 0) })
+			s.Remove("FRY001L8")
+		}
+		runModel(t, newCart(t, s, 1<<40, tiny), 20, 3000, 2000)
+	})
 }
 
 // TestModelLongTape crosses several checkpoints, so Locate and spacing
@@ -137,13 +145,15 @@ func TestModelLongTape(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long tape")
 	}
-	runModel(t, newCartridge(t, 1<<40), 7, 4000, 3*defaultPerSeg+100)
+	forEachBacking(t, func(t *testing.T, s store.Store) {
+		runModel(t, newCart(t, s, 1<<40, defaultGeo), 7, 4000, 3*defaultPerSeg+100)
+	})
 }
 
 // runModel prefills the tape with records and filemarks, then applies
 // random operations to a Medium and to the model.
-func runModel(t *testing.T, path string, seed uint64, ops, prefill int) {
-	runModelWith(t, path, rand.New(rand.NewPCG(seed, 99)), ops, prefill)
+func runModel(t *testing.T, c cart, seed uint64, ops, prefill int) {
+	runModelWith(t, c, rand.New(rand.NewPCG(seed, 99)), ops, prefill)
 }
 
 // chooser picks the next random choice: a seeded generator in tests, the
@@ -151,8 +161,8 @@ func runModel(t *testing.T, path string, seed uint64, ops, prefill int) {
 type chooser interface{ IntN(n int) int }
 
 // runModelWith is runModel driven by any chooser.
-func runModelWith(t *testing.T, path string, rng chooser, ops, prefill int) {
-	m := openRW(t, path)
+func runModelWith(t *testing.T, c cart, rng chooser, ops, prefill int) {
+	m := c.openRW(t)
 	d := &model{}
 	buf := make([]byte, 4096)
 	for i := range prefill {
@@ -234,7 +244,7 @@ func runModelWith(t *testing.T, path string, rng chooser, ops, prefill int) {
 			if err := m.Close(); err != nil {
 				t.Fatal(err)
 			}
-			m = openRW(t, path)
+			m = c.openRW(t)
 			d.pos = 0
 		}
 		hist = append(hist, fmt.Sprintf("%d %s pos=%d end=%d", i, what, m.Position().Block, m.EndOfData().Block))
@@ -272,6 +282,6 @@ func FuzzModel(f *testing.F) {
 		if len(data) > 600 {
 			return
 		}
-		runModelWith(t, newTinyCartridge(t, 1<<30), &byteChooser{data}, len(data)/3, 0)
+		runModelWith(t, newCart(t, store.NewFile(t.TempDir()), 1<<30, tiny), &byteChooser{data}, len(data)/3, 0)
 	})
 }

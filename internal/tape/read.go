@@ -23,7 +23,7 @@ func (m *Medium) ReadRecord(p []byte) (int, error) {
 		return 0, ErrFilemark
 	}
 	n := min(e.n, len(p))
-	if _, err := m.f.ReadAt(p[:n], e.off); err != nil {
+	if _, err := m.c.ReadAt(p[:n], e.off); err != nil {
 		if errors.Is(err, io.EOF) {
 			return 0, ErrCorrupt
 		}

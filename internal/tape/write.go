@@ -82,12 +82,12 @@ func (m *Medium) writeObject(p []byte, mark bool) error {
 	encodeEntry(m.ebuf[:], &e)
 	m.pageOff = -1
 	if len(p) > 0 {
-		if _, err := m.f.WriteAt(p, e.off); err != nil {
+		if _, err := m.c.WriteAt(p, e.off); err != nil {
 			m.clean = false
 			return m.ioErr("write", err)
 		}
 	}
-	if _, err := m.f.WriteAt(m.ebuf[:], m.geo.entryOff(&m.pos)); err != nil {
+	if _, err := m.c.WriteAt(m.ebuf[:], m.geo.entryOff(&m.pos)); err != nil {
 		m.clean = false
 		return m.ioErr("write", err)
 	}
@@ -122,7 +122,7 @@ func (m *Medium) erase() error {
 	if err := m.sync(); err != nil {
 		return err
 	}
-	if err := m.f.Truncate(c.data); err != nil {
+	if err := m.c.Truncate(c.data); err != nil {
 		return m.ioErr("erase", err)
 	}
 	if err := m.zeroEntries(m.geo.entryOff(&c), c.seg+m.geo.indexLen()); err != nil {
@@ -134,7 +134,7 @@ func (m *Medium) erase() error {
 	}
 	// The cut must be on disk before new entries land after it, or a
 	// crash could leave stale entries that chain to them.
-	if err := syscall.Fdatasync(int(m.f.Fd())); err != nil {
+	if err := m.c.Sync(); err != nil {
 		return m.ioErr("erase", err)
 	}
 	m.clean = true
@@ -144,12 +144,12 @@ func (m *Medium) erase() error {
 // zeroEntries clears the index entries in [from, to) if any are set.
 func (m *Medium) zeroEntries(from, to int64) error {
 	b := make([]byte, to-from)
-	n, _ := m.f.ReadAt(b, from)
+	n, _ := m.c.ReadAt(b, from)
 	if bytes.Count(b[:n], []byte{0}) == n {
 		return nil
 	}
 	clear(b)
-	if _, err := m.f.WriteAt(b[:n], from); err != nil {
+	if _, err := m.c.WriteAt(b[:n], from); err != nil {
 		return m.ioErr("erase", err)
 	}
 	return nil
@@ -157,8 +157,7 @@ func (m *Medium) zeroEntries(from, to int64) error {
 
 // sync makes the data durable and records the end of data in both slots.
 func (m *Medium) sync() error {
-	fd := int(m.f.Fd())
-	if err := syscall.Fdatasync(fd); err != nil {
+	if err := m.c.Sync(); err != nil {
 		return m.ioErr("sync", err)
 	}
 	if err := m.writeSlot(syncedSlot); err != nil {
@@ -167,7 +166,7 @@ func (m *Medium) sync() error {
 	if err := m.writeSlot(hintSlot); err != nil {
 		return err
 	}
-	if err := syscall.Fdatasync(fd); err != nil {
+	if err := m.c.Sync(); err != nil {
 		return m.ioErr("sync", err)
 	}
 	m.dirty = false
@@ -177,7 +176,7 @@ func (m *Medium) sync() error {
 // writeSlot records the current end of data in the slot at off.
 func (m *Medium) writeSlot(off int64) error {
 	encodeSlot(m.slot[:], m.end.obj, m.lastSeg)
-	if _, err := m.f.WriteAt(m.slot[:], off); err != nil {
+	if _, err := m.c.WriteAt(m.slot[:], off); err != nil {
 		return m.ioErr("header", err)
 	}
 	if off == hintSlot {
@@ -190,7 +189,7 @@ func (m *Medium) writeSlot(off int64) error {
 // a *NoSpaceError naming the cartridge.
 func (m *Medium) ioErr(op string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-		return &NoSpaceError{Path: m.f.Name(), Err: err}
+		return &NoSpaceError{Path: m.c.Name(), Err: err}
 	}
 	return fmt.Errorf("tape: %s: %w", op, err)
 }

@@ -25,6 +25,7 @@ func Run(t *testing.T, open Open) {
 		fn   func(t *testing.T, c catalog.Catalog)
 	}{
 		{"Agents", testAgents},
+		{"SANTargets", testSANTargets},
 		{"Backups", testBackups},
 		{"Chain", testChain},
 		{"Identity", testIdentity},
@@ -893,5 +894,28 @@ func testExpire(t *testing.T, c catalog.Catalog) {
 	}
 	if b, _ := c.Backup(x, never.ID); b.Status != catalog.StatusSucceeded {
 		t.Fatalf("a backup without expiry: %+v", b)
+	}
+}
+
+func testSANTargets(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3260/iqn.2026-01.dev.ferry:a"}))
+	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san1", URL: "iscsi://h1:3260/iqn.2026-01.dev.ferry:b", SecretRef: "targets/san1.chap"}))
+	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3261/iqn.2026-01.dev.ferry:c", SecretRef: "targets/san2.chap"}))
+	ts, err := c.SANTargets(x)
+	must(t, err)
+	if len(ts) != 2 || ts[0].Name != "san1" || ts[0].SecretRef != "targets/san1.chap" || ts[1].URL != "iscsi://h2:3261/iqn.2026-01.dev.ferry:c" ||
+		ts[1].SecretRef != "targets/san2.chap" || ts[0].Created.IsZero() {
+		t.Fatalf("SANTargets = %+v", ts)
+	}
+	if _, err := c.Agent(x, "san1"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("a SAN target is no NDMP agent: %v", err)
+	}
+	must(t, c.DeleteSANTarget(x, "san1"))
+	if _, err := c.SANTarget(x, "san1"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("deleted target: %v", err)
+	}
+	if err := c.DeleteSANTarget(x, "san1"); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("delete twice: %v", err)
 	}
 }

@@ -17,7 +17,7 @@ import (
 // copy goroutine runs while TAPE_GET_STATE polls, so every method locks.
 type tapeUnit struct {
 	mu      sync.Mutex
-	lib     *library.Library
+	lib     Library
 	name    string
 	m       *tape.Medium // nil when opened in RAW mode without a cartridge
 	mode    wire.TapeOpenMode
@@ -37,7 +37,7 @@ type tapeUnit struct {
 // openDrive opens the named library drive for an NDMP session speaking
 // version v. RAW mode succeeds without a cartridge, and on a
 // write-protected one (spec §3.4.2), which it then only reads.
-func openDrive(lib *library.Library, name string, mode wire.TapeOpenMode, v wire.Version) (*tapeUnit, error) {
+func openDrive(lib Library, name string, mode wire.TapeOpenMode, v wire.Version) (*tapeUnit, error) {
 	u := &tapeUnit{lib: lib, name: name, mode: mode, version: v}
 	m, err := lib.OpenDrive(name, mode == wire.TapeReadMode)
 	if mode == wire.TapeRawMode {

@@ -25,11 +25,32 @@ import (
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/netguard"
 	"ferry/internal/scsi"
+	"ferry/internal/scsi/smc"
+	"ferry/internal/tape"
 )
+
+// Library is what the server needs of the tape library: its drives for
+// the TAPE service and its changer for the SCSI service. *library.Library
+// implements it; it must be safe for concurrent use, and its errors are
+// the library package's sentinels (the TAPE service maps them to NDMP).
+type Library interface {
+	smc.Changer
+	// OpenDrive opens the cartridge in the drive at beginning of tape and
+	// keeps the drive exclusively until CloseDrive.
+	OpenDrive(name string, readOnly bool) (*tape.Medium, error)
+	// CloseDrive closes a medium OpenDrive returned and releases the drive.
+	CloseDrive(name string, m *tape.Medium) error
+	// DriveNames lists the drives in element address order.
+	DriveNames() []string
+	// ChangerName is the changer's device name.
+	ChangerName() string
+}
+
+var _ Library = (*library.Library)(nil)
 
 // Config configures a Server.
 type Config struct {
-	Library     *library.Library
+	Library     Library
 	Exports     []string          // absolute directories; only paths under them may be backed up or restored into
 	Credentials map[string]string // user -> password (TEXT and MD5 auth)
 	Logger      *slog.Logger
@@ -111,7 +132,7 @@ type Server struct {
 
 // New checks cfg and returns a Server that serves nothing until Serve.
 func New(cfg Config) (*Server, error) {
-	if cfg.Library == nil {
+	if l, ok := cfg.Library.(*library.Library); cfg.Library == nil || ok && l == nil {
 		return nil, ErrNoLibrary
 	}
 	exports := make([]string, 0, len(cfg.Exports))

@@ -91,9 +91,9 @@ func (d *Device) modeSense10(_ context.Context, cmd *scsi.Command) error {
 }
 
 // deviceSpecific is the header's device-specific parameter: WP when
-// software write protected, DPOFUA always.
+// write protected (SWP, or a read-only backend), DPOFUA always.
 func (d *Device) deviceSpecific() byte {
-	if d.swp.Load() {
+	if d.protected() {
 		return 0x80 | 0x10
 	}
 	return 0x10

@@ -58,7 +58,7 @@ func (d *Device) checkWriteSame(x xfer) error {
 	if x.n == 0 || x.n > maxWriteSame {
 		return scsi.InvalidFieldInCDB(x.lenIdx, -1)
 	}
-	if d.swp.Load() {
+	if d.protected() {
 		return scsi.WriteProtected()
 	}
 	return nil
@@ -136,7 +136,7 @@ func (d *Device) unmap(_ context.Context, cmd *scsi.Command) error {
 	if err != nil {
 		return err
 	}
-	if d.swp.Load() {
+	if d.protected() {
 		return scsi.WriteProtected()
 	}
 	for _, u := range descs {
@@ -246,7 +246,7 @@ func (d *Device) sanitizeBlockErase(_ context.Context, cmd *scsi.Command) error 
 	if binary.BigEndian.Uint16(cdb[7:]) != 0 {
 		return scsi.InvalidFieldInCDB(7, -1)
 	}
-	if d.swp.Load() {
+	if d.protected() {
 		return scsi.WriteProtected()
 	}
 	d.rw.Lock() // nothing else runs while the disk is erased

@@ -53,7 +53,7 @@ func (d *Device) writeData(cmd *scsi.Command, x xfer) ([]byte, error) {
 	if err := d.checkXfer(x); err != nil {
 		return nil, err
 	}
-	if d.swp.Load() {
+	if d.protected() {
 		return nil, scsi.WriteProtected()
 	}
 	// An initiator that sends less than the CDB announces (an iSCSI
@@ -193,7 +193,7 @@ func (d *Device) compareAndWrite(ctx context.Context, cmd *scsi.Command) error {
 	if x.n > maxCAWBlocks || x.n == 0 && len(cmd.DataOut) > 0 {
 		return scsi.InvalidFieldInCDB(13, -1)
 	}
-	if d.swp.Load() {
+	if d.protected() {
 		return scsi.WriteProtected()
 	}
 	size := int(x.n) * d.bs

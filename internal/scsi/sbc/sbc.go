@@ -34,6 +34,16 @@ type Backend interface {
 	Extent(off, limit int64) (mapped bool, n int64, err error)
 }
 
+// ReadOnly is a Backend that may refuse every write (a snapshot): the
+// device then answers writes with DATA PROTECT, WRITE PROTECTED and
+// reports WP in its mode parameter header.
+type ReadOnly interface {
+	ReadOnly() bool
+}
+
+// protected reports whether writes are refused.
+func (d *Device) protected() bool { return d.ro || d.swp.Load() }
+
 // Identity names the disk in its INQUIRY data; the serial number is
 // always the backend's name.
 type Identity = scsi.Identity
@@ -51,6 +61,7 @@ type Device struct {
 	// one atomic step.
 	rw  sync.RWMutex
 	swp atomic.Bool // the control mode page's software write protect
+	ro  bool        // the backend is read-only (a snapshot): always protected
 
 	res reservations
 }
@@ -61,6 +72,9 @@ var _ scsi.Device = (*Device)(nil)
 // defaults; the serial number is b's name.
 func New(b Backend, id Identity) *Device {
 	d := &Device{b: b, bs: b.BlockSize(), blocks: b.Blocks()}
+	if r, ok := b.(ReadOnly); ok {
+		d.ro = r.ReadOnly()
+	}
 	id = withDefaults(id)
 	id.Serial = b.Name()
 	d.inq = scsi.Inquiry{

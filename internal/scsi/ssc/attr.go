@@ -113,11 +113,7 @@ func (d *Device) remaining(capacity int64) int64 {
 	if err != nil {
 		return 0
 	}
-	path, err := d.lib.CartridgePath(barcode)
-	if err != nil {
-		return 0
-	}
-	m, err := tape.Open(path, true)
+	m, err := d.lib.OpenCartridge(barcode)
 	if err != nil {
 		return capacity
 	}

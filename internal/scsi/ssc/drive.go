@@ -123,11 +123,7 @@ func (d *Device) meta() (tape.Meta, error) {
 	if err != nil {
 		return tape.Meta{}, err
 	}
-	path, err := d.lib.CartridgePath(barcode)
-	if err != nil {
-		return tape.Meta{}, err
-	}
-	meta, err := tape.ReadMeta(path)
+	meta, err := d.lib.CartridgeMeta(barcode)
 	if err != nil {
 		return tape.Meta{}, scsi.MediumNotPresent()
 	}
@@ -150,11 +146,7 @@ func (d *Device) writeProtected() bool {
 // damaged reports whether the cartridge lost data, with a read-only open
 // that takes no lock (a header and one entry read).
 func (d *Device) damaged(barcode string) bool {
-	path, err := d.lib.CartridgePath(barcode)
-	if err != nil {
-		return false
-	}
-	m, err := tape.Open(path, true)
+	m, err := d.lib.OpenCartridge(barcode)
 	if err != nil {
 		return false
 	}

@@ -31,8 +31,11 @@ type Library interface {
 	CloseDrive(name string, m *tape.Medium) error
 	// Elements lists the changer's elements; the drive's tells what is loaded.
 	Elements() ([]changer.Element, error)
-	// CartridgePath returns the file of a cartridge, for its metadata.
-	CartridgePath(barcode string) (string, error)
+	// CartridgeMeta returns a cartridge's metadata without opening it.
+	CartridgeMeta(barcode string) (tape.Meta, error)
+	// OpenCartridge opens a cartridge read-only without taking a drive
+	// (its damage and the space left); the caller closes it.
+	OpenCartridge(barcode string) (*tape.Medium, error)
 }
 
 // Identity names the drive in its INQUIRY data.

@@ -16,6 +16,7 @@ import (
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/scsi/ssc/ssctest"
 	"ferry/internal/tape"
+	"ferry/internal/tape/store"
 )
 
 // newLibrary makes a library with two drives (tape0 loaded, tape1 empty
@@ -360,4 +361,33 @@ func TestDamagedCartridge(t *testing.T) {
 	if st2, _ := os.Stat(path); st2.Size() != st.Size()-3 {
 		t.Fatalf("cartridge file grew from %d to %d bytes", st.Size()-3, st2.Size())
 	}
+}
+
+// newMemLibrary is newLibrary with its cartridges in memory: the LU
+// reaches them through the library alone, never by a path.
+func newMemLibrary(t testing.TB, capacity int64) (*library.Library, store.Store) {
+	t.Helper()
+	s := store.NewMem()
+	lib, err := library.OpenWith(filepath.Join(t.TempDir(), "library"), library.Options{
+		Drives: []string{"tape0", "tape1"}, Slots: 3, ImportExport: 1,
+		Capacity: capacity, Prefix: "T", Suffix: "L8", Cartridges: s,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lib.Close() })
+	return lib, s
+}
+
+func TestSSCConformanceInMemory(t *testing.T) {
+	lib, _ := newMemLibrary(t, 1<<30)
+	ssctest.Run(t, ssc.New(lib, "tape0", ssc.Identity{}), ssctest.Config{})
+}
+
+func TestWriteProtectedInMemory(t *testing.T) {
+	lib, s := newMemLibrary(t, 1<<30)
+	if err := tape.SetWriteProtectedIn(s, "T004L8", true); err != nil {
+		t.Fatal(err)
+	}
+	ssctest.RunWriteProtected(t, ssc.New(lib, "tape0", ssc.Identity{}))
 }
