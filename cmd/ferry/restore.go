@@ -1,8 +1,6 @@
 package main
 
 import (
-	"ferry/internal/view"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 
 	"ferry/internal/dma"
 	"ferry/internal/size"
+	"ferry/internal/view"
 )
 
 type restoreOptions struct {
