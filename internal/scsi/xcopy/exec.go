@@ -23,12 +23,12 @@ type run struct {
 
 	units    map[uint16]*unit
 	borrowed []ForeignUnit // foreign units, released when the copy ends
-	held    []byte // residue carried to the next segment (CAT)
-	seg     int
-	hold    []byte // data held for RECEIVE DATA (0Bh-0Fh), newest last
-	hdd     bool   // older held data was dropped
-	written uint64
-	segDone uint64 // destination units written in the current segment
+	held     []byte        // residue carried to the next segment (CAT)
+	seg      int
+	hold     []byte // data held for RECEIVE DATA (0Bh-0Fh), newest last
+	hdd      bool   // older held data was dropped
+	written  uint64
+	segDone  uint64 // destination units written in the current segment
 }
 
 // unit is a resolved copy source or destination.
