@@ -284,9 +284,8 @@ func toTapeAndBack(t *testing.T, ctx context.Context, s *initiator.Session, lun 
 // TestThirdPartyCopy: EXTENDED COPY sent to one ferry target copies its
 // disk onto a tape of a second ferry target (E5h) and back onto another
 // disk, identical; the copy manager logs in once for all the segments of
-// both copies and logs out when idle. The same with an EAh (IPv6)
-// descriptor where the machine has IPv6 loopback is in
-// TestThirdPartyCopyIPv6.
+// both copies and logs out when idle. (EAh, the IPv6 form, is covered
+// against in-process units by xcopy's TestForeignCSCD.)
 func TestThirdPartyCopy(t *testing.T) {
 	ctx := testCtx(t)
 	b := startFerry(t, nil, nil, false, nil)
