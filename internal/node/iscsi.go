@@ -34,7 +34,7 @@ const (
 // disks directory while it runs.
 type ISCSIServer struct {
 	tgt    *target.Target
-	units  *target.UnitSet
+	units  *scsi.LUs
 	copier *xcopy.Manager // EXTENDED COPY on every LU, among the session's LUs
 	reach  *copyUnits     // what the copier reaches: local LUs, allow-listed remotes
 	addr   net.Addr
@@ -70,7 +70,7 @@ func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time
 		return nil, err
 	}
 	cfg := st.Config()
-	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{}),
+	s := &ISCSIServer{units: scsi.NewLUs(), disks: map[string]*servedDisk{}, done: make(chan struct{}),
 		snaps: map[string]*servedSnap{}, state: l, log: log}
 	s.reach = newCopyUnits(s, st)
 	cfg.Units, cfg.Logger, cfg.RequireACL = s.units, log, requireACL
