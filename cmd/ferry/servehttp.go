@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"ferry/internal/dma"
 	"ferry/internal/httpapi"
 	"ferry/internal/httpapi/token"
 	"ferry/internal/node"
@@ -48,7 +49,8 @@ func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOption
 	cfg.HTTPS = node.HTTPSecurity{CertFile: o.tlsCert, KeyFile: o.tlsKey, Insecure: o.insecureHTTP}
 	cfg.HTTP = func(n *node.Node) http.Handler {
 		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(),
-			Tokens: token.NewVerifier(layout.Tokens()), Logger: logger})
+			Tokens: token.NewVerifier(layout.Tokens()), Logger: logger,
+			Manager: dma.NewManager(cat, managerConfig(g, state)), Exports: n.Exports()})
 	}
 	return cfg, func() { cat.Close() }, nil
 }

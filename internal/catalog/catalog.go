@@ -126,7 +126,8 @@ type JobCatalog interface {
 	// CreateJob records a job and returns its id, also set in j.
 	CreateJob(ctx context.Context, j *Job) (int64, error)
 	// UpdateJob stores a job's state, end, error, backup and spec (a job
-	// may add its results to its spec: a copy's DUMP_DATE token).
+	// may add its results to its spec: a copy's DUMP_DATE token). A job
+	// marked cancelling stays so when updated as queued or running.
 	UpdateJob(ctx context.Context, j Job) error
 	// Job returns one job, or ErrNotFound.
 	Job(ctx context.Context, id int64) (Job, error)

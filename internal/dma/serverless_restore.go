@@ -187,7 +187,7 @@ func (m *Manager) ServerlessRestore(ctx context.Context, req ServerlessRestoreRe
 		return res, fmt.Errorf("dma: %s (%d blocks of %d bytes) cannot hold backup %d (%d blocks of %d bytes)", u, blocks, bs, b.ID, env.blocks, env.bs)
 	}
 	return backupJob(ctx, m.cat, "serverless-restore", ImageJobSpec{Version: JobSpecVersion, Backup: b.ID, To: res.To, Drive: req.Tape},
-		func(ctx context.Context) (ServerlessResult, error) {
+		func(ctx context.Context, _ *posts) (ServerlessResult, error) {
 			var done atomic.Int64
 			meter := newMeter(req.Progress, "serverless restore")
 			for i, cb := range chain {

@@ -7,6 +7,8 @@
 package httpapi
 
 import (
+	"cmp"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -21,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"ferry/internal/catalog"
+	"ferry/internal/dma"
 	"ferry/internal/httpapi/token"
 	"ferry/internal/library"
 	"ferry/internal/node"
@@ -36,6 +39,22 @@ type Config struct {
 	Target *node.ISCSIServer
 	Tokens *token.Verifier
 	Logger *slog.Logger
+
+	// Manager runs the jobs the API starts (the data manager the CLI
+	// uses); nil answers the routes that start jobs 503.
+	Manager *dma.Manager
+	// Exports are the node's export directories: a local path a request
+	// names must lie under one of them (and never in the state directory).
+	Exports []string
+	// MaxJobs bounds the jobs the API runs at once (0: 8); past it a
+	// request to start one is refused (503 too_many_jobs).
+	MaxJobs int
+	// WaitDrive is how long a job waits for a drive another job holds
+	// before it fails (0: 24 h): jobs on one drive queue.
+	WaitDrive time.Duration
+	// ProgressEvery is how often a running job reports its progress, and
+	// the longest a job's event stream goes without an event (0: 1 s).
+	ProgressEvery time.Duration
 }
 
 // API is the management API's handler.
@@ -43,6 +62,15 @@ type API struct {
 	cfg     Config
 	mux     *http.ServeMux
 	metrics http.Handler
+
+	confine       confine
+	run           *runner // nil without a Manager
+	waitDrive     time.Duration
+	progressEvery time.Duration
+	// ctx ends at Shutdown: event streams close, running jobs are
+	// cancelled.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 //go:embed openapi.json
@@ -79,6 +107,12 @@ var routes = []route{
 	{"GET", "/api/v1/files", (*API).searchFiles},
 	{"GET", "/api/v1/jobs", (*API).jobs},
 	{"GET", "/api/v1/jobs/{id}", (*API).job},
+	{"GET", "/api/v1/jobs/{id}/events", (*API).jobEvents},
+	{"POST", "/api/v1/jobs/{id}/cancel", (*API).cancelJob},
+	{"POST", "/api/v1/jobs/backup", (*API).startBackup},
+	{"POST", "/api/v1/jobs/restore", (*API).startRestore},
+	{"POST", "/api/v1/jobs/verify", (*API).startVerify},
+	{"POST", "/api/v1/jobs/copy", (*API).startCopy},
 }
 
 // New returns the API's handler.
@@ -86,10 +120,15 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), confine: newConfine(cfg.Exports, cfg.Layout.Root),
+		waitDrive: cmp.Or(cfg.WaitDrive, defaultWaitDrive), progressEvery: cmp.Or(cfg.ProgressEvery, defaultProgressEvery)}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	if cfg.Manager != nil {
+		a.run = newRunner(a.ctx, cmp.Or(cfg.MaxJobs, defaultMaxJobs))
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{cfg: cfg})
+		&collector{cfg: cfg, run: a.run})
 	// A scrape that cannot read the catalog fails rather than report
 	// partial figures as if they were whole.
 	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})
@@ -102,6 +141,17 @@ func New(cfg Config) *API {
 		})
 	}
 	return a
+}
+
+// Shutdown closes the event streams, cancels the jobs the API started and
+// waits until each has recorded how it ended, or ctx ends. The node calls
+// it as it shuts its HTTP server down.
+func (a *API) Shutdown(ctx context.Context) error {
+	a.cancel()
+	if a.run == nil {
+		return nil
+	}
+	return a.run.wait(ctx)
 }
 
 // ServeHTTP authenticates the request, then routes it.
@@ -243,6 +293,10 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	}
 	return s.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush
+// event streams).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusWriter) status() int {
 	if s.code == 0 {

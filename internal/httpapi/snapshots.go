@@ -46,8 +46,8 @@ type Changes struct {
 // caller must copy everything.
 const CodeChangesUnknown = "changes_unknown"
 
-// maxBody caps a snapshot request's body.
-const maxBody = 1 << 16
+// maxSnapshotBody caps a snapshot request's body.
+const maxSnapshotBody = 1 << 16
 
 // tokenKey carries the request's token to the handlers that treat
 // read-only tokens apart.
@@ -91,12 +91,12 @@ func snapshotError(err error) error {
 
 // decodeBody reads an optional JSON body into v: empty is all defaults.
 func decodeBody(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxSnapshotBody+1))
 	if err != nil {
 		return badRequest("read the body: %v", err)
 	}
-	if len(b) > maxBody {
-		return badRequest("body over %d bytes", maxBody)
+	if len(b) > maxSnapshotBody {
+		return badRequest("body over %d bytes", maxSnapshotBody)
 	}
 	if len(b) == 0 {
 		return nil

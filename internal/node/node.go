@@ -169,7 +169,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 	}
 	if n.http != nil {
-		if err := n.http.srv.Shutdown(ctx); err != nil {
+		if err := n.http.shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 		}
 	}

@@ -413,6 +413,22 @@ func testJobs(t *testing.T, c catalog.Catalog) {
 	if active, _ := c.Jobs(x, true); len(active) != 1 || active[0].State != catalog.JobCancelling {
 		t.Fatalf("active Jobs while cancelling = %+v", active)
 	}
+	// The job recording its progress (its backup id, its spec) as running
+	// keeps the cancel request: one asked the moment the job was recorded
+	// is not lost.
+	q := got
+	q.State, q.BackupID = catalog.JobRunning, 8
+	must(t, c.UpdateJob(x, q))
+	if got, err := c.Job(x, id2); err != nil || got.State != catalog.JobCancelling || got.BackupID != 8 {
+		t.Fatalf("Job after a running update of a cancelling job = %+v, %v", got, err)
+	}
+	q.State, q.Ended = catalog.JobCancelled, time.Now()
+	must(t, c.UpdateJob(x, q))
+	if got, err := c.Job(x, id2); err != nil || got.State != catalog.JobCancelled {
+		t.Fatalf("Job after it ended cancelled = %+v, %v", got, err)
+	}
+	q.State, q.Ended = catalog.JobCancelling, time.Time{}
+	must(t, c.UpdateJob(x, q)) // as before the job ended, for what follows
 	if _, err := c.RequestCancel(x, id); !errors.Is(err, catalog.ErrJobEnded) {
 		t.Fatalf("RequestCancel of a failed job: %v", err)
 	}

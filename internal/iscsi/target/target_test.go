@@ -1,8 +1,6 @@
 package target
 
 import (
-	"ferry/internal/testsupport/servetest"
-
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -17,6 +15,7 @@ import (
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/smc"
 	"ferry/internal/scsi/ssc"
+	"ferry/internal/testsupport/servetest"
 )
 
 const testIQN = "iqn.2026-01.dev.ferry:test"
