@@ -13,10 +13,10 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7 and 8. A newer
+// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7, 8 and 9. A newer
 // ferry must open every released version: keep the files, and add one per
 // new schema version (-update-sample writes the current version's,
-// sampleV8).
+// sampleV9).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
@@ -28,6 +28,7 @@ const (
 	sampleV6 = "testdata/catalog-v6.db"
 	sampleV7 = "testdata/catalog-v7.db"
 	sampleV8 = "testdata/catalog-v8.db"
+	sampleV9 = "testdata/catalog-v9.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -47,7 +48,7 @@ func writeSample(t *testing.T, path string) {
 	at := time.Unix(1_800_000_000, 0)
 	must(c.PutAgent(ctx, catalog.Agent{Name: "nas1", URL: "ndmp://ndmp@nas1:10000", SecretRef: "agents/nas1.password", Created: at}))
 	must(c.PutSANTarget(ctx, catalog.SANTarget{Name: "san1", URL: "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1",
-		SecretRef: "targets/san1.chap", Created: at}))
+		SecretRef: "targets/san1.chap", APIURL: "https://san1:8443", TokenRef: "targets/san1.token", Created: at}))
 	b := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Started: at, Env: []catalog.Env{{Name: "HIST", Value: "y"}}}
 	_, err = c.CreateBackup(ctx, b)
 	must(err)
@@ -112,16 +113,35 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV8 opens a catalog of the current schema, written by
-// -update-sample: registered SAN targets.
-func TestSampleV8(t *testing.T) {
+// TestSampleV9 opens a catalog of the current schema, written by
+// -update-sample: a SAN target with a management API.
+func TestSampleV9(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV8)
-		os.Remove(sampleV8 + ".lock")
+		writeSample(t, sampleV9)
+		os.Remove(sampleV9 + ".lock")
 	}
-	ctx := context.Background()
+	c := openSample(t, sampleV9)
+	ts, err := c.SANTargets(context.Background())
+	if err != nil || len(ts) != 1 || ts[0].APIURL != "https://san1:8443" || ts[0].TokenRef != "targets/san1.token" {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
+	}
+	testSampleV8(t, c)
+}
+
+// TestSampleV8 opens a catalog of schema v8: registered SAN targets,
+// without a management API.
+func TestSampleV8(t *testing.T) {
 	c := openSample(t, sampleV8)
-	ts, err := c.SANTargets(ctx)
+	ts, err := c.SANTargets(context.Background())
+	if err != nil || len(ts) != 1 || ts[0].APIURL != "" || ts[0].TokenRef != "" {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
+	}
+	testSampleV8(t, c)
+}
+
+func testSampleV8(t *testing.T, c catalog.Catalog) {
+	t.Helper()
+	ts, err := c.SANTargets(context.Background())
 	if err != nil || len(ts) != 1 || ts[0].URL != "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1" || ts[0].SecretRef != "targets/san1.chap" {
 		t.Fatalf("SANTargets = %+v, %v", ts, err)
 	}
