@@ -32,7 +32,7 @@ func TestServeHTTPJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw := strings.TrimSpace(ferryCLI(t, bin, state, "token", "create", "--name", "admin"))
-	serve := exec.Command(bin, "serve", "--state", state, "--http", "127.0.0.1:0", "--export", export)
+	serve := exec.Command(bin, "serve", "--state", state, "--ndmp", "127.0.0.1:0", "--iscsi", "127.0.0.1:0", "--http", "127.0.0.1:0", "--export", export)
 	stderr, err := serve.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
