@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"ferry/internal/catalog"
+	"ferry/internal/view"
 )
 
 // ErrBadPolicy is a policy AddPolicy refuses.
@@ -268,4 +270,72 @@ func (m *Manager) expireBeyondCount(ctx context.Context, policy string, count in
 		}
 	}
 	return nil
+}
+
+// PolicyView is a policy as ferry policy ls and the API show it: with its
+// last run, last success and next run after now.
+func (m *Manager) PolicyView(ctx context.Context, p catalog.Policy, now time.Time) (view.Policy, error) {
+	runs, err := m.cat.PolicyRuns(ctx, p.Name, 0)
+	if err != nil {
+		return view.Policy{}, err
+	}
+	next, kind := NextRun(p, now)
+	return view.PolicyOf(p, next, kind, runs), nil
+}
+
+// PolicyViews lists every policy as PolicyView does.
+func (m *Manager) PolicyViews(ctx context.Context, now time.Time) ([]view.Policy, error) {
+	ps, err := m.cat.Policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]view.Policy, 0, len(ps))
+	for _, p := range ps {
+		v, err := m.PolicyView(ctx, p, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// ErrNotExported: a policy's local source lies outside the node's exports
+// (or inside its state directory), where the serve process does not read.
+var ErrNotExported = errors.New("dma: not under any of the node's export directories (ferry serve --export), or inside the state directory")
+
+// ConfineTo returns a check that a local directory (resolved) lies under
+// one of exports and not inside state: the rule for what a policy run by
+// ferry serve may back up, as for paths named over the API.
+func ConfineTo(exports []string, state string) func(dir string) error {
+	resolve := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		return filepath.Clean(p)
+	}
+	within := func(root, p string) bool {
+		rel, err := filepath.Rel(root, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
+	}
+	roots := make([]string, 0, len(exports))
+	for _, e := range exports {
+		roots = append(roots, resolve(e))
+	}
+	st := ""
+	if state != "" {
+		st = resolve(state)
+	}
+	return func(dir string) error {
+		d := resolve(dir)
+		if st != "" && within(st, d) {
+			return ErrNotExported
+		}
+		for _, r := range roots {
+			if within(r, d) {
+				return nil
+			}
+		}
+		return ErrNotExported
+	}
 }

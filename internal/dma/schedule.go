@@ -62,8 +62,9 @@ type Scheduler struct {
 	kick chan struct{}
 
 	mu     sync.Mutex
+	runCtx context.Context        // Run's, for runs RunNow queues; nil before Run
 	queues map[string]*driveQueue // by drive
-	busy   map[string]bool        // policies with a run queued or running
+	busy   map[string]int         // runs queued or running, by policy
 	wg     sync.WaitGroup
 }
 
@@ -91,13 +92,16 @@ func (m *Manager) NewScheduler(cfg SchedulerConfig) *Scheduler {
 	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
 	cfg.Backoff = cmp.Or(cfg.Backoff, DefaultBackoff)
 	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff)
-	return &Scheduler{m: m, cfg: cfg, kick: make(chan struct{}, 1), queues: map[string]*driveQueue{}, busy: map[string]bool{}}
+	return &Scheduler{m: m, cfg: cfg, kick: make(chan struct{}, 1), queues: map[string]*driveQueue{}, busy: map[string]int{}}
 }
 
 // Run looks for due runs every Tick (or when Poke asks) until ctx ends,
 // then waits for the runs it started: they are cancelled with ctx.
 func (s *Scheduler) Run(ctx context.Context) error {
 	defer s.Wait()
+	s.mu.Lock()
+	s.runCtx = ctx
+	s.mu.Unlock()
 	for {
 		if err := s.Dispatch(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.Error("policies: cannot read the catalog", "err", err)
@@ -126,7 +130,7 @@ func (s *Scheduler) Wait() { s.wg.Wait() }
 func (s *Scheduler) Busy(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.busy[name]
+	return s.busy[name] > 0
 }
 
 // Dispatch queues every run due at the clock's now: a policy's latest
@@ -150,7 +154,8 @@ func (s *Scheduler) Dispatch(ctx context.Context) error {
 			continue
 		}
 		if ok {
-			s.enqueue(ctx, p, o)
+			// Claimed: queued even behind a run RunNow queued meanwhile.
+			s.enqueue(ctx, p, o, true)
 		}
 	}
 	return errors.Join(errs...)
@@ -164,11 +169,17 @@ func (s *Scheduler) RunNow(ctx context.Context, name, kind string) error {
 	if err != nil {
 		return err
 	}
-	if s.Busy(name) {
+	// The run outlives the request asking for it; it ends with Run.
+	s.mu.Lock()
+	runCtx := s.runCtx
+	s.mu.Unlock()
+	if runCtx == nil {
+		runCtx = context.WithoutCancel(ctx)
+	}
+	if !s.enqueue(runCtx, p, PolicyRunOptions{Kind: cmp.Or(kind, catalog.PolicyFull), Cause: catalog.CauseManual,
+		Due: s.cfg.Clock.Now(), Attempt: 1}, false) {
 		return fmt.Errorf("%w: %s", ErrPolicyBusy, name)
 	}
-	s.enqueue(ctx, p, PolicyRunOptions{Kind: cmp.Or(kind, catalog.PolicyFull), Cause: catalog.CauseManual,
-		Due: s.cfg.Clock.Now(), Attempt: 1})
 	return nil
 }
 
@@ -257,23 +268,28 @@ func (s *Scheduler) backoff(attempt int) time.Duration {
 }
 
 // enqueue puts a run on its drive's queue, starting the queue's
-// goroutine when idle.
-func (s *Scheduler) enqueue(ctx context.Context, p catalog.Policy, o PolicyRunOptions) {
+// goroutine when idle. Unless always, a policy with a run queued or
+// running is not queued again (false).
+func (s *Scheduler) enqueue(ctx context.Context, p catalog.Policy, o PolicyRunOptions, always bool) bool {
 	key := policyDrive(p)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.busy[p.Name] > 0 && !always {
+		return false
+	}
 	q := s.queues[key]
 	if q == nil {
 		q = &driveQueue{}
 		s.queues[key] = q
 	}
 	q.runs = append(q.runs, queuedRun{policy: p.Name, opts: o})
-	s.busy[p.Name] = true
+	s.busy[p.Name]++
 	if !q.running {
 		q.running = true
 		s.wg.Add(1)
 		go s.drain(ctx, q)
 	}
+	return true
 }
 
 // drain runs a drive's queue one run at a time until it is empty.
@@ -283,7 +299,7 @@ func (s *Scheduler) drain(ctx context.Context, q *driveQueue) {
 		s.mu.Lock()
 		if len(q.runs) == 0 || ctx.Err() != nil {
 			for _, r := range q.runs {
-				delete(s.busy, r.policy)
+				s.done(r.policy)
 			}
 			q.runs, q.running = nil, false
 			s.mu.Unlock()
@@ -294,8 +310,15 @@ func (s *Scheduler) drain(ctx context.Context, q *driveQueue) {
 		s.mu.Unlock()
 		s.runOne(ctx, next)
 		s.mu.Lock()
-		delete(s.busy, next.policy)
+		s.done(next.policy)
 		s.mu.Unlock()
+	}
+}
+
+// done counts a policy's run ended (or dropped); s.mu is held.
+func (s *Scheduler) done(policy string) {
+	if s.busy[policy]--; s.busy[policy] <= 0 {
+		delete(s.busy, policy)
 	}
 }
 
