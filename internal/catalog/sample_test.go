@@ -13,22 +13,23 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7, 8 and 9. A newer
+// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7, 8, 9 and 10. A newer
 // ferry must open every released version: keep the files, and add one per
 // new schema version (-update-sample writes the current version's,
-// sampleV9).
+// sampleV10).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
 const (
-	sampleV1 = "testdata/catalog-v1.db"
-	sampleV3 = "testdata/catalog-v3.db"
-	sampleV4 = "testdata/catalog-v4.db"
-	sampleV5 = "testdata/catalog-v5.db"
-	sampleV6 = "testdata/catalog-v6.db"
-	sampleV7 = "testdata/catalog-v7.db"
-	sampleV8 = "testdata/catalog-v8.db"
-	sampleV9 = "testdata/catalog-v9.db"
+	sampleV1  = "testdata/catalog-v1.db"
+	sampleV3  = "testdata/catalog-v3.db"
+	sampleV4  = "testdata/catalog-v4.db"
+	sampleV5  = "testdata/catalog-v5.db"
+	sampleV6  = "testdata/catalog-v6.db"
+	sampleV7  = "testdata/catalog-v7.db"
+	sampleV8  = "testdata/catalog-v8.db"
+	sampleV9  = "testdata/catalog-v9.db"
+	sampleV10 = "testdata/catalog-v10.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -48,7 +49,7 @@ func writeSample(t *testing.T, path string) {
 	at := time.Unix(1_800_000_000, 0)
 	must(c.PutAgent(ctx, catalog.Agent{Name: "nas1", URL: "ndmp://ndmp@nas1:10000", SecretRef: "agents/nas1.password", Created: at}))
 	must(c.PutSANTarget(ctx, catalog.SANTarget{Name: "san1", URL: "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1",
-		SecretRef: "targets/san1.chap", Created: at}))
+		SecretRef: "targets/san1.chap", APIURL: "https://san1:8443", TokenRef: "targets/san1.token", Created: at}))
 	b := &catalog.Backup{Agent: "nas1", Path: "/export/home", Butype: "tar", Started: at, Env: []catalog.Env{{Name: "HIST", Value: "y"}}}
 	_, err = c.CreateBackup(ctx, b)
 	must(err)
@@ -120,15 +121,15 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV9 opens a catalog of the current schema, written by
+// TestSampleV10 opens a catalog of the current schema, written by
 // -update-sample: a policy and its run.
-func TestSampleV9(t *testing.T) {
+func TestSampleV10(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV9)
-		os.Remove(sampleV9 + ".lock")
+		writeSample(t, sampleV10)
+		os.Remove(sampleV10 + ".lock")
 	}
 	ctx := context.Background()
-	c := openSample(t, sampleV9)
+	c := openSample(t, sampleV10)
 	p, err := c.Policy(ctx, "home")
 	if err != nil || p.Keep != "4" || p.Incremental != "0 2 * * mon-sat" || !p.FullDue.Equal(p.Created) {
 		t.Fatalf("Policy = %+v, %v", p, err)
@@ -137,23 +138,42 @@ func TestSampleV9(t *testing.T) {
 	if err != nil || len(runs) != 1 || runs[0].State != catalog.RunSucceeded || runs[0].BackupID == 0 {
 		t.Fatalf("PolicyRuns = %+v, %v", runs, err)
 	}
+	testSampleV9(t, c)
+}
+
+// TestSampleV9 opens a catalog of schema v9: a SAN target with a
+// management API; it has no policies.
+func TestSampleV9(t *testing.T) {
+	c := openSample(t, sampleV9)
+	if ps, err := c.Policies(context.Background()); err != nil || len(ps) != 0 {
+		t.Fatalf("Policies = %+v, %v", ps, err)
+	}
+	testSampleV9(t, c)
+}
+
+func testSampleV9(t *testing.T, c catalog.Catalog) {
+	t.Helper()
+	ts, err := c.SANTargets(context.Background())
+	if err != nil || len(ts) != 1 || ts[0].APIURL != "https://san1:8443" || ts[0].TokenRef != "targets/san1.token" {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
+	}
 	testSampleV8(t, c)
 }
 
-// TestSampleV8 opens a catalog of schema v8: registered SAN targets; it
-// has no policies.
+// TestSampleV8 opens a catalog of schema v8: registered SAN targets,
+// without a management API.
 func TestSampleV8(t *testing.T) {
 	c := openSample(t, sampleV8)
-	if ps, err := c.Policies(context.Background()); err != nil || len(ps) != 0 {
-		t.Fatalf("Policies = %+v, %v", ps, err)
+	ts, err := c.SANTargets(context.Background())
+	if err != nil || len(ts) != 1 || ts[0].APIURL != "" || ts[0].TokenRef != "" {
+		t.Fatalf("SANTargets = %+v, %v", ts, err)
 	}
 	testSampleV8(t, c)
 }
 
 func testSampleV8(t *testing.T, c catalog.Catalog) {
 	t.Helper()
-	ctx := context.Background()
-	ts, err := c.SANTargets(ctx)
+	ts, err := c.SANTargets(context.Background())
 	if err != nil || len(ts) != 1 || ts[0].URL != "iscsi://san1:3260/iqn.2026-01.dev.ferry:san1" || ts[0].SecretRef != "targets/san1.chap" {
 		t.Fatalf("SANTargets = %+v, %v", ts, err)
 	}

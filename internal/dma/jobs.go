@@ -155,14 +155,16 @@ func (j *jobRun) record(ctx context.Context, what string) error {
 }
 
 // backupJob runs fn as a recorded job about one backup and returns its
-// result.
-func backupJob[R any](ctx context.Context, cat catalog.Catalog, kind string, spec ImageJobSpec, fn func(context.Context) (R, error)) (R, error) {
+// result. What the agents fn talks to post on p (a damaged cartridge's
+// cause, a file not restored) goes to the job's log.
+func backupJob[R any](ctx context.Context, cat catalog.Catalog, kind string, spec ImageJobSpec, fn func(ctx context.Context, p *posts) (R, error)) (R, error) {
 	spec.Version = JobSpecVersion
 	j, jctx, err := startJob(ctx, cat, kind, spec.Backup, spec)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	res, runErr := fn(jctx)
-	return res, j.finish(jctx, fmt.Sprintf("%s of backup %d", kind, spec.Backup), runErr, nil)
+	p := newPosts(nil)
+	res, runErr := fn(jctx, p)
+	return res, j.finish(jctx, fmt.Sprintf("%s of backup %d", kind, spec.Backup), runErr, p.lines())
 }

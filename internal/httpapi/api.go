@@ -98,6 +98,11 @@ var routes = []route{
 	{"GET", "/api/v1/media/{barcode}", (*API).medium},
 	{"GET", "/api/v1/disks", (*API).disks},
 	{"GET", "/api/v1/disks/{name}", (*API).disk},
+	{"GET", "/api/v1/disks/{name}/snapshots", (*API).snapshots},
+	{"POST", "/api/v1/disks/{name}/snapshots", (*API).takeSnapshot},
+	{"POST", "/api/v1/disks/{name}/snapshots/{snap}/renew", (*API).renewSnapshot},
+	{"DELETE", "/api/v1/disks/{name}/snapshots/{snap}", (*API).releaseSnapshot},
+	{"GET", "/api/v1/disks/{name}/changes", (*API).changes},
 	{"GET", "/api/v1/target", (*API).target},
 	{"GET", "/api/v1/backups", (*API).backups},
 	{"GET", "/api/v1/backups/{id}", (*API).backup},
@@ -191,7 +196,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 		writeError(w, http.StatusForbidden, "forbidden", "a read-only token may only read (GET)")
 		return t.Name
 	}
-	a.route(w, r)
+	a.route(w, r.WithContext(withToken(r.Context(), t)))
 	return t.Name
 }
 

@@ -34,6 +34,10 @@ type Options struct {
 	// Cartridges is where the cartridges live; nil means one file per
 	// cartridge in DIR/tapes (docs/cartridge-store.md).
 	Cartridges store.Store
+	// FormatVersion is the cartridge format new cartridges are made in;
+	// 0 is the current one (tape.FormatVersion), 1 makes cartridges
+	// without record checksums, as ferry made them before.
+	FormatVersion int
 }
 
 // DefaultOptions is the library ferry creates: four drives each loaded
@@ -52,9 +56,10 @@ func DefaultOptions() Options {
 
 // Library is the tape library in one state directory.
 type Library struct {
-	dir        string
-	drives     []string    // drive names, fixed by the layout
-	cartridges store.Store // the cartridges, by barcode
+	dir           string
+	formatVersion int         // of new cartridges (Options.FormatVersion)
+	drives        []string    // drive names, fixed by the layout
+	cartridges    store.Store // the cartridges, by barcode
 
 	mu     sync.Mutex
 	open   map[string]*openDrive
@@ -84,7 +89,7 @@ func OpenWith(dir string, o Options) (*Library, error) {
 			return nil, err
 		}
 	}
-	l := &Library{dir: dir, cartridges: o.Cartridges, open: map[string]*openDrive{}}
+	l := &Library{dir: dir, cartridges: o.Cartridges, formatVersion: o.FormatVersion, open: map[string]*openDrive{}}
 	if l.cartridges == nil {
 		l.cartridges = store.NewFile(filepath.Join(dir, tapesDir))
 	}
@@ -138,7 +143,7 @@ func (l *Library) newCartridge(barcode string, capacity int64) error {
 	if err := checkBarcode(barcode); err != nil {
 		return err
 	}
-	err := tape.CreateIn(l.cartridges, tape.Meta{Barcode: barcode, Capacity: capacity})
+	err := tape.CreateIn(l.cartridges, tape.Meta{Barcode: barcode, Capacity: capacity, Version: l.formatVersion})
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}

@@ -1,4 +1,4 @@
--- ferry catalog schema v9 (SQLite): backup policies that ferry serve runs on
+-- ferry catalog schema v10 (SQLite): backup policies that ferry serve runs on
 -- their schedules (ferry policy add), and each run of one. docs/catalog.md,
 -- docs/policies.md.
 
