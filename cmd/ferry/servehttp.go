@@ -48,7 +48,7 @@ func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOption
 	cfg.HTTPAddr = o.addr
 	cfg.HTTPS = node.HTTPSecurity{CertFile: o.tlsCert, KeyFile: o.tlsKey, Insecure: o.insecureHTTP}
 	cfg.HTTP = func(n *node.Node) http.Handler {
-		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(),
+		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(), Stats: n.Stats(),
 			Tokens: token.NewVerifier(layout.Tokens()), Logger: logger,
 			Manager: dma.NewManager(cat, managerConfig(g, state)), Exports: n.Exports(), Scheduler: sched})
 	}

@@ -27,6 +27,7 @@ import (
 	"ferry/internal/httpapi/token"
 	"ferry/internal/library"
 	"ferry/internal/node"
+	"ferry/internal/stats"
 	"ferry/internal/view"
 )
 
@@ -39,6 +40,10 @@ type Config struct {
 	Target *node.ISCSIServer
 	Tokens *token.Verifier
 	Logger *slog.Logger
+
+	// Stats are the node's live NDMP and iSCSI sessions' figures (nil:
+	// none reported).
+	Stats *stats.Registry
 
 	// Manager runs the jobs the API starts (the data manager the CLI
 	// uses); nil answers the routes that start jobs 503.
@@ -134,6 +139,9 @@ func New(cfg Config) *API {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{cfg: cfg, run: a.run}, &policyCollector{cfg: cfg})
+	if cfg.Stats != nil {
+		reg.MustRegister(sessionCollector{cfg.Stats})
+	}
 	// A scrape that cannot read the catalog fails rather than report
 	// partial figures as if they were whole.
 	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})

@@ -58,6 +58,7 @@ type testNode struct {
 	backupID, jobID int64
 	ended           time.Time
 	target          *node.ISCSIServer
+	ndmpAddr        string
 }
 
 func startNode(t *testing.T) *testNode {
@@ -92,7 +93,7 @@ func startNode(t *testing.T) *testNode {
 		Layout: tn.layout, NDMPAddr: "127.0.0.1:0", ISCSIAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		NDMPUser: "ndmp", NDMPPassword: ndmpPassword, DiskWatch: 50 * time.Millisecond, Logger: logger,
 		HTTP: func(n *node.Node) http.Handler {
-			return New(Config{Layout: tn.layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(),
+			return New(Config{Layout: tn.layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(), Stats: n.Stats(),
 				Tokens: token.NewVerifier(tn.layout.Tokens()), Logger: logger})
 		},
 	})
@@ -102,6 +103,7 @@ func startNode(t *testing.T) *testNode {
 	}
 	tn.base = "http://" + n.HTTPAddr().String()
 	tn.target = n.ISCSI()
+	tn.ndmpAddr = n.NDMPAddr().String()
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
