@@ -57,6 +57,9 @@ type Config struct {
 	// WaitDrive is how long a job waits for a drive another job holds
 	// before it fails (0: 24 h): jobs on one drive queue.
 	WaitDrive time.Duration
+	// Scheduler runs the node's policies; POST .../policies/{name}/run
+	// queues a run on it (nil: answered 503).
+	Scheduler *dma.Scheduler
 	// ProgressEvery is how often a running job reports its progress, and
 	// the longest a job's event stream goes without an event (0: 1 s).
 	ProgressEvery time.Duration
@@ -118,6 +121,8 @@ var routes = []route{
 	{"POST", "/api/v1/jobs/restore", (*API).startRestore},
 	{"POST", "/api/v1/jobs/verify", (*API).startVerify},
 	{"POST", "/api/v1/jobs/copy", (*API).startCopy},
+	{"GET", "/api/v1/policies", (*API).policies},
+	{"POST", "/api/v1/policies/{name}/run", (*API).runPolicy},
 }
 
 // New returns the API's handler.
@@ -133,7 +138,7 @@ func New(cfg Config) *API {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{cfg: cfg, run: a.run})
+		&collector{cfg: cfg, run: a.run}, &policyCollector{cfg: cfg})
 	if cfg.Stats != nil {
 		reg.MustRegister(sessionCollector{cfg.Stats})
 	}

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"Agents", testAgents},
 		{"SANTargets", testSANTargets},
+		{"Policies", testPolicies},
 		{"Backups", testBackups},
 		{"Chain", testChain},
 		{"Identity", testIdentity},
