@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"ferry/internal/catalog"
+	"ferry/internal/console"
 	"ferry/internal/dma"
 	"ferry/internal/httpapi/token"
 	"ferry/internal/library"
@@ -65,6 +66,7 @@ type API struct {
 
 	confine       confine
 	run           *runner // nil without a Manager
+	console       *console.Console
 	waitDrive     time.Duration
 	progressEvery time.Duration
 	// ctx ends at Shutdown: event streams close, running jobs are
@@ -121,6 +123,7 @@ func New(cfg Config) *API {
 	if cfg.Manager != nil {
 		a.run = newRunner(a.ctx, cmp.Or(cfg.MaxJobs, defaultMaxJobs))
 	}
+	a.console = console.New(console.Config{Backend: consoleBackend{a}, Tokens: cfg.Tokens, Logger: cfg.Logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{cfg: cfg, run: a.run})
@@ -164,6 +167,11 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 	if r.URL.Path == "/healthz" {
 		a.route(w, r)
 		return ""
+	}
+	if console.Owns(r.URL.Path) {
+		// The web console signs browsers in with a token and keeps a
+		// session; its pages call the functions the routes below call.
+		return a.console.Serve(w, r)
 	}
 	secret, ok := Bearer(r.Header.Get("Authorization"))
 	if !ok {
