@@ -16,6 +16,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -221,7 +222,10 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 // nextPage is where to go after sign-in: a console page, nothing else
 // (never another site).
 func nextPage(p string) string {
-	if strings.HasPrefix(p, Prefix) && !strings.ContainsAny(p, "\\\r\n") && !strings.HasPrefix(p, "//") {
+	if !strings.HasPrefix(p, Prefix) || strings.ContainsAny(p, "\\\r\n") {
+		return Prefix
+	}
+	if u, err := url.Parse(p); err == nil && u.Scheme == "" && u.Host == "" {
 		return p
 	}
 	return Prefix
