@@ -147,7 +147,7 @@ func (c *Console) Serve(w http.ResponseWriter, r *http.Request) string {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Frame-Options", "DENY")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'")
 	if r.URL.Path == Prefix+"signin" {
 		c.mux.ServeHTTP(w, r)
 		return ""

@@ -44,7 +44,6 @@ var funcs = template.FuncMap{
 	"prefix": func() string { return Prefix },
 	"dirOf":  path.Dir,
 	"base":   path.Base,
-	"query":  url.QueryEscape,
 }
 
 func loadPages() *pages {

@@ -133,7 +133,7 @@ func TestConsoleSignIn(t *testing.T) {
 		"/console/":                          {"Running jobs", "restore", "running"}, // the seeded running job
 		"/console/backups":                   {`data-backup="1"`, "/src"},
 		"/console/backups?glob=*/report-*":   {"/docs/report-2026.pdf"},
-		"/console/backups/1":                 {`value="/docs"`, `value="/top.txt"`, "FRY001L8"},
+		"/console/backups/1":                 {`value="/docs"`, `value="/top.txt"`, "FRY001L8", `href="?dir=%2fdocs"`},
 		"/console/backups/1?dir=/docs":       {`value="/docs/report-2026.pdf"`, `value="/docs/notes.txt"`, `<option value="filer">`},
 		"/console/library":                   {"FRY001L8", `id="drives"`},
 		"/console/san":                       {"iqn.2026-01.test:client", "d0", "required"},
