@@ -1,9 +1,12 @@
 // Package httpapi is ferry's management API (ferry serve --http): /healthz,
 // the versioned JSON API under /api/v1 over what the CLI reads (the
 // catalog, the node's library, disks and target state), its OpenAPI
-// document, and Prometheus metrics at /metrics. Every request but
-// /healthz needs a bearer token (package token); a read-only token may
-// only GET. docs/http-api.md specifies the routes, errors and metrics.
+// document, and Prometheus metrics at /metrics, and the web console
+// (package console) at /console/ over the same functions. Every request
+// but /healthz and the console's needs a bearer token (package token); a
+// read-only token may only GET; the console signs browsers in with a
+// token into a session. docs/http-api.md specifies the routes, errors and
+// metrics, docs/console.md the console.
 package httpapi
 
 import (
