@@ -35,7 +35,7 @@ func httpFlags(f *pflag.FlagSet, o *httpOptions) {
 // serveHTTP is the node's HTTP part of ferry serve: the address, the
 // handler over the catalog (opened here, closed by the returned func)
 // and the TLS settings. Without --http it is all off.
-func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOptions, logger *slog.Logger) (node.Config, func(), error) {
+func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOptions, logger *slog.Logger, sched *dma.Scheduler) (node.Config, func(), error) {
 	var cfg node.Config
 	if o.addr == "" {
 		if o.tlsCert != "" || o.tlsKey != "" || o.insecureHTTP {
@@ -54,9 +54,10 @@ func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOption
 	cfg.HTTPAddr = o.addr
 	cfg.HTTPS = node.HTTPSecurity{CertFile: o.tlsCert, KeyFile: o.tlsKey, Insecure: o.insecureHTTP}
 	cfg.HTTP = func(n *node.Node) http.Handler {
-		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(),
+		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(), Stats: n.Stats(),
 			Tokens: token.NewVerifier(layout.Tokens()), Logger: logger,
-			Manager: dma.NewManager(cat, managerConfig(g, state)), Exports: n.Exports(), ProgressEvery: o.progressEvery})
+			Manager: dma.NewManager(cat, managerConfig(g, state)), Exports: n.Exports(), Scheduler: sched,
+			ProgressEvery: o.progressEvery})
 	}
 	return cfg, func() { cat.Close() }, nil
 }

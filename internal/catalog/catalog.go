@@ -27,6 +27,7 @@ var (
 type Catalog interface {
 	AgentCatalog
 	SANTargetCatalog
+	PolicyCatalog
 	BackupCatalog
 	FileCatalog
 	MediaCatalog

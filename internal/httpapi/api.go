@@ -31,6 +31,7 @@ import (
 	"ferry/internal/httpapi/token"
 	"ferry/internal/library"
 	"ferry/internal/node"
+	"ferry/internal/stats"
 	"ferry/internal/view"
 )
 
@@ -44,6 +45,10 @@ type Config struct {
 	Tokens *token.Verifier
 	Logger *slog.Logger
 
+	// Stats are the node's live NDMP and iSCSI sessions' figures (nil:
+	// none reported).
+	Stats *stats.Registry
+
 	// Manager runs the jobs the API starts (the data manager the CLI
 	// uses); nil answers the routes that start jobs 503.
 	Manager *dma.Manager
@@ -56,6 +61,9 @@ type Config struct {
 	// WaitDrive is how long a job waits for a drive another job holds
 	// before it fails (0: 24 h): jobs on one drive queue.
 	WaitDrive time.Duration
+	// Scheduler runs the node's policies; POST .../policies/{name}/run
+	// queues a run on it (nil: answered 503).
+	Scheduler *dma.Scheduler
 	// ProgressEvery is how often a running job reports its progress, and
 	// the longest a job's event stream goes without an event (0: 1 s).
 	ProgressEvery time.Duration
@@ -100,6 +108,11 @@ var routes = []route{
 	{"GET", "/api/v1/media/{barcode}", (*API).medium},
 	{"GET", "/api/v1/disks", (*API).disks},
 	{"GET", "/api/v1/disks/{name}", (*API).disk},
+	{"GET", "/api/v1/disks/{name}/snapshots", (*API).snapshots},
+	{"POST", "/api/v1/disks/{name}/snapshots", (*API).takeSnapshot},
+	{"POST", "/api/v1/disks/{name}/snapshots/{snap}/renew", (*API).renewSnapshot},
+	{"DELETE", "/api/v1/disks/{name}/snapshots/{snap}", (*API).releaseSnapshot},
+	{"GET", "/api/v1/disks/{name}/changes", (*API).changes},
 	{"GET", "/api/v1/target", (*API).target},
 	{"GET", "/api/v1/backups", (*API).backups},
 	{"GET", "/api/v1/backups/{id}", (*API).backup},
@@ -113,6 +126,8 @@ var routes = []route{
 	{"POST", "/api/v1/jobs/restore", (*API).startRestore},
 	{"POST", "/api/v1/jobs/verify", (*API).startVerify},
 	{"POST", "/api/v1/jobs/copy", (*API).startCopy},
+	{"GET", "/api/v1/policies", (*API).policies},
+	{"POST", "/api/v1/policies/{name}/run", (*API).runPolicy},
 }
 
 // New returns the API's handler.
@@ -129,7 +144,10 @@ func New(cfg Config) *API {
 	a.console = console.New(console.Config{Backend: consoleBackend{a}, Tokens: cfg.Tokens, Logger: cfg.Logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{cfg: cfg, run: a.run})
+		&collector{cfg: cfg, run: a.run}, &policyCollector{cfg: cfg})
+	if cfg.Stats != nil {
+		reg.MustRegister(sessionCollector{cfg.Stats})
+	}
 	// A scrape that cannot read the catalog fails rather than report
 	// partial figures as if they were whole.
 	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})
@@ -197,7 +215,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 		writeError(w, http.StatusForbidden, "forbidden", "a read-only token may only read (GET)")
 		return t.Name
 	}
-	a.route(w, r)
+	a.route(w, r.WithContext(withToken(r.Context(), t)))
 	return t.Name
 }
 

@@ -18,6 +18,7 @@ import (
 	"ferry/internal/scsi/smc"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/scsi/xcopy"
+	"ferry/internal/stats"
 )
 
 // Where the node's target puts its logical units.
@@ -34,7 +35,7 @@ const (
 // disks directory while it runs.
 type ISCSIServer struct {
 	tgt    *target.Target
-	units  *target.UnitSet
+	units  *scsi.LUs
 	copier *xcopy.Manager // EXTENDED COPY on every LU, among the session's LUs
 	reach  *copyUnits     // what the copier reaches: local LUs, allow-listed remotes
 	addr   net.Addr
@@ -65,15 +66,21 @@ type servedDisk struct {
 // With requireACL only initiators on the ACL may log in, even on a
 // loopback portal.
 func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, requireACL bool, log *slog.Logger, failed chan<- error) (*ISCSIServer, error) {
+	return startISCSI(l, lib, ln, watchEvery, requireACL, log, nil, failed)
+}
+
+// startISCSI is StartISCSI counting the sessions' figures in figs (nil:
+// not counted).
+func startISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, requireACL bool, log *slog.Logger, figs *stats.Registry, failed chan<- error) (*ISCSIServer, error) {
 	st, err := LoadTargetState(l)
 	if err != nil {
 		return nil, err
 	}
 	cfg := st.Config()
-	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{}),
+	s := &ISCSIServer{units: scsi.NewLUs(), disks: map[string]*servedDisk{}, done: make(chan struct{}),
 		snaps: map[string]*servedSnap{}, state: l, log: log}
 	s.reach = newCopyUnits(s, st)
-	cfg.Units, cfg.Logger, cfg.RequireACL = s.units, log, requireACL
+	cfg.Units, cfg.Logger, cfg.RequireACL, cfg.Stats = s.units, log, requireACL, figs
 	cfg.Sees = s.masking(st.ACL, lib.ChangerName())
 	if s.addLibrary(lib, cfg.Name, st) {
 		if err := st.Save(l); err != nil {

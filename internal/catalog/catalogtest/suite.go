@@ -26,6 +26,7 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"Agents", testAgents},
 		{"SANTargets", testSANTargets},
+		{"Policies", testPolicies},
 		{"Backups", testBackups},
 		{"Chain", testChain},
 		{"Identity", testIdentity},
@@ -901,11 +902,13 @@ func testSANTargets(t *testing.T, c catalog.Catalog) {
 	x := ctx(t)
 	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3260/iqn.2026-01.dev.ferry:a"}))
 	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san1", URL: "iscsi://h1:3260/iqn.2026-01.dev.ferry:b", SecretRef: "targets/san1.chap"}))
-	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3261/iqn.2026-01.dev.ferry:c", SecretRef: "targets/san2.chap"}))
+	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3261/iqn.2026-01.dev.ferry:c", SecretRef: "targets/san2.chap",
+		APIURL: "https://h2:8443", TokenRef: "targets/san2.token"}))
 	ts, err := c.SANTargets(x)
 	must(t, err)
 	if len(ts) != 2 || ts[0].Name != "san1" || ts[0].SecretRef != "targets/san1.chap" || ts[1].URL != "iscsi://h2:3261/iqn.2026-01.dev.ferry:c" ||
-		ts[1].SecretRef != "targets/san2.chap" || ts[0].Created.IsZero() {
+		ts[1].SecretRef != "targets/san2.chap" || ts[0].Created.IsZero() || ts[0].APIURL != "" ||
+		ts[1].APIURL != "https://h2:8443" || ts[1].TokenRef != "targets/san2.token" {
 		t.Fatalf("SANTargets = %+v", ts)
 	}
 	if _, err := c.Agent(x, "san1"); !errors.Is(err, catalog.ErrNotFound) {

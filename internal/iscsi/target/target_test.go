@@ -24,7 +24,7 @@ type harness struct {
 	t     testing.TB
 	tgt   *Target
 	addr  string
-	units *UnitSet
+	units *scsi.LUs
 	lib   *library.Library
 }
 
@@ -37,7 +37,7 @@ func start(t testing.TB, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lib.Close() })
-	h := &harness{t: t, lib: lib, units: NewUnitSet()}
+	h := &harness{t: t, lib: lib, units: scsi.NewLUs()}
 	h.units.Set(0, smc.New(lib, smc.Identity{Serial: "chg0"}))
 	h.units.Set(1, ssc.New(lib, lib.DriveNames()[0], ssc.Identity{}))
 	h.addSBCDisk(5, 1<<20)

@@ -158,21 +158,10 @@ func (r *run) resolve(c *CSCD) (*unit, error) {
 
 // hasDesignator reports whether dev's VPD page 0x83 has c's designator.
 func (r *run) hasDesignator(dev scsi.Device, c *CSCD) bool {
-	cmd := &scsi.Command{CDB: []byte{scsi.OpInquiry, 0x01, 0x83, 0xFF, 0xFF, 0}, Initiator: r.initiator}
-	if dev.Execute(r.ctx, cmd) != nil || len(cmd.DataIn) < 4 {
-		return false
-	}
-	p := cmd.DataIn[4:min(len(cmd.DataIn), 4+int(binary.BigEndian.Uint16(cmd.DataIn[2:4])))]
-	for len(p) >= 4 {
-		n := int(p[3])
-		if 4+n > len(p) {
-			return false
-		}
-		if p[0]&0x0F == c.CodeSet && p[1]>>4&3 == c.Association && p[1]&0x0F == c.Designator &&
-			bytes.Equal(p[4:4+n], c.Value) {
+	for _, d := range scsi.Designators(r.ctx, dev, r.initiator) {
+		if d.CodeSet == c.CodeSet && d.Association == c.Association && d.Type == c.Designator && bytes.Equal(d.Value, c.Value) {
 			return true
 		}
-		p = p[4+n:]
 	}
 	return false
 }
