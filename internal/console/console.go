@@ -51,6 +51,7 @@ type Backend interface {
 	Disks() ([]view.Disk, error)
 	Target() (view.Target, error)
 	Agents(ctx context.Context) ([]view.Agent, error)
+	Policies(ctx context.Context) ([]view.Policy, error)
 	// StartBackup and StartRestore start jobs as the API's POST routes
 	// do, with the same checks; they return once the catalog holds the job.
 	StartBackup(source, tape string) (view.Job, error)

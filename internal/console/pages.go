@@ -146,6 +146,7 @@ func (c *Console) routes() {
 	handle("GET "+Prefix+"library", (*Console).library)
 	handle("GET "+Prefix+"san", (*Console).san)
 	handle("GET "+Prefix+"agents", (*Console).agents)
+	handle("GET "+Prefix+"policies", (*Console).policies)
 	handle("GET "+Prefix+"static/{name}", (*Console).static)
 	c.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, &Error{http.StatusNotFound, "no such page: " + r.URL.Path})
@@ -434,6 +435,15 @@ func (c *Console) agents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	c.render(w, r, http.StatusOK, "agents", as)
+	return nil
+}
+
+func (c *Console) policies(w http.ResponseWriter, r *http.Request) error {
+	ps, err := c.cfg.Backend.Policies(r.Context())
+	if err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "policies", ps)
 	return nil
 }
 

@@ -110,3 +110,7 @@ func (b consoleBackend) Cancel(ctx context.Context, id int64) (view.Job, error) 
 	j, err := b.a.cancelWait(ctx, id, 0)
 	return view.JobOf(j), consoleErr(err)
 }
+
+func (b consoleBackend) Policies(ctx context.Context) ([]view.Policy, error) {
+	return wrap(b.a.policyViews(ctx))
+}

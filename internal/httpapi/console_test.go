@@ -99,9 +99,13 @@ func (b *browser) page(path string) string {
 // data and no secret; signing out ends the session.
 func TestConsoleSignIn(t *testing.T) {
 	tn := startNode(t)
+	if err := tn.cat.AddPolicy(t.Context(), catalog.Policy{Name: "nightly", Source: "/src", Full: "0 2 * * *", Keep: "30d",
+		Created: tn.ended}); err != nil {
+		t.Fatal(err)
+	}
 	anon := &browser{t: t, base: tn.base}
 	for _, p := range []string{"/", "/console/", "/console/backups", "/console/backups/1?dir=/docs", "/console/library",
-		"/console/san", "/console/agents", "/console/jobs/1", "/console/jobs/1/events", "/console/static/console.js",
+		"/console/san", "/console/agents", "/console/policies", "/console/jobs/1", "/console/jobs/1/events", "/console/static/console.js",
 		"/console/static/htmx-2.0.7.min.js"} {
 		resp, body := anon.send("GET", p, nil)
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `name="token"`) ||
@@ -139,6 +143,7 @@ func TestConsoleSignIn(t *testing.T) {
 		"/console/san":                       {"iqn.2026-01.test:client", "d0", "required"},
 		"/console/agents":                    {"filer", "ndmp://ndmp@127.0.0.1:10000"},
 		"/console/jobs/1":                    {"/src/locked: permission denied", "succeeded"},
+		"/console/policies":                  {`data-policy="nightly"`, "0 2 * * *", "30d"},
 		"/console/jobs/2":                    {"Cancel this job"},
 		"/console/static/console.js":         nil,
 		"/console/static/htmx-2.0.7.min.js":  nil,
