@@ -26,7 +26,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 
 // Defaults of a Scheduler.
 const (
-	DefaultPolicyTick  = 15 * time.Second
+	DefaultPolicyTick  = 2 * time.Second
 	DefaultMaxAttempts = 4 // the run, then 3 retries
 	DefaultBackoff     = time.Minute
 	DefaultMaxBackoff  = time.Hour
