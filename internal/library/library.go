@@ -140,10 +140,17 @@ func (l *Library) create(c *changer.Changer, o Options) error {
 
 // newCartridge creates a blank cartridge unless one exists.
 func (l *Library) newCartridge(barcode string, capacity int64) error {
-	if err := checkBarcode(barcode); err != nil {
+	return l.newCartridgeMeta(tape.Meta{Barcode: barcode, Capacity: capacity})
+}
+
+// newCartridgeMeta creates a blank cartridge as m describes unless one
+// exists.
+func (l *Library) newCartridgeMeta(m tape.Meta) error {
+	if err := checkBarcode(m.Barcode); err != nil {
 		return err
 	}
-	err := tape.CreateIn(l.cartridges, tape.Meta{Barcode: barcode, Capacity: capacity, Version: l.formatVersion})
+	m.Version = l.formatVersion
+	err := tape.CreateIn(l.cartridges, m)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}
