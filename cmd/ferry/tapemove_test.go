@@ -8,7 +8,8 @@ import (
 )
 
 // TestTapeImportExportMove: an operator imports a new write-once cartridge
-// through a mail slot, moves it into a drive by barcode, a backup to that
+// through a mail slot, makes room in a drive (its cartridge to the other
+// mail slot), moves the new one into the drive by barcode, a backup to that
 // drive succeeds, a second backup appends, and the cartridge is exported
 // through a mail slot; moving to a full element is refused.
 func TestTapeImportExportMove(t *testing.T) {
@@ -29,13 +30,12 @@ func TestTapeImportExportMove(t *testing.T) {
 	c.runJSON(&els, "tape", "ls")
 	slot := ""
 	for _, e := range els {
-		if e.Type == "storage" && !e.Full && slot == "" {
+		if e.Type == "import/export" && !e.Full && slot == "" {
 			slot = itoa(int64(e.Address))
 		}
 	}
 	if slot == "" {
-		// Every slot holds a cartridge: make room by exporting one.
-		t.Fatalf("no empty slot in %+v", els)
+		t.Fatalf("no empty mail slot in %+v", els)
 	}
 	c.run("tape", "move", "tape1", slot)
 	c.run("tape", "move", "WRM001L8", "tape1")
