@@ -25,6 +25,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# Peers built from Go source (tools/go.mod pins them): versitygw, the S3
+# server the S3 cartridge store's tests start. `go install` puts it in
+# GOBIN or GOPATH/bin, where the tests look; a cached build takes seconds.
+echo "== tools"
+(cd tools && go install github.com/versity/versitygw/cmd/versitygw)
+
 echo "== gofmt, go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then
