@@ -126,6 +126,9 @@ func (c *cartridge) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("s3store: %s: negative offset", c.name)
 	}
+	if len(p) == 0 {
+		return 0, nil // as a file does, even at its end
+	}
 	if c.lease == nil && off+int64(len(p)) > c.size {
 		// A reader sees what was synced before the read: past the head
 		// it holds, it fetches the head again.
@@ -261,11 +264,6 @@ func (c *cartridge) forWrite(i int64) (*chunkBuf, error) {
 	if err := c.makeRoom(); err != nil {
 		return nil, err
 	}
-	if c.doomed[i] {
-		// Its old bytes are gone; the next PUT replaces the object.
-		delete(c.doomed, i)
-		delete(c.stored, i)
-	}
 	b, err := c.load(i)
 	if err != nil {
 		return nil, err
@@ -288,7 +286,12 @@ func (c *cartridge) load(i int64) (*chunkBuf, error) {
 	}
 	c.cache.dropChunk(i)
 	b := &chunkBuf{data: make([]byte, 0, c.chunkStart(i+1)-c.chunkStart(i))}
-	if n, ok := c.stored[i]; ok && n > 0 {
+	if c.doomed[i] {
+		// A truncate cut its bytes: it starts from zeros. The object
+		// stays in stored: until a PUT replaces it, a truncate must doom
+		// it again.
+		delete(c.doomed, i)
+	} else if n, ok := c.stored[i]; ok && n > 0 {
 		b.data = b.data[:min(n, int64(cap(b.data)))]
 		got, err := c.s.getRange(c.barcode, c.s.chunkKey(c.barcode, i), b.data, 0)
 		if err != nil {
@@ -408,6 +411,8 @@ func (c *cartridge) Truncate(size int64) error {
 	for i, n := range c.stored {
 		start := c.chunkStart(i)
 		switch {
+		case c.doomed[i]:
+			// Cut by an earlier truncate: zeros however the size moves.
 		case start >= size:
 			c.doomed[i] = true
 			c.cache.dropChunk(i)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -304,5 +305,122 @@ func TestRemoveDeletesEverything(t *testing.T) {
 	}
 	if err := s.Remove("T1"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("Remove of a removed cartridge: %v", err)
+	}
+}
+
+// TestRandomAgainstMem applies the same random writes, truncates, syncs,
+// reopens and reads to an S3 cartridge (small chunks, few buffers) and to
+// a memory one: every read must agree.
+func TestRandomAgainstMem(t *testing.T) {
+	srv := s3test.Start(t)
+	for seed := range 4 {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			cfg := srv.Config()
+			cfg.ChunkSize = 64 << 10
+			cfg.Buffers = 2
+			cfg.ReadBlock = 16 << 10
+			space, most := int64(600<<10), 40<<10
+			if seed%2 == 1 { // the defaults, on a larger space
+				cfg.ChunkSize, cfg.Buffers, cfg.ReadBlock = 1<<20, 0, 0
+				space, most = 10<<20, 600<<10
+			}
+			randomAgainstMem(t, s3test.Store(t, cfg), uint64(seed), space, most)
+		})
+	}
+}
+
+func randomAgainstMem(t *testing.T, s store.Store, seed uint64, space int64, most int) {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	m := store.NewMem()
+	for _, st := range []store.Store{s, m} {
+		if err := st.Create("T1", headBytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func() (a, b store.Cartridge) {
+		a, err := s.Open("T1", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err = m.Open("T1", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	}
+	a, b := open()
+	defer func() { a.Close(); b.Close() }()
+	for op := range 400 {
+		off := rng.Int64N(space)
+		n := 1 + rng.IntN(most)
+		switch r := rng.IntN(20); {
+		case r < 8:
+			p := fill(n, op)
+			a.WriteAt(p, off)
+			b.WriteAt(p, off)
+		case r < 9:
+			a.Truncate(off)
+			b.Truncate(off)
+		case r < 10:
+			if err := a.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		case r < 11:
+			if err := a.Close(); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			a, b = open()
+		case r < 12:
+			r, err := s.Open("T1", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a.Sync()
+			compare(t, op, r, b, off, n)
+			r.Close()
+		default:
+			compare(t, op, a, b, off, n)
+		}
+	}
+}
+
+func compare(t *testing.T, op int, a, b store.Cartridge, off int64, n int) {
+	t.Helper()
+	sa, _ := a.Size()
+	sb, _ := b.Size()
+	if sa != sb {
+		t.Fatalf("op %d: size %d, want %d", op, sa, sb)
+	}
+	pa, pb := make([]byte, n), make([]byte, n)
+	na, ea := a.ReadAt(pa, off)
+	nb, eb := b.ReadAt(pb, off)
+	if na != nb || (ea == nil) != (eb == nil) {
+		t.Fatalf("op %d: read %d at %d: %d, %v; want %d, %v", op, n, off, na, ea, nb, eb)
+	}
+	for i := range na {
+		if pa[i] != pb[i] {
+			t.Fatalf("op %d: read %d at %d: byte %d (offset %d) is %#x, want %#x", op, n, off, i, off+int64(i), pa[i], pb[i])
+		}
+	}
+}
+
+// TestEmptyReadAtEnd: a read of no bytes at the end is no error, as on a
+// file (the format reads an empty record's payload there).
+func TestEmptyReadAtEnd(t *testing.T) {
+	srv := s3test.Start(t)
+	s := s3test.Store(t, srv.Config())
+	if err := s.Create("T1", headBytes()); err != nil {
+		t.Fatal(err)
+	}
+	for _, writable := range []bool{true, false} {
+		c, err := s.Open("T1", writable)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := c.ReadAt(nil, store.HeadLen); n != 0 || err != nil {
+			t.Fatalf("writable %v: empty read at the end: %d, %v", writable, n, err)
+		}
+		c.Close()
 	}
 }
