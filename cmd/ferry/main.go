@@ -81,6 +81,7 @@ func newRootCommand() *cobra.Command {
 		newCatalogCommand(&g),
 		newMediaCommand(&g), newPruneCommand(&g),
 		newTokenCommand(&g),
+		newLibraryCommand(&g),
 	)
 	return root
 }
