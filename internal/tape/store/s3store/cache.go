@@ -21,6 +21,7 @@ type blockCache struct {
 
 	mu      sync.Mutex
 	entries map[blockKey]*cached
+	free    [][]byte // buffers of evicted blocks, for reuse
 	tick    uint64
 	last    blockKey // the block read last
 	hasLast bool
@@ -37,50 +38,81 @@ type cached struct {
 }
 
 func newBlockCache(c *cartridge, block int64, ahead int) *blockCache {
-	return &blockCache{c: c, block: block, ahead: ahead, max: ahead + 4, entries: map[blockKey]*cached{}}
+	return &blockCache{c: c, block: block, ahead: ahead, max: ahead + 2, entries: map[blockKey]*cached{}}
 }
 
 // read fills p with chunk i's bytes from rel on.
 func (bc *blockCache) read(i int64, p []byte, rel int64) error {
 	for len(p) > 0 {
 		k := blockKey{i, rel / bc.block}
-		e := bc.get(k)
-		<-e.ready
-		if e.err != nil {
-			bc.mu.Lock()
-			if bc.entries[k] == e {
-				delete(bc.entries, k)
-			}
-			bc.mu.Unlock()
-			return e.err
-		}
 		in := rel - k.idx*bc.block
 		n := int(min(int64(len(p)), bc.block-in))
-		copyZero(p[:n], e.data, in)
+		e := bc.get(k)
+		if e == nil {
+			// Not part of a sequential read: GET just these bytes (an
+			// index entry, the first record of a restore).
+			c := bc.c
+			got, err := c.s.getRange(c.barcode, c.s.chunkKey(c.barcode, i), p[:n], rel)
+			if err != nil {
+				return err
+			}
+			clear(p[got:n])
+		} else {
+			<-e.ready
+			if e.err != nil {
+				bc.mu.Lock()
+				if bc.entries[k] == e {
+					delete(bc.entries, k)
+				}
+				bc.mu.Unlock()
+				return e.err
+			}
+			copyZero(p[:n], e.data, in)
+		}
 		p, rel = p[n:], rel+int64(n)
 	}
 	return nil
 }
 
-// get returns block k, starting its GET if needed, and keeps a sequential
-// reader's next blocks coming.
+// get returns block k if the reader goes block after block (nil if not),
+// starting its GET if needed and keeping the next blocks coming. A read is
+// sequential when its block, or the one before, was read last or is
+// cached: a restore's payload reads stay sequential across the index
+// reads between them.
 func (bc *blockCache) get(k blockKey) *cached {
 	bc.mu.Lock()
 	defer bc.mu.Unlock()
-	e := bc.startLocked(k)
-	sequential := bc.hasLast && (bc.last == k || bc.next(bc.last) == k)
+	prev, hasPrev := bc.prev(k)
+	sequential := bc.entries[k] != nil ||
+		bc.hasLast && (bc.last == k || hasPrev && bc.last == prev) ||
+		hasPrev && bc.entries[prev] != nil
 	bc.last, bc.hasLast = k, true
-	if sequential && bc.ahead > 0 {
-		n := k
-		for range bc.ahead {
-			n = bc.next(n)
-			if bc.start(n) >= bc.c.size {
-				break
-			}
-			bc.startLocked(n)
+	if !sequential {
+		return nil
+	}
+	e := bc.startLocked(k)
+	n := k
+	for range bc.ahead {
+		n = bc.next(n)
+		if bc.start(n) >= bc.c.size {
+			break
 		}
+		bc.startLocked(n)
 	}
 	return e
+}
+
+// prev is the block before k, if k is not the first of the byte space.
+func (bc *blockCache) prev(k blockKey) (blockKey, bool) {
+	if k.idx > 0 {
+		return blockKey{k.chunk, k.idx - 1}, true
+	}
+	if k.chunk == 0 {
+		return blockKey{}, false
+	}
+	c := bc.c
+	last := (c.chunkStart(k.chunk) - c.chunkStart(k.chunk-1) - 1) / bc.block
+	return blockKey{k.chunk - 1, last}, true
 }
 
 // startLocked returns block k's entry, starting its GET if it has none.
@@ -98,9 +130,14 @@ func (bc *blockCache) startLocked(k blockKey) *cached {
 	from := c.chunkStart(k.chunk) + k.idx*bc.block
 	n := min(bc.block, c.chunkStart(k.chunk+1)-from, max(c.size-from, 0))
 	s, barcode, key := c.s, c.barcode, c.s.chunkKey(c.barcode, k.chunk)
+	var buf []byte
+	if l := len(bc.free); l > 0 && int64(cap(bc.free[l-1])) >= n {
+		buf, bc.free = bc.free[l-1][:n], bc.free[:l-1]
+	} else {
+		buf = make([]byte, n)
+	}
 	go func() {
 		defer close(e.ready)
-		buf := make([]byte, n)
 		got, err := s.getRange(barcode, key, buf, k.idx*bc.block)
 		e.data, e.err = buf[:got], err
 	}()
@@ -132,7 +169,15 @@ func (bc *blockCache) evictLocked() {
 				victim, oldest, first = k, e.used, false
 			}
 		}
+		e := bc.entries[victim]
 		delete(bc.entries, victim)
+		select {
+		case <-e.ready: // its GET is done: nothing writes its buffer
+			if len(bc.free) < 2 {
+				bc.free = append(bc.free, e.data[:0])
+			}
+		default:
+		}
 	}
 }
 

@@ -39,6 +39,7 @@ type cartridge struct {
 	inflight map[int64]*upload   // chunks being PUT in the background
 	sem      chan struct{}       // bounds the PUTs running at once
 	upErr    error               // a background PUT failed: PUT in the foreground until a Sync succeeds
+	free     [][]byte            // chunk buffers whose PUT is done, for reuse
 	changed  bool                // written since the last head PUT
 }
 
@@ -276,16 +277,20 @@ func (c *cartridge) forWrite(i int64) (*chunkBuf, error) {
 // or empty.
 func (c *cartridge) load(i int64) (*chunkBuf, error) {
 	if u := c.inflight[i]; u != nil {
-		c.reap(i, u)
-		if b := c.bufs[i]; b != nil {
-			return b, nil
+		// Take its bytes back rather than GET them (or recycle them).
+		<-u.done
+		delete(c.inflight, i)
+		if u.err == nil {
+			c.stored[i] = int64(len(u.data))
+		} else {
+			c.upErr = u.err
 		}
-		b := &chunkBuf{data: u.data}
+		b := &chunkBuf{data: u.data, dirty: u.err != nil}
 		c.bufs[i] = b
 		return b, nil
 	}
 	c.cache.dropChunk(i)
-	b := &chunkBuf{data: make([]byte, 0, c.chunkStart(i+1)-c.chunkStart(i))}
+	b := &chunkBuf{data: c.newChunk(c.chunkStart(i+1) - c.chunkStart(i))}
 	if c.doomed[i] {
 		// A truncate cut its bytes: it starts from zeros. The object
 		// stays in stored: until a PUT replaces it, a truncate must doom
@@ -301,6 +306,31 @@ func (c *cartridge) load(i int64) (*chunkBuf, error) {
 	}
 	c.bufs[i] = b
 	return b, nil
+}
+
+// newChunk returns an empty buffer for n bytes, reusing one whose PUT is
+// done: a stream of chunks then costs no allocation (and no page faults)
+// per chunk.
+func (c *cartridge) newChunk(n int64) []byte {
+	for len(c.free) > 0 {
+		b := c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		if int64(cap(b)) >= n {
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// reapDone reaps the uploads that have finished, without waiting.
+func (c *cartridge) reapDone() {
+	for i, u := range c.inflight {
+		select {
+		case <-u.done:
+			c.reap(i, u)
+		default:
+		}
+	}
 }
 
 // makeRoom evicts the least recently used buffer once Buffers are held:
@@ -333,6 +363,7 @@ func (c *cartridge) makeRoom() error {
 
 // startUpload PUTs chunk i in the background, waiting for a free slot.
 func (c *cartridge) startUpload(i int64, data []byte) {
+	c.reapDone()
 	c.sem <- struct{}{}
 	u := &upload{data: data, done: make(chan struct{})}
 	c.inflight[i] = u
@@ -350,6 +381,9 @@ func (c *cartridge) reap(i int64, u *upload) {
 	delete(c.inflight, i)
 	if u.err == nil {
 		c.stored[i] = int64(len(u.data))
+		if len(c.free) < c.s.cfg.Uploads+1 {
+			c.free = append(c.free, u.data)
+		}
 		return
 	}
 	c.upErr = u.err

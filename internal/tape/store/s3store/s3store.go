@@ -32,8 +32,8 @@ const (
 	DefaultChunkSize      = 8 << 20
 	DefaultUploads        = 4
 	DefaultBuffers        = 4
-	DefaultReadBlock      = 1 << 20
-	DefaultReadAhead      = 4
+	DefaultReadBlock      = 8 << 20
+	DefaultReadAhead      = 2
 	DefaultLeaseTTL       = 60 * time.Second
 	DefaultRequestTimeout = 2 * time.Minute
 )
@@ -55,8 +55,8 @@ type Config struct {
 	ChunkSize int64 // bytes per chunk object of a new cartridge (default 8 MiB)
 	Uploads   int   // chunk PUTs a writer runs at once (default 4)
 	Buffers   int   // chunks a writer keeps in memory before it PUTs the oldest (default 4)
-	ReadBlock int64 // bytes per ranged GET (default 1 MiB)
-	ReadAhead int   // blocks fetched ahead of a sequential reader (default 4)
+	ReadBlock int64 // bytes per ranged GET of a sequential reader (default 8 MiB)
+	ReadAhead int   // blocks fetched ahead of a sequential reader (default 2)
 
 	LeaseTTL       time.Duration // a writer lease's life (default 60 s)
 	RequestTimeout time.Duration // deadline of each S3 request (default 2 min)
