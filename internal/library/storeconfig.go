@@ -80,7 +80,15 @@ func CreateInStore(dir string, c StoreConfig, o Options) (*Library, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeSynced(filepath.Join(dir, storeFile), append(b, '\n')); err != nil {
+	// Whole or absent after a crash: a temporary file, fsynced, renamed.
+	path := filepath.Join(dir, storeFile)
+	if err := writeSynced(path+".tmp", append(b, '\n')); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return nil, err
+	}
+	if err := syncDir(dir); err != nil {
 		return nil, err
 	}
 	o.Cartridges = s
