@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -52,8 +53,14 @@ func LoadCredentials(path string) (Credentials, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return Credentials{}, fmt.Errorf("%w: %s is %04o", ErrCredentialsMode, path, st.Mode().Perm())
 	}
+	return parseCredentials(f, path)
+}
+
+// parseCredentials reads the lines of a credentials file; name names it
+// in errors, which never quote its contents.
+func parseCredentials(r io.Reader, name string) (Credentials, error) {
 	var c Credentials
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
 		s := strings.TrimSpace(sc.Text())
 		if s == "" || s[0] == '#' || s[0] == ';' {
@@ -67,7 +74,7 @@ func LoadCredentials(path string) (Credentials, error) {
 		}
 		k, v, ok := strings.Cut(s, "=")
 		if !ok {
-			return Credentials{}, fmt.Errorf("%w: %s line %d: no '='", ErrCredentialsFile, path, line)
+			return Credentials{}, fmt.Errorf("%w: %s line %d: no '='", ErrCredentialsFile, name, line)
 		}
 		v = strings.TrimSpace(v)
 		switch strings.TrimPrefix(strings.ToLower(strings.TrimSpace(k)), "aws_") {
@@ -80,10 +87,10 @@ func LoadCredentials(path string) (Credentials, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return Credentials{}, fmt.Errorf("%w: %s: %v", ErrCredentialsFile, path, err)
+		return Credentials{}, fmt.Errorf("%w: %s: line too long or unreadable", ErrCredentialsFile, name)
 	}
 	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-		return Credentials{}, fmt.Errorf("%w: %s has no access_key_id and secret_access_key", ErrNoCredentials, path)
+		return Credentials{}, fmt.Errorf("%w: %s has no access_key_id and secret_access_key", ErrNoCredentials, name)
 	}
 	return c, nil
 }
