@@ -57,7 +57,7 @@ backup continues on the next usable one the tape agent's changer holds.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.serverless {
-				return runServerlessBackup(cmd.Context(), g, args[0], o.tape, o.asJSON, cmd.OutOrStdout())
+				return runServerlessBackup(cmd.Context(), g, args[0], o.tape, o.incremental, o.asJSON, cmd.OutOrStdout())
 			}
 			return runBackup(cmd.Context(), g, args[0], o, cmd.OutOrStdout())
 		},

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"ferry/internal/dma"
-
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -10,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ferry/internal/dma"
 	"ferry/internal/view"
 )
 

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"ferry/internal/node"
-
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -10,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ferry/internal/disk"
+	"ferry/internal/node"
 	"ferry/internal/size"
 )
 

@@ -9,15 +9,18 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
 )
 
 func main() {
+	stopProfile := startProfile(os.Getenv("FERRY_CPUPROFILE"))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRootCommand().ExecuteContext(ctx)
 	stop()
+	stopProfile()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ferry:", err)
 		var ee exitError
@@ -26,6 +29,24 @@ func main() {
 		}
 		os.Exit(exitFailed)
 	}
+}
+
+// startProfile writes a CPU profile of the whole command to path, when
+// set ($FERRY_CPUPROFILE): where the time of a command as a user runs it
+// goes. The returned function ends it.
+func startProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ferry: FERRY_CPUPROFILE:", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
 // Exit statuses, as GNU tar's: 0 the job did everything; 1 it completed
@@ -81,6 +102,7 @@ func newRootCommand() *cobra.Command {
 		newCatalogCommand(&g),
 		newMediaCommand(&g), newPruneCommand(&g),
 		newTokenCommand(&g),
+		newPolicyCommand(&g),
 		newLibraryCommand(&g),
 	)
 	return root

@@ -1,14 +1,13 @@
 package main
 
 import (
-	"ferry/internal/node"
-
 	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"ferry/internal/dma"
+	"ferry/internal/node"
 )
 
 func newCatalogRebuildCommand(g *globalOptions) *cobra.Command {

@@ -13,6 +13,7 @@ import (
 
 	"ferry/internal/dma"
 	"ferry/internal/size"
+	"ferry/internal/view"
 )
 
 type restoreOptions struct {
@@ -135,10 +136,10 @@ func newVerifyCommand(g *globalOptions) *cobra.Command {
 			return withManager(cmd.Context(), g, func(m *dma.Manager) error {
 				res, err := m.Verify(cmd.Context(), dma.VerifyRequest{BackupID: id, Tape: tape, Password: pw, Changer: co})
 				if asJSON {
-					doc := map[string]any{"backup": id, "entries": res.Entries, "bytes": res.Bytes, "read": res.Read,
-						"differences": res.Differ, "mismatches": res.Mismatches, "checksummed": res.Checksummed, "ok": err == nil}
+					doc := view.Verify{Backup: id, Entries: res.Entries, Bytes: res.Bytes, Read: res.Read, Differences: res.Differ,
+						Mismatches: res.Mismatches, Checksummed: res.Checksummed, OK: err == nil}
 					if err != nil {
-						doc["error"] = err.Error()
+						doc.Error = err.Error()
 					}
 					if jerr := json.NewEncoder(cmd.OutOrStdout()).Encode(doc); jerr != nil {
 						return jerr

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -94,7 +91,7 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 	passwordFile := o.ndmpPasswordFile
 	if passwordFile == "" {
 		passwordFile = node.Layout{Root: state}.NDMPPassword()
-		if err := ensurePasswordFile(passwordFile); err != nil {
+		if err := node.EnsureSecret(passwordFile); err != nil {
 			return err
 		}
 	}
@@ -108,7 +105,12 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		return err
 	}
 	defer closeChangers()
-	web, closeWeb, err := serveHTTP(ctx, g, state, o.http, logger)
+	sched, stopSched, err := startScheduler(ctx, g, state, exports, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSched()
+	web, closeWeb, err := serveHTTP(ctx, g, state, o.http, logger, sched)
 	if err != nil {
 		return err
 	}
@@ -161,26 +163,6 @@ func resolveExports(paths []string) ([]string, error) {
 		out = append(out, abs)
 	}
 	return out, nil
-}
-
-// ensurePasswordFile creates a random password file unless one exists.
-func ensurePasswordFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("create password file: %w", err)
-	}
-	// 18 random bytes give 24 characters (144 bits). Some DMAs keep fewer
-	// than 32 (Amanda's ndmjob cuts at 31), and MD5 auth uses at most 32.
-	secret := make([]byte, 18)
-	rand.Read(secret)
-	_, err = fmt.Fprintln(f, base64.RawURLEncoding.EncodeToString(secret))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // readPasswordFile reads the first line of a 0600 password file.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"ferry/internal/dma"
 	"ferry/internal/httpapi"
 	"ferry/internal/httpapi/token"
 	"ferry/internal/node"
@@ -31,7 +32,7 @@ func httpFlags(f *pflag.FlagSet, o *httpOptions) {
 // serveHTTP is the node's HTTP part of ferry serve: the address, the
 // handler over the catalog (opened here, closed by the returned func)
 // and the TLS settings. Without --http it is all off.
-func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOptions, logger *slog.Logger) (node.Config, func(), error) {
+func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOptions, logger *slog.Logger, sched *dma.Scheduler) (node.Config, func(), error) {
 	var cfg node.Config
 	if o.addr == "" {
 		if o.tlsCert != "" || o.tlsKey != "" || o.insecureHTTP {
@@ -47,8 +48,9 @@ func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOption
 	cfg.HTTPAddr = o.addr
 	cfg.HTTPS = node.HTTPSecurity{CertFile: o.tlsCert, KeyFile: o.tlsKey, Insecure: o.insecureHTTP}
 	cfg.HTTP = func(n *node.Node) http.Handler {
-		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(),
-			Tokens: token.NewVerifier(layout.Tokens()), Logger: logger})
+		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(), Stats: n.Stats(),
+			Tokens: token.NewVerifier(layout.Tokens()), Logger: logger,
+			Manager: dma.NewManager(cat, managerConfig(g, state)), Exports: n.Exports(), Scheduler: sched})
 	}
 	return cfg, func() { cat.Close() }, nil
 }

@@ -16,27 +16,39 @@ import (
 
 // newTargetAddCommand registers a SAN target on the data-manager side.
 func newTargetAddCommand(g *globalOptions) *cobra.Command {
-	var secretFile string
+	var spec dma.SANTargetSpec
 	cmd := &cobra.Command{
-		Use:   "add NAME iscsi://HOST:PORT/IQN [--chap-secret-file F]",
+		Use:   "add NAME iscsi://HOST:PORT/IQN [--chap-secret-file F] [--api URL --token-file F]",
 		Short: "Register an iSCSI target (with a copy manager) for serverless backups",
 		Long: `Register an iSCSI target in the catalog under NAME, for ferry backup
 --serverless and ferry restore --serverless. Its CHAP secret, if it asks for
 one, is copied from --chap-secret-file into the state directory (mode 0600),
-never into the catalog. ferry's data manager logs in as ` + dma.InitiatorName + `.`,
+never into the catalog. ferry's data manager logs in as ` + dma.InitiatorName + `.
+
+--api names the target's management API (ferry serve --http on the target's
+node), whose snapshot service makes serverless backups point-in-time and
+incrementals changed-block; --token-file holds a read-write token for it
+(ferry token create on that node), copied into the state directory like the
+CHAP secret. Without --api, disks are copied live ("not point-in-time").`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withManager(cmd.Context(), g, func(m *dma.Manager) error {
-				t, err := m.AddSANTarget(cmd.Context(), args[0], args[1], secretFile)
+				spec.Name, spec.URL = args[0], args[1]
+				t, err := m.RegisterSANTarget(cmd.Context(), spec)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "target %s: %s\n", t.Name, t.URL)
+				if t.APIURL != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "snapshot service: %s\n", t.APIURL)
+				}
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&secretFile, "chap-secret-file", "", "file holding the CHAP secret the target asks of ferry's initiator")
+	cmd.Flags().StringVar(&spec.SecretFile, "chap-secret-file", "", "file holding the CHAP secret the target asks of ferry's initiator")
+	cmd.Flags().StringVar(&spec.APIURL, "api", "", "the target's management API, http(s)://HOST:PORT (its snapshot service)")
+	cmd.Flags().StringVar(&spec.TokenFile, "token-file", "", "file holding a read-write bearer token for --api")
 	return cmd
 }
 
@@ -54,7 +66,7 @@ func printSANTargets(ctx context.Context, g *globalOptions, out io.Writer) error
 			if t.SecretRef != "" {
 				auth = "chap"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", t.Name, t.URL, auth)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, t.URL, auth, orDash(t.APIURL))
 		}
 		return tw.Flush()
 	})
@@ -66,10 +78,10 @@ type serverlessDoc struct {
 	Serverless dma.ServerlessResult `json:"serverless"`
 }
 
-func runServerlessBackup(ctx context.Context, g *globalOptions, source, tape string, asJSON bool, out io.Writer) error {
+func runServerlessBackup(ctx context.Context, g *globalOptions, source, tape string, incremental, asJSON bool, out io.Writer) error {
 	return withManager(ctx, g, func(m *dma.Manager) error {
 		progress, stop := progressLine(asJSON)
-		res, err := m.ServerlessBackup(ctx, dma.ServerlessRequest{Source: source, Tape: tape, Progress: progress})
+		res, err := m.ServerlessBackup(ctx, dma.ServerlessRequest{Source: source, Tape: tape, Incremental: incremental, Progress: progress})
 		stop()
 		if err != nil {
 			return err
@@ -99,6 +111,12 @@ func printServerless(out io.Writer, what string, res dma.ServerlessResult, asJSO
 		what, b.ID, size.Format(uint64(res.ImageBytes)), orDash(res.Source+res.To), res.Extents, res.Lists, orDash(res.Barcode), res.DataPath)
 	if res.Note != "" {
 		fmt.Fprintf(out, " (%s)", res.Note)
+	}
+	if res.Snapshot != "" {
+		fmt.Fprintf(out, "; point in time: snapshot %s", res.Snapshot)
+	}
+	if res.Level > 0 {
+		fmt.Fprintf(out, "; incremental level %d on backup %d", res.Level, res.Base)
 	}
 	fmt.Fprintln(out)
 	return nil

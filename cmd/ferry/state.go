@@ -1,11 +1,11 @@
 package main
 
 import (
-	"ferry/internal/node"
-
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"ferry/internal/node"
 )
 
 // stateDir resolves the state directory: the flag, then $FERRY_HOME, then

@@ -1,13 +1,8 @@
 package main
 
 import (
-	"ferry/internal/node"
-
 	"bufio"
 	"encoding/json"
-
-	"ferry/internal/dma"
-
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -15,7 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"ferry/internal/dma"
 	"ferry/internal/library"
+	"ferry/internal/node"
 	"ferry/internal/view"
 )
 

@@ -19,6 +19,7 @@ func newTargetCommand(g *globalOptions) *cobra.Command {
 		Short: "Show and configure the state directory's iSCSI target",
 	}
 	cmd.AddCommand(newTargetLsCommand(g), newTargetAllowCommand(g), newTargetNameCommand(g), newTargetAddCommand(g))
+	cmd.AddCommand(newTargetAllowRemoteCommand(g), newTargetDenyRemoteCommand(g))
 	return cmd
 }
 
@@ -77,6 +78,7 @@ otherwise only these, with CHAP where a secret is set.`,
 					auth = "chap"
 				}
 				fmt.Fprintf(tw, "  allow\t%s\t%s\t%s\n", a.Initiator, auth, sees(a))
+				printRemotes(tw, a)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -182,6 +184,8 @@ func allowInitiator(state, name, secretFile string, noCHAP bool, lus node.ACLEnt
 	for _, a := range s.ACL {
 		if a.Initiator != name {
 			kept = append(kept, a)
+		} else {
+			entry.Remotes = a.Remotes // kept: allow-remote/deny-remote edit them
 		}
 	}
 	s.ACL = append(kept, entry)

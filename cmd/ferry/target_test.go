@@ -165,3 +165,55 @@ func TestTargetAllowMasking(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetAllowRemote: allow-remote keeps a remote target (portal, IQN,
+// CHAP secret, designators) on an initiator's entry, refuses an initiator
+// not on the ACL, a host name and a bad designator; ls shows the remote
+// but never its secret; a later allow of the initiator keeps its remotes;
+// deny-remote takes it off.
+func TestTargetAllowRemote(t *testing.T) {
+	state := t.TempDir()
+	const ini, remote = "iqn.2005-03.com.example:dm", "192.0.2.7:3260/iqn.2005-03.com.example:array"
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("remote-secret-16b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runTargetCmd(t, state, "allow-remote", ini, remote); err == nil || !strings.Contains(err.Error(), "not on the access list") {
+		t.Fatalf("allow-remote of an initiator not on the ACL: %v", err)
+	}
+	if _, err := runTargetCmd(t, state, "allow", ini, "--no-chap"); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range [][]string{
+		{remote[:len("192.0.2.7:3260")]},
+		{"array.example.com:3260/iqn.2005-03.com.example:array"},
+		{remote, "--designator", "xyz"},
+		{remote, "--chap-user", "u"},
+	} {
+		if _, err := runTargetCmd(t, state, append([]string{"allow-remote", ini}, bad...)...); err == nil {
+			t.Errorf("allow-remote %v accepted", bad)
+		}
+	}
+	if _, err := runTargetCmd(t, state, "allow-remote", ini, remote, "--chap-secret-file", secret, "--designator", "600A0B80"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runTargetCmd(t, state, "ls")
+	if err != nil || !strings.Contains(out, "remote  "+remote+"  chap  designators 600a0b80") || strings.Contains(out, "remote-secret") {
+		t.Fatalf("ls = %q, %v", out, err)
+	}
+	if _, err := runTargetCmd(t, state, "allow", ini, "--no-chap", "--disk", "vol"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := node.LoadTargetState(node.Layout{Root: state})
+	want := []node.RemoteTarget{{Portal: "192.0.2.7:3260", IQN: "iqn.2005-03.com.example:array",
+		CHAPSecret: "remote-secret-16b", Designators: []string{"600a0b80"}}}
+	if err != nil || len(s.ACL) != 1 || !reflect.DeepEqual(s.ACL[0].Remotes, want) {
+		t.Fatalf("remotes after allow: %+v %v", s.ACL, err)
+	}
+	if _, err := runTargetCmd(t, state, "deny-remote", ini, remote); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ = node.LoadTargetState(node.Layout{Root: state}); len(s.ACL[0].Remotes) != 0 {
+		t.Fatalf("remotes after deny-remote: %+v", s.ACL[0].Remotes)
+	}
+}

@@ -27,6 +27,7 @@ var (
 type Catalog interface {
 	AgentCatalog
 	SANTargetCatalog
+	PolicyCatalog
 	BackupCatalog
 	FileCatalog
 	MediaCatalog
@@ -126,7 +127,8 @@ type JobCatalog interface {
 	// CreateJob records a job and returns its id, also set in j.
 	CreateJob(ctx context.Context, j *Job) (int64, error)
 	// UpdateJob stores a job's state, end, error, backup and spec (a job
-	// may add its results to its spec: a copy's DUMP_DATE token).
+	// may add its results to its spec: a copy's DUMP_DATE token). A job
+	// marked cancelling stays so when updated as queued or running.
 	UpdateJob(ctx context.Context, j Job) error
 	// Job returns one job, or ErrNotFound.
 	Job(ctx context.Context, id int64) (Job, error)
@@ -222,6 +224,12 @@ type BackupFilter struct {
 	Agent  string
 	Path   string
 	Status string
+	// Newest lists newest first; with Before only backups whose id is
+	// below it, and at most Limit (0: all): one page of a long list,
+	// read by the database's index rather than the whole table.
+	Newest bool
+	Before int64
+	Limit  int
 }
 
 // Location is where a piece of a backup image is on tape. A backup that

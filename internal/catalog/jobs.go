@@ -26,8 +26,12 @@ func (c *sqlCatalog) CreateJob(ctx context.Context, j *Job) (int64, error) {
 
 // UpdateJob implements Catalog.
 func (c *sqlCatalog) UpdateJob(ctx context.Context, j Job) error {
-	res, err := c.exec(ctx, `UPDATE jobs SET state = ?, pid = ?, ended = ?, error = ?, backup_id = ?, spec = ? WHERE id = ?`,
-		j.State, j.PID, nanos(j.Ended), j.Error, j.BackupID, j.Spec, j.ID)
+	// A job still running does not overwrite a cancel request made since
+	// it was read (ferry cancel the moment the job was recorded): the
+	// process running it sees the request at its next look.
+	res, err := c.exec(ctx, `UPDATE jobs SET state = CASE WHEN state = ? AND ? IN (?, ?) THEN state ELSE ? END,
+		pid = ?, ended = ?, error = ?, backup_id = ?, spec = ? WHERE id = ?`,
+		JobCancelling, j.State, JobQueued, JobRunning, j.State, j.PID, nanos(j.Ended), j.Error, j.BackupID, j.Spec, j.ID)
 	return affected(res, err, fmt.Sprintf("job %d", j.ID))
 }
 

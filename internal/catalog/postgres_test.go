@@ -1,8 +1,6 @@
 package catalog_test
 
 import (
-	"ferry/internal/testsupport/leakcheck"
-
 	"context"
 	"testing"
 	"time"
@@ -10,6 +8,7 @@ import (
 	"ferry/internal/catalog"
 	"ferry/internal/catalog/catalogtest"
 	"ferry/internal/catalog/pgtest"
+	"ferry/internal/testsupport/leakcheck"
 )
 
 var pg pgtest.Shared

@@ -20,14 +20,19 @@ type SANTargetCatalog interface {
 	DeleteSANTarget(ctx context.Context, name string) error
 }
 
-// SANTarget is a registered iSCSI target. As for agents, the CHAP secret
-// is never stored here: SecretRef names the file holding it ("" when the
-// target asks for no CHAP).
+// SANTarget is a registered iSCSI target. As for agents, secrets are
+// never stored here: SecretRef names the file holding the CHAP secret
+// ("" when the target asks for no CHAP), TokenRef the file holding the
+// bearer token of its management API.
 type SANTarget struct {
 	Name      string
 	URL       string // iscsi://HOST:PORT/IQN
 	SecretRef string
-	Created   time.Time
+	// APIURL is the target's management API (its snapshot service),
+	// http(s)://HOST:PORT; "" when it has none: disks are copied live.
+	APIURL   string
+	TokenRef string
+	Created  time.Time
 }
 
 // PutSANTarget implements Catalog.
@@ -35,9 +40,10 @@ func (c *sqlCatalog) PutSANTarget(ctx context.Context, t SANTarget) error {
 	if t.Created.IsZero() {
 		t.Created = time.Now()
 	}
-	_, err := c.exec(ctx, `INSERT INTO san_targets (name, url, secret_ref, created) VALUES (?, ?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET url = excluded.url, secret_ref = excluded.secret_ref`,
-		t.Name, t.URL, t.SecretRef, nanos(t.Created))
+	_, err := c.exec(ctx, `INSERT INTO san_targets (name, url, secret_ref, api_url, token_ref, created) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET url = excluded.url, secret_ref = excluded.secret_ref,
+		api_url = excluded.api_url, token_ref = excluded.token_ref`,
+		t.Name, t.URL, t.SecretRef, t.APIURL, t.TokenRef, nanos(t.Created))
 	return err
 }
 
@@ -59,7 +65,7 @@ func (c *sqlCatalog) SANTargets(ctx context.Context) ([]SANTarget, error) {
 }
 
 func (c *sqlCatalog) sanTargets(ctx context.Context, where string, args ...any) ([]SANTarget, error) {
-	rows, err := c.db.QueryContext(ctx, c.q(`SELECT name, url, secret_ref, created FROM san_targets `+where+` ORDER BY name`), args...)
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT name, url, secret_ref, api_url, token_ref, created FROM san_targets `+where+` ORDER BY name`), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +74,7 @@ func (c *sqlCatalog) sanTargets(ctx context.Context, where string, args ...any) 
 	for rows.Next() {
 		var t SANTarget
 		var created int64
-		if err := rows.Scan(&t.Name, &t.URL, &t.SecretRef, &created); err != nil {
+		if err := rows.Scan(&t.Name, &t.URL, &t.SecretRef, &t.APIURL, &t.TokenRef, &created); err != nil {
 			return nil, err
 		}
 		t.Created = fromNanos(created)

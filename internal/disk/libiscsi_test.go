@@ -1,8 +1,6 @@
 package disk_test
 
 import (
-	"ferry/internal/testsupport/servetest"
-
 	"context"
 	"os"
 	"os/exec"
@@ -17,6 +15,7 @@ import (
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/sbc"
 	"ferry/internal/scsi/xcopy"
+	"ferry/internal/testsupport/servetest"
 )
 
 const testIQN = "iqn.2026-11.dev.ferry:disk-test"

@@ -21,7 +21,7 @@ import (
 // them and the job is recorded failed. A restore of the damaged file
 // alone (direct access) fails the same way.
 func TestRestoreToAgentDamagedFile(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureWith(t, unsummedLibrary())
 	src := f.dir(t, "src")
 	fstree.Build(t, src, fstree.Spec{
 		{Path: "small", Type: format.Regular, Size: 4000, Seed: 1},

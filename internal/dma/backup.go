@@ -1,6 +1,7 @@
 package dma
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,9 +56,10 @@ type BackupSpec struct {
 	// (ferry prune), unless a kept incremental depends on it. 0 keeps it
 	// until expired by hand.
 	Keep time.Duration
-	// Progress receives events about once a second; it is never waited
-	// for, and is not closed.
-	Progress chan<- Progress
+	// Progress receives events every ProgressEvery (0: a second); it is
+	// never waited for, and is not closed.
+	Progress      chan<- Progress
+	ProgressEvery time.Duration
 }
 
 func (s *BackupSpec) defaults() {
@@ -450,7 +452,7 @@ func (r *backupRun) wait(ctx context.Context) error {
 	c := r.dc
 	m := newMeter(r.spec.Progress, "backup")
 	m.send(0, 0, 0) // started
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(cmp.Or(r.spec.ProgressEvery, time.Second))
 	defer tick.Stop()
 	dataDone, moverDone := false, false
 	var moverLate <-chan time.Time // runs once the data service is done

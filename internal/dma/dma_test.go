@@ -384,7 +384,7 @@ func TestThreeWay(t *testing.T) {
 // TestVerify reads backups back against the catalog: a clean one passes,
 // and one whose catalog lost a file and changed another's size is reported.
 func TestVerify(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureWith(t, unsummedLibrary())
 	src := f.dir(t, "src")
 	fstree.Build(t, src, fstree.ManySmall(50, 1000))
 	b := f.backup(t, src, false)
@@ -412,9 +412,8 @@ func TestVerify(t *testing.T) {
 	}
 	t.Logf("%v: %v", err, res.Mismatches)
 
-	// One byte of one file's data changes on the cartridge (the tape
-	// format checks its record headers, not the data): only the agent's
-	// checksum tells.
+	// One byte of one file's data changes on a cartridge without record
+	// checksums: only the agent's checksum tells.
 	ents, _ := os.ReadDir(filepath.Join(src, "d0000"))
 	content, err := os.ReadFile(filepath.Join(src, "d0000", ents[0].Name()))
 	if err != nil {

@@ -76,6 +76,16 @@ func warned(state string, lines []logLine) string {
 	return state
 }
 
+type jobRecordedKey struct{}
+
+// OnJobRecorded returns a context under which every job a request starts
+// is told to fn as soon as the catalog holds it, before it runs: a caller
+// running the request in the background (the management API) learns the
+// job's id at once. fn must not block.
+func OnJobRecorded(ctx context.Context, fn func(catalog.Job)) context.Context {
+	return context.WithValue(ctx, jobRecordedKey{}, fn)
+}
+
 // jobRun is one job's record from start to end: every job kind takes the
 // same lifecycle (start, run under a context `ferry cancel` ends, finish
 // with its outcome, warnings and log).
@@ -97,6 +107,9 @@ func startJob(ctx context.Context, cat catalog.Catalog, kind string, backupID in
 		Started: time.Now().UTC(), BackupID: backupID}
 	if _, err := cat.CreateJob(ctx, rec); err != nil {
 		return nil, ctx, fmt.Errorf("dma: record job: %w", err)
+	}
+	if fn, ok := ctx.Value(jobRecordedKey{}).(func(catalog.Job)); ok {
+		fn(*rec)
 	}
 	jctx, stop := watchCancel(ctx, cat, rec.ID)
 	return &jobRun{cat: cat, rec: rec, stop: sync.OnceFunc(stop)}, jctx, nil
@@ -142,14 +155,16 @@ func (j *jobRun) record(ctx context.Context, what string) error {
 }
 
 // backupJob runs fn as a recorded job about one backup and returns its
-// result.
-func backupJob[R any](ctx context.Context, cat catalog.Catalog, kind string, spec ImageJobSpec, fn func(context.Context) (R, error)) (R, error) {
+// result. What the agents fn talks to post on p (a damaged cartridge's
+// cause, a file not restored) goes to the job's log.
+func backupJob[R any](ctx context.Context, cat catalog.Catalog, kind string, spec ImageJobSpec, fn func(ctx context.Context, p *posts) (R, error)) (R, error) {
 	spec.Version = JobSpecVersion
 	j, jctx, err := startJob(ctx, cat, kind, spec.Backup, spec)
 	if err != nil {
 		var zero R
 		return zero, err
 	}
-	res, runErr := fn(jctx)
-	return res, j.finish(jctx, fmt.Sprintf("%s of backup %d", kind, spec.Backup), runErr, nil)
+	p := newPosts(nil)
+	res, runErr := fn(jctx, p)
+	return res, j.finish(jctx, fmt.Sprintf("%s of backup %d", kind, spec.Backup), runErr, p.lines())
 }

@@ -163,10 +163,11 @@ type BackupRequest struct {
 	Exclude                []string
 	OverwriteUnlabeled     bool
 	// Pool and Keep: see BackupSpec.
-	Pool     string
-	Keep     time.Duration
-	Changer  ChangerOptions
-	Progress chan<- Progress
+	Pool          string
+	Keep          time.Duration
+	Changer       ChangerOptions
+	Progress      chan<- Progress
+	ProgressEvery time.Duration // 0: a second
 }
 
 // Backup runs a backup job (Backup) for r. A failed job's error names its
@@ -179,7 +180,7 @@ func (m *Manager) Backup(ctx context.Context, r BackupRequest) (catalog.Backup, 
 		return catalog.Backup{}, errors.New("--level must be 0 or more")
 	}
 	spec := BackupSpec{Level: r.Level, Incremental: r.Incremental, Exclude: r.Exclude, OverwriteUnlabeled: r.OverwriteUnlabeled,
-		ChangerOptions: r.Changer, Progress: r.Progress, Drive: "tape0", Pool: r.Pool, Keep: r.Keep}
+		ChangerOptions: r.Changer, Progress: r.Progress, ProgressEvery: r.ProgressEvery, Drive: "tape0", Pool: r.Pool, Keep: r.Keep}
 	dataAgent := LocalAgentName
 	if strings.HasPrefix(r.Source, "ndmp://") {
 		t, err := ParseTarget(r.Source)

@@ -142,6 +142,13 @@ func (p *posts) lines() []logLine {
 	return append([]logLine(nil), p.logs...)
 }
 
+// addLines appends lines another connection's posts collected.
+func (p *posts) addLines(ls []logLine) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.logs = append(p.logs, ls...)
+}
+
 func (p *posts) historyErr() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()

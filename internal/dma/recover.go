@@ -50,11 +50,11 @@ type AgentRestoreSpec struct {
 // It is recorded as a restore job that ferry cancel can stop.
 func RestoreToAgent(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
 	return backupJob(ctx, cat, "restore", ImageJobSpec{Backup: s.BackupID, Agent: s.Agent.Name, TapeAgent: tapeName(s.Agent, s.Tape), Drive: s.Drive, To: s.To, Paths: s.Paths},
-		func(ctx context.Context) (RestoreResult, error) { return restoreToAgentRun(ctx, cat, s) })
+		func(ctx context.Context, p *posts) (RestoreResult, error) { return restoreToAgentRun(ctx, cat, s, p) })
 }
 
 // restoreToAgentRun runs a restore job.
-func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec) (RestoreResult, error) {
+func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreSpec, p *posts) (RestoreResult, error) {
 	if s.Drive == "" {
 		s.Drive = "tape0"
 	}
@@ -66,7 +66,6 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 	if err != nil {
 		return res, err
 	}
-	p := newPosts(nil)
 	c, err := s.Agent.Dial(ctx, p.post)
 	if err != nil {
 		return res, err
@@ -78,6 +77,7 @@ func restoreToAgentRun(ctx context.Context, cat catalog.Catalog, s AgentRestoreS
 	if s.Tape != nil {
 		ta = *s.Tape
 		side.p = newPosts(nil)
+		defer func() { p.addLines(side.p.lines()) }()
 		if side.c, err = s.Tape.Dial(ctx, side.p.post); err != nil {
 			return res, err
 		}

@@ -60,11 +60,11 @@ type RestoreResult struct {
 // It is recorded as a restore job that ferry cancel can stop.
 func Restore(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreResult, error) {
 	return backupJob(ctx, cat, "restore", ImageJobSpec{Backup: s.BackupID, Agent: s.Agent.Name, Drive: s.Drive, To: s.To, Paths: s.Paths},
-		func(ctx context.Context) (RestoreResult, error) { return restoreRun(ctx, cat, s) })
+		func(ctx context.Context, p *posts) (RestoreResult, error) { return restoreRun(ctx, cat, s, p) })
 }
 
 // restoreRun runs a restore job.
-func restoreRun(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (RestoreResult, error) {
+func restoreRun(ctx context.Context, cat catalog.Catalog, s RestoreSpec, p *posts) (RestoreResult, error) {
 	if s.Drive == "" {
 		s.Drive = "tape0"
 	}
@@ -86,7 +86,6 @@ func restoreRun(ctx context.Context, cat catalog.Catalog, s RestoreSpec) (Restor
 	}
 	defer root.Close()
 
-	p := newPosts(nil)
 	d, closeDrive, err := dialDrive(ctx, s.Agent, p.post, s.Drive, s.ChangerOptions)
 	if err != nil {
 		return res, err

@@ -13,6 +13,7 @@ import (
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
 	"ferry/internal/format"
+	"ferry/internal/library"
 	"ferry/internal/testsupport/fstree"
 )
 
@@ -101,6 +102,16 @@ func TestRestoreChainKeepsOtherFiles(t *testing.T) {
 }
 
 // damage flips one byte of content's data on the fixture's cartridge.
+// unsummedLibrary is a library whose cartridges carry no record checksums
+// (format version 1, as ferry made them before; another vendor's tape is
+// alike): a byte changed on them reads back, and only the checksums the
+// agent posted per file tell.
+func unsummedLibrary() library.Options {
+	o := library.DefaultOptions()
+	o.FormatVersion = 1
+	return o
+}
+
 func damage(t *testing.T, f *fixture, content []byte) {
 	t.Helper()
 	path, err := f.lib.CartridgePath(f.barcode(t))
@@ -148,7 +159,7 @@ func checkDamagedKept(t *testing.T, src, dest string, keep bool, damaged ...stri
 // its error and records the job failed; a restore of that file alone (by
 // direct access) fails the same way.
 func TestRestoreDamagedFile(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureWith(t, unsummedLibrary())
 	src := f.dir(t, "src")
 	fstree.Build(t, src, fstree.Spec{
 		{Path: "small", Type: format.Regular, Size: 4000, Seed: 1},  // written by the extractor's workers
@@ -200,4 +211,53 @@ func TestRestoreShortImage(t *testing.T) {
 		t.Fatalf("restore of a short image: %+v, %v", res.Summary, err)
 	}
 	t.Log(err)
+}
+
+// TestFlippedRecordIsMediumError: a byte flipped in a record of a
+// cartridge with record checksums is a medium error for every reader:
+// verify and restore fail naming the cartridge and where the image broke
+// off, the agent's log says which block failed its checksum, and no file
+// is restored with wrong data.
+func TestFlippedRecordIsMediumError(t *testing.T) {
+	f := newFixture(t)
+	src := f.dir(t, "src")
+	fstree.Build(t, src, fstree.Spec{
+		{Path: "a", Type: format.Regular, Size: 4000, Seed: 1},
+		{Path: "big", Type: format.Regular, Size: 3 << 20, Seed: 2},
+		{Path: "z", Type: format.Regular, Size: 4000, Seed: 3},
+	})
+	b := f.backup(t, src, false)
+	big, err := os.ReadFile(filepath.Join(src, "big"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage(t, f, big)
+	barcode := f.barcode(t)
+	ctx := context.Background()
+	if _, err := dma.Verify(ctx, f.cat, dma.VerifySpec{Agent: f.agent, BackupID: b.ID}); err == nil || !strings.Contains(err.Error(), "cartridge "+barcode) {
+		t.Fatalf("verify of a cartridge with a flipped byte: %v", err)
+	}
+	dest := filepath.Join(t.TempDir(), "dest")
+	if _, err := f.restoreInto(b.ID, dest, dma.RestoreSpec{}); err == nil || !strings.Contains(err.Error(), "cartridge "+barcode) {
+		t.Fatalf("restore of a cartridge with a flipped byte: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dest, "big")); err == nil && !bytes.Equal(got, big) {
+		t.Fatal("big restored with wrong data")
+	}
+	jobs, err := f.cat.Jobs(ctx, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, j := range jobs {
+		lines, _ := f.cat.JobLog(ctx, j.ID)
+		for _, l := range lines {
+			if strings.Contains(l.Message, "fails its checksum") && strings.Contains(l.Message, barcode) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no job log names the record that failed its checksum")
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,10 +83,30 @@ var sanTargetNameRE = agentNameRE
 // Its CHAP secret (secretFile, "" for none) is copied into the state
 // directory (mode 0600), never into the catalog.
 func (m *Manager) AddSANTarget(ctx context.Context, name, rawURL, secretFile string) (catalog.SANTarget, error) {
+	return m.RegisterSANTarget(ctx, SANTargetSpec{Name: name, URL: rawURL, SecretFile: secretFile})
+}
+
+// SANTargetSpec is a SAN target as `ferry target add` registers it.
+type SANTargetSpec struct {
+	Name       string
+	URL        string // iscsi://HOST:PORT/IQN
+	SecretFile string // CHAP secret; "" for none
+	// APIURL is the target's management API (http(s)://HOST:PORT), whose
+	// snapshot service makes serverless backups point-in-time; TokenFile
+	// holds a read-write bearer token for it.
+	APIURL    string
+	TokenFile string
+}
+
+// RegisterSANTarget registers a SAN target. Secrets (the CHAP secret, the
+// API token) are copied into the state directory (mode 0600), never into
+// the catalog.
+func (m *Manager) RegisterSANTarget(ctx context.Context, spec SANTargetSpec) (catalog.SANTarget, error) {
+	name := spec.Name
 	if !sanTargetNameRE.MatchString(name) {
 		return catalog.SANTarget{}, fmt.Errorf("target name %q: use letters, digits, '.', '_' and '-'", name)
 	}
-	u, err := ParseSANURL(rawURL)
+	u, err := ParseSANURL(spec.URL)
 	if err != nil {
 		return catalog.SANTarget{}, err
 	}
@@ -93,21 +114,62 @@ func (m *Manager) AddSANTarget(ctx context.Context, name, rawURL, secretFile str
 		return catalog.SANTarget{}, fmt.Errorf("target %s: name the target (iscsi://HOST:PORT/IQN), not a LUN", name)
 	}
 	t := catalog.SANTarget{Name: name, URL: u.Portal(), Created: time.Now().UTC()}
-	if secretFile != "" {
-		secret, err := node.ReadSecret(secretFile)
+	if (spec.APIURL == "") != (spec.TokenFile == "") {
+		return t, fmt.Errorf("target %s: give --api and --token-file together", name)
+	}
+	if spec.APIURL != "" {
+		a, err := url.Parse(spec.APIURL)
+		if err != nil || (a.Scheme != "http" && a.Scheme != "https") || a.Host == "" || (a.Path != "" && a.Path != "/") {
+			return t, fmt.Errorf("target %s: --api %q: want http(s)://HOST:PORT", name, spec.APIURL)
+		}
+		t.APIURL = a.Scheme + "://" + a.Host
+	}
+	store := func(file, ext string) (string, error) {
+		secret, err := node.ReadSecret(file)
 		if err != nil {
-			return t, fmt.Errorf("target %s: %w", name, err)
+			return "", fmt.Errorf("target %s: %w", name, err)
 		}
 		dir := m.cfg.Layout.SANTargets()
 		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", err
+		}
+		ref := filepath.Join(dir, name+ext)
+		if err := node.WriteSecret(ref, secret); err != nil {
+			return "", fmt.Errorf("target %s: %w", name, err)
+		}
+		return ref, nil
+	}
+	if spec.SecretFile != "" {
+		if t.SecretRef, err = store(spec.SecretFile, ".chap"); err != nil {
 			return t, err
 		}
-		t.SecretRef = filepath.Join(dir, name+".chap")
-		if err := node.WriteSecret(t.SecretRef, secret); err != nil {
-			return t, fmt.Errorf("target %s: %w", name, err)
+	}
+	if spec.TokenFile != "" {
+		if t.TokenRef, err = store(spec.TokenFile, ".token"); err != nil {
+			return t, err
 		}
 	}
 	return t, m.cat.PutSANTarget(ctx, t)
+}
+
+// snapServiceOf returns the snapshot service of the registered target
+// serving portal; nil when none is registered with one.
+func (m *Manager) snapServiceOf(ctx context.Context, portal string) (*snapService, error) {
+	ts, err := m.cat.SANTargets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t.URL != portal || t.APIURL == "" {
+			continue
+		}
+		tok, err := node.ReadSecret(t.TokenRef)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: API token: %w (register it again with ferry target add)", t.Name, err)
+		}
+		return newSnapService(t.APIURL, tok), nil
+	}
+	return nil, nil
 }
 
 // SANTargets lists the registered SAN targets.
@@ -233,6 +295,19 @@ func (c *san) identify(ctx context.Context, lun uint64) (unitID, error) {
 		}
 	}
 	return id, fmt.Errorf("dma: %s LUN %d reports no NAA designator: a copy manager cannot be told of it", c.url.Portal(), lun)
+}
+
+// serial reads lun's unit serial number (VPD page 0x80): for ferry's
+// disks, the disk's name, which its snapshot service knows it by.
+func (c *san) serial(ctx context.Context, lun uint64) (string, error) {
+	r, err := c.do(ctx, lun, []byte{0x12, 1, 0x80, 0x01, 0, 0}, nil, 256)
+	if err != nil {
+		return "", fmt.Errorf("dma: unit serial number of %s LUN %d: %w", c.url.Portal(), lun, err)
+	}
+	if len(r.Data) < 4 || len(r.Data) < 4+int(r.Data[3]) {
+		return "", fmt.Errorf("dma: %s LUN %d: short VPD page 0x80", c.url.Portal(), lun)
+	}
+	return strings.TrimSpace(string(r.Data[4 : 4+int(r.Data[3])])), nil
 }
 
 // capacity returns a disk's block length and number of blocks.

@@ -47,7 +47,11 @@ type ServerlessRequest struct {
 	// of the source target's library, loaded through its changer.
 	Tape      string
 	ListBytes int64 // 0: DefaultListBytes
-	Progress  chan<- Progress
+	// Incremental copies only the blocks changed since the newest image
+	// backup of the disk's snapshot (the target's change map); a full
+	// when the target cannot tell them.
+	Incremental bool
+	Progress    chan<- Progress
 }
 
 // ServerlessResult is what a serverless job did, for the user and JSON.
@@ -59,7 +63,11 @@ type ServerlessResult struct {
 	Barcode     string         `json:"barcode"`
 	PointInTime bool           `json:"point_in_time"`
 	// Note says "not point-in-time" when the disk was copied live.
-	Note       string `json:"note,omitempty"`
+	Note string `json:"note,omitempty"`
+	// Snapshot is the target's snapshot the image was copied from.
+	Snapshot   string `json:"snapshot,omitempty"`
+	Level      int    `json:"level"`
+	Base       int64  `json:"base,omitempty"` // an incremental's base backup`
 	DataPath   string `json:"data_path"`
 	Lists      int    `json:"lists"`
 	Extents    int    `json:"extents"`
@@ -91,16 +99,26 @@ type serverlessBackup struct {
 	tapeLUN uint64
 	diskID  unitID
 	tapeID  unitID
-	bs      uint32
-	blocks  uint64
-	exts    []extent
-	lists   []copyList
-	samples []sample
-	blank   bool
-	hdrFile int
-	lines   []logLine
-	done    atomic.Int64
-	listSeq byte
+	// pathLUN is the disk's LUN (the backup's path) while diskLUN and
+	// diskID name what is copied: the disk, or its snapshot's LU.
+	pathLUN  uint64
+	snaps    *snapService // the target's snapshot service; nil: copied live
+	diskName string       // the disk's name on its target (VPD 0x80)
+	snapName string       // "" until the snapshot is taken, again once released
+	renewErr atomic.Pointer[error]
+	endLease func()
+	base     *catalog.Backup // an incremental's base; nil for a full
+	changed  []extent        // blocks changed since the base's snapshot
+	bs       uint32
+	blocks   uint64
+	exts     []extent
+	lists    []copyList
+	samples  []sample
+	blank    bool
+	hdrFile  int
+	lines    []logLine
+	done     atomic.Int64
+	listSeq  byte
 }
 
 func (r *serverlessBackup) log(level, msg string) { r.lines = append(r.lines, logLine{level, msg}) }
@@ -136,12 +154,20 @@ func (r *serverlessBackup) open(ctx context.Context) error {
 	if r.disk, err = dialSAN(ctx, du, secret); err != nil {
 		return err
 	}
-	r.diskLUN, r.res.Source = du.LUN, du.String()
+	r.diskLUN, r.pathLUN, r.res.Source = du.LUN, du.LUN, du.String()
 	if r.diskID, err = r.disk.identify(ctx, du.LUN); err != nil {
 		return err
 	}
 	if r.diskID.pdt != pdtDisk {
 		return fmt.Errorf("dma: %s is not a disk (device type %#x)", du, r.diskID.pdt)
+	}
+	if r.snaps, err = r.m.snapServiceOf(ctx, du.Portal()); err != nil {
+		return err
+	}
+	if r.snaps != nil {
+		if r.diskName, err = r.disk.serial(ctx, du.LUN); err != nil {
+			return err
+		}
 	}
 	if r.bs, r.blocks, err = r.disk.capacity(ctx, du.LUN); err != nil {
 		return err
@@ -241,7 +267,6 @@ func (r *serverlessBackup) position(ctx context.Context) error {
 
 func (r *serverlessBackup) run(ctx context.Context) (ServerlessResult, error) {
 	cat := r.m.cat
-	r.res.PointInTime, r.res.Note = false, notPointInTime
 	r.res.DataPath = PathCopyManager
 	if r.tape != r.disk {
 		r.res.DataPath = PathDataManager
@@ -252,14 +277,25 @@ func (r *serverlessBackup) run(ctx context.Context) (ServerlessResult, error) {
 		return r.res, err
 	}
 	defer j.stop()
-	b := &catalog.Backup{Agent: portalOf(r.res.Source), Path: lunPath(r.diskLUN), Butype: ButypeImage,
+	b := &catalog.Backup{UUID: catalog.NewUUID(), Agent: portalOf(r.res.Source), Path: lunPath(r.pathLUN), Butype: ButypeImage,
 		JobID: j.rec.ID, Started: j.rec.Started, Status: catalog.StatusRunning}
+	defer r.endSnapshot(ctx)
+	err = r.pointInTime(jctx, b.UUID)
+	if err == nil {
+		err = r.chooseBase(jctx, b)
+	}
+	if err != nil {
+		r.endSnapshot(ctx)
+		r.log("error", err.Error())
+		return r.res, errors.Join(err, j.finish(jctx, "serverless backup", err, r.lines))
+	}
+	r.res.Level, r.res.Base = b.Level, b.BaseID
 	if _, err := cat.CreateBackup(jctx, b); err != nil {
 		return r.res, errors.Join(fmt.Errorf("dma: record backup: %w", err), j.finish(jctx, "serverless backup", err, nil))
 	}
 	j.rec.BackupID = b.ID
-	r.log("info", fmt.Sprintf("disk %s copied live: %s (the target offers no snapshot)", r.res.Source, notPointInTime))
 	runErr := r.copy(jctx, b)
+	r.endSnapshot(ctx)
 	spec.Barcode, spec.Lists, spec.DataPath = r.res.Barcode, len(r.lists), r.res.DataPath
 	if js, err := jsonSpec(spec); err == nil {
 		j.rec.Spec = js
@@ -278,9 +314,12 @@ func lunPath(lun uint64) string { return "lun/" + strconv.FormatUint(lun, 10) }
 
 // copy plans the image and runs its lists.
 func (r *serverlessBackup) copy(ctx context.Context, b *catalog.Backup) error {
-	exts, err := r.disk.allocated(ctx, r.diskLUN, r.blocks)
-	if err != nil {
-		return err
+	exts := r.changed
+	if r.base == nil {
+		var err error
+		if exts, err = r.disk.allocated(ctx, r.diskLUN, r.blocks); err != nil {
+			return err
+		}
 	}
 	r.exts = mergeExtents(exts)
 	r.lists = groupLists(splitExtents(r.exts, r.bs), r.bs, r.req.ListBytes)
@@ -392,6 +431,8 @@ func (r *serverlessBackup) env() []catalog.Env {
 		{Name: "POINT_IN_TIME", Value: pit},
 		{Name: "DATA_PATH", Value: r.res.DataPath},
 		{Name: "LIST_BYTES", Value: strconv.FormatInt(r.req.ListBytes, 10)},
+		{Name: "DISK", Value: r.diskName},
+		{Name: "SNAPSHOT", Value: r.res.Snapshot},
 	}
 }
 

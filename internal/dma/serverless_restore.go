@@ -144,13 +144,23 @@ func (m *Manager) ServerlessRestore(ctx context.Context, req ServerlessRestoreRe
 	if err != nil {
 		return res, fmt.Errorf("dma: backup %d: %w", req.Backup, err)
 	}
-	if !b.Completed() {
-		return res, fmt.Errorf("dma: backup %d is %s, not restorable", b.ID, b.Status)
+	// An incremental restores its full, then each incremental up to it.
+	chain := []catalog.Backup{b}
+	if b.Level > 0 || b.BaseID != 0 || b.BaseUUID != "" {
+		if chain, err = m.cat.Chain(ctx, b.ID); err != nil {
+			return res, fmt.Errorf("dma: the backups backup %d is based on: %w", b.ID, err)
+		}
 	}
-	env, err := readImageEnv(b)
-	if err != nil {
-		return res, err
+	envs := make([]imageEnv, len(chain))
+	for i, cb := range chain {
+		if !cb.Completed() {
+			return res, fmt.Errorf("dma: backup %d is %s, not restorable", cb.ID, cb.Status)
+		}
+		if envs[i], err = readImageEnv(cb); err != nil {
+			return res, err
+		}
 	}
+	env := envs[0]
 	u, secret, err := m.resolveLU(ctx, req.To)
 	if err != nil {
 		return res, err
@@ -160,7 +170,11 @@ func (m *Manager) ServerlessRestore(ctx context.Context, req ServerlessRestoreRe
 		return res, err
 	}
 	defer disk.Close()
-	res.To, res.Backup, res.ImageBytes, res.Extents = u.String(), b, b.Bytes, len(env.exts)
+	res.To, res.Backup, res.Level = u.String(), b, b.Level
+	for i, cb := range chain {
+		res.ImageBytes += cb.Bytes
+		res.Extents += len(envs[i].exts)
+	}
 	diskID, err := disk.identify(ctx, u.LUN)
 	if err != nil {
 		return res, err
@@ -173,42 +187,58 @@ func (m *Manager) ServerlessRestore(ctx context.Context, req ServerlessRestoreRe
 		return res, fmt.Errorf("dma: %s (%d blocks of %d bytes) cannot hold backup %d (%d blocks of %d bytes)", u, blocks, bs, b.ID, env.blocks, env.bs)
 	}
 	return backupJob(ctx, m.cat, "serverless-restore", ImageJobSpec{Version: JobSpecVersion, Backup: b.ID, To: res.To, Drive: req.Tape},
-		func(ctx context.Context) (ServerlessResult, error) {
-			tape, tlun, err := m.openImageTape(ctx, disk, req.Tape, b)
-			if err != nil {
-				return res, err
-			}
-			if tape != disk {
-				defer tape.Close()
-				return res, fmt.Errorf("dma: the tape is on another target than %s: serverless restore needs them on one copy manager", u)
-			}
-			res.Tape, res.Barcode, res.DataPath = fmt.Sprintf("%s/%d", u.Portal(), tlun), b.Locations[0].Barcode, PathCopyManager
-			if err := zeroHoles(ctx, disk, u.LUN, env); err != nil {
-				return res, err
-			}
-			tapeID, err := tape.identify(ctx, tlun)
-			if err != nil {
-				return res, err
-			}
-			ls := groupLists(splitExtents(env.exts, env.bs), env.bs, env.listBytes)
-			res.Lists = len(ls)
+		func(ctx context.Context, _ *posts) (ServerlessResult, error) {
 			var done atomic.Int64
 			meter := newMeter(req.Progress, "serverless restore")
-			for i, cl := range ls {
-				l := &xlist{id: byte(i%250 + 1)}
-				t := l.unit(tapeID, 0)
-				d := l.unit(diskID, bs)
-				for _, p := range cl.pieces {
-					l.blockStream(0x01, t, d, p)
-				}
-				if err := disk.runList(ctx, u.LUN, i, l, &done); err != nil {
+			for i, cb := range chain {
+				if err := m.restoreImage(ctx, disk, u, diskID, req.Tape, cb, envs[i], i == 0, &res, &done, meter); err != nil {
 					return res, err
 				}
-				done.Store(cl.offset + cl.bytes)
-				meter.send(done.Load(), 0, b.Bytes-done.Load())
 			}
 			return res, nil
 		})
+}
+
+// restoreImage writes one image of a chain onto the disk: a full zeroes
+// the blocks that were holes first; an incremental writes its changed
+// extents only.
+func (m *Manager) restoreImage(ctx context.Context, disk *san, u SANURL, diskID unitID, tapeLU string, b catalog.Backup, env imageEnv,
+	full bool, res *ServerlessResult, done *atomic.Int64, meter *meter) error {
+	tape, tlun, err := m.openImageTape(ctx, disk, tapeLU, b)
+	if err != nil {
+		return err
+	}
+	if tape != disk {
+		tape.Close()
+		return fmt.Errorf("dma: the tape is on another target than %s: serverless restore needs them on one copy manager", u)
+	}
+	res.Tape, res.Barcode, res.DataPath = fmt.Sprintf("%s/%d", u.Portal(), tlun), b.Locations[0].Barcode, PathCopyManager
+	if full {
+		if err := zeroHoles(ctx, disk, u.LUN, env); err != nil {
+			return err
+		}
+	}
+	tapeID, err := tape.identify(ctx, tlun)
+	if err != nil {
+		return err
+	}
+	base := done.Load()
+	ls := groupLists(splitExtents(env.exts, env.bs), env.bs, env.listBytes)
+	for i, cl := range ls {
+		l := &xlist{id: byte((res.Lists+i)%250 + 1)}
+		t := l.unit(tapeID, 0)
+		d := l.unit(diskID, env.bs)
+		for _, p := range cl.pieces {
+			l.blockStream(0x01, t, d, p)
+		}
+		if err := disk.runList(ctx, u.LUN, res.Lists+i, l, done); err != nil {
+			return err
+		}
+		done.Store(base + cl.offset + cl.bytes)
+		meter.send(done.Load(), 0, res.ImageBytes-done.Load())
+	}
+	res.Lists += len(ls)
+	return nil
 }
 
 // zeroHoles writes zeros (WRITE SAME(16), no data-out buffer) over the

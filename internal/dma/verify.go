@@ -48,11 +48,11 @@ type VerifyResult struct {
 // It is recorded as a verify job that ferry cancel can stop.
 func Verify(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
 	return backupJob(ctx, cat, "verify", ImageJobSpec{Backup: s.BackupID, Agent: s.Agent.Name, Drive: s.Drive},
-		func(ctx context.Context) (VerifyResult, error) { return verifyRun(ctx, cat, s) })
+		func(ctx context.Context, p *posts) (VerifyResult, error) { return verifyRun(ctx, cat, s, p) })
 }
 
 // verifyRun runs a verify job.
-func verifyRun(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyResult, error) {
+func verifyRun(ctx context.Context, cat catalog.Catalog, s VerifySpec, p *posts) (VerifyResult, error) {
 	if s.Drive == "" {
 		s.Drive = "tape0"
 	}
@@ -69,7 +69,7 @@ func verifyRun(ctx context.Context, cat catalog.Catalog, s VerifySpec) (VerifyRe
 	if err != nil {
 		return res, fmt.Errorf("dma: catalog: %w", err)
 	}
-	d, closeDrive, err := dialDrive(ctx, s.Agent, nil, s.Drive, s.ChangerOptions)
+	d, closeDrive, err := dialDrive(ctx, s.Agent, p.post, s.Drive, s.ChangerOptions)
 	if err != nil {
 		return res, err
 	}

@@ -7,6 +7,8 @@
 package httpapi
 
 import (
+	"cmp"
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -21,9 +23,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"ferry/internal/catalog"
+	"ferry/internal/dma"
 	"ferry/internal/httpapi/token"
 	"ferry/internal/library"
 	"ferry/internal/node"
+	"ferry/internal/stats"
 	"ferry/internal/view"
 )
 
@@ -36,6 +40,29 @@ type Config struct {
 	Target *node.ISCSIServer
 	Tokens *token.Verifier
 	Logger *slog.Logger
+
+	// Stats are the node's live NDMP and iSCSI sessions' figures (nil:
+	// none reported).
+	Stats *stats.Registry
+
+	// Manager runs the jobs the API starts (the data manager the CLI
+	// uses); nil answers the routes that start jobs 503.
+	Manager *dma.Manager
+	// Exports are the node's export directories: a local path a request
+	// names must lie under one of them (and never in the state directory).
+	Exports []string
+	// MaxJobs bounds the jobs the API runs at once (0: 8); past it a
+	// request to start one is refused (503 too_many_jobs).
+	MaxJobs int
+	// WaitDrive is how long a job waits for a drive another job holds
+	// before it fails (0: 24 h): jobs on one drive queue.
+	WaitDrive time.Duration
+	// Scheduler runs the node's policies; POST .../policies/{name}/run
+	// queues a run on it (nil: answered 503).
+	Scheduler *dma.Scheduler
+	// ProgressEvery is how often a running job reports its progress, and
+	// the longest a job's event stream goes without an event (0: 1 s).
+	ProgressEvery time.Duration
 }
 
 // API is the management API's handler.
@@ -43,6 +70,15 @@ type API struct {
 	cfg     Config
 	mux     *http.ServeMux
 	metrics http.Handler
+
+	confine       confine
+	run           *runner // nil without a Manager
+	waitDrive     time.Duration
+	progressEvery time.Duration
+	// ctx ends at Shutdown: event streams close, running jobs are
+	// cancelled.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 //go:embed openapi.json
@@ -67,6 +103,11 @@ var routes = []route{
 	{"GET", "/api/v1/media/{barcode}", (*API).medium},
 	{"GET", "/api/v1/disks", (*API).disks},
 	{"GET", "/api/v1/disks/{name}", (*API).disk},
+	{"GET", "/api/v1/disks/{name}/snapshots", (*API).snapshots},
+	{"POST", "/api/v1/disks/{name}/snapshots", (*API).takeSnapshot},
+	{"POST", "/api/v1/disks/{name}/snapshots/{snap}/renew", (*API).renewSnapshot},
+	{"DELETE", "/api/v1/disks/{name}/snapshots/{snap}", (*API).releaseSnapshot},
+	{"GET", "/api/v1/disks/{name}/changes", (*API).changes},
 	{"GET", "/api/v1/target", (*API).target},
 	{"GET", "/api/v1/backups", (*API).backups},
 	{"GET", "/api/v1/backups/{id}", (*API).backup},
@@ -74,6 +115,14 @@ var routes = []route{
 	{"GET", "/api/v1/files", (*API).searchFiles},
 	{"GET", "/api/v1/jobs", (*API).jobs},
 	{"GET", "/api/v1/jobs/{id}", (*API).job},
+	{"GET", "/api/v1/jobs/{id}/events", (*API).jobEvents},
+	{"POST", "/api/v1/jobs/{id}/cancel", (*API).cancelJob},
+	{"POST", "/api/v1/jobs/backup", (*API).startBackup},
+	{"POST", "/api/v1/jobs/restore", (*API).startRestore},
+	{"POST", "/api/v1/jobs/verify", (*API).startVerify},
+	{"POST", "/api/v1/jobs/copy", (*API).startCopy},
+	{"GET", "/api/v1/policies", (*API).policies},
+	{"POST", "/api/v1/policies/{name}/run", (*API).runPolicy},
 }
 
 // New returns the API's handler.
@@ -81,10 +130,18 @@ func New(cfg Config) *API {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, mux: http.NewServeMux()}
+	a := &API{cfg: cfg, mux: http.NewServeMux(), confine: newConfine(cfg.Exports, cfg.Layout.Root),
+		waitDrive: cmp.Or(cfg.WaitDrive, defaultWaitDrive), progressEvery: cmp.Or(cfg.ProgressEvery, defaultProgressEvery)}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	if cfg.Manager != nil {
+		a.run = newRunner(a.ctx, cmp.Or(cfg.MaxJobs, defaultMaxJobs))
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{cfg: cfg})
+		&collector{cfg: cfg, run: a.run}, &policyCollector{cfg: cfg})
+	if cfg.Stats != nil {
+		reg.MustRegister(sessionCollector{cfg.Stats})
+	}
 	// A scrape that cannot read the catalog fails rather than report
 	// partial figures as if they were whole.
 	a.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})
@@ -97,6 +154,17 @@ func New(cfg Config) *API {
 		})
 	}
 	return a
+}
+
+// Shutdown closes the event streams, cancels the jobs the API started and
+// waits until each has recorded how it ended, or ctx ends. The node calls
+// it as it shuts its HTTP server down.
+func (a *API) Shutdown(ctx context.Context) error {
+	a.cancel()
+	if a.run == nil {
+		return nil
+	}
+	return a.run.wait(ctx)
 }
 
 // ServeHTTP authenticates the request, then routes it.
@@ -136,7 +204,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 		writeError(w, http.StatusForbidden, "forbidden", "a read-only token may only read (GET)")
 		return t.Name
 	}
-	a.route(w, r)
+	a.route(w, r.WithContext(withToken(r.Context(), t)))
 	return t.Name
 }
 
@@ -238,6 +306,10 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	}
 	return s.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush
+// event streams).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusWriter) status() int {
 	if s.code == 0 {

@@ -49,7 +49,7 @@ func (s *syncBuffer) String() string {
 // backup of /src by agent "filer" with its files, a running job, and a
 // cartridge.
 type testNode struct {
-	t               *testing.T
+	t               testing.TB
 	base            string
 	layout          node.Layout
 	cat             catalog.Catalog
@@ -57,6 +57,8 @@ type testNode struct {
 	rw, ro          string // a read-write and a read-only token
 	backupID, jobID int64
 	ended           time.Time
+	target          *node.ISCSIServer
+	ndmpAddr        string
 }
 
 func startNode(t *testing.T) *testNode {
@@ -91,7 +93,7 @@ func startNode(t *testing.T) *testNode {
 		Layout: tn.layout, NDMPAddr: "127.0.0.1:0", ISCSIAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0",
 		NDMPUser: "ndmp", NDMPPassword: ndmpPassword, DiskWatch: 50 * time.Millisecond, Logger: logger,
 		HTTP: func(n *node.Node) http.Handler {
-			return New(Config{Layout: tn.layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(),
+			return New(Config{Layout: tn.layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(), Stats: n.Stats(),
 				Tokens: token.NewVerifier(tn.layout.Tokens()), Logger: logger})
 		},
 	})
@@ -100,6 +102,8 @@ func startNode(t *testing.T) *testNode {
 		t.Fatal(err)
 	}
 	tn.base = "http://" + n.HTTPAddr().String()
+	tn.target = n.ISCSI()
+	tn.ndmpAddr = n.NDMPAddr().String()
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -212,16 +216,20 @@ func (tn *testNode) concrete(path string) string {
 	case strings.HasPrefix(path, "/api/v1/jobs/"):
 		id = tn.jobID
 	}
-	p := strings.NewReplacer("{name}", name, "{barcode}", "FRY001L8", "{id}", strconv.FormatInt(id, 10)).Replace(path)
-	if path == "/api/v1/files" {
+	p := strings.NewReplacer("{name}", name, "{barcode}", "FRY001L8", "{id}", strconv.FormatInt(id, 10), "{snap}", "s1").Replace(path)
+	switch path {
+	case "/api/v1/files":
 		p += "?glob=*.txt"
+	case "/api/v1/disks/{name}/changes":
+		p += "?from=s1"
 	}
 	return p
 }
 
 // TestAuthentication: /healthz answers anyone; every other route, and a
 // path that is no route, answers 401 with a JSON error without a token
-// or with a wrong one, and 200 with a read-only token.
+// or with a wrong one, and 200 with a read-only token (403 where it may
+// not: a method other than GET, and the changed blocks).
 func TestAuthentication(t *testing.T) {
 	tn := startNode(t)
 	var h map[string]string
@@ -241,8 +249,12 @@ func TestAuthentication(t *testing.T) {
 				t.Errorf("%s %s with token %q: %d %s", rt.method, p, tok, code, body)
 			}
 		}
-		if code, body, _ := tn.do(rt.method, p, tn.ro); code != http.StatusOK {
-			t.Errorf("%s %s with a read-only token: %d %s", rt.method, p, code, body)
+		want := http.StatusOK
+		if rt.method != "GET" || rt.path == "/api/v1/disks/{name}/changes" {
+			want = http.StatusForbidden // changes, or changes nothing for a read-only token
+		}
+		if code, body, _ := tn.do(rt.method, p, tn.ro); code != want || want == http.StatusForbidden && errorCode(t, body) != "forbidden" {
+			t.Errorf("%s %s with a read-only token: %d %s, want %d", rt.method, p, code, body, want)
 		}
 	}
 	if code, body, _ := tn.do("GET", "/api/v1/nothing-here", ""); code != http.StatusUnauthorized {
@@ -257,7 +269,7 @@ func TestAuthentication(t *testing.T) {
 
 // TestReadOnlyToken: a read-only token gets 403 on anything but GET, on
 // routes and elsewhere; the read-write token gets a JSON 405 there (no
-// route changes anything yet) and a JSON 404 for a path that is no route.
+// on /api/v1/jobs) and a JSON 404 for a path that is no route.
 func TestReadOnlyToken(t *testing.T) {
 	tn := startNode(t)
 	for _, m := range []string{"POST", "PUT", "PATCH", "DELETE"} {

@@ -207,20 +207,19 @@ func (a *API) backups(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	bs, err := a.cfg.Catalog.Backups(r.Context(), catalog.BackupFilter{Agent: q.Get("agent"), Path: q.Get("path"), Status: q.Get("status")})
+	// One more than the page tells whether another page follows.
+	bs, err := a.cfg.Catalog.Backups(r.Context(), catalog.BackupFilter{Agent: q.Get("agent"), Path: q.Get("path"), Status: q.Get("status"),
+		Newest: true, Before: before, Limit: int(limit) + 1})
 	if err != nil {
 		return err
 	}
 	page := view.BackupPage{Backups: []view.Backup{}}
-	for i := len(bs) - 1; i >= 0; i-- { // the catalog lists oldest first
-		if before != 0 && bs[i].ID >= before {
-			continue
-		}
+	for _, b := range bs {
 		if int64(len(page.Backups)) == limit {
 			page.NextBefore = page.Backups[len(page.Backups)-1].ID
 			break
 		}
-		page.Backups = append(page.Backups, view.BackupOf(bs[i]))
+		page.Backups = append(page.Backups, view.BackupOf(b))
 	}
 	return writeJSON(w, http.StatusOK, page)
 }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +14,10 @@ import (
 // collector gathers ferry's figures from the catalog and the library at
 // scrape time, so they are right whichever process (serve, the CLI) did
 // the work. docs/http-api.md lists the metrics.
-type collector struct{ cfg Config }
+type collector struct {
+	cfg Config
+	run *runner // the API's running jobs (nil: none)
+}
 
 var (
 	jobsDesc = prometheus.NewDesc("ferry_jobs", "Jobs in the catalog, by kind and state.",
@@ -29,6 +33,10 @@ var (
 		[]string{"state"}, nil)
 	driveLoadedDesc = prometheus.NewDesc("ferry_drive_loaded", "1 when the drive holds a cartridge, else 0.",
 		[]string{"library", "drive"}, nil)
+	runningBytesDesc = prometheus.NewDesc("ferry_job_running_bytes", "Bytes a job this node runs has moved so far (jobs started over the API, while they run).",
+		[]string{"job", "kind"}, nil)
+	runningFilesDesc = prometheus.NewDesc("ferry_job_running_files", "Files a job this node runs has catalogued or restored so far (jobs started over the API, while they run).",
+		[]string{"job", "kind"}, nil)
 )
 
 // mediaStates are every cartridge state, so each has a series (0 too).
@@ -36,7 +44,8 @@ var mediaStates = []catalog.MediaState{catalog.MediaScratch, catalog.MediaAppend
 	catalog.MediaFrozen, catalog.MediaRetired, catalog.MediaError}
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{jobsDesc, jobBytesDesc, jobFilesDesc, lastSuccessDesc, cartridgesDesc, driveLoadedDesc} {
+	for _, d := range []*prometheus.Desc{jobsDesc, jobBytesDesc, jobFilesDesc, lastSuccessDesc, cartridgesDesc, driveLoadedDesc,
+		runningBytesDesc, runningFilesDesc} {
 		ch <- d
 	}
 }
@@ -49,6 +58,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if err := c.collectDrives(ch); err != nil {
 		ch <- prometheus.NewInvalidMetric(driveLoadedDesc, err)
+	}
+	for _, r := range c.run.progress() {
+		id := strconv.FormatInt(r.id, 10)
+		ch <- prometheus.MustNewConstMetric(runningBytesDesc, prometheus.GaugeValue, float64(r.p.Bytes), id, r.kind)
+		ch <- prometheus.MustNewConstMetric(runningFilesDesc, prometheus.GaugeValue, float64(r.p.Files), id, r.kind)
 	}
 }
 

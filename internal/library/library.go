@@ -35,6 +35,10 @@ type Options struct {
 	// DIR/store.json names (CreateInStore), else one file per cartridge in
 	// DIR/tapes (docs/cartridge-store.md).
 	Cartridges store.Store
+	// FormatVersion is the cartridge format new cartridges are made in;
+	// 0 is the current one (tape.FormatVersion), 1 makes cartridges
+	// without record checksums, as ferry made them before.
+	FormatVersion int
 }
 
 // DefaultOptions is the library ferry creates: four drives each loaded
@@ -53,9 +57,10 @@ func DefaultOptions() Options {
 
 // Library is the tape library in one state directory.
 type Library struct {
-	dir        string
-	drives     []string    // drive names, fixed by the layout
-	cartridges store.Store // the cartridges, by barcode
+	dir           string
+	formatVersion int         // of new cartridges (Options.FormatVersion)
+	drives        []string    // drive names, fixed by the layout
+	cartridges    store.Store // the cartridges, by barcode
 
 	mu     sync.Mutex
 	open   map[string]*openDrive
@@ -85,7 +90,7 @@ func OpenWith(dir string, o Options) (*Library, error) {
 			return nil, err
 		}
 	}
-	l := &Library{dir: dir, cartridges: o.Cartridges, open: map[string]*openDrive{}}
+	l := &Library{dir: dir, cartridges: o.Cartridges, formatVersion: o.FormatVersion, open: map[string]*openDrive{}}
 	if l.cartridges == nil {
 		s, err := configuredStore(dir)
 		if err != nil {
@@ -148,7 +153,7 @@ func (l *Library) newCartridge(barcode string, capacity int64) error {
 	if err := checkBarcode(barcode); err != nil {
 		return err
 	}
-	err := tape.CreateIn(l.cartridges, tape.Meta{Barcode: barcode, Capacity: capacity})
+	err := tape.CreateIn(l.cartridges, tape.Meta{Barcode: barcode, Capacity: capacity, Version: l.formatVersion})
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -27,6 +28,28 @@ type HTTPSecurity struct {
 type httpServer struct {
 	srv *http.Server
 	ln  net.Listener
+}
+
+// backgroundWork is a handler with work of its own beyond its requests
+// (the management API's jobs and event streams): the node stops it with
+// the server.
+type backgroundWork interface {
+	Shutdown(ctx context.Context) error
+}
+
+// shutdown stops the handler's background work first (so long-lived
+// streams end and do not hold the server's drain), then the server.
+func (h *httpServer) shutdown(ctx context.Context) error {
+	var errs []error
+	if bw, ok := h.srv.Handler.(backgroundWork); ok {
+		if err := bw.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("management API jobs: %w", err))
+		}
+	}
+	if err := h.srv.Shutdown(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // startHTTP listens on HTTPAddr and serves the handler cfg.HTTP builds.
@@ -92,6 +115,9 @@ func (n *Node) HTTPAddr() net.Addr {
 	}
 	return n.http.ln.Addr()
 }
+
+// Exports are the directories the node backs up and restores into.
+func (n *Node) Exports() []string { return n.cfg.Exports }
 
 // Layout is the node's state directory.
 func (n *Node) Layout() Layout { return n.cfg.Layout }

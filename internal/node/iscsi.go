@@ -18,6 +18,7 @@ import (
 	"ferry/internal/scsi/smc"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/scsi/xcopy"
+	"ferry/internal/stats"
 )
 
 // Where the node's target puts its logical units.
@@ -34,8 +35,9 @@ const (
 // disks directory while it runs.
 type ISCSIServer struct {
 	tgt    *target.Target
-	units  *target.UnitSet
+	units  *scsi.LUs
 	copier *xcopy.Manager // EXTENDED COPY on every LU, among the session's LUs
+	reach  *copyUnits     // what the copier reaches: local LUs, allow-listed remotes
 	addr   net.Addr
 	drives []*ssc.Device
 	cancel context.CancelFunc
@@ -64,14 +66,21 @@ type servedDisk struct {
 // With requireACL only initiators on the ACL may log in, even on a
 // loopback portal.
 func StartISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, requireACL bool, log *slog.Logger, failed chan<- error) (*ISCSIServer, error) {
+	return startISCSI(l, lib, ln, watchEvery, requireACL, log, nil, failed)
+}
+
+// startISCSI is StartISCSI counting the sessions' figures in figs (nil:
+// not counted).
+func startISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time.Duration, requireACL bool, log *slog.Logger, figs *stats.Registry, failed chan<- error) (*ISCSIServer, error) {
 	st, err := LoadTargetState(l)
 	if err != nil {
 		return nil, err
 	}
 	cfg := st.Config()
-	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}, done: make(chan struct{}),
+	s := &ISCSIServer{units: scsi.NewLUs(), disks: map[string]*servedDisk{}, done: make(chan struct{}),
 		snaps: map[string]*servedSnap{}, state: l, log: log}
-	cfg.Units, cfg.Logger, cfg.RequireACL = s.units, log, requireACL
+	s.reach = newCopyUnits(s, st)
+	cfg.Units, cfg.Logger, cfg.RequireACL, cfg.Stats = s.units, log, requireACL, figs
 	cfg.Sees = s.masking(st.ACL, lib.ChangerName())
 	if s.addLibrary(lib, cfg.Name, st) {
 		if err := st.Save(l); err != nil {
@@ -139,11 +148,12 @@ func (s *ISCSIServer) addLibrary(lib *library.Library, name string, st *TargetSt
 }
 
 // attachCopier makes an LU serve EXTENDED COPY, finding units among
-// those the session's initiator sees. s.tgt is set before the target
-// serves, so before any copy runs.
+// those the session's initiator sees and the remotes its ACL entry lists
+// (copyUnits). s.tgt is set before the target serves, so before any copy
+// runs.
 func (s *ISCSIServer) attachCopier(h xcopy.Host) {
 	if s.copier == nil {
-		s.copier = xcopy.New(xcopy.UnitsFunc(func(nexus string) []scsi.Device { return s.tgt.UnitsOf(nexus) }))
+		s.copier = xcopy.New(s.reach)
 	}
 	s.copier.Attach(h)
 }
@@ -248,6 +258,7 @@ func (s *ISCSIServer) Shutdown(ctx context.Context) error {
 	err := s.tgt.Shutdown(ctx)
 	s.cancel()
 	<-s.done
+	s.reach.close()
 	for _, d := range s.drives {
 		d.Close()
 	}

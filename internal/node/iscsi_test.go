@@ -15,7 +15,6 @@ import (
 
 	"ferry/internal/disk"
 	"ferry/internal/iscsi/initiator"
-	"ferry/internal/iscsi/target"
 	"ferry/internal/library"
 	"ferry/internal/scsi"
 )
@@ -90,7 +89,7 @@ func reportLUNs(t *testing.T, ctx context.Context, s *initiator.Session) []byte 
 // its LUN.
 func TestSyncDisksRecreatedName(t *testing.T) {
 	dir := t.TempDir()
-	s := &ISCSIServer{units: target.NewUnitSet(), disks: map[string]*servedDisk{}}
+	s := &ISCSIServer{units: scsi.NewLUs(), disks: map[string]*servedDisk{}}
 	log := slog.New(slog.DiscardHandler)
 	m1, err := disk.Create(dir, "vol", 1<<20, disk.Options{})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"ferry/internal/ndmp/data/tarengine"
 	"ferry/internal/ndmp/server"
 	"ferry/internal/scsi"
+	"ferry/internal/stats"
 )
 
 // Config is what a node serves and how.
@@ -56,6 +57,7 @@ type Node struct {
 	ndmpLn net.Listener
 	iscsi  *ISCSIServer
 	http   *httpServer
+	stats  *stats.Registry // the NDMP and iSCSI sessions' figures
 	// failed receives the error of a server that stopped for good.
 	failed chan error
 }
@@ -80,7 +82,7 @@ func Start(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open tape library: %w", err)
 	}
-	n := &Node{cfg: cfg, lib: lib, failed: make(chan error, 3)}
+	n := &Node{cfg: cfg, lib: lib, stats: stats.NewRegistry(), failed: make(chan error, 3)}
 	if err := n.start(); err != nil {
 		n.Shutdown(context.Background())
 		return nil, err
@@ -99,6 +101,7 @@ func (n *Node) start() error {
 			Logger:              cfg.Logger,
 			Engines:             map[string]data.Engine{"tar": tar},
 			PassThroughChangers: cfg.Changers,
+			Stats:               n.stats,
 		})
 		if err != nil {
 			return err
@@ -119,7 +122,7 @@ func (n *Node) start() error {
 		if err != nil {
 			return fmt.Errorf("iSCSI listen: %w", err)
 		}
-		if n.iscsi, err = StartISCSI(cfg.Layout, n.lib, ln, cfg.DiskWatch, cfg.RequireACL, cfg.Logger, n.failed); err != nil {
+		if n.iscsi, err = startISCSI(cfg.Layout, n.lib, ln, cfg.DiskWatch, cfg.RequireACL, cfg.Logger, n.stats, n.failed); err != nil {
 			ln.Close()
 			return err
 		}
@@ -140,6 +143,9 @@ func (n *Node) NDMPAddr() net.Addr {
 	}
 	return n.ndmpLn.Addr()
 }
+
+// Stats returns the live NDMP and iSCSI sessions' figures.
+func (n *Node) Stats() *stats.Registry { return n.stats }
 
 // ISCSI is the node's iSCSI target (nil when it is off).
 func (n *Node) ISCSI() *ISCSIServer { return n.iscsi }
@@ -169,7 +175,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 	}
 	if n.http != nil {
-		if err := n.http.srv.Shutdown(ctx); err != nil {
+		if err := n.http.shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("HTTP shutdown: %w", err))
 		}
 	}

@@ -1,7 +1,11 @@
 package node
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,3 +48,24 @@ func WriteSecret(path, secret string) error {
 
 // AgentSecret is where a registered agent's password is kept.
 func (l Layout) AgentSecret(name string) string { return filepath.Join(l.Agents(), name+".secret") }
+
+// EnsureSecret creates path (mode 0600) holding a random secret unless it
+// exists: the NDMP agent's password when none is given.
+func EnsureSecret(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create password file: %w", err)
+	}
+	// 18 random bytes give 24 characters (144 bits). Some DMAs keep fewer
+	// than 32 (Amanda's ndmjob cuts at 31), and MD5 auth uses at most 32.
+	secret := make([]byte, 18)
+	rand.Read(secret)
+	_, err = fmt.Fprintln(f, base64.RawURLEncoding.EncodeToString(secret))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -58,7 +58,28 @@ type ACLEntry struct {
 	CHAPSecret string   `json:"chap_secret,omitempty"`
 	Disks      []string `json:"disks,omitempty"`
 	Libraries  []string `json:"libraries,omitempty"`
+	// Remotes are the other targets the copy manager may reach for this
+	// initiator's EXTENDED COPY (docs/xcopy.md, "Foreign targets"): no
+	// other target is ever dialled on its behalf.
+	Remotes []RemoteTarget `json:"remotes,omitempty"`
 }
+
+// RemoteTarget is another iSCSI target an initiator's EXTENDED COPY may
+// name: by its portal (an E5h or EAh descriptor), or by the designators
+// listed (an E4h descriptor no local LU carries). The copy manager logs
+// in as the target's own IQN, with CHAP when a secret is set.
+type RemoteTarget struct {
+	Portal     string `json:"portal"` // IP:port, [IPv6]:port
+	IQN        string `json:"iqn"`
+	CHAPUser   string `json:"chap_user,omitempty"` // default: this target's IQN
+	CHAPSecret string `json:"chap_secret,omitempty"`
+	// Designators are the LU designators (hex, as VPD page 0x83 carries
+	// them) E4h descriptors may find on this target.
+	Designators []string `json:"designators,omitempty"`
+}
+
+// Name is the remote as ferry target ls prints it: PORTAL/IQN.
+func (r RemoteTarget) Name() string { return r.Portal + "/" + r.IQN }
 
 // Masked reports whether the entry limits the LUs its initiator sees.
 func (a ACLEntry) Masked() bool { return len(a.Disks) > 0 || len(a.Libraries) > 0 }

@@ -13,7 +13,7 @@ import (
 // samples lists a cartridge written by each format version; a newer ferry
 // must read every one. Regenerate only the current version's sample, with
 // FERRY_WRITE_SAMPLES=1, and never change an older one.
-var samples = []string{"testdata/v1-sample.tape"}
+var samples = []string{"testdata/v1-sample.tape", "testdata/v2-sample.tape"}
 
 // writeSample is what every sample holds: three files, one empty record,
 // one record in the early-warning zone of a 33900-byte cartridge.

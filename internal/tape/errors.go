@@ -60,6 +60,22 @@ func (e *RecordLengthError) Error() string {
 	return fmt.Sprintf("tape: record of %d bytes longer than the read buffer", e.Len)
 }
 
+// ChecksumError is a record whose data does not match the checksum written
+// with it: the cartridge returns no data for it (a drive's unrecovered
+// read error). It is ErrCorrupt.
+type ChecksumError struct {
+	Barcode      string
+	Block        uint64 // the record's logical object number
+	File, Record uint64 // its tape file and record within it
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("tape: cartridge %s: the data of block %d (tape file %d, record %d) fails its checksum: medium error",
+		e.Barcode, e.Block, e.File, e.Record)
+}
+
+func (e *ChecksumError) Unwrap() error { return ErrCorrupt }
+
 // DamageError says where a damaged cartridge's data ends and how much more
 // its end-of-data record says had been written. Open returns it for a
 // writable open; a read-only medium returns it from Damage, and from reads

@@ -10,7 +10,7 @@ import (
 const (
 	// FormatVersion is the version this package writes. It reads every
 	// version up to and including this one.
-	FormatVersion = 1
+	FormatVersion = 2
 	// MaxRecordLen is the longest record a cartridge holds (64 MiB).
 	MaxRecordLen = 64 << 20
 	// MaxBarcode is the longest barcode (volume tag) stored in the header.
@@ -103,7 +103,14 @@ type entry struct {
 	rec  uint64 // records since the last filemark
 	used int64  // logical bytes before
 	obj  uint64 // object number (checked, from the entry's place)
+	// sum is the CRC-32C of the payload when hasSum (every record ferry
+	// writes since format version 2; version 1 entries have none).
+	sum    uint32
+	hasSum bool
 }
+
+// entrySummed marks an entry whose bytes 48..51 hold its payload's CRC.
+const entrySummed = 1
 
 // at builds the entry an object written at cursor c gets.
 func entryAt(c *cursor, mark bool, n int) entry {
@@ -143,6 +150,10 @@ func encodeEntry(b []byte, e *entry) {
 	le.PutUint64(b[32:], uint64(e.used))
 	le.PutUint64(b[40:], e.obj)
 	clear(b[48:60])
+	if e.hasSum {
+		le.PutUint32(b[48:], e.sum)
+		le.PutUint32(b[52:], entrySummed)
+	}
 	le.PutUint32(b[60:], crc32.Checksum(b[:60], castagno))
 }
 
@@ -161,6 +172,9 @@ func decodeEntry(b []byte, obj uint64) (e entry, ok bool) {
 		rec:  le.Uint64(b[24:]),
 		used: int64(le.Uint64(b[32:])),
 		obj:  obj,
+		// Version 1 left bytes 48..59 zero: no flag, no checksum.
+		sum:    le.Uint32(b[48:]),
+		hasSum: le.Uint32(b[52:])&entrySummed != 0,
 	}
 	ok = e.n <= MaxRecordLen && !(e.mark && e.n != 0) && e.off >= pageLen && e.used >= 0 && obj >= e.file && obj >= e.rec
 	return e, ok

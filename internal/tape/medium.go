@@ -22,8 +22,9 @@ type Meta struct {
 	WriteProtected bool
 	// Created is when the cartridge was made; Create fills it if zero.
 	Created time.Time
-	// Version is the format version the cartridge was written in; Create
-	// ignores it.
+	// Version is the format version the cartridge was written in. Create
+	// makes the current version unless it is 1 (a cartridge as ferry made
+	// them before record checksums, for tests and compatibility).
 	Version int
 }
 
@@ -102,7 +103,11 @@ func blankHead(m Meta, g geometry) ([]byte, error) {
 	if m.Created.IsZero() {
 		m.Created = time.Now()
 	}
-	h := header{version: FormatVersion, capacity: m.Capacity, created: m.Created.UnixNano(), barcode: m.Barcode, geo: g}
+	version := uint32(FormatVersion)
+	if m.Version == 1 {
+		version = 1 // records without checksums, as ferry wrote before version 2
+	}
+	h := header{version: version, capacity: m.Capacity, created: m.Created.UnixNano(), barcode: m.Barcode, geo: g}
 	if m.WriteProtected {
 		h.flags |= flagWriteProtected
 	}

@@ -3,6 +3,7 @@ package tape
 import (
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 )
 
@@ -28,6 +29,11 @@ func (m *Medium) ReadRecord(p []byte) (int, error) {
 			return 0, ErrCorrupt
 		}
 		return 0, err
+	}
+	if e.hasSum {
+		if err := m.checkSum(p[:n], &e); err != nil {
+			return 0, err
+		}
 	}
 	m.pos = next
 	if n < e.n {
@@ -69,4 +75,30 @@ func (m *Medium) endErr() error {
 		return m.damage
 	}
 	return ErrEndOfData
+}
+
+// checkSum checks a record's payload against its entry's CRC; head is
+// what the caller read of it (the rest, for a short buffer, is read here).
+// A mismatch is a *ChecksumError: the position stays before the record, so
+// a reader can space over it.
+func (m *Medium) checkSum(head []byte, e *entry) error {
+	sum := crc32.Checksum(head, castagno)
+	if rest := e.n - len(head); rest > 0 {
+		buf := make([]byte, min(rest, 1<<20))
+		for off := e.off + int64(len(head)); rest > 0; {
+			k := min(rest, len(buf))
+			if _, err := m.c.ReadAt(buf[:k], off); err != nil {
+				if errors.Is(err, io.EOF) {
+					return ErrCorrupt
+				}
+				return err
+			}
+			sum = crc32.Update(sum, castagno, buf[:k])
+			off, rest = off+int64(k), rest-k
+		}
+	}
+	if sum != e.sum {
+		return &ChecksumError{Barcode: m.meta.barcode, Block: e.obj, File: e.file, Record: e.rec}
+	}
+	return nil
 }

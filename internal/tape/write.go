@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"syscall"
 )
 
@@ -79,6 +80,9 @@ func (m *Medium) writeObject(p []byte, mark bool) error {
 		}
 	}
 	e := entryAt(&m.pos, mark, len(p))
+	if !mark && m.meta.version >= 2 {
+		e.sum, e.hasSum = crc32.Checksum(p, castagno), true
+	}
 	encodeEntry(m.ebuf[:], &e)
 	m.pageOff = -1
 	if len(p) > 0 {

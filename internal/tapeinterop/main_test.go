@@ -1,10 +1,9 @@
 package tapeinterop
 
 import (
-	"ferry/internal/testsupport/leakcheck"
-
 	"testing"
 
+	"ferry/internal/testsupport/leakcheck"
 	"ferry/internal/testsupport/ndmjobtest"
 )
 

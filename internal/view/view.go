@@ -166,6 +166,19 @@ func MediumOf(m catalog.Medium, locs []catalog.Location) Medium {
 	return v
 }
 
+// Verify is the outcome of a verify.
+type Verify struct {
+	Backup      int64    `json:"backup"`
+	Entries     int      `json:"entries"`
+	Bytes       int64    `json:"bytes"`
+	Read        int64    `json:"read"`
+	Differences int      `json:"differences"`
+	Mismatches  []string `json:"mismatches"`
+	Checksummed int      `json:"checksummed"`
+	OK          bool     `json:"ok"`
+	Error       string   `json:"error,omitempty"`
+}
+
 // Restore is the outcome of a restore.
 type Restore struct {
 	Backup   int64   `json:"backup"`

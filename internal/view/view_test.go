@@ -36,6 +36,7 @@ func TestFieldNames(t *testing.T) {
 		{JobLog{Job: j}, []string{"backup_id", "ended", "error", "id", "kind", "log", "pid", "started", "state"}},
 		{BackupPage{NextBefore: 1}, []string{"backups", "next_before"}},
 		{Error{}, []string{"code", "message"}},
+		{Verify{Error: "e"}, []string{"backup", "bytes", "checksummed", "differences", "entries", "error", "mismatches", "ok", "read"}},
 		{MediumOf(catalog.Medium{Barcode: "X"}, []catalog.Location{{BackupID: 2}, {BackupID: 2}}), []string{"backups", "barcode", "library", "next_file", "pool", "state", "updated", "used"}},
 	} {
 		raw, err := json.Marshal(c.v)

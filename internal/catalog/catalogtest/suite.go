@@ -26,6 +26,7 @@ func Run(t *testing.T, open Open) {
 	}{
 		{"Agents", testAgents},
 		{"SANTargets", testSANTargets},
+		{"Policies", testPolicies},
 		{"Backups", testBackups},
 		{"Chain", testChain},
 		{"Identity", testIdentity},
@@ -33,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"ChainByToken", testChainByToken},
 		{"Media", testMedia},
 		{"Expire", testExpire},
+		{"BackupPages", testBackupPages},
 		{"Jobs", testJobs},
 		{"BackupWithID", testBackupWithID},
 		{"IngestListLookup", testIngestListLookup},
@@ -413,6 +415,22 @@ func testJobs(t *testing.T, c catalog.Catalog) {
 	if active, _ := c.Jobs(x, true); len(active) != 1 || active[0].State != catalog.JobCancelling {
 		t.Fatalf("active Jobs while cancelling = %+v", active)
 	}
+	// The job recording its progress (its backup id, its spec) as running
+	// keeps the cancel request: one asked the moment the job was recorded
+	// is not lost.
+	q := got
+	q.State, q.BackupID = catalog.JobRunning, 8
+	must(t, c.UpdateJob(x, q))
+	if got, err := c.Job(x, id2); err != nil || got.State != catalog.JobCancelling || got.BackupID != 8 {
+		t.Fatalf("Job after a running update of a cancelling job = %+v, %v", got, err)
+	}
+	q.State, q.Ended = catalog.JobCancelled, time.Now()
+	must(t, c.UpdateJob(x, q))
+	if got, err := c.Job(x, id2); err != nil || got.State != catalog.JobCancelled {
+		t.Fatalf("Job after it ended cancelled = %+v, %v", got, err)
+	}
+	q.State, q.Ended = catalog.JobCancelling, time.Time{}
+	must(t, c.UpdateJob(x, q)) // as before the job ended, for what follows
 	if _, err := c.RequestCancel(x, id); !errors.Is(err, catalog.ErrJobEnded) {
 		t.Fatalf("RequestCancel of a failed job: %v", err)
 	}
@@ -885,11 +903,13 @@ func testSANTargets(t *testing.T, c catalog.Catalog) {
 	x := ctx(t)
 	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3260/iqn.2026-01.dev.ferry:a"}))
 	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san1", URL: "iscsi://h1:3260/iqn.2026-01.dev.ferry:b", SecretRef: "targets/san1.chap"}))
-	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3261/iqn.2026-01.dev.ferry:c", SecretRef: "targets/san2.chap"}))
+	must(t, c.PutSANTarget(x, catalog.SANTarget{Name: "san2", URL: "iscsi://h2:3261/iqn.2026-01.dev.ferry:c", SecretRef: "targets/san2.chap",
+		APIURL: "https://h2:8443", TokenRef: "targets/san2.token"}))
 	ts, err := c.SANTargets(x)
 	must(t, err)
 	if len(ts) != 2 || ts[0].Name != "san1" || ts[0].SecretRef != "targets/san1.chap" || ts[1].URL != "iscsi://h2:3261/iqn.2026-01.dev.ferry:c" ||
-		ts[1].SecretRef != "targets/san2.chap" || ts[0].Created.IsZero() {
+		ts[1].SecretRef != "targets/san2.chap" || ts[0].Created.IsZero() || ts[0].APIURL != "" ||
+		ts[1].APIURL != "https://h2:8443" || ts[1].TokenRef != "targets/san2.token" {
 		t.Fatalf("SANTargets = %+v", ts)
 	}
 	if _, err := c.Agent(x, "san1"); !errors.Is(err, catalog.ErrNotFound) {
@@ -901,5 +921,41 @@ func testSANTargets(t *testing.T, c catalog.Catalog) {
 	}
 	if err := c.DeleteSANTarget(x, "san1"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+// testBackupPages: newest first, below an id, at most a limit, with the
+// filters; oldest first without Newest.
+func testBackupPages(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	var ids []int64
+	for i := range 7 {
+		b := catalog.Backup{Agent: []string{"a", "b"}[i%2], Path: "/p", Butype: "tar"}
+		if _, err := c.CreateBackup(x, &b); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+	}
+	got := func(f catalog.BackupFilter) []int64 {
+		t.Helper()
+		bs, err := c.Backups(x, f)
+		must(t, err)
+		var out []int64
+		for _, b := range bs {
+			out = append(out, b.ID)
+		}
+		return out
+	}
+	if g := got(catalog.BackupFilter{Newest: true, Limit: 3}); !slices.Equal(g, []int64{ids[6], ids[5], ids[4]}) {
+		t.Fatalf("newest 3 = %v of %v", g, ids)
+	}
+	if g := got(catalog.BackupFilter{Newest: true, Before: ids[4], Limit: 3}); !slices.Equal(g, []int64{ids[3], ids[2], ids[1]}) {
+		t.Fatalf("3 below %d = %v", ids[4], g)
+	}
+	if g := got(catalog.BackupFilter{Agent: "a", Newest: true, Before: ids[6]}); !slices.Equal(g, []int64{ids[4], ids[2], ids[0]}) {
+		t.Fatalf("agent a below %d = %v", ids[6], g)
+	}
+	if g := got(catalog.BackupFilter{Limit: 2}); !slices.Equal(g, ids[:2]) {
+		t.Fatalf("oldest 2 = %v", g)
 	}
 }

@@ -5,72 +5,28 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"ferry/internal/iscsi"
+	"ferry/internal/iscsi/initiator/tgttest"
 )
 
-const tgtIQN = "iqn.2026-01.dev.ferry:tgt-peer"
+const tgtIQN = tgttest.IQN
 
-// startTgt runs a private tgtd (Linux SCSI target framework) with one disk
-// LU (LUN 1) on a file, on its own portal and control port, and returns
-// the portal address. The test is skipped when tgtd cannot run here.
+// startTgt runs a private tgtd with one 8 MiB disk LU (LUN 1) on a file
+// and returns its portal; without tgtd the test is skipped (failed under
+// CI=true).
 func startTgt(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("tgtd"); err != nil {
-		t.Skip("tgtd not installed")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("tgtd needs root")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	ctl := strconv.Itoa(10000 + (os.Getpid()*7+int(time.Now().UnixNano()))%20000) // tgtadm takes at most 32767
-	cmd := exec.Command("tgtd", "-f", "-C", ctl, "--iscsi", "portal="+addr)
-	if err := cmd.Start(); err != nil {
-		t.Skipf("tgtd: %v", err)
-	}
-	t.Cleanup(func() {
-		exec.Command("tgtadm", "-C", ctl, "--lld", "iscsi", "--op", "delete", "--mode", "target", "--tid", "1", "--force").Run()
-		exec.Command("tgtadm", "-C", ctl, "--op", "delete", "--mode", "system").Run()
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill() // tgtd ignores SIGTERM
-			<-done
-		}
-	})
 	img := filepath.Join(t.TempDir(), "disk.img")
 	if err := os.WriteFile(img, make([]byte, 8<<20), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	adm := func(args ...string) {
-		var err error
-		for range 50 { // tgtd needs a moment before its control port answers
-			if err = exec.Command("tgtadm", append([]string{"-C", ctl, "--lld", "iscsi"}, args...)...).Run(); err == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Fatalf("tgtadm %v: %v", args, err)
-	}
-	adm("--op", "new", "--mode", "target", "--tid", "1", "-T", tgtIQN)
-	adm("--op", "new", "--mode", "logicalunit", "--tid", "1", "--lun", "1", "-b", img)
-	adm("--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL")
-	return addr
+	return tgttest.Start(t, img)
 }
 
 func ctxT(t *testing.T) context.Context {

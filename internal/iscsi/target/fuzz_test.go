@@ -10,6 +10,7 @@ import (
 	"ferry/internal/disk"
 	"ferry/internal/iscsi"
 	"ferry/internal/iscsi/initiator"
+	"ferry/internal/scsi"
 	"ferry/internal/scsi/sbc"
 )
 
@@ -95,7 +96,7 @@ func startShared(f *testing.F) *harness {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { d.Close() })
-	u := NewUnitSet()
+	u := scsi.NewLUs()
 	u.Set(5, sbc.New(d, sbc.Identity{}))
 	tgt, err := New(Config{Name: testIQN, Units: u})
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"ferry/internal/iscsi"
 	"ferry/internal/scsi"
+	"ferry/internal/stats"
 )
 
 // session is one iSCSI session: its CmdSN window, its connections and one
@@ -36,19 +37,22 @@ type session struct {
 
 	umu   sync.RWMutex
 	units map[uint64]lu
+
+	stat *stats.Session // nil for discovery sessions or without Config.Stats
 }
 
 // lu is a logical unit as a session sees it: the nexus that carries its
 // unit attentions, and the device's data-out sizer if it has one.
 type lu struct {
+	stat  *stats.Counters // the session's figures for this LUN
 	n     *scsi.Nexus
 	sizer DataOutSizer
 	order *orderQueue // an Ordered unit's queue, else nil
 }
 
-func (s *session) newLU(dev scsi.Device) lu {
+func (s *session) newLU(lun uint64, dev scsi.Device) lu {
 	z, _ := dev.(DataOutSizer)
-	u := lu{n: scsi.NewNexus(dev), sizer: z}
+	u := lu{n: scsi.NewNexus(dev), sizer: z, stat: s.stat.Unit(lun)}
 	if o, ok := dev.(Ordered); ok && o.InOrder() {
 		u.order = &orderQueue{s: s}
 	}
@@ -65,6 +69,9 @@ func newSession(t *Target, isid [6]byte, initiator string, discovery bool, p isc
 		conns: map[uint16]*conn{}, units: map[uint64]lu{},
 	}
 	s.maxCmdSN = cmdSN + s.depth - 1
+	if !discovery {
+		s.stat = t.cfg.Stats.Start("iscsi", initiator)
+	}
 	return s
 }
 
@@ -184,13 +191,14 @@ func (s *session) window() (exp, max uint32) {
 }
 
 // device returns the device a command for lun goes to: the LU's nexus, or
-// the absent LUN, and the device's sizer when it has one.
-func (s *session) device(lun uint64) (scsi.Device, DataOutSizer) {
+// the absent LUN, the device's sizer when it has one, and the LUN's
+// counters.
+func (s *session) device(lun uint64) (scsi.Device, DataOutSizer, *stats.Counters) {
 	u, ok := s.unit(lun)
 	if !ok {
-		return scsi.AbsentLUN{LUNs: s.t.luns16(s.initiator)}, nil
+		return scsi.AbsentLUN{LUNs: s.t.luns16(s.initiator)}, nil, nil
 	}
-	return u.n, u.sizer
+	return u.n, u.sizer, u.stat
 }
 
 // orderOf returns the queue of an Ordered unit, else nil.
@@ -219,7 +227,7 @@ func (s *session) unit(lun uint64) (lu, bool) {
 	if u, ok := s.units[lun]; ok {
 		return u, true
 	}
-	u = s.newLU(dev)
+	u = s.newLU(lun, dev)
 	s.units[lun] = u
 	return u, true
 }
@@ -233,7 +241,7 @@ func (s *session) lunsChanged() {
 		if !ok || !s.t.sees(s.initiator, lun) {
 			continue
 		}
-		u := s.newLU(dev)
+		u := s.newLU(lun, dev)
 		u.n.Raise(scsi.UnitAttentionSense(0x3F, 0x0E))
 		m[lun] = u
 	}
@@ -252,7 +260,7 @@ func (s *session) lunsChanged() {
 
 // raise queues a unit attention on one LU.
 func (s *session) raise(lun uint64, sense *scsi.Sense) {
-	if n, _ := s.device(lun); n != nil {
+	if n, _, _ := s.device(lun); n != nil {
 		n, ok := n.(*scsi.Nexus)
 		if !ok {
 			return
@@ -364,6 +372,7 @@ func (t *Target) removeConn(s *session, c *conn) {
 // endNexus reports the end of a session's I_T nexus to the units, once.
 func (t *Target) endNexus(s *session) {
 	if s.lost.CompareAndSwap(false, true) && !s.discovery {
+		t.cfg.Stats.End(s.stat)
 		t.nexusLost(s.nexusID)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"ferry/internal/changer"
 	"ferry/internal/iscsi/initiator"
 	"ferry/internal/library"
+	"ferry/internal/scsi"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/tape"
 )
@@ -259,7 +260,7 @@ func tapeTarget(b *testing.B, dir string) *initiator.Session {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { lib.Close() })
-	h := &harness{t: b, lib: lib, units: NewUnitSet()}
+	h := &harness{t: b, lib: lib, units: scsi.NewLUs()}
 	dev := ssc.New(lib, "tape0", ssc.Identity{})
 	b.Cleanup(func() { dev.Close() })
 	h.units.Set(1, dev)

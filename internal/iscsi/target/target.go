@@ -23,6 +23,7 @@ import (
 	"ferry/internal/iscsi"
 	"ferry/internal/netguard"
 	"ferry/internal/scsi"
+	"ferry/internal/stats"
 )
 
 // Units is how the target finds its logical units. Implementations are
@@ -89,6 +90,9 @@ type Config struct {
 	Sees func(initiator string, lun uint64) bool
 	// Logger receives connection events; nil discards them.
 	Logger *slog.Logger
+	// Stats, if set, counts each session's commands, errors, latency and
+	// bytes, in all and per LUN, for the management API's metrics.
+	Stats *stats.Registry
 	// Workers bounds the commands one connection executes at once
 	// (default 32); QueueDepth is the CmdSN window per session (default 128).
 	Workers, QueueDepth int

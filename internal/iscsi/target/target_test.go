@@ -1,8 +1,6 @@
 package target
 
 import (
-	"ferry/internal/testsupport/servetest"
-
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -17,6 +15,7 @@ import (
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/smc"
 	"ferry/internal/scsi/ssc"
+	"ferry/internal/testsupport/servetest"
 )
 
 const testIQN = "iqn.2026-01.dev.ferry:test"
@@ -25,7 +24,7 @@ type harness struct {
 	t     testing.TB
 	tgt   *Target
 	addr  string
-	units *UnitSet
+	units *scsi.LUs
 	lib   *library.Library
 }
 
@@ -38,7 +37,7 @@ func start(t testing.TB, mod func(*Config)) *harness {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lib.Close() })
-	h := &harness{t: t, lib: lib, units: NewUnitSet()}
+	h := &harness{t: t, lib: lib, units: scsi.NewLUs()}
 	h.units.Set(0, smc.New(lib, smc.Identity{Serial: "chg0"}))
 	h.units.Set(1, ssc.New(lib, lib.DriveNames()[0], ssc.Identity{}))
 	h.addSBCDisk(5, 1<<20)

@@ -2,9 +2,11 @@ package target
 
 import (
 	"math"
+	"time"
 
 	"ferry/internal/iscsi"
 	"ferry/internal/scsi"
+	"ferry/internal/stats"
 )
 
 // Task states.
@@ -193,10 +195,14 @@ func (c *conn) run(k *task) {
 	k.scmd = scsi.Command{CDB: k.cmd.CDB[:k.cdbLen], DataOut: k.data[:k.received],
 		Initiator: c.sess.nexusID, Buffer: k.buf[:0]}
 	var err error
+	var stat *stats.Counters
+	start := time.Now()
 	if k.cmd.CDB[0] == scsi.OpReportLUNs {
 		err = c.reportLUNs(k)
 	} else {
-		dev, sizer := c.sess.device(k.lun)
+		var dev scsi.Device
+		var sizer DataOutSizer
+		dev, sizer, stat = c.sess.device(k.lun)
 		k.need = -1
 		if sizer != nil && !k.cmd.Read {
 			if n, ok := sizer.DataOutLength(k.scmd.CDB); ok {
@@ -207,6 +213,14 @@ func (c *conn) run(k *task) {
 		err = dev.Execute(&k.ctx, &k.scmd)
 	}
 	status, sense := scsi.StatusOf(err)
+	d := time.Since(start)
+	for _, c := range [2]*stats.Counters{c.sess.stat.Total(), stat} {
+		c.Command(d, status != scsi.StatusGood)
+		c.In(len(k.scmd.DataOut))
+		if k.cmd.Read {
+			c.Out(len(k.scmd.DataIn))
+		}
+	}
 	c.tmu.Lock()
 	aborted := k.abort
 	k.answered = !aborted // from here on an abort finds nothing to end

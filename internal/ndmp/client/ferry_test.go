@@ -1,8 +1,6 @@
 package client
 
 import (
-	"ferry/internal/testsupport/leakcheck"
-
 	"bytes"
 	"context"
 	"errors"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/testsupport/leakcheck"
 	"ferry/internal/testsupport/ndmjobtest"
 	"ferry/internal/testsupport/ndmptest"
 )

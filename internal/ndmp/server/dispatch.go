@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
+	"time"
 
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/xdr"
@@ -130,11 +131,14 @@ func (s *session) handle(in inbound) (end bool) {
 	if !s.authed && !rt.preAuth {
 		return s.replyHeaderError(h, wire.ErrNotAuthorized)
 	}
+	start := time.Now()
 	body, err := rt.serve(s, in.body)
 	if err != nil {
 		s.log.Debug("ndmp: undecodable request", "code", h.Code, "err", err)
+		s.stat.Command(time.Since(start), true)
 		return s.replyHeaderError(h, wire.ErrXDRDecode)
 	}
+	s.stat.Command(time.Since(start), replyError{body}.failed())
 	s.log.Debug("ndmp: request", "seq", h.Sequence, "code", h.Code, "error", replyError{body})
 	if err := s.out.reply(h, body, wire.ErrNone); err != nil {
 		return true
@@ -149,6 +153,19 @@ func (s *session) handle(in inbound) (end bool) {
 // replyError logs the error field of a reply body, computed only when the
 // log record is written.
 type replyError struct{ body wire.Body }
+
+// failed reports whether the reply carries an error other than NDMP_NO_ERR.
+func (r replyError) failed() bool {
+	v := reflect.ValueOf(r.body)
+	if v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
+		if f := v.Elem().FieldByName("Error"); f.IsValid() {
+			if e, ok := f.Interface().(wire.Error); ok {
+				return e != wire.ErrNone
+			}
+		}
+	}
+	return false
+}
 
 // LogValue implements slog.LogValuer.
 func (r replyError) LogValue() slog.Value {

@@ -7,6 +7,7 @@ import (
 	"ferry/internal/library"
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/scsi"
+	"ferry/internal/stats"
 	"ferry/internal/tape"
 )
 
@@ -16,6 +17,7 @@ import (
 // The TAPE service and the session's mover share one tapeUnit, and the mover's
 // copy goroutine runs while TAPE_GET_STATE polls, so every method locks.
 type tapeUnit struct {
+	stat    *stats.Session // the session's counters: records written (in) and read (out)
 	mu      sync.Mutex
 	lib     Library
 	name    string
@@ -182,6 +184,7 @@ func (d *tapeUnit) Write(p []byte) (int, error) {
 	if err := m.WriteRecord(p); err != nil {
 		return 0, tapeError(err)
 	}
+	d.stat.In(len(p))
 	d.written = true
 	d.noteEarlyWarning(m)
 	return len(p), nil
@@ -214,6 +217,7 @@ func (d *tapeUnit) Read(buf []byte) ([]byte, error) {
 	var rle *tape.RecordLengthError
 	switch {
 	case err == nil, errors.As(err, &rle):
+		d.stat.Out(n)
 		return buf[:n], nil
 	case errors.Is(err, tape.ErrFilemark):
 		return nil, d.readFilemark(m)

@@ -26,6 +26,7 @@ import (
 	"ferry/internal/netguard"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/smc"
+	"ferry/internal/stats"
 	"ferry/internal/tape"
 )
 
@@ -54,6 +55,9 @@ type Config struct {
 	Exports     []string          // absolute directories; only paths under them may be backed up or restored into
 	Credentials map[string]string // user -> password (TEXT and MD5 auth)
 	Logger      *slog.Logger
+	// Stats, if set, counts each session's requests, errors, latency and
+	// tape bytes for the management API's metrics.
+	Stats *stats.Registry
 
 	// Engines are the data service's backup methods by butype name (e.g.
 	// "tar"); CONFIG_GET_BUTYPE_INFO lists them. An engine restricts itself

@@ -1,9 +1,6 @@
 package server
 
 import (
-	"ferry/internal/testsupport/leakcheck"
-	"ferry/internal/testsupport/servetest"
-
 	"context"
 	"log/slog"
 	"net"
@@ -16,7 +13,9 @@ import (
 	"ferry/internal/changer"
 	"ferry/internal/library"
 	"ferry/internal/ndmp/wire"
+	"ferry/internal/testsupport/leakcheck"
 	"ferry/internal/testsupport/ndmjobtest"
+	"ferry/internal/testsupport/servetest"
 )
 
 func TestMain(m *testing.M) { leakcheck.Main(m, ndmjobtest.Cleanup) }

@@ -11,6 +11,7 @@ import (
 
 	"ferry/internal/ndmp/wire"
 	"ferry/internal/netguard"
+	"ferry/internal/stats"
 )
 
 // notifyTimeout bounds the NOTIFY_CONNECTION_STATUS sent at shutdown or
@@ -57,6 +58,7 @@ type session struct {
 	ext       extState
 	svc       *services // mover and data service, created on first use
 	readBuf   []byte    // TAPE_READ buffer, reused
+	stat      *stats.Session
 }
 
 func newSession(s *Server, c net.Conn) *session {
@@ -111,6 +113,8 @@ func (s *session) notifyStatus(r wire.ConnectionStatusReason, text string) {
 // session holds.
 func (s *session) run() {
 	s.log.Debug("ndmp: session start")
+	s.stat = s.srv.cfg.Stats.Start("ndmp", s.conn.RemoteAddr().String())
+	defer s.srv.cfg.Stats.End(s.stat)
 	reqs := make(chan inbound)
 	readerDone := make(chan error, 1)
 	stop := make(chan struct{})

@@ -37,6 +37,7 @@ func tapeOpen(s *session, r *wire.TapeOpenRequest) wire.Body {
 		s.reportTapeFault(r.Device, err)
 		return errorReply(ndmpError(err, s.version))
 	}
+	d.stat = s.stat
 	s.drive = d
 	s.log.Debug("ndmp: tape open", "device", r.Device, "mode", r.Mode)
 	return errorReply(wire.ErrNone)

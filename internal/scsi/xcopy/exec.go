@@ -21,13 +21,14 @@ type run struct {
 	initiator string
 	st        *copyState
 
-	units   map[uint16]*unit
-	held    []byte // residue carried to the next segment (CAT)
-	seg     int
-	hold    []byte // data held for RECEIVE DATA (0Bh-0Fh), newest last
-	hdd     bool   // older held data was dropped
-	written uint64
-	segDone uint64 // destination units written in the current segment
+	units    map[uint16]*unit
+	borrowed []ForeignUnit // foreign units, released when the copy ends
+	held     []byte        // residue carried to the next segment (CAT)
+	seg      int
+	hold     []byte // data held for RECEIVE DATA (0Bh-0Fh), newest last
+	hdd      bool   // older held data was dropped
+	written  uint64
+	segDone  uint64 // destination units written in the current segment
 }
 
 // unit is a resolved copy source or destination.
@@ -56,6 +57,7 @@ func (e *copyError) Error() string { return "xcopy: copy aborted" }
 // execute runs the segments in order; a failure is COPY ABORTED sense
 // with the segment number and residual.
 func (r *run) execute() error {
+	defer r.release()
 	if err := r.resolveAll(); err != nil {
 		return r.abort(err)
 	}
@@ -121,9 +123,17 @@ func (r *run) resolveAll() error {
 	return nil
 }
 
-// resolve finds the one unit among the initiator's whose VPD page 0x83
-// carries the CSCD's designator, and checks its device type.
+// resolve finds the unit a CSCD names and checks its device type: an
+// iSCSI CSCD through the Foreign ability; an E4h designator among the
+// initiator's units (exactly one must carry it), and only when none does,
+// among the foreign units the initiator's allow-list offers for it.
 func (r *run) resolve(c *CSCD) (*unit, error) {
+	switch c.Type {
+	case CSCDiSCSIv4, CSCDiSCSIv6:
+		return r.resolvePortal(c)
+	case cscdExtension:
+		return nil, nil // only a segment naming it is an error
+	}
 	var found scsi.Device
 	for _, dev := range r.m.units.UnitsOf(r.initiator) {
 		if !r.hasDesignator(dev, c) {
@@ -135,6 +145,12 @@ func (r *run) resolve(c *CSCD) (*unit, error) {
 		found = dev
 	}
 	if found == nil {
+		var err error
+		if found, err = r.foreignByDesignator(c); err != nil {
+			return nil, err
+		}
+	}
+	if found == nil {
 		return nil, unreachable(c.Offset)
 	}
 	return r.probe(found, c)
@@ -142,21 +158,10 @@ func (r *run) resolve(c *CSCD) (*unit, error) {
 
 // hasDesignator reports whether dev's VPD page 0x83 has c's designator.
 func (r *run) hasDesignator(dev scsi.Device, c *CSCD) bool {
-	cmd := &scsi.Command{CDB: []byte{scsi.OpInquiry, 0x01, 0x83, 0xFF, 0xFF, 0}, Initiator: r.initiator}
-	if dev.Execute(r.ctx, cmd) != nil || len(cmd.DataIn) < 4 {
-		return false
-	}
-	p := cmd.DataIn[4:min(len(cmd.DataIn), 4+int(binary.BigEndian.Uint16(cmd.DataIn[2:4])))]
-	for len(p) >= 4 {
-		n := int(p[3])
-		if 4+n > len(p) {
-			return false
-		}
-		if p[0]&0x0F == c.CodeSet && p[1]>>4&3 == c.Association && p[1]&0x0F == c.Designator &&
-			bytes.Equal(p[4:4+n], c.Value) {
+	for _, d := range scsi.Designators(r.ctx, dev, r.initiator) {
+		if d.CodeSet == c.CodeSet && d.Association == c.Association && d.Type == c.Designator && bytes.Equal(d.Value, c.Value) {
 			return true
 		}
-		p = p[4+n:]
 	}
 	return false
 }
@@ -190,11 +195,28 @@ func (r *run) probe(dev scsi.Device, c *CSCD) (*unit, error) {
 	return u, nil
 }
 
-// forwarded is the status byte and fixed-format sense of a copy target's
-// failed command, as COPY ABORTED sense carries it.
+// SenseBytes is implemented by errors of copy targets that carry sense
+// data as the device returned it (a foreign target's CHECK CONDITION):
+// COPY ABORTED forwards those bytes rather than a re-encoding.
+type SenseBytes interface {
+	SenseBytes() []byte
+}
+
+// maxForwarded bounds the forwarded sense bytes, so that COPY ABORTED
+// sense (18 bytes, the status byte, the forwarded sense) stays within
+// the 252 bytes of fixed-format sense.
+const maxForwarded = 252 - scsi.FixedSenseLen - 1
+
+// forwarded is the status byte and sense of a copy target's failed
+// command, as COPY ABORTED sense carries it.
 func forwarded(err error) []byte {
 	if err == nil {
 		return nil
+	}
+	var raw SenseBytes
+	if errors.As(err, &raw) && len(raw.SenseBytes()) > 0 {
+		b := raw.SenseBytes()
+		return append([]byte{scsi.StatusCheckCondition}, b[:min(len(b), maxForwarded)]...)
 	}
 	status, sense := scsi.StatusOf(err)
 	return append([]byte{status}, sense[:min(len(sense), scsi.FixedSenseLen)]...)
@@ -213,6 +235,9 @@ func (r *run) target(id uint16, s *Segment, at int) (*unit, error) {
 	u, ok := r.units[id]
 	if !ok {
 		return nil, unreachable(s.Offset + at)
+	}
+	if u == nil { // the extension of an EAh descriptor
+		return nil, &copyError{asc: 0x26, ascq: 0x00, field: s.Offset + at} // INVALID FIELD IN PARAMETER LIST
 	}
 	return u, nil
 }

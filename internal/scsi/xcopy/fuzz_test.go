@@ -36,6 +36,15 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		for _, c := range l.CSCDs {
+			if c.Type == xcopy.CSCDiSCSIv4 || c.Type == xcopy.CSCDiSCSIv6 {
+				if c.BadExtension == 0 && (c.Portal.Port() == 0 || !c.Portal.Addr().IsValid()) {
+					t.Fatalf("iSCSI CSCD without a portal: %+v", c)
+				}
+				continue
+			}
+			if c.Type != xcopy.CSCDIdentification {
+				continue // the extension of an EAh descriptor
+			}
 			if len(c.Value) == 0 || len(c.Value) > 20 {
 				t.Fatalf("designator of %d bytes", len(c.Value))
 			}

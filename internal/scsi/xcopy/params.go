@@ -2,6 +2,7 @@ package xcopy
 
 import (
 	"encoding/binary"
+	"net/netip"
 
 	"ferry/internal/scsi"
 )
@@ -77,9 +78,13 @@ func base(t byte) byte {
 // CSCD descriptor type codes.
 const (
 	CSCDIdentification = 0xE4
-	CSCDiSCSIv4        = 0xE5
-	CSCDiSCSIv6        = 0xEA
+	CSCDiSCSIv4        = 0xE5 // a LUN of another target, by IPv4 portal
+	CSCDiSCSIv6        = 0xEA // the same by IPv6 portal; 64 bytes
+	cscdExtension      = 0xFF // the second 32 bytes of an EAh descriptor
 )
+
+// protoTCP is the only INTERNET PROTOCOL NUMBER an iSCSI CSCD may carry.
+const protoTCP = 6
 
 // Implemented lists the descriptor type codes ferry supports, ascending,
 // as OPERATING PARAMETERS and VPD 0x8F report them.
@@ -90,7 +95,7 @@ var Implemented = []byte{
 	SegBlockToStreamHold, SegStreamToBlockHold, SegBlockToBlockHold,
 	SegStreamToStreamHold, SegStreamDiscardHold,
 	SegFilemarks, SegSpace, SegLocate, SegTapeImage, SegBlockImage,
-	CSCDIdentification,
+	CSCDIdentification, CSCDiSCSIv4, CSCDiSCSIv6,
 }
 
 // List is a decoded EXTENDED COPY (LID1) parameter list.
@@ -104,8 +109,11 @@ type List struct {
 	Inline   []byte
 }
 
-// CSCD is a copy source or destination descriptor (only E4h
-// identification descriptors are accepted).
+// CSCD is a copy source or destination descriptor: E4h identification
+// (a designator), or E5h/EAh iSCSI (a LUN behind another target's
+// portal). An EAh descriptor takes two 32-byte slots of the list; the
+// second is an entry of its own (Type FFh) so that CSCD IDs stay slot
+// indexes, and a segment naming it fails.
 type CSCD struct {
 	Type        byte
 	PDT         scsi.DeviceType
@@ -116,6 +124,13 @@ type CSCD struct {
 	PAD, Fixed  bool
 	BlockLen    uint32 // disk block length, or stream block length
 	Offset      int    // of the descriptor in the parameter list
+	// Portal and LUN name the unit of an iSCSI CSCD (E5h, EAh).
+	Portal netip.AddrPort
+	LUN    uint64
+	// BadExtension is the list byte of an EAh descriptor's extension that
+	// is missing or not FFh: SPC-4 7.6.3.9 makes it COPY ABORTED, INVALID
+	// FIELD IN PARAMETER LIST when the copy starts (0: none).
+	BadExtension int
 }
 
 // Segment is one segment descriptor; which fields count depends on Type.
@@ -203,11 +218,16 @@ func Parse(p []byte) (*List, error) {
 		return nil, &scsi.Sense{Key: scsi.IllegalRequest, ASC: 0x26, ASCQ: 0x06} // TOO MANY TARGET DESCRIPTORS
 	}
 	for off := headerLen; off < headerLen+tdll; off += cscdLen {
-		c, err := parseCSCD(p[off:off+cscdLen], off)
+		c, err := parseCSCD(p[off:headerLen+tdll], off)
 		if err != nil {
 			return nil, err
 		}
 		l.CSCDs = append(l.CSCDs, c)
+		if c.Type == CSCDiSCSIv6 && off+cscdLen < headerLen+tdll {
+			// The extension keeps its slot: CSCD IDs count 32-byte slots.
+			off += cscdLen
+			l.CSCDs = append(l.CSCDs, CSCD{Type: cscdExtension, PDT: scsi.NoDevice, Offset: off})
+		}
 	}
 	segs := p[headerLen+tdll : headerLen+tdll+int(sdll)]
 	for off := 0; off < len(segs); {
@@ -230,40 +250,99 @@ func Parse(p []byte) (*List, error) {
 	return l, nil
 }
 
-// parseCSCD decodes one 32-byte CSCD descriptor at off.
+// parseCSCD decodes the CSCD descriptor at the start of d (the rest of
+// the descriptor list), off in the parameter list.
 func parseCSCD(d []byte, off int) (CSCD, error) {
 	c := CSCD{Type: d[0], PDT: scsi.DeviceType(d[1] & 0x1F), Offset: off}
+	var err error
 	switch d[0] {
 	case CSCDIdentification:
+		err = parseIdentification(&c, d, off)
 	case CSCDiSCSIv4, CSCDiSCSIv6:
-		// Foreign targets are not reachable yet: refuse them as the
-		// unsupported type they are for this copy manager.
-		return c, unsupportedCSCD(off)
+		err = parseISCSI(&c, d, off)
 	default:
 		return c, unsupportedCSCD(off)
 	}
-	// LU ID TYPE (byte 1 bits 7-6) is ignored for E4h (SPC-4).
+	if err != nil {
+		return c, err
+	}
+	return c, deviceParams(&c, d[28:32], off)
+}
+
+// parseIdentification decodes an E4h descriptor (SPC-4 6.4.5.6). LU ID
+// TYPE (byte 1 bits 7-6) is ignored, as SPC-4 says.
+func parseIdentification(c *CSCD, d []byte, off int) error {
 	c.CodeSet, c.Association, c.Designator = d[4]&0x0F, d[5]>>4&3, d[5]&0x0F
 	n := int(d[7])
 	if n == 0 || n > 20 {
-		return c, scsi.InvalidFieldInParameterList(off+7, -1)
+		return scsi.InvalidFieldInParameterList(off+7, -1)
 	}
 	c.Value = d[8 : 8+n]
-	c.PAD, c.Fixed = d[28]&0x04 != 0, d[28]&0x01 != 0
-	c.BlockLen = uint32(d[29])<<16 | uint32(binary.BigEndian.Uint16(d[30:32]))
+	return nil
+}
+
+// parseISCSI decodes an E5h or EAh descriptor (SPC-4 7.6.3.8-9):
+//
+//	E5h: 4-11 LU IDENTIFIER, 12-15 IPv4 ADDRESS, 16-21 reserved,
+//	     22-23 PORT NUMBER, 24-25 reserved, 26-27 INTERNET PROTOCOL NUMBER
+//	EAh: 4-11 LU IDENTIFIER, 12-27 IPv6 ADDRESS; extension 32 FFh,
+//	     33 reserved, 34-35 PORT NUMBER, 36-37 INTERNET PROTOCOL NUMBER
+//
+// The LU IDENTIFIER must be a LUN (LU ID TYPE 00b; proxy tokens are not
+// supported) and the protocol TCP.
+func parseISCSI(c *CSCD, d []byte, off int) error {
+	if d[1]>>6 != 0 {
+		return scsi.InvalidFieldInParameterList(off+1, 7)
+	}
+	lun, err := scsi.DecodeLUN([8]byte(d[4:12]))
+	if err != nil {
+		return scsi.InvalidFieldInParameterList(off+4, -1)
+	}
+	c.LUN = uint64(lun)
+	var port, proto uint16
+	portAt, protoAt := off+22, off+26
+	if c.Type == CSCDiSCSIv4 {
+		c.Portal = netip.AddrPortFrom(netip.AddrFrom4([4]byte(d[12:16])), 0)
+		port, proto = binary.BigEndian.Uint16(d[22:24]), binary.BigEndian.Uint16(d[26:28])
+	} else {
+		ip := netip.AddrFrom16([16]byte(d[12:28]))
+		if len(d) < 2*cscdLen || d[32] != cscdExtension {
+			c.BadExtension = off + cscdLen
+			c.Portal = netip.AddrPortFrom(ip, 0)
+			return nil
+		}
+		port, proto = binary.BigEndian.Uint16(d[34:36]), binary.BigEndian.Uint16(d[36:38])
+		portAt, protoAt = off+34, off+36
+		c.Portal = netip.AddrPortFrom(ip, 0)
+	}
+	if port == 0 {
+		return scsi.InvalidFieldInParameterList(portAt, -1)
+	}
+	if proto != protoTCP {
+		return scsi.InvalidFieldInParameterList(protoAt, -1)
+	}
+	c.Portal = netip.AddrPortFrom(c.Portal.Addr(), port)
+	return nil
+}
+
+// deviceParams decodes the device type specific parameters (bytes 28-31)
+// of a CSCD: block or stream devices only.
+func deviceParams(c *CSCD, p []byte, off int) error {
+	c.PAD, c.Fixed = p[0]&0x04 != 0, p[0]&0x01 != 0
+	c.BlockLen = uint32(p[1])<<16 | uint32(binary.BigEndian.Uint16(p[2:4]))
 	switch c.PDT {
 	case scsi.DirectAccess:
 	case scsi.SequentialAccess:
 		if c.Fixed != (c.BlockLen != 0) {
-			return c, scsi.InvalidFieldInParameterList(off+28, 0)
+			return scsi.InvalidFieldInParameterList(off+28, 0)
 		}
 		if c.BlockLen > MaxStreamTransfer {
-			return c, scsi.InvalidFieldInParameterList(off+29, -1)
+			return scsi.InvalidFieldInParameterList(off+29, -1)
 		}
 	default:
-		return c, scsi.InvalidFieldInParameterList(off+1, 4)
+		return scsi.InvalidFieldInParameterList(off+1, 4)
 	}
-	return c, nil
+	return nil
 }
 
 func unsupportedCSCD(off int) *scsi.Sense {
@@ -420,7 +499,7 @@ func (l *List) pdt(id uint16) (scsi.DeviceType, bool) {
 		return scsi.DirectAccess, true
 	case id == IDNullStream:
 		return scsi.SequentialAccess, true
-	case int(id) < len(l.CSCDs):
+	case int(id) < len(l.CSCDs) && l.CSCDs[id].Type != cscdExtension:
 		return l.CSCDs[id].PDT, true
 	}
 	return 0, false

@@ -2,6 +2,7 @@ package xcopy
 
 import (
 	"encoding/binary"
+	"errors"
 
 	"ferry/internal/scsi"
 )
@@ -51,7 +52,7 @@ func (r *run) verify(u *unit, s *Segment) error {
 	}
 	cmd := &scsi.Command{CDB: make([]byte, 6), Initiator: r.initiator}
 	if err := u.dev.Execute(r.ctx, cmd); err != nil {
-		return &copyError{asc: 0x0D, ascq: 0x01, field: -1, fwd: forwarded(err)}
+		return r.deviceError(err, false)
 	}
 	return nil
 }
@@ -62,7 +63,7 @@ func (r *run) tapeCommand(u *unit, cdb []byte) error {
 		return nil
 	}
 	if err := u.dev.Execute(r.ctx, &scsi.Command{CDB: cdb, Initiator: r.initiator}); err != nil {
-		return &copyError{asc: 0x0D, ascq: 0x01, field: -1, dst: true, fwd: forwarded(err)}
+		return r.deviceError(err, true)
 	}
 	return nil
 }
@@ -264,10 +265,15 @@ func (r *run) blockWriter(u *unit, lba uint64) func([]byte) error {
 }
 
 // deviceError is COPY ABORTED, THIRD PARTY DEVICE FAILURE with the copy
-// target's status and sense forwarded; a cancelled copy stays cancelled.
+// target's status and sense forwarded, or COPY TARGET DEVICE NOT
+// REACHABLE when a foreign target stopped answering (no status to
+// forward); a cancelled copy stays cancelled.
 func (r *run) deviceError(err error, isDst bool) error {
 	if r.ctx.Err() != nil {
 		return r.ctx.Err()
+	}
+	if errors.Is(err, ErrUnreachable) {
+		return &copyError{asc: 0x0D, ascq: 0x02, field: -1, dst: isDst}
 	}
 	return &copyError{asc: 0x0D, ascq: 0x01, field: -1, dst: isDst, fwd: forwarded(err)}
 }

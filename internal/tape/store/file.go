@@ -127,7 +127,20 @@ type fileCartridge struct {
 	f      *os.File
 	ro     bool
 	closed bool
+	// pending is the run of data written since writeback was last
+	// started on it: [from, to).
+	from, to int64
 }
+
+// writebackRun is how much contiguous data a cartridge file collects
+// before the kernel is asked to start writing it to disk. The syncs at
+// filemarks then find most of it written already, so a backup's data
+// reaches the disk while the backup runs rather than all at its end.
+const writebackRun = 8 << 20
+
+// writebackMin is the smallest write that counts as payload: the 64-byte
+// index entries written between payloads neither start nor break a run.
+const writebackMin = 4096
 
 func (c *fileCartridge) ReadAt(p []byte, off int64) (int, error) {
 	if c.closed {
@@ -140,7 +153,25 @@ func (c *fileCartridge) WriteAt(p []byte, off int64) (int, error) {
 	if err := c.writable(); err != nil {
 		return 0, err
 	}
-	return c.f.WriteAt(p, off)
+	n, err := c.f.WriteAt(p, off)
+	if n >= writebackMin {
+		c.noteWritten(off, int64(n))
+	}
+	return n, err
+}
+
+// noteWritten extends the pending run by a payload written at off, or
+// starts a new one, and starts writeback of a run that grew long enough.
+// Writeback is a hint: its errors show at the next Sync.
+func (c *fileCartridge) noteWritten(off, n int64) {
+	if off != c.to {
+		c.from = off
+	}
+	c.to = off + n
+	if c.to-c.from >= writebackRun {
+		startWriteback(c.f, c.from, c.to-c.from)
+		c.from = c.to
+	}
 }
 
 func (c *fileCartridge) Size() (int64, error) {

@@ -1,8 +1,6 @@
 package tarengine
 
 import (
-	"ferry/internal/testsupport/servetest"
-
 	"bytes"
 	"context"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"ferry/internal/ndmp/data"
 	"ferry/internal/ndmp/server"
 	"ferry/internal/testsupport/ndmjobtest"
+	"ferry/internal/testsupport/servetest"
 )
 
 const (
