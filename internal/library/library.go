@@ -31,8 +31,9 @@ type Options struct {
 	Prefix       string   // barcode prefix; barcodes are Prefix+"%03d"+Suffix
 	Suffix       string   // media type suffix, "L8" for LTO-8
 
-	// Cartridges is where the cartridges live; nil means one file per
-	// cartridge in DIR/tapes (docs/cartridge-store.md).
+	// Cartridges is where the cartridges live; nil means the store
+	// DIR/store.json names (CreateInStore), else one file per cartridge in
+	// DIR/tapes (docs/cartridge-store.md).
 	Cartridges store.Store
 	// FormatVersion is the cartridge format new cartridges are made in;
 	// 0 is the current one (tape.FormatVersion), 1 makes cartridges
@@ -90,6 +91,15 @@ func OpenWith(dir string, o Options) (*Library, error) {
 		}
 	}
 	l := &Library{dir: dir, cartridges: o.Cartridges, formatVersion: o.FormatVersion, open: map[string]*openDrive{}}
+	if l.cartridges == nil {
+		s, err := configuredStore(dir)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			l.cartridges = s
+		}
+	}
 	if l.cartridges == nil {
 		l.cartridges = store.NewFile(filepath.Join(dir, tapesDir))
 	}
