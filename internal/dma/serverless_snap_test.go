@@ -35,7 +35,13 @@ type snapBed struct {
 
 func startSnapBed(t *testing.T) *snapBed {
 	t.Helper()
-	b := &snapBed{sanBed: startSANBed(t, 0)}
+	return startSnapBedSize(t, sanDiskSize)
+}
+
+// startSnapBedSize is startSnapBed with disks of size bytes.
+func startSnapBedSize(t testing.TB, size int64) *snapBed {
+	t.Helper()
+	b := &snapBed{sanBed: startSANBedSize(t, 0, size)}
 	l := node.Layout{Root: b.state}
 	tok, _, err := token.Create(l.Tokens(), "dma", false, time.Now())
 	if err != nil {
