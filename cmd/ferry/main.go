@@ -102,6 +102,7 @@ func newRootCommand() *cobra.Command {
 		newCatalogCommand(&g),
 		newMediaCommand(&g), newPruneCommand(&g),
 		newTokenCommand(&g),
+		newPolicyCommand(&g),
 	)
 	return root
 }

@@ -105,7 +105,12 @@ func runServe(ctx context.Context, g *globalOptions, o serveOptions) error {
 		return err
 	}
 	defer closeChangers()
-	web, closeWeb, err := serveHTTP(ctx, g, state, o.http, logger)
+	sched, stopSched, err := startScheduler(ctx, g, state, exports, logger)
+	if err != nil {
+		return err
+	}
+	defer stopSched()
+	web, closeWeb, err := serveHTTP(ctx, g, state, o.http, logger, sched)
 	if err != nil {
 		return err
 	}

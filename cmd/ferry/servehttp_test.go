@@ -30,6 +30,42 @@ func ferryCLI(t *testing.T, bin, state string, args ...string) string {
 	return string(out)
 }
 
+// startServeHTTP starts ferry serve on state with NDMP, iSCSI and the
+// management API on free loopback ports (and args), and returns the
+// process, the API's base URL from its banner, and its standard error.
+// The process is killed when the test ends.
+func startServeHTTP(t *testing.T, bin, state string, args ...string) (*exec.Cmd, string, *lockedLog) {
+	t.Helper()
+	serve := exec.Command(bin, append([]string{"serve", "--state", state, "--ndmp", "127.0.0.1:0", "--iscsi", "127.0.0.1:0",
+		"--http", "127.0.0.1:0"}, args...)...)
+	stderr, err := serve.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { serve.Process.Kill(); serve.Wait() })
+	log := &lockedLog{}
+	base := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			log.add(sc.Text())
+			if a, ok := strings.CutPrefix(sc.Text(), "ferry: management API on "); ok {
+				base <- a
+			}
+		}
+	}()
+	select {
+	case url := <-base:
+		return serve, url, log
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no management API banner:\n%s", log.String())
+		return nil, "", nil
+	}
+}
+
 // lockedLog collects a process's standard error.
 type lockedLog struct {
 	mu sync.Mutex
@@ -73,33 +109,7 @@ func TestServeHTTPWithTokens(t *testing.T) {
 		t.Fatalf("token ls = %+v", listed)
 	}
 
-	serve := exec.Command(bin, "serve", "--state", state, "--ndmp", "127.0.0.1:0", "--iscsi", "127.0.0.1:0",
-		"--http", "127.0.0.1:0", "--log-level", "debug")
-	stderr, err := serve.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer serve.Process.Kill()
-	var log lockedLog
-	base := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.add(sc.Text())
-			if a, ok := strings.CutPrefix(sc.Text(), "ferry: management API on "); ok {
-				base <- a
-			}
-		}
-	}()
-	var url string
-	select {
-	case url = <-base:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no management API banner:\n%s", log.String())
-	}
+	serve, url, log := startServeHTTP(t, bin, state, "--log-level", "debug")
 	var answers strings.Builder
 	do := func(method, path, tok string) (int, []byte) {
 		t.Helper()

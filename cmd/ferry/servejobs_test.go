@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,32 +30,7 @@ func TestServeHTTPJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	rw := strings.TrimSpace(ferryCLI(t, bin, state, "token", "create", "--name", "admin"))
-	serve := exec.Command(bin, "serve", "--state", state, "--ndmp", "127.0.0.1:0", "--iscsi", "127.0.0.1:0", "--http", "127.0.0.1:0", "--export", export)
-	stderr, err := serve.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer serve.Process.Kill()
-	var log lockedLog
-	base := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			log.add(sc.Text())
-			if a, ok := strings.CutPrefix(sc.Text(), "ferry: management API on "); ok {
-				base <- a
-			}
-		}
-	}()
-	var url string
-	select {
-	case url = <-base:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no management API banner:\n%s", log.String())
-	}
+	serve, url, log := startServeHTTP(t, bin, state, "--export", export)
 	do := func(method, path string, body any) (int, []byte) {
 		t.Helper()
 		data, _ := json.Marshal(body)

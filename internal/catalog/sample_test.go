@@ -13,22 +13,23 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7, 8 and 9. A newer
+// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7, 8, 9 and 10. A newer
 // ferry must open every released version: keep the files, and add one per
 // new schema version (-update-sample writes the current version's,
-// sampleV9).
+// sampleV10).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
 const (
-	sampleV1 = "testdata/catalog-v1.db"
-	sampleV3 = "testdata/catalog-v3.db"
-	sampleV4 = "testdata/catalog-v4.db"
-	sampleV5 = "testdata/catalog-v5.db"
-	sampleV6 = "testdata/catalog-v6.db"
-	sampleV7 = "testdata/catalog-v7.db"
-	sampleV8 = "testdata/catalog-v8.db"
-	sampleV9 = "testdata/catalog-v9.db"
+	sampleV1  = "testdata/catalog-v1.db"
+	sampleV3  = "testdata/catalog-v3.db"
+	sampleV4  = "testdata/catalog-v4.db"
+	sampleV5  = "testdata/catalog-v5.db"
+	sampleV6  = "testdata/catalog-v6.db"
+	sampleV7  = "testdata/catalog-v7.db"
+	sampleV8  = "testdata/catalog-v8.db"
+	sampleV9  = "testdata/catalog-v9.db"
+	sampleV10 = "testdata/catalog-v10.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -72,6 +73,13 @@ func writeSample(t *testing.T, path string) {
 	must(c.AddLocation(ctx, catalog.Location{BackupID: i.ID, Barcode: "FER001", FileNum: 4, RecordSize: 262144, Length: 1 << 16}))
 	must(c.FinishBackup(ctx, i.ID, catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: next, Bytes: 1 << 16, DumpDate: "1800086400"}))
 	must(c.PutMedium(ctx, catalog.Medium{Barcode: "FER002", State: catalog.MediaScratch, Pool: "offsite", NextFile: 1, Updated: at}))
+	must(c.AddPolicy(ctx, catalog.Policy{Name: "home", Source: "ndmp://nas1/export/home", Full: "0 2 * * sun",
+		Incremental: "0 2 * * mon-sat", Keep: "4", Created: at}))
+	r := &catalog.PolicyRun{Policy: "home", Kind: catalog.PolicyIncremental, Cause: catalog.CauseSchedule, Due: next, Attempt: 1, Started: next}
+	_, err = c.StartPolicyRun(ctx, r)
+	must(err)
+	r.State, r.Ended, r.BackupID = catalog.RunSucceeded, next, i.ID
+	must(c.FinishPolicyRun(ctx, *r))
 }
 
 // openSample opens a copy of a sample catalog.
@@ -113,14 +121,38 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV9 opens a catalog of the current schema, written by
-// -update-sample: a SAN target with a management API.
-func TestSampleV9(t *testing.T) {
+// TestSampleV10 opens a catalog of the current schema, written by
+// -update-sample: a policy and its run.
+func TestSampleV10(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV9)
-		os.Remove(sampleV9 + ".lock")
+		writeSample(t, sampleV10)
+		os.Remove(sampleV10 + ".lock")
 	}
+	ctx := context.Background()
+	c := openSample(t, sampleV10)
+	p, err := c.Policy(ctx, "home")
+	if err != nil || p.Keep != "4" || p.Incremental != "0 2 * * mon-sat" || !p.FullDue.Equal(p.Created) {
+		t.Fatalf("Policy = %+v, %v", p, err)
+	}
+	runs, err := c.PolicyRuns(ctx, "home", 0)
+	if err != nil || len(runs) != 1 || runs[0].State != catalog.RunSucceeded || runs[0].BackupID == 0 {
+		t.Fatalf("PolicyRuns = %+v, %v", runs, err)
+	}
+	testSampleV9(t, c)
+}
+
+// TestSampleV9 opens a catalog of schema v9: a SAN target with a
+// management API; it has no policies.
+func TestSampleV9(t *testing.T) {
 	c := openSample(t, sampleV9)
+	if ps, err := c.Policies(context.Background()); err != nil || len(ps) != 0 {
+		t.Fatalf("Policies = %+v, %v", ps, err)
+	}
+	testSampleV9(t, c)
+}
+
+func testSampleV9(t *testing.T, c catalog.Catalog) {
+	t.Helper()
 	ts, err := c.SANTargets(context.Background())
 	if err != nil || len(ts) != 1 || ts[0].APIURL != "https://san1:8443" || ts[0].TokenRef != "targets/san1.token" {
 		t.Fatalf("SANTargets = %+v, %v", ts, err)

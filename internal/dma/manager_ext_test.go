@@ -20,18 +20,8 @@ import (
 // directory and onto the local agent, verified, scanned, and the catalog
 // rebuilt from the library alone into a fresh one.
 func TestManager(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	l := node.Layout{Root: t.TempDir()}
-	cat, err := dma.OpenCatalog(ctx, l.Catalog(), l, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	m := dma.NewManager(cat, dma.ManagerConfig{Layout: l})
-	src := filepath.Join(t.TempDir(), "src")
-	must(t, os.Mkdir(src, 0o755))
-	fstree.Build(t, src, fstree.Everything())
+	ctx, l, _, m := newManager(t)
+	src := managedTree(t, fstree.Everything())
 
 	b, err := m.Backup(ctx, dma.BackupRequest{Source: src})
 	if err != nil {
@@ -85,19 +75,36 @@ func TestManager(t *testing.T) {
 	}
 }
 
-// TestManagerAgents: a registered agent's password is kept in the state
-// directory, readable by its owner only, and resolved by name; an
-// unregistered one needs a password from the request or the manager's
-// configuration.
-func TestManagerAgents(t *testing.T) {
-	ctx := context.Background()
+// newManager is a data manager over a fresh state directory and its
+// catalog, for two minutes.
+func newManager(t *testing.T) (context.Context, node.Layout, catalog.Catalog, *dma.Manager) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
 	l := node.Layout{Root: t.TempDir()}
 	cat, err := dma.OpenCatalog(ctx, l.Catalog(), l, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cat.Close()
-	m := dma.NewManager(cat, dma.ManagerConfig{Layout: l})
+	t.Cleanup(func() { cat.Close() })
+	return ctx, l, cat, dma.NewManager(cat, dma.ManagerConfig{Layout: l})
+}
+
+// managedTree builds spec in a fresh directory and returns it.
+func managedTree(t *testing.T, spec fstree.Spec) string {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "src")
+	must(t, os.Mkdir(src, 0o755))
+	fstree.Build(t, src, spec)
+	return src
+}
+
+// TestManagerAgents: a registered agent's password is kept in the state
+// directory, readable by its owner only, and resolved by name; an
+// unregistered one needs a password from the request or the manager's
+// configuration.
+func TestManagerAgents(t *testing.T) {
+	ctx, l, cat, m := newManager(t)
 	for _, bad := range []string{"local", "-x", "a b"} {
 		if _, err := m.AddAgent(ctx, bad, "ndmp://u@h:1", "pw"); err == nil {
 			t.Errorf("agent named %q accepted", bad)

@@ -1,8 +1,6 @@
 package dma_test
 
 import (
-	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +8,6 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
-	"ferry/internal/node"
 	"ferry/internal/testsupport/fstree"
 )
 
@@ -20,18 +17,8 @@ import (
 // backup of the pool writes the cartridge again from just after its label.
 // A backup of another pool never shares a cartridge with the default pool.
 func TestPruneReusesCartridge(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	l := node.Layout{Root: t.TempDir()}
-	cat, err := dma.OpenCatalog(ctx, l.Catalog(), l, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cat.Close()
-	m := dma.NewManager(cat, dma.ManagerConfig{Layout: l})
-	src := filepath.Join(t.TempDir(), "src")
-	must(t, os.Mkdir(src, 0o755))
-	fstree.Build(t, src, fstree.ManySmall(30, 2000))
+	ctx, _, cat, m := newManager(t)
+	src := managedTree(t, fstree.ManySmall(30, 2000))
 
 	old, err := m.Backup(ctx, dma.BackupRequest{Source: src, Keep: time.Hour})
 	if err != nil {

@@ -1,9 +1,12 @@
 // Package httpapi is ferry's management API (ferry serve --http): /healthz,
 // the versioned JSON API under /api/v1 over what the CLI reads (the
 // catalog, the node's library, disks and target state), its OpenAPI
-// document, and Prometheus metrics at /metrics. Every request but
-// /healthz needs a bearer token (package token); a read-only token may
-// only GET. docs/http-api.md specifies the routes, errors and metrics.
+// document, and Prometheus metrics at /metrics, and the web console
+// (package console) at /console/ over the same functions. Every request
+// but /healthz and the console's needs a bearer token (package token); a
+// read-only token may only GET; the console signs browsers in with a
+// token into a session. docs/http-api.md specifies the routes, errors and
+// metrics, docs/console.md the console.
 package httpapi
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"ferry/internal/catalog"
+	"ferry/internal/console"
 	"ferry/internal/dma"
 	"ferry/internal/httpapi/token"
 	"ferry/internal/library"
@@ -57,6 +61,9 @@ type Config struct {
 	// WaitDrive is how long a job waits for a drive another job holds
 	// before it fails (0: 24 h): jobs on one drive queue.
 	WaitDrive time.Duration
+	// Scheduler runs the node's policies; POST .../policies/{name}/run
+	// queues a run on it (nil: answered 503).
+	Scheduler *dma.Scheduler
 	// ProgressEvery is how often a running job reports its progress, and
 	// the longest a job's event stream goes without an event (0: 1 s).
 	ProgressEvery time.Duration
@@ -70,6 +77,7 @@ type API struct {
 
 	confine       confine
 	run           *runner // nil without a Manager
+	console       *console.Console
 	waitDrive     time.Duration
 	progressEvery time.Duration
 	// ctx ends at Shutdown: event streams close, running jobs are
@@ -118,6 +126,8 @@ var routes = []route{
 	{"POST", "/api/v1/jobs/restore", (*API).startRestore},
 	{"POST", "/api/v1/jobs/verify", (*API).startVerify},
 	{"POST", "/api/v1/jobs/copy", (*API).startCopy},
+	{"GET", "/api/v1/policies", (*API).policies},
+	{"POST", "/api/v1/policies/{name}/run", (*API).runPolicy},
 }
 
 // New returns the API's handler.
@@ -131,9 +141,10 @@ func New(cfg Config) *API {
 	if cfg.Manager != nil {
 		a.run = newRunner(a.ctx, cmp.Or(cfg.MaxJobs, defaultMaxJobs))
 	}
+	a.console = console.New(console.Config{Backend: consoleBackend{a}, Tokens: cfg.Tokens, Logger: cfg.Logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{cfg: cfg, run: a.run})
+		&collector{cfg: cfg, run: a.run}, &policyCollector{cfg: cfg})
 	if cfg.Stats != nil {
 		reg.MustRegister(sessionCollector{cfg.Stats})
 	}
@@ -177,6 +188,11 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 	if r.URL.Path == "/healthz" {
 		a.route(w, r)
 		return ""
+	}
+	if console.Owns(r.URL.Path) {
+		// The web console signs browsers in with a token and keeps a
+		// session; its pages call the functions the routes below call.
+		return a.console.Serve(w, r)
 	}
 	secret, ok := Bearer(r.Header.Get("Authorization"))
 	if !ok {

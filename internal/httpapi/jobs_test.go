@@ -38,6 +38,7 @@ type jobNode struct {
 type jobNodeOptions struct {
 	maxJobs   int
 	waitDrive time.Duration
+	policies  bool // run a policy scheduler over the exports
 }
 
 func startJobNode(t testing.TB, o jobNodeOptions) *jobNode {
@@ -60,12 +61,13 @@ func startJobNode(t testing.TB, o jobNodeOptions) *jobNode {
 		t.Fatal(err)
 	}
 	m := dma.NewManager(cat, dma.ManagerConfig{Layout: jn.layout})
+	sched := jn.startScheduler(m, o.policies)
 	n, err := node.Start(node.Config{
 		Layout: jn.layout, HTTPAddr: "127.0.0.1:0", Exports: []string{jn.export},
 		HTTP: func(n *node.Node) http.Handler {
 			jn.api = New(Config{Layout: jn.layout, Catalog: cat, Library: n.Library(),
 				Tokens: token.NewVerifier(jn.layout.Tokens()), Manager: m, Exports: n.Exports(),
-				MaxJobs: o.maxJobs, WaitDrive: o.waitDrive, ProgressEvery: 10 * time.Millisecond})
+				MaxJobs: o.maxJobs, WaitDrive: o.waitDrive, ProgressEvery: 10 * time.Millisecond, Scheduler: sched})
 			return jn.api
 		},
 	})
