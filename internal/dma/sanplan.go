@@ -62,13 +62,19 @@ func splitExtents(exts []extent, bs uint32) []piece {
 	return out
 }
 
+// maxListSegments bounds the segments of one data list: within a copy
+// manager's 256 segments and 8192 bytes of descriptors (two E4h
+// descriptors and 250 of 24 bytes: 6064), so an incremental of scattered
+// 4 KiB changes runs in few lists.
+const maxListSegments = 250
+
 // groupLists groups pieces into lists of at most limit bytes (a piece larger
 // than the limit is a list of its own).
 func groupLists(ps []piece, bs uint32, limit int64) []copyList {
 	var out []copyList
 	var off int64
 	for _, p := range ps {
-		if k := len(out) - 1; k < 0 || out[k].bytes+p.bytes(bs) > limit || len(out[k].pieces) >= 120 {
+		if k := len(out) - 1; k < 0 || out[k].bytes+p.bytes(bs) > limit || len(out[k].pieces) >= maxListSegments {
 			out = append(out, copyList{offset: off})
 		}
 		l := &out[len(out)-1]
