@@ -37,6 +37,12 @@ if [ ! -d tools/console-test/node_modules ]; then
 	(cd tools/console-test && npm ci --no-audit --no-fund)
 fi
 
+# Peers built from Go source (tools/go.mod pins them): versitygw, the S3
+# server the S3 cartridge store's tests start. `go install` puts it in
+# GOBIN or GOPATH/bin, where the tests look; a cached build takes seconds.
+echo "== tools"
+(cd tools && go install github.com/versity/versitygw/cmd/versitygw)
+
 echo "== gofmt, go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then

@@ -22,6 +22,7 @@ var rules = []rule{
 	{from: "ferry/internal/xdr", onlyStd: true, why: "wire codecs are pure"},
 	{from: "ferry/internal/ndmp/wire", onlyStd: true, allow: []string{"ferry/internal/xdr"}, why: "wire codecs are pure"},
 	{from: "ferry/internal/iscsi", onlyStd: true, why: "the PDU layer is pure (subpackages target and initiator are not under this exact path)"},
+	{from: "ferry/internal/tape/store", deny: []string{"ferry/internal/tape/store/storetest", "ferry/internal/library", "ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/catalog", "ferry/internal/dma", "ferry/internal/node"}, why: "cartridge stores (files, memory, S3) know nothing of libraries or protocols"},
 	{from: "ferry/internal/size", onlyStd: true, why: "the size format is shared by every printer and parser"},
 	{from: "ferry/internal/netguard", onlyStd: true, why: "the servers' guards depend on nothing of ferry's"},
 	{from: "ferry/internal/tape", onlyStd: true, allow: []string{"ferry/internal/tape/store"}, why: "the media model depends on nothing of ferry's but its cartridge store"},
