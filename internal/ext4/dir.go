@@ -74,6 +74,9 @@ func (fsys *FS) ReadDir(in Inode) ([]DirEntry, error) {
 			continue
 		}
 		for off := int64(0); off+bs <= e.Length; off += bs {
+			if err := fsys.charge(); err != nil {
+				return nil, err
+			}
 			b, err := fsys.read(e.DiskOffset+off, int(bs))
 			if err != nil {
 				return nil, err

@@ -62,7 +62,7 @@ func (m *mapper) visit() error {
 	if m.budget--; m.budget < 0 {
 		return m.errorf("its block map visits more blocks than the file system has")
 	}
-	return nil
+	return m.fsys.charge()
 }
 
 // Extents returns where inode in's data lies, in file order, trimmed to

@@ -25,6 +25,23 @@ type FS struct {
 	// budget bounds the tree and map blocks one file's mapping may visit:
 	// a valid file system never visits more blocks than it has.
 	budget int64
+	// walkLeft bounds the tree, map and directory blocks one Walk reads
+	// (each once in a valid file system; hard links' maps are cached);
+	// 0 outside a walk.
+	walkLeft int64
+	inWalk   bool
+	linked   map[uint32][]Extent // extents of files with several names
+}
+
+// charge counts one metadata block read against the walk's budget.
+func (fsys *FS) charge() error {
+	if !fsys.inWalk {
+		return nil
+	}
+	if fsys.walkLeft--; fsys.walkLeft < 0 {
+		return fmt.Errorf("%w: the walk reads more metadata blocks than the file system has", ErrCorrupt)
+	}
+	return nil
 }
 
 // Open reads the superblock and group descriptors of the file system

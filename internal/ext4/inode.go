@@ -65,7 +65,7 @@ func ParseInode(b []byte) (Inode, error) {
 	in.Flags = le.Uint32(b[0x20:])
 	copy(in.Block[:], b[0x28:0x28+blockField])
 	var extra int
-	if len(b) > 128 {
+	if len(b) >= 0x82 {
 		extra = int(le.Uint16(b[0x80:]))
 		if 128+extra > len(b) || extra%4 != 0 {
 			return in, fmt.Errorf("%w: %d extra inode bytes in an inode of %d", ErrCorrupt, extra, len(b))

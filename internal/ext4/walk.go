@@ -39,6 +39,8 @@ func (fsys *FS) Walk(fn func(File) error) error {
 		return err
 	}
 	seen := map[uint32]bool{RootInode: true}
+	fsys.inWalk, fsys.walkLeft, fsys.linked = true, int64(fsys.sb.BlocksCount), map[uint32][]Extent{}
+	defer func() { fsys.inWalk, fsys.linked = false, nil }()
 	return fsys.walkDir(root, "/", seen, fn)
 }
 
@@ -96,8 +98,16 @@ func (fsys *FS) file(in Inode, p string) (File, error) {
 		f.Inline = append([]byte{}, d...)
 		return f, err
 	}
+	// A file with several names is mapped once.
+	if exts, ok := fsys.linked[in.Ino]; ok {
+		f.Extents = exts
+		return f, nil
+	}
 	var err error
 	f.Extents, err = fsys.Extents(in)
+	if err == nil && in.Links > 1 {
+		fsys.linked[in.Ino] = f.Extents
+	}
 	return f, err
 }
 
