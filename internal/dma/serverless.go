@@ -76,6 +76,8 @@ type ServerlessResult struct {
 	// DataManagerBytes is the disk data the data manager itself read or
 	// wrote (verify samples; everything when it had to move the data).
 	DataManagerBytes int64 `json:"data_manager_bytes"`
+	// Files is the names of the disk's ext4 file system cataloged.
+	Files int `json:"files,omitempty"`
 }
 
 // notPointInTime is what job logs and JSON say of a disk copied live.
@@ -295,6 +297,11 @@ func (r *serverlessBackup) run(ctx context.Context) (ServerlessResult, error) {
 	}
 	j.rec.BackupID = b.ID
 	runErr := r.copy(jctx, b)
+	if runErr == nil {
+		if err := r.catalogFiles(jctx, b); err != nil { // imageindex.go
+			r.log("warning", "the disk's files are not cataloged (the image is whole: restore it as a disk): "+err.Error())
+		}
+	}
 	r.endSnapshot(ctx)
 	spec.Barcode, spec.Lists, spec.DataPath = r.res.Barcode, len(r.lists), r.res.DataPath
 	if js, err := jsonSpec(spec); err == nil {
@@ -441,7 +448,7 @@ func (r *serverlessBackup) finish(ctx, jctx context.Context, j *jobRun, b *catal
 	cat := r.m.cat
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: time.Now().UTC(), Bytes: r.res.ImageBytes, Env: r.env()}
+	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: time.Now().UTC(), Bytes: r.res.ImageBytes, Env: r.env(), Files: int64(r.res.Files)}
 	loc := catalog.Location{BackupID: b.ID, Barcode: r.res.Barcode, FileNum: r.hdrFile + 1, RecordSize: imageRecord, Length: r.res.ImageBytes}
 	if runErr == nil {
 		runErr = cat.AddLocation(rctx, loc)

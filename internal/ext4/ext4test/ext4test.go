@@ -99,7 +99,7 @@ const Block = 4096
 //   - /sparse.bin: 1 MiB of data, a 7 MiB hole, 100 KiB, then a hole to 10 MiB
 //   - /mixed.bin: data in blocks 0 and 5 of 8; Unwrite preallocates the
 //     rest (unwritten extents, which read as zeros)
-//   - /deep/a/b/c/d/e/f/g/h/leaf.txt, /big/ (300 names: an htree once
+//   - /deep/a/b/c/d/e/f/g/h/leaf.txt, /big/ (150 names, 2 blocks: an htree once
 //     indexed), hard links /hard1 and /deep/hard2, a fast symlink /link,
 //     a slow one /longlink, an empty file
 func Tree(t testing.TB, dir string) map[string][]byte {
@@ -142,7 +142,7 @@ func Tree(t testing.TB, dir string) map[string][]byte {
 	write("sparse.bin", random(1<<20), 10<<20, map[int64][]byte{8 << 20: random(100 << 10)})
 	write("mixed.bin", random(Block), 8*Block, map[int64][]byte{5 * Block: random(Block)})
 	write("deep/a/b/c/d/e/f/g/h/leaf.txt", []byte("at the bottom\n"), 14, nil)
-	for i := range 300 {
+	for i := range 150 {
 		name := fmt.Sprintf("big/entry-with-a-long-name-%04d", i)
 		write(name, []byte(name), int64(len(name)), nil)
 	}
@@ -219,4 +219,12 @@ func Size(t testing.TB, img, path string) int64 {
 		t.Fatalf("debugfs stat %s: no size in\n%s", path, out)
 	}
 	return size
+}
+
+// Format runs mkfs.ext4 -d src on an existing image file (a disk's),
+// over its whole size.
+func Format(t testing.TB, src, img string, extra ...string) {
+	t.Helper()
+	args := append([]string{"-q", "-F", "-E", "root_owner", "-d", src}, extra...)
+	run(t, Tool(t, "mkfs.ext4"), append(args, img)...)
 }
