@@ -141,16 +141,14 @@ func (r *serverlessBackup) catalogFiles(ctx context.Context, b *catalog.Backup) 
 		return nil
 	}
 	runs := imageRuns(r.lists, r.bs)
-	in := r.m.cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
+	// The walk is collected first: a file system the reader gives up on
+	// half-way leaves no half file history.
+	var names []catalog.File
 	var files []catalog.ImageFile
 	done := map[uint32]bool{}
-	n := 0
-	werr := fsys.Walk(func(f ext4.File) error {
-		n++
-		if err := in.Add(catalog.File{Path: f.Path, Type: catalogType(f.Mode), Mode: stMode(f.Mode), UID: f.UID, GID: f.GID,
-			Size: uint64(f.Size), Mtime: f.Mtime, FhInfo: uint64(f.Ino), Node: uint64(f.Ino)}); err != nil {
-			return err
-		}
+	err = fsys.Walk(func(f ext4.File) error {
+		names = append(names, catalog.File{Path: f.Path, Type: catalogType(f.Mode), Mode: stMode(f.Mode), UID: f.UID, GID: f.GID,
+			Size: uint64(f.Size), Mtime: f.Mtime, FhInfo: uint64(f.Ino), Node: uint64(f.Ino)})
 		if done[f.Ino] || !(f.Mode.IsRegular() || f.Mode&fs.ModeSymlink != 0) {
 			return nil
 		}
@@ -160,21 +158,28 @@ func (r *serverlessBackup) catalogFiles(ctx context.Context, b *catalog.Backup) 
 			inline = []byte(f.Target)
 		}
 		files = append(files, catalog.ImageFile{Node: uint64(f.Ino), Runs: mapExtents(f.Extents, runs), Inline: inline})
-		if len(files) == imageFileBatch {
-			if err := r.m.cat.AddImageFiles(ctx, b.ID, files); err != nil {
-				return err
-			}
-			files = files[:0]
-		}
 		return nil
 	})
-	err = errors.Join(werr, in.Close())
-	if err == nil {
-		err = r.m.cat.AddImageFiles(ctx, b.ID, files)
-	}
 	if err != nil {
 		return err
 	}
+	for len(files) > 0 {
+		k := min(len(files), imageFileBatch)
+		if err := r.m.cat.AddImageFiles(ctx, b.ID, files[:k]); err != nil {
+			return err
+		}
+		files = files[k:]
+	}
+	in := r.m.cat.Ingest(ctx, b.ID, catalog.IngestOptions{})
+	for _, f := range names {
+		if err := in.Add(f); err != nil {
+			break
+		}
+	}
+	if err := in.Close(); err != nil {
+		return err
+	}
+	n := len(names)
 	r.res.Files = n
 	r.log("info", fmt.Sprintf("ext4 file system: %d names cataloged, %d bytes of metadata read", n, lr.read))
 	return nil
