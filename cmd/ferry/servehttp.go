@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -20,6 +21,7 @@ type httpOptions struct {
 	addr            string
 	tlsCert, tlsKey string
 	insecureHTTP    bool
+	progressEvery   time.Duration
 }
 
 func httpFlags(f *pflag.FlagSet, o *httpOptions) {
@@ -27,6 +29,7 @@ func httpFlags(f *pflag.FlagSet, o *httpOptions) {
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve the management API over HTTPS with this certificate (PEM; with --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	f.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow plain HTTP on an address that is not loopback (tokens cross the network in the clear)")
+	f.DurationVar(&o.progressEvery, "progress-every", time.Second, "how often jobs started over the API or the console report their progress (event streams, the console's dashboard)")
 }
 
 // serveHTTP is the node's HTTP part of ferry serve: the address, the
@@ -40,6 +43,9 @@ func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOption
 		}
 		return cfg, func() {}, nil
 	}
+	if o.progressEvery < 10*time.Millisecond {
+		return cfg, nil, fmt.Errorf("--progress-every %v: give 10ms or more", o.progressEvery)
+	}
 	cat, err := openCatalog(ctx, g, state) // as every command: jobs whose process is gone reconciled
 	if err != nil {
 		return cfg, nil, err
@@ -50,7 +56,8 @@ func serveHTTP(ctx context.Context, g *globalOptions, state string, o httpOption
 	cfg.HTTP = func(n *node.Node) http.Handler {
 		return httpapi.New(httpapi.Config{Layout: layout, Catalog: cat, Library: n.Library(), Target: n.ISCSI(), Stats: n.Stats(),
 			Tokens: token.NewVerifier(layout.Tokens()), Logger: logger,
-			Manager: dma.NewManager(cat, managerConfig(g, state)), Exports: n.Exports(), Scheduler: sched})
+			Manager: dma.NewManager(cat, managerConfig(g, state)), Exports: n.Exports(), Scheduler: sched,
+			ProgressEvery: o.progressEvery})
 	}
 	return cfg, func() { cat.Close() }, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -16,8 +17,16 @@ const policyWaitDrive = time.Hour
 // catalog of its own) until the returned stop is called; local sources
 // must lie under the node's exports. The scheduler is returned for the
 // API to queue runs on.
+//
+// An agent whose cartridges another data manager wrote has written
+// cartridges and no catalog of its own: it serves without policies, and
+// says so in its log, rather than refuse to start.
 func startScheduler(ctx context.Context, g *globalOptions, state string, exports []string, logger *slog.Logger) (*dma.Scheduler, func(), error) {
 	cat, err := openCatalog(ctx, g, state)
+	if errors.Is(err, dma.ErrCatalogLost) {
+		logger.Warn("policies are not run: " + err.Error())
+		return nil, func() {}, nil
+	}
 	if err != nil {
 		return nil, nil, err
 	}

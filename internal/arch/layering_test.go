@@ -22,6 +22,7 @@ var rules = []rule{
 	{from: "ferry/internal/xdr", onlyStd: true, why: "wire codecs are pure"},
 	{from: "ferry/internal/ndmp/wire", onlyStd: true, allow: []string{"ferry/internal/xdr"}, why: "wire codecs are pure"},
 	{from: "ferry/internal/iscsi", onlyStd: true, why: "the PDU layer is pure (subpackages target and initiator are not under this exact path)"},
+	{from: "ferry/internal/tape/store", deny: []string{"ferry/internal/tape/store/storetest", "ferry/internal/library", "ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/catalog", "ferry/internal/dma", "ferry/internal/node"}, why: "cartridge stores (files, memory, S3) know nothing of libraries or protocols"},
 	{from: "ferry/internal/size", onlyStd: true, why: "the size format is shared by every printer and parser"},
 	{from: "ferry/internal/netguard", onlyStd: true, why: "the servers' guards depend on nothing of ferry's"},
 	{from: "ferry/internal/tape", onlyStd: true, allow: []string{"ferry/internal/tape/store"}, why: "the media model depends on nothing of ferry's but its cartridge store"},
@@ -41,6 +42,7 @@ var rules = []rule{
 	{from: "ferry/internal/node", deny: []string{"ferry/internal/dma", "ferry/internal/catalog", "ferry/internal/httpapi"}, why: "the node runs servers over the state directory; the data manager and the management API run above it"},
 	{from: "ferry/internal/httpapi/token", onlyStd: true, why: "the token file depends on nothing of ferry's"},
 	{from: "ferry/internal/httpapi", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/scsi"}, why: "the management API serves what the node, the catalog and the views hold; it speaks no storage protocol"},
+	{from: "ferry/internal/console", deny: []string{"ferry/internal/ndmp", "ferry/internal/iscsi", "ferry/internal/scsi", "ferry/internal/dma", "ferry/internal/catalog", "ferry/internal/node"}, why: "the web console shows views through the management API's functions (its Backend); it reaches nothing below them"},
 	{from: "ferry/internal/dma", deny: []string{"ferry/internal/ndmp/server", "ferry/internal/ndmp/data", "ferry/internal/iscsi/target"}, why: "the data manager talks to agents as a client; the in-process agent comes from the node"},
 	{from: "ferry/internal/", deny: []string{"ferry/cmd"}, why: "only cmd/ wires packages together"},
 }

@@ -225,6 +225,12 @@ type BackupFilter struct {
 	Agent  string
 	Path   string
 	Status string
+	// Newest lists newest first; with Before only backups whose id is
+	// below it, and at most Limit (0: all): one page of a long list,
+	// read by the database's index rather than the whole table.
+	Newest bool
+	Before int64
+	Limit  int
 }
 
 // Location is where a piece of a backup image is on tape. A backup that

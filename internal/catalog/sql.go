@@ -269,7 +269,10 @@ func scanBackup(rows *sql.Rows) (Backup, error) {
 }
 
 func (c *sqlCatalog) backups(ctx context.Context, where string, args ...any) ([]Backup, error) {
-	rows, err := c.db.QueryContext(ctx, c.q(`SELECT `+backupCols+` FROM backups `+where+` ORDER BY id`), args...)
+	if !strings.Contains(where, "ORDER BY") {
+		where += " ORDER BY id"
+	}
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT `+backupCols+` FROM backups `+where), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -319,9 +322,21 @@ func (c *sqlCatalog) Backups(ctx context.Context, f BackupFilter) ([]Backup, err
 			args = append(args, x.v)
 		}
 	}
+	if f.Before > 0 {
+		conds = append(conds, "id < ?")
+		args = append(args, f.Before)
+	}
 	where := ""
 	if len(conds) > 0 {
 		where = "WHERE " + strings.Join(conds, " AND ")
+	}
+	if f.Newest {
+		where += " ORDER BY id DESC"
+	} else {
+		where += " ORDER BY id"
+	}
+	if f.Limit > 0 {
+		where += fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
 	return c.backups(ctx, where, args...)
 }

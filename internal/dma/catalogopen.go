@@ -55,6 +55,16 @@ func OpenCatalog(ctx context.Context, spec string, l node.Layout, recovering boo
 	return cat, nil
 }
 
+// ErrCatalogLost is OpenCatalog refusing a missing, empty or unreadable
+// catalog beside written cartridges.
+var ErrCatalogLost = errors.New("dma: catalog lost beside written cartridges")
+
+// lostError keeps the message users act on, and is ErrCatalogLost.
+type lostError struct{ msg string }
+
+func (e *lostError) Error() string { return e.msg }
+func (e *lostError) Unwrap() error { return ErrCatalogLost }
+
 // lostCatalog returns an error when the library holds written cartridges,
 // else nil: a catalog is started afresh only beside blank ones.
 func lostCatalog(l node.Layout, spec, what, hint string) error {
@@ -69,8 +79,8 @@ func lostCatalog(l node.Layout, spec, what, hint string) error {
 	if len(written) == 1 {
 		cartridges = "cartridge"
 	}
-	return fmt.Errorf("the catalog %s is %s but the library holds %d written %s; %srun `ferry catalog rebuild` to recover it from them (or move the library away to start afresh)",
-		spec, what, len(written), cartridges, hint)
+	return &lostError{fmt.Sprintf("the catalog %s is %s but the library holds %d written %s; %srun `ferry catalog rebuild` to recover it from them (or move the library away to start afresh)",
+		spec, what, len(written), cartridges, hint)}
 }
 
 func emptyCatalog(ctx context.Context, cat catalog.Catalog, l node.Layout, spec string) error {

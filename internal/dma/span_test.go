@@ -450,3 +450,38 @@ func TestConcurrentLoads(t *testing.T) {
 	fstree.Compare(t, src, f.restore(t, r1.b.ID), cmpOpts)
 	fstree.Compare(t, src, f.restore(t, r2.b.ID), cmpOpts)
 }
+
+// TestSpanningKeepsToPool: a backup of a pool spans only onto cartridges of
+// its pool or ones the catalog has not seen (which join it): cartridges of
+// another pool are passed over, whatever their state.
+func TestSpanningKeepsToPool(t *testing.T) {
+	f, src := spanFixture(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, bc := range []string{"SPN001L8", "SPN003L8"} {
+		if err := f.cat.PutMedium(ctx, catalog.Medium{Barcode: bc, State: catalog.MediaScratch, Pool: "other"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := dma.Backup(ctx, f.cat, dma.BackupSpec{Agent: f.agent, Path: src, Pool: "weekly"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Locations) < 3 {
+		t.Fatalf("%d pieces, want at least 3", len(b.Locations))
+	}
+	for _, l := range b.Locations {
+		if l.Barcode == "SPN001L8" || l.Barcode == "SPN003L8" {
+			t.Fatalf("the backup of pool weekly spanned onto %s, a cartridge of pool other: %+v", l.Barcode, b.Locations)
+		}
+		if m, err := f.cat.Medium(ctx, l.Barcode); err != nil || m.Pool != "weekly" {
+			t.Fatalf("cartridge %s after the backup: %+v, %v; want pool weekly", l.Barcode, m, err)
+		}
+	}
+	for _, bc := range []string{"SPN001L8", "SPN003L8"} {
+		if m, _ := f.cat.Medium(ctx, bc); m.Pool != "other" || m.State != catalog.MediaScratch {
+			t.Fatalf("cartridge %s of pool other changed: %+v", bc, m)
+		}
+	}
+	fstree.Compare(t, src, f.restore(t, b.ID), cmpOpts)
+}

@@ -1,9 +1,12 @@
 // Package httpapi is ferry's management API (ferry serve --http): /healthz,
 // the versioned JSON API under /api/v1 over what the CLI reads (the
 // catalog, the node's library, disks and target state), its OpenAPI
-// document, and Prometheus metrics at /metrics. Every request but
-// /healthz needs a bearer token (package token); a read-only token may
-// only GET. docs/http-api.md specifies the routes, errors and metrics.
+// document, and Prometheus metrics at /metrics, and the web console
+// (package console) at /console/ over the same functions. Every request
+// but /healthz and the console's needs a bearer token (package token); a
+// read-only token may only GET; the console signs browsers in with a
+// token into a session. docs/http-api.md specifies the routes, errors and
+// metrics, docs/console.md the console.
 package httpapi
 
 import (
@@ -23,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"ferry/internal/catalog"
+	"ferry/internal/console"
 	"ferry/internal/dma"
 	"ferry/internal/httpapi/token"
 	"ferry/internal/library"
@@ -73,6 +77,7 @@ type API struct {
 
 	confine       confine
 	run           *runner // nil without a Manager
+	console       *console.Console
 	waitDrive     time.Duration
 	progressEvery time.Duration
 	// ctx ends at Shutdown: event streams close, running jobs are
@@ -136,6 +141,7 @@ func New(cfg Config) *API {
 	if cfg.Manager != nil {
 		a.run = newRunner(a.ctx, cmp.Or(cfg.MaxJobs, defaultMaxJobs))
 	}
+	a.console = console.New(console.Config{Backend: consoleBackend{a}, Tokens: cfg.Tokens, Logger: cfg.Logger})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{cfg: cfg, run: a.run}, &policyCollector{cfg: cfg})
@@ -182,6 +188,11 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request) string {
 	if r.URL.Path == "/healthz" {
 		a.route(w, r)
 		return ""
+	}
+	if console.Owns(r.URL.Path) {
+		// The web console signs browsers in with a token and keeps a
+		// session; its pages call the functions the routes below call.
+		return a.console.Serve(w, r)
 	}
 	secret, ok := Bearer(r.Header.Get("Authorization"))
 	if !ok {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"path"
 	"strconv"
@@ -27,15 +28,23 @@ func (a *API) openAPI(w http.ResponseWriter, _ *http.Request) error {
 }
 
 func (a *API) agents(w http.ResponseWriter, r *http.Request) error {
-	as, err := a.cfg.Catalog.Agents(r.Context())
+	out, err := a.agentViews(r.Context())
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) agentViews(ctx context.Context) ([]view.Agent, error) {
+	as, err := a.cfg.Catalog.Agents(ctx)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]view.Agent, 0, len(as))
 	for _, ag := range as {
 		out = append(out, view.AgentOf(ag))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 func (a *API) agent(w http.ResponseWriter, r *http.Request) error {
@@ -75,8 +84,8 @@ func (a *API) libraryByName(w http.ResponseWriter, r *http.Request) error {
 }
 
 // mediumOf is the view of m with the backups that have a piece on it.
-func (a *API) mediumOf(r *http.Request, m catalog.Medium) (view.Medium, error) {
-	locs, err := a.cfg.Catalog.OnMedium(r.Context(), m.Barcode)
+func (a *API) mediumOf(ctx context.Context, m catalog.Medium) (view.Medium, error) {
+	locs, err := a.cfg.Catalog.OnMedium(ctx, m.Barcode)
 	if err != nil {
 		return view.Medium{}, err
 	}
@@ -84,19 +93,27 @@ func (a *API) mediumOf(r *http.Request, m catalog.Medium) (view.Medium, error) {
 }
 
 func (a *API) media(w http.ResponseWriter, r *http.Request) error {
-	ms, err := a.cfg.Catalog.Media(r.Context())
+	out, err := a.mediaViews(r.Context())
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) mediaViews(ctx context.Context) ([]view.Medium, error) {
+	ms, err := a.cfg.Catalog.Media(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]view.Medium, 0, len(ms))
 	for _, m := range ms {
-		v, err := a.mediumOf(r, m)
+		v, err := a.mediumOf(ctx, m)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		out = append(out, v)
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 func (a *API) medium(w http.ResponseWriter, r *http.Request) error {
@@ -104,7 +121,7 @@ func (a *API) medium(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.mediumOf(r, m)
+	v, err := a.mediumOf(r.Context(), m)
 	if err != nil {
 		return err
 	}
@@ -153,9 +170,17 @@ func (a *API) disk(w http.ResponseWriter, r *http.Request) error {
 // target shows the target's IQN and ACL as the state file holds them now
 // (the CLI changes it while serve runs), never a CHAP secret.
 func (a *API) target(w http.ResponseWriter, _ *http.Request) error {
-	st, err := node.LoadTargetState(a.cfg.Layout)
+	v, err := a.targetView()
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, v)
+}
+
+func (a *API) targetView() (view.Target, error) {
+	st, err := node.LoadTargetState(a.cfg.Layout)
+	if err != nil {
+		return view.Target{}, err
 	}
 	v := view.Target{Name: st.Name, ACL: []view.TargetAllow{}}
 	if t := a.cfg.Target; t != nil {
@@ -165,7 +190,7 @@ func (a *API) target(w http.ResponseWriter, _ *http.Request) error {
 		v.ACL = append(v.ACL, view.TargetAllow{Initiator: e.Initiator, CHAP: e.CHAPSecret != "",
 			Disks: orEmpty(e.Disks), Libraries: orEmpty(e.Libraries)})
 	}
-	return writeJSON(w, http.StatusOK, v)
+	return v, nil
 }
 
 func orEmpty(s []string) []string {
@@ -207,22 +232,32 @@ func (a *API) backups(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	bs, err := a.cfg.Catalog.Backups(r.Context(), catalog.BackupFilter{Agent: q.Get("agent"), Path: q.Get("path"), Status: q.Get("status")})
+	page, err := a.backupPage(r.Context(), catalog.BackupFilter{Agent: q.Get("agent"), Path: q.Get("path"), Status: q.Get("status")},
+		before, limit)
 	if err != nil {
 		return err
 	}
+	return writeJSON(w, http.StatusOK, page)
+}
+
+// backupPage is up to limit backups matching f, newest first, older than
+// before (0: from the newest).
+func (a *API) backupPage(ctx context.Context, f catalog.BackupFilter, before, limit int64) (view.BackupPage, error) {
+	// One more than the page tells whether another page follows.
+	f.Newest, f.Before, f.Limit = true, before, int(limit)+1
+	bs, err := a.cfg.Catalog.Backups(ctx, f)
+	if err != nil {
+		return view.BackupPage{}, err
+	}
 	page := view.BackupPage{Backups: []view.Backup{}}
-	for i := len(bs) - 1; i >= 0; i-- { // the catalog lists oldest first
-		if before != 0 && bs[i].ID >= before {
-			continue
-		}
+	for _, b := range bs {
 		if int64(len(page.Backups)) == limit {
 			page.NextBefore = page.Backups[len(page.Backups)-1].ID
 			break
 		}
-		page.Backups = append(page.Backups, view.BackupOf(bs[i]))
+		page.Backups = append(page.Backups, view.BackupOf(b))
 	}
-	return writeJSON(w, http.StatusOK, page)
+	return page, nil
 }
 
 func pathID(r *http.Request) (int64, error) {
@@ -264,16 +299,25 @@ func (a *API) backupFiles(w http.ResponseWriter, r *http.Request) error {
 		}
 		return a.find(w, r, id)
 	}
-	dir := path.Clean("/" + q.Get("dir"))
-	fs, err := a.cfg.Catalog.List(r.Context(), id, dir)
+	out, err := a.listDir(r.Context(), id, q.Get("dir"))
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// listDir lists directory dir of backup id ("" or "/": the backed-up
+// directory).
+func (a *API) listDir(ctx context.Context, id int64, dir string) ([]view.File, error) {
+	fs, err := a.cfg.Catalog.List(ctx, id, path.Clean("/"+dir))
+	if err != nil {
+		return nil, err
 	}
 	out := make([]view.File, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, view.FileOf(id, f))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // searchFiles finds files across all backups (?glob=, ?limit=).
@@ -289,19 +333,28 @@ func (a *API) find(w http.ResponseWriter, r *http.Request, backupID int64) error
 	if err != nil {
 		return err
 	}
-	glob := r.URL.Query().Get("glob")
-	if glob == "" {
-		return badRequest("glob is empty")
-	}
-	ms, err := a.cfg.Catalog.Find(r.Context(), catalog.Query{Glob: glob, BackupID: backupID, Limit: int(limit)})
+	out, err := a.findFiles(r.Context(), r.URL.Query().Get("glob"), backupID, int(limit))
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// findFiles finds up to limit files whose path matches glob, in backup
+// backupID or (0) in every backup.
+func (a *API) findFiles(ctx context.Context, glob string, backupID int64, limit int) ([]view.File, error) {
+	if glob == "" {
+		return nil, badRequest("glob is empty")
+	}
+	ms, err := a.cfg.Catalog.Find(ctx, catalog.Query{Glob: glob, BackupID: backupID, Limit: limit})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]view.File, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, view.FileOf(m.BackupID, m.File))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // jobs lists jobs, oldest first; ?active=true only those not ended.
@@ -313,15 +366,23 @@ func (a *API) jobs(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("active=%q: want true or false", s)
 		}
 	}
-	js, err := a.cfg.Catalog.Jobs(r.Context(), active)
+	out, err := a.jobViews(r.Context(), active)
 	if err != nil {
 		return err
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (a *API) jobViews(ctx context.Context, active bool) ([]view.Job, error) {
+	js, err := a.cfg.Catalog.Jobs(ctx, active)
+	if err != nil {
+		return nil, err
 	}
 	out := make([]view.Job, 0, len(js))
 	for _, j := range js {
 		out = append(out, view.JobOf(j))
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 func (a *API) job(w http.ResponseWriter, r *http.Request) error {
@@ -329,17 +390,26 @@ func (a *API) job(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	j, err := a.cfg.Catalog.Job(r.Context(), id)
+	v, err := a.jobLog(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	lines, err := a.cfg.Catalog.JobLog(r.Context(), id)
+	return writeJSON(w, http.StatusOK, v)
+}
+
+// jobLog is job id with its log.
+func (a *API) jobLog(ctx context.Context, id int64) (view.JobLog, error) {
+	j, err := a.cfg.Catalog.Job(ctx, id)
 	if err != nil {
-		return err
+		return view.JobLog{}, err
+	}
+	lines, err := a.cfg.Catalog.JobLog(ctx, id)
+	if err != nil {
+		return view.JobLog{}, err
 	}
 	v := view.JobLog{Job: view.JobOf(j), Log: []view.LogLine{}}
 	for _, l := range lines {
 		v.Log = append(v.Log, view.LogLine{At: l.At, Level: l.Level, Message: l.Message})
 	}
-	return writeJSON(w, http.StatusOK, v)
+	return v, nil
 }

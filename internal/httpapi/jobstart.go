@@ -161,13 +161,18 @@ func (a *API) startBackup(w http.ResponseWriter, r *http.Request) error {
 	if err := readBody(w, r, &b); err != nil {
 		return err
 	}
+	return a.answerStarted(w)(a.backupJob(b))
+}
+
+// backupJob starts the backup b asks for and returns its job.
+func (a *API) backupJob(b backupBody) (catalog.Job, error) {
 	src, err := a.confined(b.Source)
 	if err != nil {
-		return err
+		return catalog.Job{}, err
 	}
 	req := dma.BackupRequest{Source: src, Tape: b.Tape, Level: b.Level, Incremental: b.Incremental,
 		Exclude: b.Exclude, Changer: a.changerOptions(), ProgressEvery: a.progressEvery}
-	return a.start(w, func(ctx context.Context, p chan<- dma.Progress) error {
+	return a.launch(func(ctx context.Context, p chan<- dma.Progress) error {
 		req.Progress = p
 		_, err := a.cfg.Manager.Backup(ctx, req)
 		return err
@@ -179,13 +184,18 @@ func (a *API) startRestore(w http.ResponseWriter, r *http.Request) error {
 	if err := readBody(w, r, &b); err != nil {
 		return err
 	}
+	return a.answerStarted(w)(a.restoreJob(b))
+}
+
+// restoreJob starts the restore b asks for and returns its job.
+func (a *API) restoreJob(b restoreBody) (catalog.Job, error) {
 	to, err := a.confined(b.To)
 	if err != nil {
-		return err
+		return catalog.Job{}, err
 	}
 	req := dma.RestoreRequest{BackupID: b.Backup, To: to, Paths: b.Paths, Overwrite: b.Overwrite, Tape: b.Tape,
 		Changer: a.changerOptions()}
-	return a.start(w, func(ctx context.Context, p chan<- dma.Progress) error {
+	return a.launch(func(ctx context.Context, p chan<- dma.Progress) error {
 		req.Progress = p
 		_, err := a.cfg.Manager.Restore(ctx, req)
 		return err
@@ -198,10 +208,10 @@ func (a *API) startVerify(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	req := dma.VerifyRequest{BackupID: b.Backup, Tape: b.Tape, Changer: a.changerOptions()}
-	return a.start(w, func(ctx context.Context, _ chan<- dma.Progress) error {
+	return a.answerStarted(w)(a.launch(func(ctx context.Context, _ chan<- dma.Progress) error {
 		_, err := a.cfg.Manager.Verify(ctx, req)
 		return err
-	})
+	}))
 }
 
 func (a *API) startCopy(w http.ResponseWriter, r *http.Request) error {
@@ -219,33 +229,43 @@ func (a *API) startCopy(w http.ResponseWriter, r *http.Request) error {
 	}
 	req := dma.CopyRequest{Src: src, Dst: dst, Level: b.Level, Incremental: b.Incremental, Exclude: b.Exclude,
 		Overwrite: b.Overwrite}
-	return a.start(w, func(ctx context.Context, p chan<- dma.Progress) error {
+	return a.answerStarted(w)(a.launch(func(ctx context.Context, p chan<- dma.Progress) error {
 		req.Progress = p
 		_, err := a.cfg.Manager.Copy(ctx, req)
 		return err
-	})
+	}))
 }
 
 var errNoJobs = &apiError{http.StatusServiceUnavailable, "jobs_unavailable", "this node's API does not run jobs"}
 
-// start runs fn in the background and answers 202 with its job once the
-// catalog holds it. A request failing before that (a backup id or an agent
-// that does not exist, a source that is not a directory) is answered
-// 400 job_not_started with the reason.
-func (a *API) start(w http.ResponseWriter, fn func(context.Context, chan<- dma.Progress) error) error {
+// launch runs fn in the background and returns its job once the catalog
+// holds it. A request failing before that (a backup id or an agent that
+// does not exist, a source that is not a directory) is a 400
+// job_not_started with the reason.
+func (a *API) launch(fn func(context.Context, chan<- dma.Progress) error) (catalog.Job, error) {
 	if a.run == nil {
-		return errNoJobs
+		return catalog.Job{}, errNoJobs
 	}
 	j, err := a.run.start(fn)
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
+			return catalog.Job{}, err
+		}
+		return catalog.Job{}, &apiError{http.StatusBadRequest, "job_not_started", err.Error()}
+	}
+	return j, nil
+}
+
+// answerStarted answers 202 with a job launch started, or its error.
+func (a *API) answerStarted(w http.ResponseWriter) func(catalog.Job, error) error {
+	return func(j catalog.Job, err error) error {
+		if err != nil {
 			return err
 		}
-		return &apiError{http.StatusBadRequest, "job_not_started", err.Error()}
+		w.Header().Set("Location", fmt.Sprintf("/api/v1/jobs/%d", j.ID))
+		return writeJSON(w, http.StatusAccepted, view.JobOf(j))
 	}
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/jobs/%d", j.ID))
-	return writeJSON(w, http.StatusAccepted, view.JobOf(j))
 }
 
 // maxCancelWait bounds ?wait= of a cancel.
@@ -265,30 +285,40 @@ func (a *API) cancelJob(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("wait %q: give a duration from 0s to %v", s, maxCancelWait)
 		}
 	}
-	if a.cfg.Manager == nil {
-		return errNoJobs
-	}
-	j, err := a.cfg.Catalog.Job(r.Context(), id)
+	j, err := a.cancelWait(r.Context(), id, wait)
 	if err != nil {
 		return err
-	}
-	if !j.Active() {
-		return &apiError{http.StatusConflict, "job_ended", fmt.Sprintf("job %d has already ended: %s", id, j.State)}
-	}
-	j, err = a.cfg.Manager.Cancel(r.Context(), id, wait, false)
-	if err != nil {
-		// The job ended on its own before the cancel took, or has not
-		// ended within the wait: the answer is the job as it stands.
-		if j, err = a.cfg.Catalog.Job(r.Context(), id); err != nil {
-			return err
-		}
-		if j.State == catalog.JobRunning {
-			return fmt.Errorf("cancel job %d: still running after the request", id)
-		}
 	}
 	status := http.StatusOK
 	if j.Active() {
 		status = http.StatusAccepted
 	}
 	return writeJSON(w, status, view.JobOf(j))
+}
+
+// cancelWait cancels job id and waits up to wait for it to end; the job is
+// returned as it stands then.
+func (a *API) cancelWait(ctx context.Context, id int64, wait time.Duration) (catalog.Job, error) {
+	if a.cfg.Manager == nil {
+		return catalog.Job{}, errNoJobs
+	}
+	j, err := a.cfg.Catalog.Job(ctx, id)
+	if err != nil {
+		return catalog.Job{}, err
+	}
+	if !j.Active() {
+		return catalog.Job{}, &apiError{http.StatusConflict, "job_ended", fmt.Sprintf("job %d has already ended: %s", id, j.State)}
+	}
+	j, err = a.cfg.Manager.Cancel(ctx, id, wait, false)
+	if err != nil {
+		// The job ended on its own before the cancel took, or has not
+		// ended within the wait: the answer is the job as it stands.
+		if j, err = a.cfg.Catalog.Job(ctx, id); err != nil {
+			return catalog.Job{}, err
+		}
+		if j.State == catalog.JobRunning {
+			return catalog.Job{}, fmt.Errorf("cancel job %d: still running after the request", id)
+		}
+	}
+	return j, nil
 }

@@ -10,18 +10,23 @@ import (
 
 	"ferry/internal/catalog"
 	"ferry/internal/dma"
+	"ferry/internal/view"
 )
 
 var errNoScheduler = &apiError{http.StatusServiceUnavailable, "policies_unavailable", "this node's API runs no policies"}
 
 // policies lists the policies as ferry policy ls does.
 func (a *API) policies(w http.ResponseWriter, r *http.Request) error {
-	m := dma.NewManager(a.cfg.Catalog, dma.ManagerConfig{Layout: a.cfg.Layout})
-	vs, err := m.PolicyViews(r.Context(), time.Now())
+	vs, err := a.policyViews(r.Context())
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, vs)
+}
+
+func (a *API) policyViews(ctx context.Context) ([]view.Policy, error) {
+	m := dma.NewManager(a.cfg.Catalog, dma.ManagerConfig{Layout: a.cfg.Layout})
+	return m.PolicyViews(ctx, time.Now())
 }
 
 // runPolicy queues a run of a policy on the node's scheduler, behind the

@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"ChainByToken", testChainByToken},
 		{"Media", testMedia},
 		{"Expire", testExpire},
+		{"BackupPages", testBackupPages},
 		{"Jobs", testJobs},
 		{"BackupWithID", testBackupWithID},
 		{"IngestListLookup", testIngestListLookup},
@@ -952,5 +953,41 @@ func testImageFiles(t *testing.T, c catalog.Catalog) {
 	must(t, c.DeleteBackup(x, b1))
 	if _, err := c.ImageFile(x, b1, 510); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("ImageFile of a deleted backup: %v", err)
+	}
+}
+
+// testBackupPages: newest first, below an id, at most a limit, with the
+// filters; oldest first without Newest.
+func testBackupPages(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	var ids []int64
+	for i := range 7 {
+		b := catalog.Backup{Agent: []string{"a", "b"}[i%2], Path: "/p", Butype: "tar"}
+		if _, err := c.CreateBackup(x, &b); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, b.ID)
+	}
+	got := func(f catalog.BackupFilter) []int64 {
+		t.Helper()
+		bs, err := c.Backups(x, f)
+		must(t, err)
+		var out []int64
+		for _, b := range bs {
+			out = append(out, b.ID)
+		}
+		return out
+	}
+	if g := got(catalog.BackupFilter{Newest: true, Limit: 3}); !slices.Equal(g, []int64{ids[6], ids[5], ids[4]}) {
+		t.Fatalf("newest 3 = %v of %v", g, ids)
+	}
+	if g := got(catalog.BackupFilter{Newest: true, Before: ids[4], Limit: 3}); !slices.Equal(g, []int64{ids[3], ids[2], ids[1]}) {
+		t.Fatalf("3 below %d = %v", ids[4], g)
+	}
+	if g := got(catalog.BackupFilter{Agent: "a", Newest: true, Before: ids[6]}); !slices.Equal(g, []int64{ids[4], ids[2], ids[0]}) {
+		t.Fatalf("agent a below %d = %v", ids[6], g)
+	}
+	if g := got(catalog.BackupFilter{Limit: 2}); !slices.Equal(g, ids[:2]) {
+		t.Fatalf("oldest 2 = %v", g)
 	}
 }

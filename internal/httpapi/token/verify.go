@@ -93,3 +93,20 @@ func (v *Verifier) refresh() error {
 	}
 	return nil
 }
+
+// Holds reports whether the file still holds t (its name with the same
+// hash): a session opened with a token ends when the token is revoked,
+// even if a new one took its name.
+func (v *Verifier) Holds(t Token) (bool, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err := v.refresh(); err != nil {
+		return false, err
+	}
+	for _, k := range v.tokens {
+		if k.Name == t.Name && k.Hash == t.Hash {
+			return true, nil
+		}
+	}
+	return false, nil
+}
