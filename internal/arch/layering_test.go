@@ -28,6 +28,7 @@ var rules = []rule{
 	{from: "ferry/internal/netguard", onlyStd: true, why: "the servers' guards depend on nothing of ferry's"},
 	{from: "ferry/internal/tape", onlyStd: true, allow: []string{"ferry/internal/tape/store"}, why: "the media model depends on nothing of ferry's but its cartridge store"},
 	{from: "ferry/internal/tape/store", onlyStd: true, why: "cartridge stores know bytes, not the tape format"},
+	{from: "ferry/internal/ext4", onlyStd: true, why: "the ext4 reader reads bytes from an io.ReaderAt, nothing of ferry's"},
 	{from: "ferry/internal/changer", onlyStd: true, why: "the changer domain depends on nothing of ferry's"},
 	{from: "ferry/internal/scsi/xcopy", deny: []string{"ferry/internal/iscsi", "ferry/internal/ndmp"}, why: "the copy manager finds units through its own interface"},
 	{from: "ferry/internal/scsi", deny: []string{"ferry/internal/iscsi", "ferry/internal/ndmp"}, why: "the SCSI core is transport-neutral"},

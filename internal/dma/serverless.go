@@ -79,6 +79,8 @@ type ServerlessResult struct {
 	// ExtentMapBytes is the extent map written (or read) on tape
 	// besides the image's data, ImageBytes.
 	ExtentMapBytes int64 `json:"extent_map_bytes"`
+	// Files is the names of the disk's ext4 file system cataloged.
+	Files int `json:"files,omitempty"`
 }
 
 // notPointInTime is what job logs and JSON say of a disk copied live.
@@ -299,6 +301,11 @@ func (r *serverlessBackup) run(ctx context.Context) (ServerlessResult, error) {
 	}
 	j.rec.BackupID = b.ID
 	runErr := r.copy(jctx, b)
+	if runErr == nil {
+		if err := r.catalogFiles(jctx, b); err != nil { // imageindex.go
+			r.log("warning", "the disk's files are not cataloged (the image is whole: restore it as a disk): "+err.Error())
+		}
+	}
 	r.endSnapshot(ctx)
 	spec.Barcode, spec.Lists, spec.DataPath = r.res.Barcode, len(r.lists), r.res.DataPath
 	if js, err := jsonSpec(spec); err == nil {
@@ -468,7 +475,7 @@ func (r *serverlessBackup) finish(ctx, jctx context.Context, j *jobRun, b *catal
 	cat := r.m.cat
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: time.Now().UTC(), Bytes: r.res.ImageBytes, Env: r.env()}
+	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: time.Now().UTC(), Bytes: r.res.ImageBytes, Env: r.env(), Files: int64(r.res.Files)}
 	loc := catalog.Location{BackupID: b.ID, Barcode: r.res.Barcode, FileNum: r.hdrFile + 1, RecordSize: imageRecord,
 		Length: r.res.ExtentMapBytes + r.res.ImageBytes}
 	if runErr == nil {
