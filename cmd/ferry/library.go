@@ -23,8 +23,8 @@ func newLibraryCreateCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --store s3://BUCKET/PREFIX [--endpoint URL] [--credentials-file FILE]",
 		Short: "Create the tape library with its cartridges in S3",
-		Long: `Create the state directory's tape library (the default layout: 4 drives,
-20 slots, 2 mail slots, 100 GiB cartridges) with its cartridges in an S3
+		Long: `Create the state directory's tape library (the default layout: 4 drives
+loaded from 4 of 24 slots, 2 mail slots, 100 GiB cartridges) with its cartridges in an S3
 bucket under a prefix, instead of files in STATE/library/tapes. Every ferry
 process on this state directory (ferry serve, backup, restore, tape) then
 uses them: STATE/library/store.json names the bucket, endpoint and

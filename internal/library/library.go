@@ -25,7 +25,7 @@ const (
 // keeps its own layout.
 type Options struct {
 	Drives       []string // drive names
-	Slots        int      // storage slots, each with a blank cartridge
+	Slots        int      // storage slots, each made with a blank cartridge; the last ones load the drives
 	ImportExport int      // import/export slots, empty
 	Capacity     int64    // bytes per new cartridge
 	Prefix       string   // barcode prefix; barcodes are Prefix+"%03d"+Suffix
@@ -41,13 +41,14 @@ type Options struct {
 	FormatVersion int
 }
 
-// DefaultOptions is the library ferry creates: four drives each loaded
-// with a blank cartridge, 20 slots of blank cartridges, 2 empty mail
-// slots, 100 GiB cartridges labelled FRY001L8 ...
+// DefaultOptions is the library ferry creates: 24 slots of blank
+// 100 GiB cartridges labelled FRY001L8 ... FRY024L8, four drives loaded
+// from the last four slots (tape0 holds FRY021L8, its source slot 21),
+// and 2 empty mail slots.
 func DefaultOptions() Options {
 	return Options{
-		Drives:       []string{"tape0", "tape1", "tape2", "tape3"},
-		Slots:        20,
+		Drives:       NumberedDrives(4),
+		Slots:        24,
 		ImportExport: 2,
 		Capacity:     100 << 30,
 		Prefix:       "FRY",
@@ -120,32 +121,44 @@ func OpenWith(dir string, o Options) (*Library, error) {
 	return l, nil
 }
 
-// create fills an empty changer with o's layout and blank cartridges.
+// create fills an empty changer with o's layout and blank cartridges:
+// one in every slot, then each drive loaded from one of the last slots,
+// as a robot would, so the drive's cartridge has a source slot to go back
+// to (SMC "source storage element"). Drives beyond the number of slots
+// stay empty.
 func (l *Library) create(c *changer.Changer, o Options) error {
 	lay := changer.Layout{Drives: o.Drives, Slots: o.Slots, ImportExport: o.ImportExport}
 	if err := lay.Validate(); err != nil {
 		return err
 	}
 	*c = *changer.New(lay)
-	// Slots first, so the first slot holds cartridge 001.
-	var addrs []uint16
-	for _, typ := range []changer.ElementType{changer.Storage, changer.DataTransfer} {
-		for _, e := range c.Elements() {
-			if e.Type == typ {
-				addrs = append(addrs, e.Address)
-			}
-		}
-	}
-	for i, addr := range addrs {
+	for i := range o.Slots {
 		barcode := fmt.Sprintf("%s%03d%s", o.Prefix, i+1, o.Suffix)
 		if err := l.newCartridge(barcode, o.Capacity); err != nil {
 			return err
 		}
-		if err := c.Place(addr, barcode); err != nil {
+		if err := c.Place(changer.SlotBase+uint16(i), barcode); err != nil {
+			return err
+		}
+	}
+	// The last slots feed the drives, so slot 1 keeps cartridge 001.
+	loaded := min(len(o.Drives), o.Slots)
+	for i := range loaded {
+		home := changer.SlotBase + uint16(o.Slots-loaded+i)
+		if err := c.Move(home, changer.DriveBase+uint16(i)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// NumberedDrives returns the names of n drives: tape0, tape1, ...
+func NumberedDrives(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("tape%d", i)
+	}
+	return names
 }
 
 // newCartridge creates a blank cartridge unless one exists.

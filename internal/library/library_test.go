@@ -17,7 +17,7 @@ import (
 
 // small is a quick layout for tests that do not need the default.
 func small() Options {
-	return Options{Drives: []string{"d0", "d1"}, Slots: 3, ImportExport: 1, Capacity: 1 << 30, Prefix: "T", Suffix: "L8"}
+	return Options{Drives: []string{"d0", "d1"}, Slots: 5, ImportExport: 1, Capacity: 1 << 30, Prefix: "T", Suffix: "L8"}
 }
 
 func openLib(t *testing.T, dir string, o Options) *Library {
@@ -89,7 +89,7 @@ func TestDefaultLibrary(t *testing.T) {
 		}
 	}
 	want := map[changer.ElementType][2]int{
-		changer.Transport: {1, 0}, changer.ImportExport: {2, 0}, changer.DataTransfer: {4, 4}, changer.Storage: {20, 20},
+		changer.Transport: {1, 0}, changer.ImportExport: {2, 0}, changer.DataTransfer: {4, 4}, changer.Storage: {24, 20},
 	}
 	for typ, w := range want {
 		if count[typ] != w[0] || full[typ] != w[1] {
