@@ -83,6 +83,21 @@ func Open(dir string) (*Library, error) {
 // OpenWith is Open with the layout a fresh library gets. A zero Capacity
 // means the default.
 func OpenWith(dir string, o Options) (*Library, error) {
+	return openWith(dir, o, false)
+}
+
+// Create makes a library in dir with o's layout and returns it open;
+// ErrLibraryExists if dir already holds one (its layout is never changed).
+func Create(dir string, o Options) (*Library, error) {
+	if _, err := os.Stat(filepath.Join(dir, storeFile)); err == nil {
+		return nil, ErrLibraryExists
+	}
+	return openWith(dir, o, true)
+}
+
+// openWith opens or creates the library in dir; with mustCreate an
+// existing one is ErrLibraryExists, decided under the state lock.
+func openWith(dir string, o Options, mustCreate bool) (*Library, error) {
 	if o.Capacity == 0 {
 		o.Capacity = DefaultOptions().Capacity
 	}
@@ -106,6 +121,9 @@ func OpenWith(dir string, o Options) (*Library, error) {
 	}
 	var names []string
 	err := l.withState(true, func(c *changer.Changer, exists bool) (bool, error) {
+		if exists && mustCreate {
+			return false, ErrLibraryExists
+		}
 		if !exists {
 			if err := l.create(c, o); err != nil {
 				return false, err
