@@ -21,13 +21,13 @@ func newLibraryCommand(g *globalOptions) *cobra.Command {
 func newLibraryCreateCommand(g *globalOptions) *cobra.Command {
 	var sc library.StoreConfig
 	def := library.DefaultOptions()
-	drives, slots, mail := len(def.Drives), def.Slots, def.ImportExport
+	drives, slots, mail := len(def.Drives), def.Slots+len(def.Drives), def.ImportExport
 	cmd := &cobra.Command{
 		Use:   "create [--drives N --slots M --mail-slots K] [--store s3://BUCKET/PREFIX [--endpoint URL] [--credentials-file FILE]]",
 		Short: "Create the state directory's tape library",
 		Long: `Create the state directory's tape library: N drives (tape0 ...), M slots
-each with a blank 100 GiB cartridge (FRY001L8 ...), the drives loaded from
-the last slots, and K empty mail slots. The default is 4 drives, 24 slots,
+(at least N) each with a blank 100 GiB cartridge (FRY001L8 ...), the
+drives loaded from the last N slots, and K empty mail slots. The default is 4 drives, 24 slots,
 2 mail slots, the library ferry makes on first use.
 
 The cartridges are files in STATE/library/tapes, or with --store in an S3
@@ -45,11 +45,12 @@ A state directory that already has a library keeps it (an error).`,
 			if err != nil {
 				return err
 			}
-			if drives < 0 {
-				return fmt.Errorf("--drives %d: not a number of drives", drives)
+			if drives < 0 || slots < drives {
+				return fmt.Errorf("--drives %d --slots %d: a library has a slot for each drive's cartridge", drives, slots)
 			}
 			o := def
-			o.Drives, o.Slots, o.ImportExport = library.NumberedDrives(drives), slots, mail
+			// Options.Slots counts the slots besides the drives' own.
+			o.Drives, o.Slots, o.ImportExport = library.NumberedDrives(drives), slots-drives, mail
 			dir := node.Layout{Root: state}.Library()
 			var lib *library.Library
 			where := dir + "/tapes"

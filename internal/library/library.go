@@ -25,7 +25,7 @@ const (
 // keeps its own layout.
 type Options struct {
 	Drives       []string // drive names
-	Slots        int      // storage slots, each made with a blank cartridge; the last ones load the drives
+	Slots        int      // storage slots with a blank cartridge, besides one per drive whose cartridge is in the drive
 	ImportExport int      // import/export slots, empty
 	Capacity     int64    // bytes per new cartridge
 	Prefix       string   // barcode prefix; barcodes are Prefix+"%03d"+Suffix
@@ -41,14 +41,14 @@ type Options struct {
 	FormatVersion int
 }
 
-// DefaultOptions is the library ferry creates: 24 slots of blank
-// 100 GiB cartridges labelled FRY001L8 ... FRY024L8, four drives loaded
-// from the last four slots (tape0 holds FRY021L8, its source slot 21),
-// and 2 empty mail slots.
+// DefaultOptions is the library ferry creates: 20 slots of blank
+// 100 GiB cartridges labelled FRY001L8 ... FRY020L8, four drives loaded
+// from 4 more slots (tape0 holds FRY021L8 from slot 21), and 2 empty mail
+// slots.
 func DefaultOptions() Options {
 	return Options{
 		Drives:       NumberedDrives(4),
-		Slots:        24,
+		Slots:        20,
 		ImportExport: 2,
 		Capacity:     100 << 30,
 		Prefix:       "FRY",
@@ -139,18 +139,18 @@ func openWith(dir string, o Options, mustCreate bool) (*Library, error) {
 	return l, nil
 }
 
-// create fills an empty changer with o's layout and blank cartridges:
-// one in every slot, then each drive loaded from one of the last slots,
-// as a robot would, so the drive's cartridge has a source slot to go back
-// to (SMC "source storage element"). Drives beyond the number of slots
-// stay empty.
+// create fills an empty changer with o's layout and blank cartridges, as
+// a robot is filled: o.Slots slots with a cartridge each, then one slot
+// per drive whose cartridge the robot loaded into the drive, so the drive
+// reports that slot as its cartridge's source (SMC "source storage
+// element") and a backup application can put it back there.
 func (l *Library) create(c *changer.Changer, o Options) error {
-	lay := changer.Layout{Drives: o.Drives, Slots: o.Slots, ImportExport: o.ImportExport}
+	lay := changer.Layout{Drives: o.Drives, Slots: o.Slots + len(o.Drives), ImportExport: o.ImportExport}
 	if err := lay.Validate(); err != nil {
 		return err
 	}
 	*c = *changer.New(lay)
-	for i := range o.Slots {
+	for i := range lay.Slots {
 		barcode := fmt.Sprintf("%s%03d%s", o.Prefix, i+1, o.Suffix)
 		if err := l.newCartridge(barcode, o.Capacity); err != nil {
 			return err
@@ -159,10 +159,8 @@ func (l *Library) create(c *changer.Changer, o Options) error {
 			return err
 		}
 	}
-	// The last slots feed the drives, so slot 1 keeps cartridge 001.
-	loaded := min(len(o.Drives), o.Slots)
-	for i := range loaded {
-		home := changer.SlotBase + uint16(o.Slots-loaded+i)
+	for i := range o.Drives {
+		home := changer.SlotBase + uint16(o.Slots+i)
 		if err := c.Move(home, changer.DriveBase+uint16(i)); err != nil {
 			return err
 		}

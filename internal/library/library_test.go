@@ -17,7 +17,7 @@ import (
 
 // small is a quick layout for tests that do not need the default.
 func small() Options {
-	return Options{Drives: []string{"d0", "d1"}, Slots: 5, ImportExport: 1, Capacity: 1 << 30, Prefix: "T", Suffix: "L8"}
+	return Options{Drives: []string{"d0", "d1"}, Slots: 3, ImportExport: 1, Capacity: 1 << 30, Prefix: "T", Suffix: "L8"}
 }
 
 func openLib(t *testing.T, dir string, o Options) *Library {

@@ -23,7 +23,7 @@ import (
 func TestDrivesBeyondTheFourth(t *testing.T) {
 	state := t.TempDir()
 	o := library.DefaultOptions()
-	o.Drives, o.Slots, o.Capacity = library.NumberedDrives(6), 8, 1<<30
+	o.Drives, o.Slots, o.Capacity = library.NumberedDrives(6), 2, 1<<30
 	lib, err := library.Create(filepath.Join(state, "library"), o)
 	if err != nil {
 		t.Fatal(err)
