@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Peers the tests run against, by Debian package name.
-packages=(amanda-common libiscsi-bin tgt tshark postgresql acl attr libarchive-tools btrfs-progs gcc linux-libc-dev tar iproute2 util-linux chromium nodejs)
+packages=(amanda-common libiscsi-bin tgt tshark postgresql acl attr libarchive-tools btrfs-progs e2fsprogs gcc linux-libc-dev tar iproute2 util-linux chromium nodejs)
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
