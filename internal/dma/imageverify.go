@@ -64,6 +64,9 @@ func (v *imageVerify) run(ctx context.Context, m *Manager, tape string) error {
 	}
 	defer closeTape()
 	v.t, v.barcode, v.fileNum = t, b.Locations[0].Barcode, b.Locations[0].FileNum
+	if err := v.header(ctx); err != nil {
+		return err
+	}
 	if env.format >= 2 {
 		if env.exts, err = readExtentMap(ctx, t.c, t.lun, b, env); err != nil {
 			v.differ("%s: extent map: %v", v.at(0), err)
@@ -163,6 +166,36 @@ func (v *imageVerify) trailer(ctx context.Context) error {
 	case tr.UUID != v.b.UUID || tr.Bytes != v.b.Bytes:
 		v.differ("cartridge %s, tape file %d: the trailer of backup %s (%d bytes), want %s (%d bytes)",
 			cartridgeName(v.barcode), v.fileNum+1, tr.UUID, tr.Bytes, v.b.UUID, v.b.Bytes)
+	}
+	return nil
+}
+
+// header reads the header file before the image (the tape is left at
+// the image's first record): it must head this backup, or the cartridge
+// loaded is not the one the catalog names.
+func (v *imageVerify) header(ctx context.Context) error {
+	c, lun := v.t.c, v.t.lun
+	err := c.rewind(ctx, lun)
+	if err == nil && v.fileNum > 1 {
+		err = c.spaceFilemarks(ctx, lun, v.fileNum-1)
+	}
+	var rec []byte
+	if err == nil {
+		rec, _, err = c.readRecord(ctx, lun, volume.MaxRecord+1)
+	}
+	var h volume.Header
+	if err == nil {
+		h, err = volume.DecodeHeader(rec)
+	}
+	if err == nil && (!h.Heads(v.b) || h.ImageFile != v.fileNum) {
+		err = fmt.Errorf("%w: tape file %d heads backup %s, want %s", ErrWrongTape, v.fileNum-1, h.UUID, v.b.UUID)
+	}
+	if err == nil {
+		err = c.spaceFilemarks(ctx, lun, 1)
+	}
+	if err != nil {
+		v.differ("cartridge %s, tape file %d: the header: %v", cartridgeName(v.barcode), v.fileNum-1, err)
+		return fmt.Errorf("dma: backup %d on cartridge %s: its header: %w", v.b.ID, cartridgeName(v.barcode), err)
 	}
 	return nil
 }

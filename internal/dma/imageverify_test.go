@@ -3,6 +3,7 @@ package dma_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -116,4 +117,49 @@ func setEnv(env []catalog.Env, name, value string) []catalog.Env {
 		out = append(out, e)
 	}
 	return out
+}
+
+// TestServerlessVerifyWrongCartridge: the cartridge under the catalog's
+// barcode holds another image backup at the same tape file; verify fails
+// on its header (ErrWrongTape) instead of checking another image.
+func TestServerlessVerifyWrongCartridge(t *testing.T) {
+	b := startSANBed(t, 0)
+	fillDisk(t, b.state, "src", 8)
+	fillDisk(t, b.state, "dst", 9)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	one, err := b.m.ServerlessBackup(ctx, dma.ServerlessRequest{Source: b.url + "/5", Tape: b.url + "/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := b.m.ServerlessBackup(ctx, dma.ServerlessRequest{Source: b.url + "/6", Tape: b.url + "/2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Barcode == two.Barcode || one.Backup.Locations[0].FileNum != two.Backup.Locations[0].FileNum {
+		t.Fatalf("backups at %+v and %+v", one.Backup.Locations, two.Backup.Locations)
+	}
+	if v, err := b.m.Verify(ctx, dma.VerifyRequest{BackupID: one.Backup.ID}); err != nil {
+		t.Fatalf("verify before the swap: %v, %+v", err, v)
+	}
+	p1, err := b.lib.CartridgePath(one.Barcode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := b.lib.CartridgePath(two.Barcode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p1, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.m.Verify(ctx, dma.VerifyRequest{BackupID: one.Backup.ID})
+	if !errors.Is(err, dma.ErrWrongTape) || v.Differ != 1 || !strings.Contains(v.Mismatches[0], one.Barcode) {
+		t.Fatalf("verify of the swapped cartridge: %v, %+v", err, v)
+	}
+	t.Logf("verify: %v", err)
 }
