@@ -229,7 +229,7 @@ func (r *backupRun) run(ctx context.Context) (err error) {
 		}
 		r.d.Close()
 	}()
-	barcode, err := r.d.loaded(ctx, s.Barcode, r.usable)
+	barcode, err := r.d.loaded(ctx, s.Barcode, r.rank)
 	if err != nil {
 		err = fmt.Errorf("dma: tape drive %s on %s: %w", s.Drive, tapeName, err)
 		return damagedTape(context.WithoutCancel(ctx), r.cat, barcode, r.tapePosts, err)
@@ -328,7 +328,7 @@ func (r *backupRun) span(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			e, ok := scratch(els, r.usable)
+			e, ok := scratch(els, r.rank)
 			if !ok {
 				return fmt.Errorf("%w: no other usable cartridge in changer %s; import blank cartridges", ErrTapeFull, rb.device)
 			}
@@ -356,20 +356,30 @@ func (r *backupRun) span(ctx context.Context) error {
 	return nil
 }
 
-// usable reports whether the job may write on the cartridge with barcode:
+// rank says whether the job may write on the cartridge with barcode (0:
 // not one it filled or skipped already, nor one the catalog knows as full
-// or in another pool.
-func (r *backupRun) usable(barcode string) bool {
+// or in another pool) and how much it prefers it: a cartridge of its pool
+// being appended to first, then one of its pool returned to scratch, then
+// one the catalog has not seen, so recycled media are used before new.
+func (r *backupRun) rank(barcode string) int {
 	if slices.Contains(r.skipped, barcode) {
-		return false
+		return 0
 	}
 	for _, p := range r.parts {
 		if p.Barcode == barcode {
-			return false
+			return 0
 		}
 	}
 	m, err := r.cat.Medium(context.Background(), barcode)
-	return err != nil || m.State.Writable() && m.Pool == r.spec.Pool
+	switch {
+	case err != nil:
+		return 1
+	case !m.State.Writable() || m.Pool != r.spec.Pool:
+		return 0
+	case m.State == catalog.MediaAppend:
+		return 3
+	}
+	return 2
 }
 
 // location is the piece being written, ending at stream offset end.

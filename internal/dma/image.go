@@ -209,8 +209,8 @@ func (d *drive) mount(ctx context.Context, barcode string) error {
 // cartridge in it ("" when nobody can tell): barcode's when given (loaded
 // through the changer if need be), else the changer's volume tag of the
 // drive's cartridge; an empty drive, or one holding a cartridge usable
-// refuses (full), gets the first cartridge usable accepts.
-func (d *drive) loaded(ctx context.Context, barcode string, usable func(string) bool) (string, error) {
+// refuses (full), gets the best cartridge rank accepts (scratch).
+func (d *drive) loaded(ctx context.Context, barcode string, rank func(string) int) (string, error) {
 	if barcode != "" {
 		return barcode, d.mount(ctx, barcode)
 	}
@@ -230,10 +230,10 @@ func (d *drive) loaded(ctx context.Context, barcode string, usable func(string) 
 	if err != nil {
 		return "", err
 	}
-	if de.Full && (de.Barcode == "" || usable(de.Barcode)) {
+	if de.Full && (de.Barcode == "" || rank(de.Barcode) > 0) {
 		return de.Barcode, d.ensureOpen(ctx)
 	}
-	e, ok := scratch(els, usable)
+	e, ok := scratch(els, rank)
 	if !ok && de.Full {
 		return "", fmt.Errorf("dma: cartridge %s in drive %s is full and changer %s holds no usable cartridge; import one", de.Barcode, d.name, r.device)
 	}

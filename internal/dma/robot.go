@@ -219,13 +219,19 @@ func (r *robot) load(ctx context.Context, drive, barcode string) error {
 	return r.move(ctx, els, els[src].Address, d.Address)
 }
 
-// scratch picks the cartridge to continue on after drive's cartridge
-// filled: a labelled slot whose barcode usable accepts, in slot order.
-func scratch(els []changer.Element, usable func(barcode string) bool) (changer.Element, bool) {
+// scratch picks the cartridge to load for a backup from the slots: of the
+// labelled ones rank accepts (rank > 0), the best ranked, in slot order
+// among equals.
+func scratch(els []changer.Element, rank func(barcode string) int) (changer.Element, bool) {
+	var best changer.Element
+	bestRank := 0
 	for _, e := range els {
-		if e.Type == changer.Storage && e.Full && e.Barcode != "" && !strings.HasPrefix(e.Barcode, "CLN") && usable(e.Barcode) {
-			return e, true
+		if e.Type != changer.Storage || !e.Full || e.Barcode == "" || strings.HasPrefix(e.Barcode, "CLN") {
+			continue
+		}
+		if r := rank(e.Barcode); r > bestRank {
+			best, bestRank = e, r
 		}
 	}
-	return changer.Element{}, false
+	return best, bestRank > 0
 }
