@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Peers the tests run against, by Debian package name.
-packages=(amanda-common libiscsi-bin tgt tshark postgresql acl attr libarchive-tools btrfs-progs gcc linux-libc-dev tar iproute2 util-linux chromium nodejs)
+packages=(amanda-common libiscsi-bin tgt tshark postgresql acl attr libarchive-tools btrfs-progs e2fsprogs gcc linux-libc-dev tar iproute2 util-linux chromium nodejs)
 missing=()
 for p in "${packages[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -36,6 +36,12 @@ fi
 if [ ! -d tools/console-test/node_modules ]; then
 	(cd tools/console-test && npm ci --no-audit --no-fund)
 fi
+
+# Peers built from Go source (tools/go.mod pins them): versitygw, the S3
+# server the S3 cartridge store's tests start. `go install` puts it in
+# GOBIN or GOPATH/bin, where the tests look; a cached build takes seconds.
+echo "== tools"
+(cd tools && go install github.com/versity/versitygw/cmd/versitygw)
 
 echo "== gofmt, go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))

@@ -103,6 +103,7 @@ func newRootCommand() *cobra.Command {
 		newMediaCommand(&g), newPruneCommand(&g),
 		newTokenCommand(&g),
 		newPolicyCommand(&g),
+		newLibraryCommand(&g),
 	)
 	return root
 }

@@ -19,9 +19,9 @@ import (
 func newTapeCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tape",
-		Short: "Look at the state directory's tape library",
+		Short: "Look at and handle the state directory's tape library",
 	}
-	cmd.AddCommand(newTapeCatCommand(g), newTapeLsCommand(g))
+	cmd.AddCommand(newTapeCatCommand(g), newTapeLsCommand(g), newTapeImportCommand(g), newTapeExportCommand(g), newTapeMoveCommand(g))
 	return cmd
 }
 

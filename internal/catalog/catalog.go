@@ -30,6 +30,7 @@ type Catalog interface {
 	PolicyCatalog
 	BackupCatalog
 	FileCatalog
+	ImageFileCatalog
 	MediaCatalog
 	JobCatalog
 	// Close releases the database.

@@ -2,6 +2,7 @@ package catalog_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -13,10 +14,10 @@ import (
 
 var updateSample = flag.Bool("update-sample", false, "rewrite the sample of the current schema version")
 
-// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7, 8, 9 and 10. A newer
+// The sample catalogs of schema versions 1, 3, 4, 5, 6, 7, 8, 9, 10 and 11. A newer
 // ferry must open every released version: keep the files, and add one per
 // new schema version (-update-sample writes the current version's,
-// sampleV10).
+// sampleV11).
 // v1 holds one full backup; v3 and later a full and an incremental based
 // on it, v3 without identities (the schema had none); v5's jobs name the
 // process that ran them.
@@ -30,6 +31,7 @@ const (
 	sampleV8  = "testdata/catalog-v8.db"
 	sampleV9  = "testdata/catalog-v9.db"
 	sampleV10 = "testdata/catalog-v10.db"
+	sampleV11 = "testdata/catalog-v11.db"
 )
 
 func writeSample(t *testing.T, path string) {
@@ -80,6 +82,9 @@ func writeSample(t *testing.T, path string) {
 	must(err)
 	r.State, r.Ended, r.BackupID = catalog.RunSucceeded, next, i.ID
 	must(c.FinishPolicyRun(ctx, *r))
+	// v11: image file runs (on the first backup, so the older versions'
+	// checks of the backups still hold).
+	must(c.AddImageFiles(ctx, b.ID, []catalog.ImageFile{{Node: 12, Runs: []catalog.ImageRun{{0, 4096, 3, 8192}, {1 << 20, 2 << 20, 5, 0}}}}))
 }
 
 // openSample opens a copy of a sample catalog.
@@ -121,15 +126,35 @@ func TestSampleV3(t *testing.T) {
 	}
 }
 
-// TestSampleV10 opens a catalog of the current schema, written by
-// -update-sample: a policy and its run.
-func TestSampleV10(t *testing.T) {
+// TestSampleV11 opens a catalog of the current schema, written by
+// -update-sample: an image backup's file with its runs on tape.
+func TestSampleV11(t *testing.T) {
 	if *updateSample {
-		writeSample(t, sampleV10)
-		os.Remove(sampleV10 + ".lock")
+		writeSample(t, sampleV11)
+		os.Remove(sampleV11 + ".lock")
 	}
 	ctx := context.Background()
+	c := openSample(t, sampleV11)
+	f, err := c.ImageFile(ctx, 1, 12)
+	if err != nil || len(f.Runs) != 2 || f.Runs[1] != (catalog.ImageRun{FileOffset: 1 << 20, Length: 2 << 20, Record: 5}) {
+		t.Fatalf("ImageFile = %+v, %v", f, err)
+	}
+	testSampleV10(t, c)
+}
+
+// TestSampleV10 opens a catalog of schema v10: a policy and its run; no
+// image files.
+func TestSampleV10(t *testing.T) {
 	c := openSample(t, sampleV10)
+	if _, err := c.ImageFile(context.Background(), 1, 12); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("ImageFile in a v10 catalog: %v", err)
+	}
+	testSampleV10(t, c)
+}
+
+func testSampleV10(t *testing.T, c catalog.Catalog) {
+	t.Helper()
+	ctx := context.Background()
 	p, err := c.Policy(ctx, "home")
 	if err != nil || p.Keep != "4" || p.Incremental != "0 2 * * mon-sat" || !p.FullDue.Equal(p.Created) {
 		t.Fatalf("Policy = %+v, %v", p, err)

@@ -440,7 +440,7 @@ func (c *sqlCatalog) DeleteBackup(ctx context.Context, id int64) error {
 	}
 	defer tx.Rollback()
 	for _, s := range []string{`DELETE FROM files WHERE backup_id = ?`, `DELETE FROM locations WHERE backup_id = ?`,
-		`DELETE FROM checksums WHERE backup_id = ?`} {
+		`DELETE FROM checksums WHERE backup_id = ?`, `DELETE FROM image_files WHERE backup_id = ?`} {
 		if _, err := tx.ExecContext(ctx, c.q(s), id); err != nil {
 			return err
 		}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"ferry/internal/atomicfile"
 )
 
 // Snapshot errors callers tell apart.
@@ -315,29 +317,7 @@ func (t *tracker) writeRecord(info Snapshot) error {
 }
 
 // replaceFile writes path through a temporary file, fsync and rename.
-func replaceFile(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
+func replaceFile(path string, b []byte) error { return atomicfile.Write(path, b, 0o600) }
 
 // end moves an active snapshot to invalid or released, recording it
 // before anything stops being preserved (a killed process then never

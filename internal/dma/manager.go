@@ -303,6 +303,9 @@ func (m *Manager) Restore(ctx context.Context, r RestoreRequest) (view.Restore, 
 		return out, err
 	}
 	out.Backup = b.ID
+	if b.Butype == ButypeImage {
+		return m.restoreImageFiles(ctx, b, r) // files of its ext4 file system: imagerestore.go
+	}
 	var res RestoreResult
 	if strings.HasPrefix(r.To, "ndmp://") {
 		res, err = m.restoreToAgent(ctx, b, r)

@@ -12,6 +12,8 @@ import (
 type imageMover interface {
 	// records writes each record as a tape file of its own.
 	records(ctx context.Context, list int, recs [][]byte) error
+	// lead starts the image file with recs (its extent map).
+	lead(ctx context.Context, list int, recs [][]byte) error
 	// data appends a list's pieces to the image file.
 	data(ctx context.Context, list int, l copyList) error
 	// trailer ends the image file and writes the trailer's.
@@ -57,6 +59,24 @@ func (m *xcopyMover) records(ctx context.Context, n int, recs [][]byte) error {
 		l.filemarks(t, 1)
 	}
 	return m.run(ctx, n, l)
+}
+
+// leadBudget bounds the inline bytes of one list of lead records, within
+// what a copy manager takes (ferry's: 1 MiB, xcopy.MaxInline).
+const leadBudget = 960 << 10
+
+func (m *xcopyMover) lead(ctx context.Context, n int, recs [][]byte) error {
+	for len(recs) > 0 {
+		l, _, t := m.list()
+		for size := 0; len(recs) > 0 && size+len(recs[0]) <= leadBudget; recs = recs[1:] {
+			l.record(t, recs[0])
+			size += len(recs[0])
+		}
+		if err := m.run(ctx, n, l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (m *xcopyMover) data(ctx context.Context, n int, cl copyList) error {
@@ -105,6 +125,13 @@ func (m *fallbackMover) records(ctx context.Context, n int, recs [][]byte) error
 	return m.dm.records(ctx, n, recs)
 }
 
+func (m *fallbackMover) lead(ctx context.Context, n int, recs [][]byte) error {
+	if m.dm != nil {
+		return m.dm.lead(ctx, n, recs)
+	}
+	return m.xc.lead(ctx, n, recs)
+}
+
 func (m *fallbackMover) data(ctx context.Context, n int, l copyList) error {
 	if m.dm != nil {
 		return m.dm.data(ctx, n, l)
@@ -129,6 +156,15 @@ func (m *dmMover) records(ctx context.Context, _ int, recs [][]byte) error {
 			return fmt.Errorf("dma: write to %s: %w", m.r.res.Tape, err)
 		}
 		if err := m.r.tape.writeFilemarks(ctx, m.r.tapeLUN, 1); err != nil {
+			return fmt.Errorf("dma: write to %s: %w", m.r.res.Tape, err)
+		}
+	}
+	return nil
+}
+
+func (m *dmMover) lead(ctx context.Context, _ int, recs [][]byte) error {
+	for _, rec := range recs {
+		if err := m.r.tape.writeRecord(ctx, m.r.tapeLUN, rec); err != nil {
 			return fmt.Errorf("dma: write to %s: %w", m.r.res.Tape, err)
 		}
 	}

@@ -25,11 +25,6 @@ const maxSegmentBlocks = 0xFFFF
 // retries and resumption go list by list.
 const DefaultListBytes = 64 << 20
 
-// maxExtents caps the extents an image records (in its trailer, at most
-// 64 KiB): more are merged across their smallest holes, which are then
-// copied as zeros.
-const maxExtents = 1024
-
 // piece is a run of disk blocks copied as records of one length: either
 // whole imageRecord records or one tail record.
 type piece struct {
@@ -67,13 +62,19 @@ func splitExtents(exts []extent, bs uint32) []piece {
 	return out
 }
 
+// maxListSegments bounds the segments of one data list: within a copy
+// manager's 256 segments and 8192 bytes of descriptors (two E4h
+// descriptors and 250 of 24 bytes: 6064), so an incremental of scattered
+// 4 KiB changes runs in few lists.
+const maxListSegments = 250
+
 // groupLists groups pieces into lists of at most limit bytes (a piece larger
 // than the limit is a list of its own).
 func groupLists(ps []piece, bs uint32, limit int64) []copyList {
 	var out []copyList
 	var off int64
 	for _, p := range ps {
-		if k := len(out) - 1; k < 0 || out[k].bytes+p.bytes(bs) > limit || len(out[k].pieces) >= 120 {
+		if k := len(out) - 1; k < 0 || out[k].bytes+p.bytes(bs) > limit || len(out[k].pieces) >= maxListSegments {
 			out = append(out, copyList{offset: off})
 		}
 		l := &out[len(out)-1]
@@ -83,35 +84,8 @@ func groupLists(ps []piece, bs uint32, limit int64) []copyList {
 	return out
 }
 
-// mergeExtents merges extents across their smallest holes until at most
-// maxExtents remain.
-func mergeExtents(exts []extent) []extent {
-	for len(exts) > maxExtents {
-		best, gap := 0, ^uint64(0)
-		for i := 1; i < len(exts); i++ {
-			if g := exts[i].LBA - (exts[i-1].LBA + exts[i-1].Blocks); g < gap {
-				best, gap = i, g
-			}
-		}
-		exts[best-1].Blocks = exts[best].LBA + exts[best].Blocks - exts[best-1].LBA
-		exts = append(exts[:best], exts[best+1:]...)
-	}
-	return exts
-}
-
-// formatExtents and parseExtents are the EXTENTS environment value:
+// parseExtents reads the EXTENTS environment value of a format-1 image:
 // "LBA+BLOCKS" separated by commas.
-func formatExtents(exts []extent) string {
-	var b strings.Builder
-	for i, e := range exts {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatUint(e.LBA, 10) + "+" + strconv.FormatUint(e.Blocks, 10))
-	}
-	return b.String()
-}
-
 func parseExtents(s string) ([]extent, error) {
 	if s == "" {
 		return nil, nil

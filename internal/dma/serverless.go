@@ -76,6 +76,11 @@ type ServerlessResult struct {
 	// DataManagerBytes is the disk data the data manager itself read or
 	// wrote (verify samples; everything when it had to move the data).
 	DataManagerBytes int64 `json:"data_manager_bytes"`
+	// ExtentMapBytes is the extent map written (or read) on tape
+	// besides the image's data, ImageBytes.
+	ExtentMapBytes int64 `json:"extent_map_bytes"`
+	// Files is the names of the disk's ext4 file system cataloged.
+	Files int `json:"files,omitempty"`
 }
 
 // notPointInTime is what job logs and JSON say of a disk copied live.
@@ -112,6 +117,7 @@ type serverlessBackup struct {
 	bs       uint32
 	blocks   uint64
 	exts     []extent
+	extMap   [][]byte // the extent map's tape records
 	lists    []copyList
 	samples  []sample
 	blank    bool
@@ -295,6 +301,11 @@ func (r *serverlessBackup) run(ctx context.Context) (ServerlessResult, error) {
 	}
 	j.rec.BackupID = b.ID
 	runErr := r.copy(jctx, b)
+	if runErr == nil {
+		if err := r.catalogFiles(jctx, b); err != nil { // imageindex.go
+			r.log("warning", "the disk's files are not cataloged (the image is whole: restore it as a disk): "+err.Error())
+		}
+	}
 	r.endSnapshot(ctx)
 	spec.Barcode, spec.Lists, spec.DataPath = r.res.Barcode, len(r.lists), r.res.DataPath
 	if js, err := jsonSpec(spec); err == nil {
@@ -321,7 +332,13 @@ func (r *serverlessBackup) copy(ctx context.Context, b *catalog.Backup) error {
 			return err
 		}
 	}
-	r.exts = mergeExtents(exts)
+	// Every extent is copied as it is, however many: the extent map on
+	// tape records them all (docs/dma.md, Extent map).
+	r.exts = exts
+	r.extMap = mapRecords(extentMap{bs: r.bs, blocks: r.blocks, exts: r.exts}.encode())
+	for _, rec := range r.extMap {
+		r.res.ExtentMapBytes += int64(len(rec))
+	}
 	r.lists = groupLists(splitExtents(r.exts, r.bs), r.bs, r.req.ListBytes)
 	for _, l := range r.lists {
 		r.res.ImageBytes += l.bytes
@@ -347,6 +364,9 @@ func (r *serverlessBackup) copy(ctx context.Context, b *catalog.Backup) error {
 	if err := mv.records(ctx, 0, head); err != nil {
 		return err
 	}
+	if err := mv.lead(ctx, 0, r.extMap); err != nil {
+		return err
+	}
 	meter := newMeter(r.req.Progress, "serverless backup")
 	for i, l := range r.lists {
 		if err := ctx.Err(); err != nil {
@@ -360,6 +380,9 @@ func (r *serverlessBackup) copy(ctx context.Context, b *catalog.Backup) error {
 			return err
 		}
 		r.done.Store(l.offset + l.bytes)
+		if i%sampleStride(len(r.lists)) != 0 && i != len(r.lists)-1 {
+			continue
+		}
 		if err := r.sample(ctx, l); err != nil {
 			return err
 		}
@@ -392,6 +415,14 @@ func (r *serverlessBackup) follow(m *meter, total int64) func() {
 	return func() { close(stop); <-done }
 }
 
+// maxSampledLists bounds the lists sampled, so that SAMPLES keeps the
+// trailer (64 KiB) small whatever the number of lists.
+const maxSampledLists = 512
+
+// sampleStride samples every list up to maxSampledLists, then every
+// k-th (and the last).
+func sampleStride(lists int) int { return max(1, (lists+maxSampledLists-1)/maxSampledLists) }
+
 // sample reads the first and last block of list l from the disk and
 // keeps their CRC-32C for verify.
 func (r *serverlessBackup) sample(ctx context.Context, l copyList) error {
@@ -423,14 +454,17 @@ func (r *serverlessBackup) env() []catalog.Env {
 	}
 	return []catalog.Env{
 		{Name: "TYPE", Value: "disk-image"},
+		// Format 2 has no LIST_BYTES, which a ferry reading only format 1
+		// requires: it refuses the image rather than misread it.
+		{Name: "IMAGE_FORMAT", Value: strconv.Itoa(imageFormat)},
 		{Name: "BLOCK_SIZE", Value: strconv.FormatUint(uint64(r.bs), 10)},
 		{Name: "BLOCKS", Value: strconv.FormatUint(r.blocks, 10)},
 		{Name: "RECORD_SIZE", Value: strconv.Itoa(imageRecord)},
-		{Name: "EXTENTS", Value: formatExtents(r.exts)},
+		{Name: "EXTENT_MAP", Value: strconv.FormatInt(r.res.ExtentMapBytes, 10)},
+		{Name: "EXTENT_COUNT", Value: strconv.Itoa(len(r.exts))},
 		{Name: "SAMPLES", Value: strings.Join(s, ",")},
 		{Name: "POINT_IN_TIME", Value: pit},
 		{Name: "DATA_PATH", Value: r.res.DataPath},
-		{Name: "LIST_BYTES", Value: strconv.FormatInt(r.req.ListBytes, 10)},
 		{Name: "DISK", Value: r.diskName},
 		{Name: "SNAPSHOT", Value: r.res.Snapshot},
 	}
@@ -441,8 +475,9 @@ func (r *serverlessBackup) finish(ctx, jctx context.Context, j *jobRun, b *catal
 	cat := r.m.cat
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: time.Now().UTC(), Bytes: r.res.ImageBytes, Env: r.env()}
-	loc := catalog.Location{BackupID: b.ID, Barcode: r.res.Barcode, FileNum: r.hdrFile + 1, RecordSize: imageRecord, Length: r.res.ImageBytes}
+	res := catalog.BackupResult{Status: catalog.StatusSucceeded, Ended: time.Now().UTC(), Bytes: r.res.ImageBytes, Env: r.env(), Files: int64(r.res.Files)}
+	loc := catalog.Location{BackupID: b.ID, Barcode: r.res.Barcode, FileNum: r.hdrFile + 1, RecordSize: imageRecord,
+		Length: r.res.ExtentMapBytes + r.res.ImageBytes}
 	if runErr == nil {
 		runErr = cat.AddLocation(rctx, loc)
 	}
@@ -466,7 +501,7 @@ func (r *serverlessBackup) finish(ctx, jctx context.Context, j *jobRun, b *catal
 		m.NextFile, m.Updated = max(m.NextFile, r.hdrFile+2), res.Ended
 		if runErr == nil {
 			m.NextFile++
-			m.Used += r.res.ImageBytes
+			m.Used += r.res.ExtentMapBytes + r.res.ImageBytes
 		}
 		err = errors.Join(err, m.Move(catalog.MediaAppend), cat.PutMedium(rctx, m))
 	}

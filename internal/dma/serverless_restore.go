@@ -25,9 +25,12 @@ type ServerlessRestoreRequest struct {
 // imageEnv is what a restore and a verify read from an image backup's
 // environment.
 type imageEnv struct {
+	format    int
 	bs        uint32
 	blocks    uint64
-	exts      []extent
+	exts      []extent // format 1: from EXTENTS; 2: from the tape's extent map
+	count     int      // extents
+	mapBytes  int64    // format 2: the extent map's bytes on tape
 	listBytes int64
 	samples   []sample
 }
@@ -36,11 +39,17 @@ func readImageEnv(b catalog.Backup) (imageEnv, error) {
 	if b.Butype != ButypeImage {
 		return imageEnv{}, fmt.Errorf("%w: backup %d is %q", ErrNotSANImage, b.ID, b.Butype)
 	}
-	var e imageEnv
+	e := imageEnv{format: 1, count: -1}
 	var err error
 	for _, v := range b.Env {
 		var perr error
 		switch v.Name {
+		case "IMAGE_FORMAT":
+			e.format, perr = strconv.Atoi(v.Value)
+		case "EXTENT_MAP":
+			e.mapBytes, perr = strconv.ParseInt(v.Value, 10, 64)
+		case "EXTENT_COUNT":
+			e.count, perr = strconv.Atoi(v.Value)
 		case "BLOCK_SIZE":
 			var n uint64
 			n, perr = strconv.ParseUint(v.Value, 10, 32)
@@ -56,8 +65,21 @@ func readImageEnv(b catalog.Backup) (imageEnv, error) {
 		}
 		err = errors.Join(err, perr)
 	}
-	if err == nil && (e.bs == 0 || e.blocks == 0 || e.listBytes <= 0) {
-		err = errors.New("missing BLOCK_SIZE, BLOCKS or LIST_BYTES")
+	switch {
+	case err != nil:
+	case e.format < 1 || e.format > imageFormat:
+		err = fmt.Errorf("IMAGE_FORMAT %d: this ferry reads formats 1 to %d", e.format, imageFormat)
+	case e.bs == 0 || e.blocks == 0:
+		err = errors.New("missing BLOCK_SIZE or BLOCKS")
+	case e.format == 1 && e.listBytes <= 0:
+		err = errors.New("missing LIST_BYTES")
+	case e.format == 1:
+		e.count = len(e.exts)
+	case e.mapBytes < extentMapHeader+4 || e.count < 0:
+		err = errors.New("missing EXTENT_MAP or EXTENT_COUNT")
+	default:
+		// Lists only group pieces; any bound restores the same records.
+		e.listBytes = DefaultListBytes
 	}
 	if err != nil {
 		return e, fmt.Errorf("dma: backup %d: image environment: %w", b.ID, err)
@@ -173,7 +195,7 @@ func (m *Manager) ServerlessRestore(ctx context.Context, req ServerlessRestoreRe
 	res.To, res.Backup, res.Level = u.String(), b, b.Level
 	for i, cb := range chain {
 		res.ImageBytes += cb.Bytes
-		res.Extents += len(envs[i].exts)
+		res.Extents += envs[i].count
 	}
 	diskID, err := disk.identify(ctx, u.LUN)
 	if err != nil {
@@ -213,6 +235,13 @@ func (m *Manager) restoreImage(ctx context.Context, disk *san, u SANURL, diskID 
 		return fmt.Errorf("dma: the tape is on another target than %s: serverless restore needs them on one copy manager", u)
 	}
 	res.Tape, res.Barcode, res.DataPath = fmt.Sprintf("%s/%d", u.Portal(), tlun), b.Locations[0].Barcode, PathCopyManager
+	if env.format >= 2 {
+		if env.exts, err = readExtentMap(ctx, tape, tlun, b, env); err != nil {
+			return err
+		}
+		res.ExtentMapBytes += env.mapBytes
+		res.DataManagerBytes += env.mapBytes
+	}
 	if full {
 		if err := zeroHoles(ctx, disk, u.LUN, env); err != nil {
 			return err
@@ -239,6 +268,33 @@ func (m *Manager) restoreImage(ctx context.Context, disk *san, u SANURL, diskID 
 	}
 	res.Lists += len(ls)
 	return nil
+}
+
+// readExtentMap reads a format-2 image's extent map, the records that
+// start its tape file (the tape positioned there), leaving the tape at
+// the image's first data record; the map must describe the image the
+// environment does.
+func readExtentMap(ctx context.Context, c *san, lun uint64, b catalog.Backup, env imageEnv) ([]extent, error) {
+	p := make([]byte, 0, min(env.mapBytes, 1<<20)) // the size is the catalog's word: grow as read
+	for int64(len(p)) < env.mapBytes {
+		rec, fm, err := c.readRecord(ctx, lun, extentMapRecord)
+		if err == nil && fm {
+			err = errors.New("a filemark")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dma: backup %d: read its extent map (%d of %d bytes): %w", b.ID, len(p), env.mapBytes, err)
+		}
+		p = append(p, rec...)
+	}
+	m, err := decodeExtentMap(p)
+	if err == nil && (m.bs != env.bs || m.blocks != env.blocks || len(m.exts) != env.count) {
+		err = fmt.Errorf("%w: %d extents of %d blocks of %d bytes, the environment says %d of %d of %d",
+			ErrBadExtentMap, len(m.exts), m.blocks, m.bs, env.count, env.blocks, env.bs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dma: backup %d: %w", b.ID, err)
+	}
+	return m.exts, nil
 }
 
 // zeroHoles writes zeros (WRITE SAME(16), no data-out buffer) over the

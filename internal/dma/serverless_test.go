@@ -38,6 +38,12 @@ const sanDiskSize = 24 << 20
 
 func startSANBed(t *testing.T, capacity int64) *sanBed {
 	t.Helper()
+	return startSANBedSize(t, capacity, sanDiskSize)
+}
+
+// startSANBedSize is startSANBed with disks of size bytes.
+func startSANBedSize(t testing.TB, capacity, size int64) *sanBed {
+	t.Helper()
 	b := &sanBed{state: t.TempDir()}
 	l := node.Layout{Root: b.state}
 	var err error
@@ -48,7 +54,7 @@ func startSANBed(t *testing.T, capacity int64) *sanBed {
 	}
 	t.Cleanup(func() { b.lib.Close() })
 	for _, name := range []string{"src", "dst"} {
-		if _, err := disk.Create(l.Disks(), name, sanDiskSize, disk.Options{}); err != nil {
+		if _, err := disk.Create(l.Disks(), name, size, disk.Options{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -109,7 +115,7 @@ func fillDisk(t *testing.T, state, name string, seed uint64) []byte {
 	return img
 }
 
-func imagePath(t *testing.T, state, name string) string {
+func imagePath(t testing.TB, state, name string) string {
 	t.Helper()
 	ms, err := disk.List(filepath.Join(state, "disks"))
 	if err != nil {

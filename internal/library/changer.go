@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"ferry/internal/changer"
+	"ferry/internal/tape"
 )
 
 // Elements returns every element of the changer, read from disk.
@@ -85,6 +86,17 @@ func (l *Library) InitializeElementStatus() error {
 // operator does; its file is created blank (capacity bytes; 0 means the
 // default) unless it exists. It returns the slot's address.
 func (l *Library) Import(barcode string, capacity int64) (uint16, error) {
+	return l.importCartridge(tape.Meta{Barcode: barcode, Capacity: capacity})
+}
+
+// ImportWORM is Import of a write-once cartridge (tape.Meta.WORM), made
+// blank unless it exists.
+func (l *Library) ImportWORM(barcode string, capacity int64) (uint16, error) {
+	return l.importCartridge(tape.Meta{Barcode: barcode, Capacity: capacity, WORM: true})
+}
+
+func (l *Library) importCartridge(m tape.Meta) (uint16, error) {
+	barcode, capacity := m.Barcode, m.Capacity
 	if capacity == 0 {
 		capacity = DefaultOptions().Capacity
 	}
@@ -95,7 +107,7 @@ func (l *Library) Import(barcode string, capacity int64) (uint16, error) {
 	err := l.change(func(c *changer.Changer) error {
 		for _, e := range c.Elements() {
 			if e.Type == changer.ImportExport && !e.Full {
-				if err := l.newCartridge(barcode, capacity); err != nil {
+				if err := l.newCartridgeMeta(tape.Meta{Barcode: barcode, Capacity: capacity, WORM: m.WORM}); err != nil {
 					return err
 				}
 				addr = e.Address

@@ -31,8 +31,9 @@ type Options struct {
 	Prefix       string   // barcode prefix; barcodes are Prefix+"%03d"+Suffix
 	Suffix       string   // media type suffix, "L8" for LTO-8
 
-	// Cartridges is where the cartridges live; nil means one file per
-	// cartridge in DIR/tapes (docs/cartridge-store.md).
+	// Cartridges is where the cartridges live; nil means the store
+	// DIR/store.json names (CreateInStore), else one file per cartridge in
+	// DIR/tapes (docs/cartridge-store.md).
 	Cartridges store.Store
 	// FormatVersion is the cartridge format new cartridges are made in;
 	// 0 is the current one (tape.FormatVersion), 1 makes cartridges
@@ -91,6 +92,15 @@ func OpenWith(dir string, o Options) (*Library, error) {
 	}
 	l := &Library{dir: dir, cartridges: o.Cartridges, formatVersion: o.FormatVersion, open: map[string]*openDrive{}}
 	if l.cartridges == nil {
+		s, err := configuredStore(dir)
+		if err != nil {
+			return nil, err
+		}
+		if s != nil {
+			l.cartridges = s
+		}
+	}
+	if l.cartridges == nil {
 		l.cartridges = store.NewFile(filepath.Join(dir, tapesDir))
 	}
 	var names []string
@@ -140,10 +150,17 @@ func (l *Library) create(c *changer.Changer, o Options) error {
 
 // newCartridge creates a blank cartridge unless one exists.
 func (l *Library) newCartridge(barcode string, capacity int64) error {
-	if err := checkBarcode(barcode); err != nil {
+	return l.newCartridgeMeta(tape.Meta{Barcode: barcode, Capacity: capacity})
+}
+
+// newCartridgeMeta creates a blank cartridge as m describes unless one
+// exists.
+func (l *Library) newCartridgeMeta(m tape.Meta) error {
+	if err := checkBarcode(m.Barcode); err != nil {
 		return err
 	}
-	err := tape.CreateIn(l.cartridges, tape.Meta{Barcode: barcode, Capacity: capacity, Version: l.formatVersion})
+	m.Version = l.formatVersion
+	err := tape.CreateIn(l.cartridges, m)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}

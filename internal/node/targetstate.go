@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"ferry/internal/atomicfile"
 	"ferry/internal/iscsi/target"
 )
 
@@ -116,24 +117,7 @@ func (s *TargetState) Save(l Layout) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".target-*.json")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), l.TargetState())
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return atomicfile.Write(l.TargetState(), append(b, '\n'), 0o600)
 }
 
 // NewIQN makes a target name unique to this state directory:

@@ -97,3 +97,61 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestWORM: a write-once cartridge appends at the end of data, but refuses
+// to overwrite a record or filemark, or to erase, anywhere before it,
+// writing nothing; the flag survives reopening and write-protect changes.
+func TestWORM(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.tape")
+	must(t, Create(path, Meta{Barcode: "WRM001L8", Capacity: 1 << 30, WORM: true}))
+	m, err := Open(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Meta().WORM {
+		t.Fatal("Meta().WORM is false")
+	}
+	must(t, m.WriteRecord(pattern(1000, 1)))
+	must(t, m.WriteFilemarks(1))
+	must(t, m.WriteRecord(pattern(1000, 2)))
+	must(t, m.Locate(1))
+	if err := m.WriteRecord(pattern(10, 3)); !errors.Is(err, ErrWORM) {
+		t.Fatalf("overwrite: %v, want ErrWORM", err)
+	}
+	if err := m.WriteFilemarks(1); !errors.Is(err, ErrWORM) {
+		t.Fatalf("filemark over data: %v, want ErrWORM", err)
+	}
+	if err := m.Erase(); !errors.Is(err, ErrWORM) {
+		t.Fatalf("erase: %v, want ErrWORM", err)
+	}
+	must(t, m.Locate(3))
+	must(t, m.WriteRecord(pattern(1000, 4))) // at the end of data: appended
+	must(t, m.Close())
+	must(t, SetWriteProtected(path, true))
+	must(t, SetWriteProtected(path, false))
+	m, err = Open(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if !m.Meta().WORM {
+		t.Fatal("WORM lost on reopen")
+	}
+	buf := make([]byte, 2000)
+	for i, want := range [][]byte{pattern(1000, 1), nil, pattern(1000, 2), pattern(1000, 4)} {
+		n, err := m.ReadRecord(buf)
+		if want == nil {
+			if !errors.Is(err, ErrFilemark) {
+				t.Fatalf("object %d: %v, want the filemark", i, err)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(buf[:n], want) {
+			t.Fatalf("object %d: %d bytes, %v", i, n, err)
+		}
+	}
+	must(t, m.Locate(0))
+	if err := m.Erase(); !errors.Is(err, ErrWORM) {
+		t.Fatalf("erase at BOT of a WORM cartridge: %v, want ErrWORM", err)
+	}
+}

@@ -23,6 +23,9 @@ var (
 	ErrReadOnly = errors.New("tape: medium opened read-only")
 	// ErrWriteProtected: the cartridge's write-protect tab is set.
 	ErrWriteProtected = errors.New("tape: cartridge write-protected")
+	// ErrWORM: a write-once cartridge refuses to overwrite or erase what
+	// it holds; nothing was written.
+	ErrWORM = errors.New("tape: WORM cartridge: recorded data cannot be overwritten or erased")
 	// ErrInUse: another open (in this or another process) writes the cartridge.
 	ErrInUse = errors.New("tape: cartridge open for writing elsewhere")
 	// ErrNotCartridge: the file is not a ferry cartridge or its header is damaged.

@@ -31,6 +31,7 @@ const (
 	markMagic          = 0x4d595246 // "FRYM"
 	hintEvery          = 64 << 20   // logical bytes between hint-slot updates
 	flagWriteProtected = 1 << 0
+	flagWORM           = 1 << 1 // write once: data written is never overwritten or erased
 
 	// Default geometry: 4096 entries (256 KiB) per index block, segments
 	// aligned to 256 KiB, so payloads of uniform power-of-two records
@@ -239,6 +240,7 @@ func (h *header) meta() Meta {
 		Barcode:        h.barcode,
 		Capacity:       h.capacity,
 		WriteProtected: h.flags&flagWriteProtected != 0,
+		WORM:           h.flags&flagWORM != 0,
 		Created:        time.Unix(0, h.created).UTC(),
 		Version:        int(h.version),
 	}

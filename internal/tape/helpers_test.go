@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"ferry/internal/tape/store"
+	"ferry/internal/tape/store/s3store/s3test"
 )
 
 // backings are the stores the format's tests run on: every guarantee of
@@ -27,6 +28,17 @@ func forEachBacking(t *testing.T, f func(t *testing.T, s store.Store)) {
 	for _, b := range backings {
 		t.Run(b.name, func(t *testing.T) { f(t, b.new(t)) })
 	}
+}
+
+// onS3 runs f on a cartridge store in a real S3 server (versitygw;
+// skipped where it is missing, unless CI=true) with 1 MiB chunks, so that
+// the format's writes cross chunk objects often. Every request is a round
+// trip, so the tests that use it run fewer rounds than on the other
+// backings.
+func onS3(t *testing.T, f func(t *testing.T, s store.Store)) {
+	cfg := s3test.Start(t).Config()
+	cfg.ChunkSize = 1 << 20
+	f(t, s3test.Store(t, cfg))
 }
 
 // cart is a cartridge in a store.

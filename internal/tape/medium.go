@@ -20,6 +20,10 @@ type Meta struct {
 	Capacity int64
 	// WriteProtected is the cartridge's write-protect tab.
 	WriteProtected bool
+	// WORM makes a write-once cartridge: records and filemarks are only
+	// ever appended at the end of data; a write anywhere else, an erase
+	// and a relabel are refused (ErrWORM), as a WORM drive does.
+	WORM bool
 	// Created is when the cartridge was made; Create fills it if zero.
 	Created time.Time
 	// Version is the format version the cartridge was written in. Create
@@ -110,6 +114,9 @@ func blankHead(m Meta, g geometry) ([]byte, error) {
 	h := header{version: version, capacity: m.Capacity, created: m.Created.UnixNano(), barcode: m.Barcode, geo: g}
 	if m.WriteProtected {
 		h.flags |= flagWriteProtected
+	}
+	if m.WORM {
+		h.flags |= flagWORM
 	}
 	page := make([]byte, pageLen)
 	encodeMeta(page, &h)

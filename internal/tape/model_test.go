@@ -285,3 +285,13 @@ func FuzzModel(f *testing.F) {
 		runModelWith(t, newCart(t, store.NewFile(t.TempDir()), 1<<30, tiny), &byteChooser{data}, len(data)/3, 0)
 	})
 }
+
+// TestModelS3 runs the model on a cartridge in S3, with the default and
+// with four-entry segments.
+func TestModelS3(t *testing.T) {
+	onS3(t, func(t *testing.T, s store.Store) {
+		t.Run("default", func(t *testing.T) { runModel(t, newCart(t, s, 1<<40, defaultGeo), 2, 1200, 0) })
+		s.Remove("FRY001L8")
+		t.Run("tiny", func(t *testing.T) { runModel(t, newCart(t, s, 1<<40, tiny), 13, 1200, 0) })
+	})
+}

@@ -120,3 +120,12 @@ func checkObjects(t *testing.T, m *Medium, objs [][]byte, synced int, all bool) 
 		}
 	}
 }
+
+// TestPowerLossS3 is TestPowerLossKeepsSyncedData on a cartridge in S3.
+func TestPowerLossS3(t *testing.T) {
+	onS3(t, func(t *testing.T, s store.Store) {
+		for seed := range uint64(12) {
+			powerLossRound(t, store.NewFaulty(s), seed)
+		}
+	})
+}

@@ -47,6 +47,9 @@ func (m *Medium) Erase() error {
 	if err := m.writable(); err != nil {
 		return err
 	}
+	if m.worm() && m.pos != m.end {
+		return ErrWORM
+	}
 	return m.erase()
 }
 
@@ -73,6 +76,9 @@ func (m *Medium) writeObject(p []byte, mark bool) error {
 	}
 	if int64(len(p))+FrameOverhead > m.Remaining() {
 		return ErrEndOfMedium
+	}
+	if m.pos != m.end && m.worm() {
+		return ErrWORM
 	}
 	if !m.clean || m.pos != m.end {
 		if err := m.erase(); err != nil {
@@ -197,3 +203,6 @@ func (m *Medium) ioErr(op string, err error) error {
 	}
 	return fmt.Errorf("tape: %s: %w", op, err)
 }
+
+// worm reports whether the cartridge is write-once.
+func (m *Medium) worm() bool { return m.meta.flags&flagWORM != 0 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Open) {
 		{"DuplicateKeepsFirst", testDuplicateKeepsFirst},
 		{"DeleteBackup", testDeleteBackup},
 		{"Checksums", testChecksums},
+		{"ImageFiles", testImageFiles},
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"IngestCancelled", testIngestCancelled},
 	}
@@ -921,6 +922,37 @@ func testSANTargets(t *testing.T, c catalog.Catalog) {
 	}
 	if err := c.DeleteSANTarget(x, "san1"); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("delete twice: %v", err)
+	}
+}
+
+// An image backup's files keep their runs on tape and inline data; a
+// node recorded again replaces its runs; deleting the backup drops them.
+func testImageFiles(t *testing.T, c catalog.Catalog) {
+	x := ctx(t)
+	b1 := newBackup(t, c, 0, 0)
+	var files []catalog.ImageFile
+	for i := range 500 {
+		files = append(files, catalog.ImageFile{Node: uint64(i + 11), Runs: []catalog.ImageRun{
+			{FileOffset: 0, Length: 4096, Record: int64(i), RecordOffset: 512},
+			{FileOffset: 1 << 40, Length: 1 << 20, Record: 1 << 33, RecordOffset: 0}}})
+	}
+	files = append(files, catalog.ImageFile{Node: 7, Inline: []byte("../target\x00\xff")})
+	must(t, c.AddImageFiles(x, b1, files))
+	must(t, c.AddImageFiles(x, b1, []catalog.ImageFile{{Node: 12, Runs: files[0].Runs[:1]}}))
+	got, err := c.ImageFile(x, b1, 510)
+	must(t, err)
+	if len(got.Runs) != 2 || got.Runs[0].Record != 499 || got.Runs[1] != files[0].Runs[1] {
+		t.Fatalf("ImageFile(510) = %+v", got)
+	}
+	if got, err := c.ImageFile(x, b1, 12); err != nil || len(got.Runs) != 1 || got.Runs[0].Record != 0 {
+		t.Fatalf("replaced ImageFile(12) = %+v, %v", got, err)
+	}
+	if got, err := c.ImageFile(x, b1, 7); err != nil || string(got.Inline) != "../target\x00\xff" || got.Runs != nil {
+		t.Fatalf("ImageFile(7) = %+v, %v", got, err)
+	}
+	must(t, c.DeleteBackup(x, b1))
+	if _, err := c.ImageFile(x, b1, 510); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("ImageFile of a deleted backup: %v", err)
 	}
 }
 

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"ferry/internal/atomicfile"
 )
 
 // Errors of the token file.
@@ -193,27 +195,5 @@ func update(path string, change func(*File) error) error {
 	return writeFile(path, append(b, '\n'))
 }
 
-// writeFile replaces path with b: a temporary file, synced, renamed.
-func writeFile(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".api-tokens-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// writeFile replaces path with b (mode 0600), durably.
+func writeFile(path string, b []byte) error { return atomicfile.Write(path, b, 0o600) }

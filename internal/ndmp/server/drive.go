@@ -448,7 +448,7 @@ func tapeError(err error) error {
 		return wire.ErrDeviceBusy
 	case errors.Is(err, library.ErrNoMedium):
 		return wire.ErrNoTapeLoaded
-	case errors.Is(err, tape.ErrWriteProtected):
+	case errors.Is(err, tape.ErrWriteProtected), errors.Is(err, tape.ErrWORM):
 		return wire.ErrWriteProtect
 	case errors.Is(err, tape.ErrReadOnly):
 		return wire.ErrPermission

@@ -74,5 +74,8 @@ func (d *Device) writeSense(err error) error {
 	if errors.Is(err, tape.ErrDamaged) {
 		err = tape.ErrWriteProtected
 	}
+	if errors.Is(err, tape.ErrWORM) {
+		return &scsi.Sense{Key: scsi.DataProtect, ASC: 0x30, ASCQ: 0x0C} // WORM MEDIUM - OVERWRITE ATTEMPTED
+	}
 	return d.mediumSense(err)
 }

@@ -29,11 +29,17 @@ const diskBlocks = 256
 
 func newBed(t *testing.T) *bed {
 	t.Helper()
+	return newBedBlocks(t, diskBlocks)
+}
+
+// newBedBlocks is newBed with disks of blocks 512-byte blocks.
+func newBedBlocks(t *testing.T, blocks int64) *bed {
+	t.Helper()
 	dir := t.TempDir()
 	b := &bed{}
 	for i := range b.disks {
 		name := []string{"d0", "d1"}[i]
-		if _, err := disk.Create(dir, name, diskBlocks*512, disk.Options{}); err != nil {
+		if _, err := disk.Create(dir, name, blocks*512, disk.Options{}); err != nil {
 			t.Fatal(err)
 		}
 		dk, err := disk.Open(dir, name)

@@ -71,6 +71,7 @@ func (r *run) tapeCommand(u *unit, cdb []byte) error {
 // mover is a data segment planned: where bytes come from and go.
 type mover struct {
 	read           func(want int64) ([]byte, error) // next piece of the source
+	readAhead      bool                             // read exact bytes from a disk one piece ahead
 	write          func(p []byte) error             // whole destination units
 	unit           int64                            // destination unit in bytes
 	exact          int64                            // the source gives exactly this many bytes, or -1
@@ -121,6 +122,7 @@ func (r *run) planData(s *Segment, src, dst *unit, m *mover) error {
 		}
 		m.exact = int64(s.Blocks) * src.bs
 		m.read = r.blockReader(src, s.SrcLBA)
+		m.readAhead = src.dev != nil && m.exact > chunk
 		m.unit, m.write = r.streamWriter(dst, s.Transfer)
 	case SegStreamToBlock:
 		if err := r.inRange(dst, s.DstLBA, uint64(s.Blocks), s.Offset+16, true); err != nil {
@@ -192,6 +194,7 @@ func (r *run) blockToBlock(s *Segment, src, dst *unit, m *mover) error {
 			return err
 		}
 		m.exact = int64(n) * src.bs
+		m.readAhead = src.dev != nil && m.exact > chunk
 	} else {
 		if err := r.inRange(dst, s.DstLBA, n, s.Offset+20, true); err != nil {
 			return err
@@ -217,19 +220,29 @@ func (r *run) inRange(u *unit, lba, n uint64, at int, isDst bool) error {
 }
 
 // blockReader reads whole blocks from lba on, at most chunk bytes at a
-// time, as many as the bytes wanted need.
+// time, as many as the bytes wanted need. It lends the disk buffers of
+// its own, in turn among readBuffers: a piece it returned stays valid
+// until readBuffers-1 more were read (what the read-ahead of a segment
+// needs), so callers copy what they keep longer.
 func (r *run) blockReader(u *unit, lba uint64) func(int64) ([]byte, error) {
+	var ring [readBuffers][]byte
+	turn := 0
 	return func(want int64) ([]byte, error) {
 		n := max(min((want+u.bs-1)/u.bs, chunk/u.bs), 1)
 		if u.dev == nil {
 			lba += uint64(n)
 			return make([]byte, n*u.bs), nil
 		}
+		buf := &ring[turn%readBuffers]
+		turn++
+		if int64(cap(*buf)) < n*u.bs {
+			*buf = make([]byte, n*u.bs)
+		}
 		cdb := make([]byte, 16)
 		cdb[0] = 0x88
 		binary.BigEndian.PutUint64(cdb[2:], lba)
 		binary.BigEndian.PutUint32(cdb[10:], uint32(n))
-		cmd := &scsi.Command{CDB: cdb, Initiator: r.initiator}
+		cmd := &scsi.Command{CDB: cdb, Initiator: r.initiator, Buffer: *buf}
 		if err := u.dev.Execute(r.ctx, cmd); err != nil {
 			return nil, r.deviceError(err, false)
 		}
@@ -239,6 +252,52 @@ func (r *run) blockReader(u *unit, lba uint64) func(int64) ([]byte, error) {
 		lba += uint64(n)
 		return cmd.DataIn, nil
 	}
+}
+
+// readBuffers is the buffers a blockReader lends in turn: one being
+// written by the segment, one read ahead and waiting, one being read.
+const readBuffers = 3
+
+// ahead reads a source of exactly total bytes in a goroutine of its own,
+// one piece ahead of the segment: the disk's next read overlaps the
+// destination's write of this one. stop ends it (when the segment ends
+// early) and waits for it, so no read outlives the segment.
+func (r *run) ahead(read func(int64) ([]byte, error), total int64) (next func(int64) ([]byte, error), stop func()) {
+	type piece struct {
+		p   []byte
+		err error
+	}
+	ch := make(chan piece, 1)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for got := int64(0); got < total; {
+			p, err := read(total - got)
+			select {
+			case ch <- piece{p, err}:
+			case <-quit:
+				return
+			}
+			if err != nil || len(p) == 0 {
+				return
+			}
+			got += int64(len(p))
+		}
+	}()
+	next = func(int64) ([]byte, error) {
+		select {
+		case pc := <-ch:
+			return pc.p, pc.err
+		case <-done:
+			select {
+			case pc := <-ch:
+				return pc.p, pc.err
+			default:
+				return nil, nil // nothing more: the segment reports the underrun
+			}
+		}
+	}
+	return next, func() { close(quit); <-done }
 }
 
 // blockWriter writes whole blocks from lba on.
@@ -352,6 +411,11 @@ func shortRecord(err error) bool {
 func (r *run) move(m *mover, last bool) error {
 	buf := r.held
 	r.held = nil
+	if m.readAhead {
+		next, stop := r.ahead(m.read, m.exact)
+		defer stop()
+		m.read = next
+	}
 	var produced, written int64
 	for {
 		// Whole destination units first: residue carried from the last
@@ -390,6 +454,21 @@ func (r *run) move(m *mover, last bool) error {
 			p = p[:want]
 		}
 		produced += int64(len(p))
+		// Nothing held back: whole units go straight from the piece
+		// read, without a copy; only a partial unit is kept.
+		if len(buf) == 0 {
+			limit := int64(len(p))
+			if m.exact < 0 {
+				limit = min(limit, m.need-written)
+			}
+			if n := limit / m.unit * m.unit; n > 0 {
+				if err := m.write(p[:n]); err != nil {
+					return err
+				}
+				written += n
+				p = p[n:]
+			}
+		}
 		buf = append(buf, p...)
 	}
 	need := m.need
