@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -68,5 +69,48 @@ func TestLibraryInS3Commands(t *testing.T) {
 	}
 	if strings.Contains(out, wrong) {
 		t.Fatalf("ferry printed the S3 secret: %s", out)
+	}
+}
+
+// TestLibraryCreateLayout: `ferry library create --drives --slots
+// --mail-slots` makes that library, its drives loaded from its last slots
+// (each with that slot as source); a second create is refused and leaves
+// it as it is; a negative count is refused.
+func TestLibraryCreateLayout(t *testing.T) {
+	c := cli{t: t, bin: ferryBinary(t), state: t.TempDir()}
+	if out, err := c.exec("library", "create", "--drives", "3", "--slots", "2"); err == nil {
+		t.Fatalf("library create with fewer slots than drives succeeded: %s", out)
+	}
+	out := c.run("library", "create", "--drives", "6", "--slots", "10", "--mail-slots", "3")
+	if !strings.Contains(out, "6 drives, 10 slots, 3 mail slots") {
+		t.Fatalf("library create said %q", out)
+	}
+	if out, err := c.exec("library", "create", "--drives", "1"); err == nil {
+		t.Fatalf("a second library create succeeded: %s", out)
+	}
+	var els []struct {
+		Address uint16 `json:"address"`
+		Type    string `json:"type"`
+		Full    bool   `json:"full"`
+		Barcode string `json:"barcode"`
+		Source  *int   `json:"source"`
+	}
+	c.runJSON(&els, "tape", "ls", "--json")
+	count, full := map[string]int{}, map[string]int{}
+	for _, e := range els {
+		count[e.Type]++
+		if e.Full {
+			full[e.Type]++
+		}
+		if e.Type == "data transfer" {
+			i := int(e.Address) - 0x0100
+			if e.Barcode != fmt.Sprintf("FRY%03dL8", 5+i) || e.Source == nil || *e.Source != 0x1000+4+i {
+				t.Errorf("drive %d: %+v", i, e)
+			}
+		}
+	}
+	if count["data transfer"] != 6 || count["storage"] != 10 || count["import/export"] != 3 ||
+		full["data transfer"] != 6 || full["storage"] != 4 {
+		t.Fatalf("elements %v, full %v", count, full)
 	}
 }

@@ -120,6 +120,17 @@ func TestServerlessTargetCLI(t *testing.T) {
 	if !bytes.Equal(got[:serverlessDisk], want) {
 		t.Fatal("the restored disk differs from the backed-up one")
 	}
+	// ferry verify reads the image back from its cartridge and checks it.
+	var v struct {
+		OK          bool   `json:"ok"`
+		Bytes       int64  `json:"bytes"`
+		Checksummed int    `json:"checksummed"`
+		Error       string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(run("verify", fmt.Sprint(doc.ID), "--json")), &v); err != nil || !v.OK ||
+		v.Bytes != s.ImageBytes || v.Checksummed < 2 {
+		t.Fatalf("verify --json: %+v, %v", v, err)
+	}
 }
 
 // runCounted runs cmd and returns its /proc/PID/io counters, read after

@@ -480,6 +480,9 @@ func (m *Manager) Verify(ctx context.Context, r VerifyRequest) (VerifyResult, er
 	if err != nil {
 		return VerifyResult{}, err
 	}
+	if b.Butype == ButypeImage {
+		return m.verifyImage(ctx, b, r.Tape) // read back from its tape LU: imageverify.go
+	}
 	a, drive, stop, err := m.tapeAgentFor(ctx, b, r.Tape, r.Password)
 	if err != nil {
 		return VerifyResult{}, err

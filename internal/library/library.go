@@ -25,7 +25,7 @@ const (
 // keeps its own layout.
 type Options struct {
 	Drives       []string // drive names
-	Slots        int      // storage slots, each with a blank cartridge
+	Slots        int      // storage slots with a blank cartridge, besides one per drive whose cartridge is in the drive
 	ImportExport int      // import/export slots, empty
 	Capacity     int64    // bytes per new cartridge
 	Prefix       string   // barcode prefix; barcodes are Prefix+"%03d"+Suffix
@@ -41,12 +41,13 @@ type Options struct {
 	FormatVersion int
 }
 
-// DefaultOptions is the library ferry creates: four drives each loaded
-// with a blank cartridge, 20 slots of blank cartridges, 2 empty mail
-// slots, 100 GiB cartridges labelled FRY001L8 ...
+// DefaultOptions is the library ferry creates: 20 slots of blank
+// 100 GiB cartridges labelled FRY001L8 ... FRY020L8, four drives loaded
+// from 4 more slots (tape0 holds FRY021L8 from slot 21), and 2 empty mail
+// slots.
 func DefaultOptions() Options {
 	return Options{
-		Drives:       []string{"tape0", "tape1", "tape2", "tape3"},
+		Drives:       NumberedDrives(4),
 		Slots:        20,
 		ImportExport: 2,
 		Capacity:     100 << 30,
@@ -82,6 +83,21 @@ func Open(dir string) (*Library, error) {
 // OpenWith is Open with the layout a fresh library gets. A zero Capacity
 // means the default.
 func OpenWith(dir string, o Options) (*Library, error) {
+	return openWith(dir, o, false)
+}
+
+// Create makes a library in dir with o's layout and returns it open;
+// ErrLibraryExists if dir already holds one (its layout is never changed).
+func Create(dir string, o Options) (*Library, error) {
+	if _, err := os.Stat(filepath.Join(dir, storeFile)); err == nil {
+		return nil, ErrLibraryExists
+	}
+	return openWith(dir, o, true)
+}
+
+// openWith opens or creates the library in dir; with mustCreate an
+// existing one is ErrLibraryExists, decided under the state lock.
+func openWith(dir string, o Options, mustCreate bool) (*Library, error) {
 	if o.Capacity == 0 {
 		o.Capacity = DefaultOptions().Capacity
 	}
@@ -105,6 +121,9 @@ func OpenWith(dir string, o Options) (*Library, error) {
 	}
 	var names []string
 	err := l.withState(true, func(c *changer.Changer, exists bool) (bool, error) {
+		if exists && mustCreate {
+			return false, ErrLibraryExists
+		}
 		if !exists {
 			if err := l.create(c, o); err != nil {
 				return false, err
@@ -120,32 +139,42 @@ func OpenWith(dir string, o Options) (*Library, error) {
 	return l, nil
 }
 
-// create fills an empty changer with o's layout and blank cartridges.
+// create fills an empty changer with o's layout and blank cartridges, as
+// a robot is filled: o.Slots slots with a cartridge each, then one slot
+// per drive whose cartridge the robot loaded into the drive, so the drive
+// reports that slot as its cartridge's source (SMC "source storage
+// element") and a backup application can put it back there.
 func (l *Library) create(c *changer.Changer, o Options) error {
-	lay := changer.Layout{Drives: o.Drives, Slots: o.Slots, ImportExport: o.ImportExport}
+	lay := changer.Layout{Drives: o.Drives, Slots: o.Slots + len(o.Drives), ImportExport: o.ImportExport}
 	if err := lay.Validate(); err != nil {
 		return err
 	}
 	*c = *changer.New(lay)
-	// Slots first, so the first slot holds cartridge 001.
-	var addrs []uint16
-	for _, typ := range []changer.ElementType{changer.Storage, changer.DataTransfer} {
-		for _, e := range c.Elements() {
-			if e.Type == typ {
-				addrs = append(addrs, e.Address)
-			}
-		}
-	}
-	for i, addr := range addrs {
+	for i := range lay.Slots {
 		barcode := fmt.Sprintf("%s%03d%s", o.Prefix, i+1, o.Suffix)
 		if err := l.newCartridge(barcode, o.Capacity); err != nil {
 			return err
 		}
-		if err := c.Place(addr, barcode); err != nil {
+		if err := c.Place(changer.SlotBase+uint16(i), barcode); err != nil {
+			return err
+		}
+	}
+	for i := range o.Drives {
+		home := changer.SlotBase + uint16(o.Slots+i)
+		if err := c.Move(home, changer.DriveBase+uint16(i)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// NumberedDrives returns the names of n drives: tape0, tape1, ...
+func NumberedDrives(n int) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("tape%d", i)
+	}
+	return names
 }
 
 // newCartridge creates a blank cartridge unless one exists.

@@ -89,7 +89,7 @@ func TestDefaultLibrary(t *testing.T) {
 		}
 	}
 	want := map[changer.ElementType][2]int{
-		changer.Transport: {1, 0}, changer.ImportExport: {2, 0}, changer.DataTransfer: {4, 4}, changer.Storage: {20, 20},
+		changer.Transport: {1, 0}, changer.ImportExport: {2, 0}, changer.DataTransfer: {4, 4}, changer.Storage: {24, 20},
 	}
 	for typ, w := range want {
 		if count[typ] != w[0] || full[typ] != w[1] {

@@ -2,8 +2,12 @@ package library
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"ferry/internal/changer"
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/smc"
 )
@@ -44,5 +48,70 @@ func TestSMCOverLibrary(t *testing.T) {
 	}
 	if e := element(t, l, 0x0100); !e.Full {
 		t.Fatal("the refused move emptied the drive")
+	}
+}
+
+// TestNewLibraryLoadsDrivesFromSlots: a new library's drives hold
+// cartridges taken from its last slots, and READ ELEMENT STATUS reports
+// each drive's source slot (SValid), so a backup application that puts a
+// cartridge back where it came from can unload every drive.
+func TestNewLibraryLoadsDrivesFromSlots(t *testing.T) {
+	l := openLib(t, t.TempDir(), DefaultOptions())
+	dev := smc.New(l, smc.Identity{Vendor: "FERRY", Product: "VIRTUAL CHANGER", Revision: "0001", Serial: "CHG0001"})
+	cmd := &scsi.Command{CDB: smc.ReadElementStatusCDB(1 << 16)}
+	if err := dev.Execute(context.Background(), cmd); err != nil {
+		t.Fatal(err)
+	}
+	els, err := smc.DecodeElementStatus(cmd.DataIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAddr := map[uint16]changer.Element{}
+	for _, e := range els {
+		byAddr[e.Address] = e
+	}
+	for i, name := range l.DriveNames() {
+		d := byAddr[changer.DriveBase+uint16(i)]
+		home := changer.SlotBase + 20 + uint16(i)
+		want := fmt.Sprintf("FRY%03dL8", 21+i)
+		if !d.Full || d.Barcode != want || !d.HasSource || d.Source != home {
+			t.Fatalf("drive %s reports %+v; want %s from slot %#04x", name, d, want, home)
+		}
+		if byAddr[home].Full {
+			t.Fatalf("source slot %#04x of %s is full", home, name)
+		}
+	}
+	for i := range 20 {
+		if s := byAddr[changer.SlotBase+uint16(i)]; s.Barcode != fmt.Sprintf("FRY%03dL8", i+1) {
+			t.Fatalf("slot %d holds %+v", i+1, s)
+		}
+	}
+	for i := range l.DriveNames() {
+		src := byAddr[changer.DriveBase+uint16(i)].Source
+		if err := dev.Execute(context.Background(), &scsi.Command{CDB: moveCDB(changer.DriveBase+uint16(i), src)}); err != nil {
+			t.Fatalf("unload drive %d to its source slot: %v", i, err)
+		}
+	}
+}
+
+// TestVersion1LibraryKeepsItsDrives: a library made before drives had a
+// source slot (every slot full, drives loaded by no move) opens unchanged.
+func TestVersion1LibraryKeepsItsDrives(t *testing.T) {
+	dir := t.TempDir()
+	old := `{"version":1,"layout":{"drives":["tape0","tape1"],"slots":2,"importExport":1},"preventRemoval":false,` +
+		`"cartridges":[{"address":256,"barcode":"FRY003L8"},{"address":257,"barcode":"FRY004L8"},` +
+		`{"address":4096,"barcode":"FRY001L8"},{"address":4097,"barcode":"FRY002L8"}]}`
+	if err := os.WriteFile(filepath.Join(dir, "library.json"), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := openLib(t, dir, DefaultOptions())
+	if got := fmt.Sprint(l.DriveNames()); got != "[tape0 tape1]" {
+		t.Fatalf("drives %s", got)
+	}
+	if e := element(t, l, changer.DriveBase); e.Barcode != "FRY003L8" || e.HasSource {
+		t.Fatalf("tape0 of the old library: %+v", e)
+	}
+	if e := element(t, l, changer.SlotBase+1); e.Barcode != "FRY002L8" {
+		t.Fatalf("slot 2 of the old library: %+v", e)
 	}
 }

@@ -92,7 +92,7 @@ func CreateInStore(dir string, c StoreConfig, o Options) (*Library, error) {
 		return nil, err
 	}
 	o.Cartridges = s
-	return OpenWith(dir, o)
+	return openWith(dir, o, true)
 }
 
 // readStoreConfig returns the library's store configuration; nil if the

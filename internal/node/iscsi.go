@@ -30,9 +30,10 @@ const (
 )
 
 // ISCSIServer is the node's iSCSI target: the state directory's
-// target with the library's changer on LUN 0, its drives on LUN 1..4 and
-// every disk of STATE/disks on LUN 5 + the disk's index, following the
-// disks directory while it runs.
+// target with the library's changer on LUN 0, its first four drives on
+// LUN 1..4 and any others in the high range (TargetState.LibraryLUNs),
+// and every disk of STATE/disks on LUN 5 + the disk's index, following
+// the disks directory while it runs (docs/iscsi-target.md).
 type ISCSIServer struct {
 	tgt    *target.Target
 	units  *scsi.LUs
@@ -53,6 +54,9 @@ type ISCSIServer struct {
 	// lock, since the target asks while syncDisks holds mu.
 	nmu       sync.RWMutex
 	diskNames map[uint64]string
+	// libLUNs are the library's LUNs in the high range (drives beyond
+	// the fourth); fixed once the server starts.
+	libLUNs map[uint64]bool
 }
 
 type servedDisk struct {
@@ -82,7 +86,11 @@ func startISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time
 	s.reach = newCopyUnits(s, st)
 	cfg.Units, cfg.Logger, cfg.RequireACL, cfg.Stats = s.units, log, requireACL, figs
 	cfg.Sees = s.masking(st.ACL, lib.ChangerName())
-	if s.addLibrary(lib, cfg.Name, st) {
+	made, err := s.addLibrary(lib, cfg.Name, st)
+	if err != nil {
+		return nil, err
+	}
+	if made {
 		if err := st.Save(l); err != nil {
 			return nil, fmt.Errorf("iscsi target state: %w", err)
 		}
@@ -124,7 +132,7 @@ func startISCSI(l Layout, lib *library.Library, ln net.Listener, watchEvery time
 
 // addLibrary puts the changer and the drives on their LUNs, each with the
 // serial number the state keeps for it; it reports whether it made any.
-func (s *ISCSIServer) addLibrary(lib *library.Library, name string, st *TargetState) (made bool) {
+func (s *ISCSIServer) addLibrary(lib *library.Library, name string, st *TargetState) (made bool, err error) {
 	serial := func(dev string) string {
 		sn, m := st.Serial(dev)
 		made = made || m
@@ -134,17 +142,26 @@ func (s *ISCSIServer) addLibrary(lib *library.Library, name string, st *TargetSt
 	addDesignators(chg.Inquiry(), name)
 	s.attachCopier(chg)
 	s.units.Set(changerLUN, chg)
+	s.libLUNs = map[uint64]bool{}
 	for i, drive := range lib.DriveNames() {
-		if i == maxDriveLUs {
-			break
+		lun := uint64(firstDriveLU + i)
+		if i >= maxDriveLUs {
+			// Past LUN 4 come the disks: the drive takes a LUN of the
+			// high range, kept in the target state.
+			l, m, err := st.libraryLUN(lib.ChangerName(), drive)
+			if err != nil {
+				return made, err
+			}
+			lun, made = l, made || m
+			s.libLUNs[lun] = true
 		}
 		d := ssc.New(lib, drive, ssc.Identity{Serial: serial(drive)})
 		addDesignators(d.Inquiry(), name)
 		s.attachCopier(d)
 		s.drives = append(s.drives, d)
-		s.units.Set(uint64(firstDriveLU+i), d)
+		s.units.Set(lun, d)
 	}
-	return made
+	return made, nil
 }
 
 // attachCopier makes an LU serve EXTENDED COPY, finding units among
@@ -174,7 +191,7 @@ func (s *ISCSIServer) masking(acl []ACLEntry, library string) func(string, uint6
 		if !ok {
 			return true
 		}
-		if lun < firstDiskLUN {
+		if lun < firstDiskLUN || s.libLUNs[lun] {
 			return slices.Contains(a.Libraries, library)
 		}
 		s.nmu.RLock()

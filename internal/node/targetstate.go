@@ -32,6 +32,10 @@ type TargetState struct {
 	// SnapshotLUs are the LUs of the disks' live snapshots, by snapshot
 	// ID (disk.Snapshot.ID); an entry goes when its snapshot ends.
 	SnapshotLUs map[string]SnapshotLU `json:"snapshot_lus,omitempty"`
+	// LibraryLUNs are the LUNs of library units beyond the fixed ones
+	// (the changer on 0, its first four drives on 1..4), by
+	// "CHANGER/DRIVE": made when first served and kept, so they never move.
+	LibraryLUNs map[string]uint64 `json:"library_luns,omitempty"`
 }
 
 // Serial returns the unit serial number of the library device name,
@@ -190,10 +194,7 @@ func (s *TargetState) snapshotLU(id, disk, snap string) (lu SnapshotLU, made boo
 	if lu, ok := s.SnapshotLUs[id]; ok {
 		return lu, false, nil
 	}
-	used := map[uint64]bool{}
-	for _, lu := range s.SnapshotLUs {
-		used[lu.LUN] = true
-	}
+	used := s.highLUNs()
 	lun := uint64(firstSnapshotLUN)
 	for used[lun] {
 		lun++
@@ -211,4 +212,45 @@ func (s *TargetState) snapshotLU(id, disk, snap string) (lu SnapshotLU, made boo
 	}
 	s.SnapshotLUs[id] = lu
 	return lu, true, nil
+}
+
+// highLUNs returns the LUNs of the high range (above every disk LUN) that
+// snapshots and library units hold.
+func (s *TargetState) highLUNs() map[uint64]bool {
+	used := map[uint64]bool{}
+	for _, lu := range s.SnapshotLUs {
+		used[lu.LUN] = true
+	}
+	for _, lun := range s.LibraryLUNs {
+		used[lun] = true
+	}
+	return used
+}
+
+// errNoLibraryLUN: the high range has no LUN left for a library unit.
+var errNoLibraryLUN = errors.New("iscsi target: no free LUN for a library unit")
+
+// libraryLUN returns the LUN of the unit unit (a drive) of the library
+// whose changer is changer, taking the highest free LUN of the high range
+// if it has none: library units grow down from 0x3FFF, snapshots up from
+// 0x3F05, and neither moves once given. made reports that the state
+// changed.
+func (s *TargetState) libraryLUN(changer, unit string) (lun uint64, made bool, err error) {
+	key := changer + "/" + unit
+	if lun, ok := s.LibraryLUNs[key]; ok {
+		return lun, false, nil
+	}
+	used := s.highLUNs()
+	lun = lastSnapshotLUN
+	for used[lun] && lun >= firstSnapshotLUN {
+		lun--
+	}
+	if lun < firstSnapshotLUN {
+		return 0, false, fmt.Errorf("%w: %s", errNoLibraryLUN, key)
+	}
+	if s.LibraryLUNs == nil {
+		s.LibraryLUNs = map[string]uint64{}
+	}
+	s.LibraryLUNs[key] = lun
+	return lun, true, nil
 }
