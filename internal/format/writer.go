@@ -14,10 +14,21 @@ import (
 // write to the underlying writer; large files pass through it in chunks of this size.
 const bufSize = 1 << 20
 
+// Lender is an optional ability of a Writer's destination: it lends the
+// Writer its own memory to fill, in place of the copy Write makes (the
+// in-process data connection does). Grant returns free space (len 0, cap at
+// least 1), blocking while there is none; Commit(n) hands over the first n
+// bytes of the last grant and takes the rest back.
+type Lender interface {
+	Grant() ([]byte, error)
+	Commit(n int) error
+}
+
 // Writer writes a pax stream. It buffers internally: Flush or Close push the bytes out.
 type Writer struct {
 	w      io.Writer
-	buf    []byte // pending output, cap bufSize
+	lend   Lender // w's own memory, when it lends it: buf is a grant
+	buf    []byte // pending output, cap bufSize (or a grant's)
 	off    int64  // stream offset of the next byte handed to Write/WriteHeader
 	remain int64  // data bytes the current entry still expects
 	pad    int64  // zero bytes that follow the current entry's data
@@ -31,7 +42,27 @@ type Writer struct {
 
 // NewWriter returns a Writer that writes the stream to w.
 func NewWriter(w io.Writer) *Writer {
+	if l, ok := w.(Lender); ok {
+		return &Writer{w: w, lend: l}
+	}
 	return &Writer{w: w, buf: make([]byte, 0, bufSize)}
+}
+
+// room makes sure buf has space: flushing a full one, then, from a
+// Lender, taking a new grant. It reports false on the sticky error.
+func (w *Writer) room() bool {
+	if len(w.buf) == cap(w.buf) && w.Flush() != nil {
+		return false
+	}
+	if w.lend != nil && cap(w.buf) == 0 {
+		b, err := w.lend.Grant()
+		if err != nil {
+			w.err = fmt.Errorf("format: write: %w", err)
+			return false
+		}
+		w.buf = b
+	}
+	return true
 }
 
 // Offset returns the stream offset where the next header will start (once the current
@@ -383,10 +414,8 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	}
 	var total int64
 	for w.remain > 0 {
-		if len(w.buf) == cap(w.buf) {
-			if err := w.Flush(); err != nil {
-				return total, err
-			}
+		if !w.room() {
+			return total, w.err
 		}
 		room := int64(cap(w.buf) - len(w.buf))
 		n, err := r.Read(w.buf[len(w.buf) : int64(len(w.buf))+min(room, w.remain)])
@@ -435,10 +464,8 @@ func (w *Writer) copyRange(ra io.ReaderAt, off, n int64) (int64, error) {
 	}
 	var total int64
 	for total < n {
-		if len(w.buf) == cap(w.buf) {
-			if err := w.Flush(); err != nil {
-				return total, err
-			}
+		if !w.room() {
+			return total, w.err
 		}
 		room := int64(cap(w.buf) - len(w.buf))
 		want := min(room, n-total)
@@ -472,6 +499,17 @@ func (w *Writer) FillZeros() (int64, error) {
 // Flush writes buffered bytes to the underlying writer.
 func (w *Writer) Flush() error {
 	if w.err != nil {
+		return w.err
+	}
+	if w.lend != nil {
+		if cap(w.buf) == 0 {
+			return nil
+		}
+		err := w.lend.Commit(len(w.buf))
+		w.buf = nil
+		if err != nil {
+			w.err = fmt.Errorf("format: write: %w", err)
+		}
 		return w.err
 	}
 	if len(w.buf) == 0 {
@@ -508,10 +546,13 @@ func (w *Writer) emit(p []byte) {
 	}
 	w.off += int64(len(p))
 	for len(p) > 0 {
-		if len(w.buf) == 0 && len(p) >= cap(w.buf) {
+		if w.lend == nil && len(w.buf) == 0 && len(p) >= cap(w.buf) {
 			if _, err := w.w.Write(p); err != nil {
 				w.err = fmt.Errorf("format: write: %w", err)
 			}
+			return
+		}
+		if !w.room() {
 			return
 		}
 		n := copy(w.buf[len(w.buf):cap(w.buf)], p)

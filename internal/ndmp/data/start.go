@@ -137,6 +137,9 @@ func (s *Service) run(ctx context.Context, o *op, eng Engine, job *Job) {
 	var err error
 	if job.Operation == wire.DataOpBackup {
 		job.Stream = st
+		if l, ok := conn.(lender); ok {
+			job.Stream = &lendingStream{stream: st, l: l} // LOCAL: fill the pipe in place
+		}
 		err = eng.Backup(ctx, job)
 	} else {
 		job.Recovery = &Recovery{r: st, svc: s, local: o.local}
@@ -202,6 +205,38 @@ func (t *stream) Write(p []byte) (int, error) {
 		t.o.connErr.Store(true)
 	}
 	return n, err
+}
+
+// lender is the in-process pipe's way to be filled without a copy
+// (dataconn.Conn; the stream writer's format.Lender).
+type lender interface {
+	Grant() ([]byte, error)
+	Commit(n int) error
+}
+
+// lendingStream is a stream whose connection lends its memory: the engine
+// fills it in place, and bytes are counted as they are committed.
+type lendingStream struct {
+	*stream
+	l lender
+}
+
+func (t *lendingStream) Grant() ([]byte, error) {
+	b, err := t.l.Grant()
+	if err != nil {
+		t.o.connErr.Store(true)
+	}
+	return b, err
+}
+
+func (t *lendingStream) Commit(n int) error {
+	err := t.l.Commit(n)
+	if err != nil {
+		t.o.connErr.Store(true)
+		return err
+	}
+	t.svc.bytes.Add(uint64(n))
+	return nil
 }
 
 // moverModeFits reports whether the session's mover, at the other end of a

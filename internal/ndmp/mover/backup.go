@@ -22,8 +22,41 @@ func (m *Mover) backup(r *run) {
 	m.mu.Lock()
 	w.gen = m.winGen
 	m.mu.Unlock()
+	if p, ok := r.conn.(peeker); ok && p.PeekLimit() >= len(buf) {
+		for m.backupPeekStep(r, &w, p, buf) {
+		}
+		return
+	}
 	for m.backupStep(r, &w, buf) {
 	}
+}
+
+// peeker is the in-process pipe (dataconn.Conn): it lends a record's bytes
+// where they lie, so the record goes from the pipe to tape with no copy.
+type peeker interface {
+	Peek(scratch []byte) ([]byte, int, error)
+	Discard(n int)
+	PeekLimit() int
+}
+
+// backupPeekStep is backupStep on a peeker: the record is written from the
+// pipe's memory, which the writer may reuse only after Discard.
+func (m *Mover) backupPeekStep(r *run, w *writer, p peeker, scratch []byte) bool {
+	rec, n, err := p.Peek(scratch)
+	if n == 0 {
+		m.connDone(r, err)
+		return false
+	}
+	ok := m.writeRecord(r, w, rec, n)
+	p.Discard(n)
+	if !ok {
+		return false
+	}
+	if err != nil {
+		m.connDone(r, err)
+		return false
+	}
+	return true
 }
 
 // backupStep moves one record: fill buf from the connection (zero-padding a

@@ -240,8 +240,8 @@ func (s *streamWriter) writeAll(ctx context.Context) error {
 	return nil
 }
 
-// discard releases what an item holds (its open file, its read-ahead
-// memory); calling it again does nothing.
+// discard releases what an item holds (its open file, its directory);
+// calling it again does nothing.
 func (s *streamWriter) discard(it *item) {
 	<-it.ready
 	it.releaseDir()
@@ -253,11 +253,6 @@ func (s *streamWriter) discard(it *item) {
 		<-s.walker.held
 		it.token = false
 	}
-	if it.held > 0 {
-		s.walker.release(it.held)
-		it.held = 0
-	}
-	it.data = nil
 }
 
 // write writes one item: header, data, file history. Per-file problems are
@@ -290,7 +285,9 @@ func (s *streamWriter) write(it *item) error {
 			s.lg.message(wire.LogWarning, "%s: not backed up: %v", fhPath(it.name), err)
 			return nil
 		}
-		adviseSequential(f)
+		if it.entry.Size >= adviseMin {
+			adviseSequential(f)
+		}
 		it.file = f
 	}
 	it.offset = s.w.Offset()
@@ -315,13 +312,6 @@ func (s *streamWriter) writeData(it *item) error {
 	var n int64
 	s.crc, s.crcOK = 0, s.sums
 	switch {
-	case it.data != nil:
-		var k int
-		k, err = s.w.Write(it.data)
-		n = int64(k)
-		if s.sums {
-			s.crc = crc32.Update(0, castagnoli, it.data)
-		}
 	case it.file != nil:
 		if s.sums {
 			cr := &crcReaderAt{ra: it.file}

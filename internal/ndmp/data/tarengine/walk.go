@@ -19,13 +19,15 @@ import (
 )
 
 // Pipeline sizes: items in flight between the walker and the stream writer
-// (each may hold an open file), metadata/prefetch workers, and the bytes of
-// small files read ahead.
+// (each may hold an open file), and the workers that read metadata and open
+// files. The writer reads every file itself, straight into the data
+// connection's buffer: reading small files ahead into memory of their own
+// cost an allocation, its zeroing and a copy per byte, more than the
+// overlap won (a third of a backup's user time on issue 14's tree).
 const (
 	pipelineDepth = 256
 	workers       = 4
-	prefetchMax   = 1 << 20  // files up to this size are read ahead whole
-	prefetchBytes = 64 << 20 // total read-ahead
+	adviseMin     = 1 << 20 // files from this size get read-ahead advice
 )
 
 // item is one file on its way from the walker to the stream writer. The
@@ -41,7 +43,6 @@ type item struct {
 	listing  bool   // directory whose names go into the incremental listing
 
 	entry *format.Entry
-	data  []byte
 	file  *fsmeta.File
 	// reopen: the data is streamed but no descriptor was spare to hold
 	// the file open in the pipeline; the writer opens it when it gets
@@ -52,7 +53,6 @@ type item struct {
 	ready  chan struct{}
 
 	offset int64 // stream offset of the header, set by the writer
-	held   int64 // prefetch bytes to release after writing
 }
 
 type child struct {
@@ -115,7 +115,6 @@ type walker struct {
 	work  chan *item
 	links map[[2]uint64]*item
 	warn  func(name string, err error)
-	mem   chan struct{} // tokens of 64 KiB of prefetch memory
 	// held: tokens for descriptors items keep open in the pipeline, a
 	// share of those the process may still open, so the file the writer
 	// waits for always finds one.
@@ -137,15 +136,12 @@ type walker struct {
 	note func(name, why string)
 }
 
-const memUnit = 64 << 10
-
 func newWalker(ctx context.Context, root *os.Root, o walkOpts, meta *fsmeta.FS, warn func(string, error), note func(name, why string)) *walker {
 	w := &walker{
 		ctx: ctx, root: root, opts: o, fsm: meta, warn: warn, note: note,
 		order: make(chan *item, pipelineDepth),
 		work:  make(chan *item, pipelineDepth),
 		links: map[[2]uint64]*item{},
-		mem:   make(chan struct{}, prefetchBytes/memUnit),
 		held:  make(chan struct{}, spareShare()),
 		dirs:  make(chan struct{}, spareShare()),
 	}
@@ -507,15 +503,12 @@ func (w *walker) prepare(it *item) {
 	w.openData(it)
 }
 
-// prepareFile opens a regular file (not a walk root), reads its xattrs and
-// sparse map through the descriptor (no lookup by name), and reads it whole
-// when it is small and prefetch memory is free; otherwise the writer
+// prepareFile opens a regular file (not a walk root) and reads its xattrs
+// and sparse map through the descriptor (no lookup by name); the writer
 // streams from the open file. Per file: openat, fstat (the type check),
-// flistxattr, the data, close.
+// flistxattr; the writer's reads; close.
 func (w *walker) prepareFile(it *item) {
-	size := it.st.Size
-	stream, ok := w.budget(size, it.st.Blocks*512 < size)
-	if !ok {
+	if !w.holdToken() {
 		// no descriptor to spare: metadata by name, the writer opens it
 		it.reopen = true
 		w.entry(it, nil)
@@ -523,54 +516,35 @@ func (w *walker) prepareFile(it *item) {
 	}
 	f, err := w.open(it)
 	if err != nil {
-		w.unbudget(size, stream)
+		<-w.held
 		it.err = err
 		return
 	}
 	if !w.entry(it, f) {
 		f.Close()
-		w.unbudget(size, stream)
-		return
-	}
-	w.keep(it, f, size, stream)
-}
-
-// budget decides whether a file of size is streamed by the writer (sparse,
-// large, or no prefetch memory free) or read whole now, and takes what
-// that holds: a held-file token, or prefetch memory. ok is false when no
-// descriptor can be spared (nothing taken): the writer opens the file.
-func (w *walker) budget(size int64, sparse bool) (stream, ok bool) {
-	stream = sparse || size > prefetchMax || !w.reserve(size)
-	if stream {
-		select {
-		case w.held <- struct{}{}:
-		default:
-			return true, false
-		}
-	}
-	return stream, true
-}
-
-// unbudget gives back what budget took.
-func (w *walker) unbudget(size int64, stream bool) {
-	if stream {
 		<-w.held
-	} else {
-		w.release(size)
+		return
+	}
+	w.keep(it, f)
+}
+
+// holdToken takes a held-file token without waiting; false when no
+// descriptor can be spared (the writer then opens the file itself).
+func (w *walker) holdToken() bool {
+	select {
+	case w.held <- struct{}{}:
+		return true
+	default:
+		return false
 	}
 }
 
-// keep puts the open file f in it: for the writer to stream, or read
-// whole now and closed.
-func (w *walker) keep(it *item, f *fsmeta.File, size int64, stream bool) {
-	if stream {
+// keep puts the open file f, which holds a token, in it for the writer.
+func (w *walker) keep(it *item, f *fsmeta.File) {
+	if it.entry.Size >= adviseMin {
 		adviseSequential(f)
-		it.file, it.token = f, true
-		return
 	}
-	it.held = size
-	it.data = readWhole(f, size)
-	f.Close()
+	it.file, it.token = f, true
 }
 
 // entry fills it.entry from the walk's stat, through f when open; it
@@ -593,33 +567,19 @@ func (w *walker) entry(it *item, f *fsmeta.File) bool {
 	return true
 }
 
-// readWhole reads size bytes of f; a file that shrank comes back short
-// (the writer pads and warns).
-func readWhole(f *fsmeta.File, size int64) []byte {
-	buf := make([]byte, size)
-	n, err := f.ReadAt(buf, 0)
-	if n < len(buf) && err != nil {
-		return buf[:n]
-	}
-	return buf
-}
-
-// openData opens a regular file and reads it whole when it is small and
-// prefetch memory is free; otherwise the writer streams from the open file.
+// openData opens a regular file for the writer to stream.
 func (w *walker) openData(it *item) {
-	size := it.entry.DataSize()
-	stream, ok := w.budget(size, it.entry.Sparse != nil)
-	if !ok {
+	if !w.holdToken() {
 		it.reopen = true // no descriptor to spare: the writer opens it
 		return
 	}
 	f, err := w.open(it)
 	if err != nil {
-		w.unbudget(size, stream)
+		<-w.held
 		it.err = err
 		return
 	}
-	w.keep(it, f, size, stream)
+	w.keep(it, f)
 }
 
 // open opens a regular file relative to its open parent: never through a
@@ -639,29 +599,6 @@ func (w *walker) open(it *item) (f *fsmeta.File, err error) {
 		return err
 	})
 	return f, err
-}
-
-func (w *walker) units(n int64) int { return int((n + memUnit - 1) / memUnit) }
-
-// reserve takes prefetch memory without waiting (waiting could deadlock the
-// in-order writer behind later items).
-func (w *walker) reserve(n int64) bool {
-	u := w.units(n)
-	for i := range u {
-		select {
-		case w.mem <- struct{}{}:
-		default:
-			w.release(int64(i) * memUnit)
-			return false
-		}
-	}
-	return true
-}
-
-func (w *walker) release(n int64) {
-	for range w.units(n) {
-		<-w.mem
-	}
 }
 
 // adviseSequential asks the kernel to read a large file ahead while the
