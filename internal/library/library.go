@@ -150,12 +150,21 @@ func (l *Library) create(c *changer.Changer, o Options) error {
 		return err
 	}
 	*c = *changer.New(lay)
+	// The blank cartridges are made side by side: each is synced, and
+	// the file system commits concurrent syncs together, so a new
+	// library (every first `ferry backup`) costs one sync's wait, not one
+	// per cartridge.
+	errs := make([]error, lay.Slots)
+	var wg sync.WaitGroup
 	for i := range lay.Slots {
-		barcode := fmt.Sprintf("%s%03d%s", o.Prefix, i+1, o.Suffix)
-		if err := l.newCartridge(barcode, o.Capacity); err != nil {
-			return err
-		}
-		if err := c.Place(changer.SlotBase+uint16(i), barcode); err != nil {
+		wg.Go(func() { errs[i] = l.newCartridge(fmt.Sprintf("%s%03d%s", o.Prefix, i+1, o.Suffix), o.Capacity) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	for i := range lay.Slots {
+		if err := c.Place(changer.SlotBase+uint16(i), fmt.Sprintf("%s%03d%s", o.Prefix, i+1, o.Suffix)); err != nil {
 			return err
 		}
 	}
