@@ -2,9 +2,7 @@ package tapeinterop
 
 import (
 	"context"
-	"ferry/internal/tape/tapetest"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"ferry/internal/iscsi/target"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/tape"
+	"ferry/internal/tape/tapetest"
 )
 
 const benchRecord = 256 << 10
@@ -26,7 +25,7 @@ func BenchmarkWrite256K(b *testing.B) {
 		data[i] = byte(i * 7)
 	}
 	b.Run("Medium", func(b *testing.B) {
-		tapetest.WriteRecords(b, filepath.Join(benchDir(b), "c.tape"), data)
+		tapetest.WriteRecords(b, filepath.Join(tapetest.BenchDir(b), "c.tape"), data)
 	})
 	b.Run("ISCSI", func(b *testing.B) {
 		s := benchTarget(b)
@@ -44,7 +43,7 @@ func BenchmarkWrite256K(b *testing.B) {
 
 // benchTarget serves one tape LU (LUN 0) on a 1 TiB sparse cartridge.
 func benchTarget(b *testing.B) *initiator.Session {
-	lib := openLibIn(b, benchDir(b), 1<<40, "B")
+	lib := openLibIn(b, tapetest.BenchDir(b), 1<<40, "B")
 	dev := ssc.New(lib, "tape0", ssc.Identity{})
 	b.Cleanup(func() { dev.Close() })
 	tg, err := target.New(target.Config{Name: targetName, Units: units{0: dev}})
@@ -72,28 +71,12 @@ func benchTarget(b *testing.B) *initiator.Session {
 	return s
 }
 
-// benchDir is a fresh directory under $FERRY_BENCH_DIR (e.g. /dev/shm, to
-// take the disk's writeback out of the figures) or the test's temporary
-// directory.
-func benchDir(b *testing.B) string {
-	base := os.Getenv("FERRY_BENCH_DIR")
-	if base == "" {
-		return b.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "ferry-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // BenchmarkWrite256KRatio interleaves WriteRecord and a WRITE over iSCSI
 // record by record, so load on the machine falls on both alike, and
 // reports the iSCSI path's speed as a fraction of WriteRecord's.
 func BenchmarkWrite256KRatio(b *testing.B) {
 	data := make([]byte, benchRecord)
-	path := filepath.Join(benchDir(b), "c.tape")
+	path := filepath.Join(tapetest.BenchDir(b), "c.tape")
 	if err := tape.Create(path, tape.Meta{Barcode: "B00001", Capacity: 1 << 40}); err != nil {
 		b.Fatal(err)
 	}

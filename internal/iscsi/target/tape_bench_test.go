@@ -17,6 +17,7 @@ import (
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/tape"
+	"ferry/internal/tape/tapetest"
 )
 
 // BenchmarkTapeWrite256K writes 256 KiB variable blocks to a tape LU (the
@@ -80,7 +81,7 @@ func BenchmarkTapeWrite256KRatio(b *testing.B) {
 }
 
 func benchRatio(b *testing.B, depth int) {
-	dir := benchDir(b)
+	dir := tapetest.BenchDir(b)
 	m := directCartridge(b, dir)
 	s := tapeTarget(b, dir)
 	sc := newSocketCopy(b, dir)
@@ -280,19 +281,4 @@ func tapeTarget(b *testing.B, dir string) *initiator.Session {
 	})
 	h.addr = ln.Addr().String()
 	return loadTape(b, h)
-}
-
-// benchDir is a fresh directory under $FERRY_BENCH_DIR, or the
-// benchmark's temporary directory.
-func benchDir(b *testing.B) string {
-	base := os.Getenv("FERRY_BENCH_DIR")
-	if base == "" {
-		return b.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "ferry-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }

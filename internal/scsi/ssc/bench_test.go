@@ -2,8 +2,6 @@ package ssc_test
 
 import (
 	"context"
-	"ferry/internal/tape/tapetest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -11,6 +9,7 @@ import (
 	"ferry/internal/scsi"
 	"ferry/internal/scsi/ssc"
 	"ferry/internal/tape"
+	"ferry/internal/tape/tapetest"
 )
 
 const benchRecord = 256 << 10
@@ -24,10 +23,10 @@ func BenchmarkWrite256K(b *testing.B) {
 		data[i] = byte(i * 7)
 	}
 	b.Run("Medium", func(b *testing.B) {
-		tapetest.WriteRecords(b, filepath.Join(benchDir(b), "c.tape"), data)
+		tapetest.WriteRecords(b, filepath.Join(tapetest.BenchDir(b), "c.tape"), data)
 	})
 	b.Run("Device", func(b *testing.B) {
-		lib := newLibraryIn(b, benchDir(b), 1<<40)
+		lib := newLibraryIn(b, tapetest.BenchDir(b), 1<<40)
 		dev := ssc.New(lib, "tape0", ssc.Identity{})
 		defer dev.Close()
 		cmd := &scsi.Command{CDB: []byte{0x0A, 0, benchRecord >> 16, 0, 0, 0}, DataOut: data}
@@ -90,29 +89,13 @@ func TestReadAllocations(t *testing.T) {
 	}
 }
 
-// benchDir is a fresh directory under $FERRY_BENCH_DIR (e.g. /dev/shm, to
-// take the disk's writeback out of the figures) or the test's temporary
-// directory.
-func benchDir(b *testing.B) string {
-	base := os.Getenv("FERRY_BENCH_DIR")
-	if base == "" {
-		return b.TempDir()
-	}
-	dir, err := os.MkdirTemp(base, "ferry-bench-")
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // BenchmarkWrite256KRatio interleaves the two paths of BenchmarkWrite256K
 // record by record, so load on the machine falls on both alike, and
 // reports the device's speed as a fraction of WriteRecord's (speed-ratio;
 // the target is at least 0.9).
 func BenchmarkWrite256KRatio(b *testing.B) {
 	data := make([]byte, benchRecord)
-	path := filepath.Join(benchDir(b), "c.tape")
+	path := filepath.Join(tapetest.BenchDir(b), "c.tape")
 	if err := tape.Create(path, tape.Meta{Barcode: "B00001", Capacity: 1 << 40}); err != nil {
 		b.Fatal(err)
 	}
@@ -121,7 +104,7 @@ func BenchmarkWrite256KRatio(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	dev := ssc.New(newLibraryIn(b, benchDir(b), 1<<40), "tape0", ssc.Identity{})
+	dev := ssc.New(newLibraryIn(b, tapetest.BenchDir(b), 1<<40), "tape0", ssc.Identity{})
 	defer dev.Close()
 	cmd := &scsi.Command{CDB: []byte{0x0A, 0, benchRecord >> 16, 0, 0, 0}, DataOut: data}
 	ctx := context.Background()

@@ -5,6 +5,7 @@
 package tapetest
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -94,4 +95,20 @@ func WriteRecords(b *testing.B, path string, data []byte) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchDir is a fresh directory under $FERRY_BENCH_DIR (e.g. /dev/shm, to
+// take the disk's writeback out of the figures) or tb's temporary
+// directory, removed when tb ends.
+func BenchDir(tb testing.TB) string {
+	base := os.Getenv("FERRY_BENCH_DIR")
+	if base == "" {
+		return tb.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "ferry-bench-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
