@@ -63,7 +63,7 @@ func TestReads(t *testing.T) {
 	}
 	var libs []view.Library
 	tn.get("/api/v1/libraries", tn.ro, &libs)
-	if len(libs) != 1 || libs[0].Name != "changer0" || len(libs[0].Drives) != 4 || len(libs[0].Slots) != 20 ||
+	if len(libs) != 1 || libs[0].Name != "changer0" || len(libs[0].Drives) != 4 || len(libs[0].Slots) != 24 ||
 		len(libs[0].MailSlots) != 2 || libs[0].Drives[0].Drive != "tape0" || !libs[0].Drives[0].Full {
 		t.Errorf("libraries = %+v", libs)
 	}
