@@ -11,13 +11,12 @@ import (
 
 	"ferry/internal/format"
 	"ferry/internal/testsupport/fstree"
+	"ferry/internal/testsupport/peer"
 )
 
 func needTar(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("tar"); err != nil {
-		t.Skip("GNU tar not installed")
-	}
+	peer.Require(t, "tar", "tar")
 }
 
 func TestRoundTripTree(t *testing.T) {
@@ -111,9 +110,7 @@ func mtimeOf(n fstree.Node) time.Time {
 // TestBsdtarExtractsOurStream: libarchive's bsdtar extracts the same stream to the
 // same tree (skipped where bsdtar is not installed: Debian's libarchive-tools).
 func TestBsdtarExtractsOurStream(t *testing.T) {
-	if _, err := exec.LookPath("bsdtar"); err != nil {
-		t.Skip("bsdtar not installed")
-	}
+	peer.Require(t, "bsdtar", "libarchive-tools")
 	src, dst := t.TempDir(), t.TempDir()
 	spec := fstree.Everything().Without("deep/")
 	for i := range spec {

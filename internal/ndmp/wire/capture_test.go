@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"ferry/internal/testsupport/ndmjobtest"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"ferry/internal/testsupport/ndmjobtest"
+	"ferry/internal/testsupport/peer"
 )
 
 // The golden files in testdata/golden are NDMP records captured between
@@ -77,9 +79,7 @@ var captureChains = [][]captureSession{
 }
 
 func TestNdmjobCapture(t *testing.T) {
-	if _, err := os.Stat(ndmjobPath); err != nil {
-		t.Skip("ndmjob not installed")
-	}
+	peer.Require(t, ndmjobPath, "amanda-common")
 	if testing.Short() {
 		t.Skip("runs ndmjob; skipped in -short mode")
 	}
