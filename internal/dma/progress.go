@@ -1,6 +1,9 @@
 package dma
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Progress is a job's progress event.
 type Progress struct {
@@ -44,4 +47,27 @@ func (m *meter) send(bytes, files, remain int64) {
 	case m.ch <- p:
 	default:
 	}
+}
+
+// every calls fn every d from another goroutine until the returned stop
+// is called (or ctx ends); stop waits for a call in progress.
+func every(ctx context.Context, d time.Duration, fn func()) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }

@@ -220,26 +220,13 @@ func (c *san) runList(ctx context.Context, lun uint64, n int, l *xlist, done *at
 	cdb[0] = 0x83
 	binary.BigEndian.PutUint32(cdb[10:], uint32(len(p)))
 	base := done.Load()
-	stop := make(chan struct{})
-	polled := make(chan struct{})
-	go func() {
-		defer close(polled)
-		t := time.NewTicker(statusEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				if b, ok := c.copyStatus(ctx, lun, l.id); ok {
-					done.Store(base + b)
-				}
-			}
+	stop := every(ctx, statusEvery, func() {
+		if b, ok := c.copyStatus(ctx, lun, l.id); ok {
+			done.Store(base + b)
 		}
-	}()
+	})
 	r, err := c.do(ctx, lun, cdb, p, 0)
-	close(stop)
-	<-polled
+	stop()
 	if err == nil {
 		return nil
 	}

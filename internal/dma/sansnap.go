@@ -151,24 +151,9 @@ func snapshotUnit(info node.SnapshotInfo) (uint64, unitID, error) {
 // a renewal that fails is logged once (the copy then fails on the
 // expired snapshot, never copies a changing disk).
 func (r *serverlessBackup) keepLease(ctx context.Context) (stop func()) {
-	done := make(chan struct{})
-	ended := make(chan struct{})
-	go func() {
-		defer close(ended)
-		t := time.NewTicker(snapLease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := r.snaps.renew(ctx, r.diskName, r.snapName, snapLease); err != nil {
-					r.renewErr.CompareAndSwap(nil, &err)
-				}
-			}
+	return every(ctx, snapLease/3, func() {
+		if err := r.snaps.renew(ctx, r.diskName, r.snapName, snapLease); err != nil {
+			r.renewErr.CompareAndSwap(nil, &err)
 		}
-	}()
-	return func() { close(done); <-ended }
+	})
 }

@@ -396,23 +396,10 @@ func orNone(s string) string { return cmp.Or(s, "unknown") }
 
 // follow sends progress events while a list runs.
 func (r *serverlessBackup) follow(m *meter, total int64) func() {
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(statusEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				n := r.done.Load()
-				m.send(n, 0, total-n)
-			}
-		}
-	}()
-	return func() { close(stop); <-done }
+	return every(context.Background(), statusEvery, func() {
+		n := r.done.Load()
+		m.send(n, 0, total-n)
+	})
 }
 
 // maxSampledLists bounds the lists sampled, so that SAMPLES keeps the
