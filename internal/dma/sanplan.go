@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"ferry/internal/scsi"
+	"ferry/internal/scsi/xcopy"
 )
 
 // imageRecord is the tape record length of a serverless image: each
@@ -115,13 +116,11 @@ type xlist struct {
 // unit adds an E4h descriptor for id; for a tape, variable mode with PAD
 // clear (records are written as whole units, nothing is padded).
 func (l *xlist) unit(id unitID, diskBlock uint32) uint16 {
-	d := make([]byte, 32)
-	d[0], d[1], d[4], d[5], d[7] = 0xE4, id.pdt, 1, 0x03, byte(len(id.naa))
-	copy(d[8:28], id.naa)
+	var block uint32
 	if id.pdt == pdtDisk {
-		d[29], d[30], d[31] = byte(diskBlock>>16), byte(diskBlock>>8), byte(diskBlock)
+		block = diskBlock
 	}
-	l.cscds = append(l.cscds, d...)
+	l.cscds = append(l.cscds, xcopy.E4(id.pdt, id.naa, false, false, block)...)
 	return uint16(len(l.cscds)/32 - 1)
 }
 
@@ -169,14 +168,8 @@ func (l *xlist) filemarks(dst uint16, n int) {
 	l.seg(d)
 }
 
-func (l *xlist) bytes() []byte {
-	h := make([]byte, 16)
-	h[0] = l.id // LIST ID USAGE 00b: the list is kept for COPY STATUS
-	binary.BigEndian.PutUint16(h[2:], uint16(len(l.cscds)))
-	binary.BigEndian.PutUint32(h[8:], uint32(len(l.segs)))
-	binary.BigEndian.PutUint32(h[12:], uint32(len(l.inline)))
-	return append(append(append(h, l.cscds...), l.segs...), l.inline...)
-}
+// bytes is the list; LIST ID USAGE 00b: it is kept for COPY STATUS.
+func (l *xlist) bytes() []byte { return xcopy.EncodeList(l.id, 0, l.cscds, l.segs, l.inline) }
 
 // CopyFailedError is an EXTENDED COPY the copy manager ended with COPY
 // ABORTED (or refused): which list and segment, the copy manager's sense

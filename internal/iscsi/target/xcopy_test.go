@@ -142,34 +142,12 @@ func (l *xlist) cscd(t *testing.T, s *initiator.Session, lun uint64, pdt byte, p
 	if naa == nil {
 		t.Fatalf("LUN %d reports no NAA designator", lun)
 	}
-	d := make([]byte, 32)
-	d[0], d[1], d[4], d[5], d[7] = 0xE4, pdt, 1, 0x03, byte(len(naa))
-	copy(d[8:], naa)
-	if pad {
-		d[28] |= 0x04
-	}
-	if fixed {
-		d[28] |= 0x01
-	}
-	d[29], d[30], d[31] = byte(blockLen>>16), byte(blockLen>>8), byte(blockLen)
-	l.cscds = append(l.cscds, d)
+	l.cscds = append(l.cscds, xcopy.E4(pdt, naa, pad, fixed, blockLen))
 	return uint16(len(l.cscds) - 1)
 }
 
 func (l *xlist) bytes() []byte {
-	var c, s []byte
-	for _, d := range l.cscds {
-		c = append(c, d...)
-	}
-	for _, d := range l.segs {
-		s = append(s, d...)
-	}
-	h := make([]byte, 16)
-	h[0], h[1] = l.id, l.usage<<3
-	binary.BigEndian.PutUint16(h[2:], uint16(len(c)))
-	binary.BigEndian.PutUint32(h[8:], uint32(len(s)))
-	binary.BigEndian.PutUint32(h[12:], uint32(len(l.inline)))
-	return append(append(append(h, c...), s...), l.inline...)
+	return xcopy.EncodeList(l.id, l.usage, bytes.Join(l.cscds, nil), bytes.Join(l.segs, nil), l.inline)
 }
 
 // sd is a segment descriptor of typ with fields set at byte offsets.

@@ -119,36 +119,12 @@ type list struct {
 // cscd adds an E4h descriptor of dev (PDT, PAD, FIXED, block length) and
 // returns its index.
 func (l *list) cscd(t *testing.T, dev scsi.Device, pdt scsi.DeviceType, pad, fixed bool, blockLen uint32) uint16 {
-	d := make([]byte, 32)
-	d[0], d[1] = 0xE4, byte(pdt)
-	v := naa(t, dev)
-	d[4], d[5], d[7] = 1, 0x03, byte(len(v))
-	copy(d[8:], v)
-	if pad {
-		d[28] |= 0x04
-	}
-	if fixed {
-		d[28] |= 0x01
-	}
-	d[29], d[30], d[31] = byte(blockLen>>16), byte(blockLen>>8), byte(blockLen)
-	l.cscds = append(l.cscds, d)
+	l.cscds = append(l.cscds, xcopy.E4(byte(pdt), naa(t, dev), pad, fixed, blockLen))
 	return uint16(len(l.cscds) - 1)
 }
 
 func (l *list) bytes() []byte {
-	var c, s []byte
-	for _, d := range l.cscds {
-		c = append(c, d...)
-	}
-	for _, d := range l.segs {
-		s = append(s, d...)
-	}
-	h := make([]byte, 16)
-	h[0], h[1] = l.id, l.usage<<3
-	binary.BigEndian.PutUint16(h[2:], uint16(len(c)))
-	binary.BigEndian.PutUint32(h[8:], uint32(len(s)))
-	binary.BigEndian.PutUint32(h[12:], uint32(len(l.inline)))
-	return append(append(append(h, c...), s...), l.inline...)
+	return xcopy.EncodeList(l.id, l.usage, bytes.Join(l.cscds, nil), bytes.Join(l.segs, nil), l.inline)
 }
 
 func seg(typ byte, cat bool, src, dst uint16, body int) []byte {
