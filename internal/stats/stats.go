@@ -97,6 +97,16 @@ func (s *Session) Total() *Counters {
 // Command counts one command of the session (nothing for a nil session).
 func (s *Session) Command(d time.Duration, failed bool) { s.Total().Command(d, failed) }
 
+// Count counts one command that took d on the session and on unit (the
+// counters of the LUN it went to; nil: none): in bytes received, out sent.
+func (s *Session) Count(unit *Counters, d time.Duration, failed bool, in, out int) {
+	for _, c := range [2]*Counters{s.Total(), unit} {
+		c.Command(d, failed)
+		c.In(in)
+		c.Out(out)
+	}
+}
+
 // In counts bytes the session received.
 func (s *Session) In(n int) { s.Total().In(n) }
 

@@ -196,7 +196,10 @@ func (c *conn) run(k *task) {
 		Initiator: c.sess.nexusID, Buffer: k.buf[:0]}
 	var err error
 	var stat *stats.Counters
-	start := time.Now()
+	var start time.Time
+	if c.sess.stat != nil { // counted only when someone reads the figures
+		start = time.Now()
+	}
 	if k.cmd.CDB[0] == scsi.OpReportLUNs {
 		err = c.reportLUNs(k)
 	} else {
@@ -213,13 +216,12 @@ func (c *conn) run(k *task) {
 		err = dev.Execute(&k.ctx, &k.scmd)
 	}
 	status, sense := scsi.StatusOf(err)
-	d := time.Since(start)
-	for _, c := range [2]*stats.Counters{c.sess.stat.Total(), stat} {
-		c.Command(d, status != scsi.StatusGood)
-		c.In(len(k.scmd.DataOut))
+	if c.sess.stat != nil {
+		out := 0
 		if k.cmd.Read {
-			c.Out(len(k.scmd.DataIn))
+			out = len(k.scmd.DataIn)
 		}
+		c.sess.stat.Count(stat, time.Since(start), status != scsi.StatusGood, len(k.scmd.DataOut), out)
 	}
 	c.tmu.Lock()
 	aborted := k.abort

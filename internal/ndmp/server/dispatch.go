@@ -138,7 +138,9 @@ func (s *session) handle(in inbound) (end bool) {
 		s.stat.Command(time.Since(start), true)
 		return s.replyHeaderError(h, wire.ErrXDRDecode)
 	}
-	s.stat.Command(time.Since(start), replyError{body}.failed())
+	if s.stat != nil {
+		s.stat.Command(time.Since(start), replyError{body}.failed())
+	}
 	s.log.Debug("ndmp: request", "seq", h.Sequence, "code", h.Code, "error", replyError{body})
 	if err := s.out.reply(h, body, wire.ErrNone); err != nil {
 		return true
