@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -298,44 +297,4 @@ func (m *Manager) PolicyViews(ctx context.Context, now time.Time) ([]view.Policy
 		out = append(out, v)
 	}
 	return out, nil
-}
-
-// ErrNotExported: a policy's local source lies outside the node's exports
-// (or inside its state directory), where the serve process does not read.
-var ErrNotExported = errors.New("dma: not under any of the node's export directories (ferry serve --export), or inside the state directory")
-
-// ConfineTo returns a check that a local directory (resolved) lies under
-// one of exports and not inside state: the rule for what a policy run by
-// ferry serve may back up, as for paths named over the API.
-func ConfineTo(exports []string, state string) func(dir string) error {
-	resolve := func(p string) string {
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return r
-		}
-		return filepath.Clean(p)
-	}
-	within := func(root, p string) bool {
-		rel, err := filepath.Rel(root, p)
-		return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
-	}
-	roots := make([]string, 0, len(exports))
-	for _, e := range exports {
-		roots = append(roots, resolve(e))
-	}
-	st := ""
-	if state != "" {
-		st = resolve(state)
-	}
-	return func(dir string) error {
-		d := resolve(dir)
-		if st != "" && within(st, d) {
-			return ErrNotExported
-		}
-		for _, r := range roots {
-			if within(r, d) {
-				return nil
-			}
-		}
-		return ErrNotExported
-	}
 }
